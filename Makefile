@@ -1,0 +1,91 @@
+# pgrouter - PostgreSQL routing proxy.  See README.md.
+#
+#   make            build ./pgrouter (objects in build/)
+#   make test       unit tests, then integration tests against real PostgreSQL
+#   make unit       cmocka unit tests only
+#   make asan       unit + integration tests under ASan/UBSan (objects in build/asan/)
+#   make demo       local primary + 2 replicas, pgrouter in front, prints the psql line
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean      removes build/ only
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+BIN     ?= pgrouter
+CC      ?= cc
+PKGS    := libuv libpq inih openssl
+VERSION := 0.1.0
+
+CFLAGS  ?= -g -O2
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+           -Wstrict-prototypes -Wmissing-prototypes -MMD -MP \
+           -DPGROUTER_VERSION='"$(VERSION)"' -I.
+CFLAGS  += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+LIB_SRC  := $(sort $(wildcard protocol/*.c config/*.c) $(filter-out router/main.c,$(wildcard router/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/router/main.o
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps unit integration test asan asan-unit demo demo-down install clean bench fuzz
+all: deps $(BIN)
+
+deps:
+	@sh tests/deps.sh build
+
+$(BIN): $(LIB_OBJ) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+unit: deps $(UNIT_BIN)
+	@sh tests/unit/run.sh $(UNIT_BIN)
+
+integration: all
+	@sh tests/deps.sh test
+	@PGROUTER_BIN=$(abspath $(BIN)) bash tests/integration/run.sh
+
+test: unit integration
+
+asan:
+	$(MAKE) BUILD=build/asan BIN=build/asan/pgrouter \
+	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    unit integration
+
+asan-unit:
+	$(MAKE) BUILD=build/asan BIN=build/asan/pgrouter \
+	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    unit
+
+demo: all
+	@sh tests/deps.sh test
+	@bash tests/demo.sh up
+
+demo-down:
+	@bash tests/demo.sh down
+
+bench: all
+	@bash tests/bench/run.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/pgrouter
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pgrouter
+	install -m 644 config/pgrouter.ini config/userlist.txt README.md \
+	    $(DESTDIR)$(PREFIX)/share/doc/pgrouter/
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
