@@ -79,6 +79,9 @@ demo-down:
 bench: all
 	@bash tests/bench/run.sh
 
+fuzz:
+	@bash tests/fuzz/run.sh
+
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/pgrouter
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pgrouter

@@ -1,0 +1,132 @@
+/*
+ * protocol/startup.c - parsing of startup-phase packets and authentication replies.
+ * Strings are returned as pointers into the caller's buffer after checking that each one
+ * ends inside it, so no copy and no read past the packet.
+ */
+#include "protocol/startup.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "protocol/frame.h"
+
+/* Length of the NUL-terminated string at p within n bytes, or -1 if unterminated. */
+static long startup_strlen(const uint8_t *p, size_t n)
+{
+    const uint8_t *end = memchr(p, 0, n);
+
+    return end == NULL ? -1 : (long)(end - p);
+}
+
+int startup_parse(const uint8_t *body, size_t n, struct startup *out)
+{
+    size_t i = 4;
+
+    memset(out, 0, sizeof(*out));
+    if (n < 4)
+        return -EPROTO;
+    out->version = frame_get32(body);
+    switch (out->version) {
+    case STARTUP_CODE_CANCEL:
+        out->kind = STARTUP_CANCEL;
+        if (n != 12)
+            return -EPROTO;
+        out->cancel_pid = frame_get32(body + 4);
+        out->cancel_key = frame_get32(body + 8);
+        return 0;
+    case STARTUP_CODE_SSL:
+        out->kind = STARTUP_SSL;
+        return n == 4 ? 0 : -EPROTO;
+    case STARTUP_CODE_GSSENC:
+        out->kind = STARTUP_GSSENC;
+        return n == 4 ? 0 : -EPROTO;
+    }
+    out->kind = STARTUP_NORMAL;
+    if ((out->version >> 16) != 3)
+        return -EPROTONOSUPPORT;
+    for (;;) {
+        long nl, vl;
+        const char *name, *value;
+
+        if (i >= n)
+            return -EPROTO;     /* the list must end with an empty name */
+        nl = startup_strlen(body + i, n - i);
+        if (nl < 0)
+            return -EPROTO;
+        if (nl == 0)
+            break;
+        name = (const char *)(body + i);
+        i += (size_t)nl + 1;
+        if (i >= n)
+            return -EPROTO;
+        vl = startup_strlen(body + i, n - i);
+        if (vl < 0)
+            return -EPROTO;
+        value = (const char *)(body + i);
+        i += (size_t)vl + 1;
+        if (out->n_params == STARTUP_MAX_PARAMS)
+            return -E2BIG;
+        out->params[out->n_params].name = name;
+        out->params[out->n_params].value = value;
+        out->n_params++;
+        if (strcmp(name, "user") == 0)
+            out->user = value;
+        else if (strcmp(name, "database") == 0)
+            out->database = value;
+        else if (strcmp(name, "options") == 0)
+            out->options = value;
+    }
+    if (i + 1 != n)
+        return -EPROTO;         /* bytes after the terminator */
+    if (out->user == NULL || out->user[0] == '\0')
+        return -EPROTO;
+    if (out->database != NULL && out->database[0] == '\0')
+        out->database = NULL;
+    return 0;
+}
+
+const char *startup_get(const struct startup *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_params; i++)
+        if (strcmp(s->params[i].name, name) == 0)
+            return s->params[i].value;
+    return NULL;
+}
+
+int startup_sasl_initial(const uint8_t *body, size_t n, const char **mech,
+                         const uint8_t **data, size_t *data_len)
+{
+    long ml = startup_strlen(body, n);
+    size_t i;
+    uint32_t dl;
+
+    if (ml <= 0)
+        return -EPROTO;
+    *mech = (const char *)body;
+    i = (size_t)ml + 1;
+    if (n - i < 4)
+        return -EPROTO;
+    dl = frame_get32(body + i);
+    i += 4;
+    if (dl == 0xffffffffu) {
+        *data = body + i;
+        *data_len = 0;
+        return i == n ? 0 : -EPROTO;
+    }
+    if (dl != n - i)
+        return -EPROTO;
+    *data = body + i;
+    *data_len = dl;
+    return 0;
+}
+
+int startup_password(const uint8_t *body, size_t n, const char **password, size_t *len)
+{
+    long l = startup_strlen(body, n);
+
+    if (l < 0 || (size_t)l + 1 != n)
+        return -EPROTO;
+    *password = (const char *)body;
+    *len = (size_t)l;
+    return 0;
+}
