@@ -1,0 +1,60 @@
+/*
+ * router/server.h - one connection to a PostgreSQL server: opened with libpq's
+ * non-blocking API on the loop (so libpq does the server's authentication), then taken
+ * over as a raw stream for relaying.
+ */
+#ifndef PGROUTER_SERVER_H
+#define PGROUTER_SERVER_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "router/conn.h"
+
+enum server_state {
+    SERVER_CONNECTING = 0,
+    SERVER_READY,
+    SERVER_CLOSING,
+};
+
+struct server;
+/* Connection attempt finished: err = 0 and srv is ready, or err < 0 and msg says why. */
+typedef void (*server_ready_fn)(struct server *srv, int err, const char *msg);
+/* Every handle of srv is closed and libpq is finished: srv may be freed. */
+typedef void (*server_closed_fn)(struct server *srv);
+
+struct server {
+    struct conn conn;           /* valid once SERVER_READY */
+    enum server_state state;
+    PGconn *pg;
+    uv_loop_t *loop;
+    uv_poll_t *poll;            /* during connect; reallocated if libpq changes socket */
+    int poll_fd;
+    uv_timer_t timer;           /* connect timeout */
+    int handles;                /* libuv handles not yet closed */
+    char node[280];             /* "host:port", for messages */
+    char errmsg[256];           /* a failure to report from the loop */
+    uint32_t be_pid;
+    void *owner;
+    server_ready_fn on_ready;
+    server_closed_fn on_closed;
+};
+
+/*
+ * Start connecting srv (caller-owned, zeroed by this call) to host:port with the given
+ * libpq keyword/value pairs (NULL-terminated arrays; host, port, sslmode are added here).
+ * on_ready fires exactly once unless server_close comes first. Returns 0, or a negative
+ * error with nothing to close.
+ */
+int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16_t port,
+                   const char *const *keys, const char *const *vals, unsigned timeout_ms,
+                   void *owner, server_ready_fn on_ready, server_closed_fn on_closed);
+
+/* Begin closing; on_closed fires when done. Idempotent. */
+void server_close(struct server *srv);
+
+/* ParameterStatus value the server reported at start-up, or NULL. */
+const char *server_param(const struct server *srv, const char *name);
+
+#endif
