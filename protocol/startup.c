@@ -87,9 +87,11 @@ int startup_parse(const uint8_t *body, size_t n, struct startup *out)
 
 const char *startup_get(const struct startup *s, const char *name)
 {
-    for (size_t i = 0; i < s->n_params; i++)
-        if (strcmp(s->params[i].name, name) == 0)
-            return s->params[i].value;
+    /* From the end: a repeated parameter takes its last value, as in PostgreSQL and as
+     * user/database/options above, so every reader sees the same user. */
+    for (size_t i = s->n_params; i > 0; i--)
+        if (strcmp(s->params[i - 1].name, name) == 0)
+            return s->params[i - 1].value;
     return NULL;
 }
 
