@@ -273,6 +273,28 @@ void conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
 }
 
+static void conn_shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->handle->data;
+
+    free(req);
+    if (status < 0)
+        conn_close(c);
+}
+
+void conn_shutdown(struct conn *c)
+{
+    uv_shutdown_t *req;
+
+    if (!c->open)
+        return;
+    req = calloc(1, sizeof(*req));
+    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_shutdown_cb) < 0) {
+        free(req);
+        conn_close(c);
+    }
+}
+
 void conn_free_buf(struct conn *c)
 {
     free(c->buf);

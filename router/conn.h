@@ -73,6 +73,9 @@ int conn_forward(struct conn *src, struct conn *dst);
 int conn_send(struct conn *dst, const void *data, size_t n);
 /* Queue data, taking ownership of a malloc'd buffer. 0 or a negative error. */
 int conn_send_owned(struct conn *dst, uint8_t *data, size_t n);
+/* Flush what is queued, send FIN, then close (on_closed fires). Reading goes on, so the
+ * owner can discard late input and see the peer's EOF. */
+void conn_shutdown(struct conn *c);
 /* Close the handle (idempotent); on_closed fires from the loop. */
 void conn_close(struct conn *c);
 /* Free the buffer (after on_closed). */

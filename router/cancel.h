@@ -1,0 +1,17 @@
+/*
+ * router/cancel.h - forwarding a client's CancelRequest to the server it is using.
+ * PQcancel blocks, so it runs on libuv's thread pool, never on the loop.
+ */
+#ifndef PGROUTER_CANCEL_H
+#define PGROUTER_CANCEL_H
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+/*
+ * Send a cancel for the query running on pg's backend. Takes its own PGcancel, so pg may
+ * be closed right after the call. node names the server in logs. Returns 0 or -errno.
+ */
+int cancel_send(uv_loop_t *loop, PGconn *pg, const char *node);
+
+#endif

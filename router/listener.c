@@ -1,0 +1,99 @@
+/*
+ * router/listener.c - listening socket: resolve, bind, listen, accept into sessions.
+ */
+#include "router/listener.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "router/log.h"
+#include "router/session.h"
+
+static void listener_connection_cb(uv_stream_t *server, int status)
+{
+    struct worker *w = server->data;
+    int rc;
+
+    if (status < 0) {
+        log_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    rc = session_accept(w);
+    if (rc < 0)
+        log_warn("cannot start a client session: %s", strerror(-rc));
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    struct worker *w = h->data;
+
+    if (w->draining && w->sessions == NULL)
+        uv_stop(w->loop);
+}
+
+int listener_start(struct worker *w)
+{
+    const struct cfg *cfg = w->cfg;
+    struct addrinfo hints, *ai = NULL;
+    char port[8];
+    int fd = -1, one = 1, rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(port, sizeof(port), "%u", cfg->listen_port);
+    rc = getaddrinfo(cfg->listen_addr, port, &hints, &ai);
+    if (rc != 0) {
+        log_error("listen_addr %s: %s", cfg->listen_addr, gai_strerror(rc));
+        return -EINVAL;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* Lets several workers (and a restarting pgrouter) share the port. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    rc = uv_tcp_init(w->loop, &w->listener);
+    if (rc < 0)
+        goto fail;
+    w->listener.data = w;
+    rc = uv_tcp_open(&w->listener, fd);
+    if (rc < 0)
+        goto fail_handle;
+    fd = -1;
+    rc = uv_tcp_bind(&w->listener, ai->ai_addr, 0);
+    if (rc < 0)
+        goto fail_handle;
+    rc = uv_listen((uv_stream_t *)&w->listener, 1024, listener_connection_cb);
+    if (rc < 0)
+        goto fail_handle;
+    w->listening = 1;
+    log_info("listening on %s:%u", cfg->listen_addr, cfg->listen_port);
+    freeaddrinfo(ai);
+    return 0;
+fail_handle:
+    uv_close((uv_handle_t *)&w->listener, NULL);
+fail:
+    log_error("cannot listen on %s:%u: %s", cfg->listen_addr, cfg->listen_port,
+              uv_strerror(rc < 0 ? rc : -EINVAL));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc < 0 ? rc : -EINVAL;
+}
+
+void listener_stop(struct worker *w)
+{
+    if (!w->listening)
+        return;
+    w->listening = 0;
+    uv_close((uv_handle_t *)&w->listener, listener_closed);
+}

@@ -1,0 +1,19 @@
+/*
+ * router/listener.h - the listening socket of a worker.
+ */
+#ifndef PGROUTER_LISTENER_H
+#define PGROUTER_LISTENER_H
+
+#include "router/worker.h"
+
+/*
+ * Bind w->cfg's listen_addr:listen_port with SO_REUSEADDR and SO_REUSEPORT (set by hand:
+ * libuv 1.44 has no UV_TCP_REUSEPORT) and start accepting. Returns 0 or a negative error,
+ * logged with the address.
+ */
+int listener_start(struct worker *w);
+
+/* Stop accepting (SIGTERM); existing sessions go on. */
+void listener_stop(struct worker *w);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * router/main.c - command line, configuration check, signals and the event loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config/cfg.h"
+#include "router/listener.h"
+#include "router/log.h"
+#include "router/session.h"
+#include "router/worker.h"
+
+static void main_usage(FILE *out)
+{
+    fprintf(out,
+            "pgrouter %s - PostgreSQL routing proxy\n"
+            "\n"
+            "Usage: pgrouter [OPTIONS] -c FILE\n"
+            "  -c, --config FILE   configuration file (INI)\n"
+            "  -t, --test          check the configuration and exit (0 = valid)\n"
+            "  -v, --verbose       more logging (repeat for more)\n"
+            "  -h, --help          show this help\n"
+            "  -V, --version       show the version\n"
+            "\n"
+            "Signals: SIGHUP reloads the configuration, SIGTERM stops accepting and exits\n"
+            "when the last client leaves, SIGINT closes every client and exits.\n",
+            PGROUTER_VERSION);
+}
+
+static struct worker main_worker;
+static uv_signal_t main_sig_hup, main_sig_term, main_sig_int;
+
+static void main_print_errors(const char *errors)
+{
+    fputs(errors != NULL ? errors : "out of memory\n", stderr);
+}
+
+static void main_on_hup(uv_signal_t *h, int signum)
+{
+    struct worker *w = h->data;
+    struct cfg *fresh = NULL;
+    char *errors = NULL;
+
+    (void)signum;
+    if (cfg_load(w->cfg->path, &fresh, &errors) < 0) {
+        log_error("reload failed, keeping the running configuration:\n%s",
+                  errors != NULL ? errors : "out of memory");
+        free(errors);
+        return;
+    }
+    if (strcmp(fresh->listen_addr, w->cfg->listen_addr) != 0 ||
+        fresh->listen_port != w->cfg->listen_port)
+        log_warn("reload: listen_addr/listen_port changes need a restart");
+    log_open(fresh->logfile, fresh->verbose);
+    /* New clients get the new snapshot; connected ones keep theirs. */
+    cfg_unref(w->cfg);
+    w->cfg = fresh;
+    log_info("configuration reloaded from %s", fresh->path);
+}
+
+static void main_on_term(uv_signal_t *h, int signum)
+{
+    struct worker *w = h->data;
+
+    (void)signum;
+    log_info("SIGTERM: no new clients; exiting when the %u connected ones leave",
+             w->n_clients);
+    w->draining = 1;
+    listener_stop(w);
+    uv_close((uv_handle_t *)&main_sig_hup, NULL);
+    if (w->sessions == NULL)
+        uv_stop(w->loop);
+}
+
+static void main_on_int(uv_signal_t *h, int signum)
+{
+    struct worker *w = h->data;
+
+    (void)signum;
+    log_info("SIGINT: closing %u clients and exiting", w->n_clients);
+    w->draining = 1;
+    listener_stop(w);
+    session_close_all(w);
+    if (w->sessions == NULL)
+        uv_stop(w->loop);
+}
+
+static int main_write_pidfile(const char *path)
+{
+    FILE *f;
+
+    if (path == NULL)
+        return 0;
+    f = fopen(path, "w");
+    if (f == NULL)
+        return -errno;
+    fprintf(f, "%d\n", (int)getpid());
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "test", no_argument, NULL, 't' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *path = NULL;
+    struct worker *w = &main_worker;
+    char *errors = NULL;
+    int check_only = 0, verbose = 0, opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            check_only = 1;
+            break;
+        case 'v':
+            verbose++;
+            break;
+        case 'h':
+            main_usage(stdout);
+            return 0;
+        case 'V':
+            printf("pgrouter %s\n", PGROUTER_VERSION);
+            return 0;
+        default:
+            main_usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL && optind < argc)
+        path = argv[optind++];
+    if (path == NULL || optind < argc) {
+        main_usage(stderr);
+        return 2;
+    }
+    memset(w, 0, sizeof(*w));
+    rc = cfg_load(path, &w->cfg, &errors);
+    if (rc < 0) {
+        main_print_errors(errors);
+        free(errors);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: configuration is valid\n", path);
+        cfg_unref(w->cfg);
+        return 0;
+    }
+    if (log_open(w->cfg->logfile, w->cfg->verbose + verbose) < 0) {
+        fprintf(stderr, "cannot open logfile %s: %s\n", w->cfg->logfile, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (RAND_bytes(w->mock_key, sizeof(w->mock_key)) != 1) {
+        log_error("no random bytes available");
+        return 1;
+    }
+    w->loop = uv_default_loop();
+    if (listener_start(w) < 0)
+        return 1;
+    if (main_write_pidfile(w->cfg->pidfile) < 0)
+        log_warn("cannot write pidfile %s", w->cfg->pidfile);
+    uv_signal_init(w->loop, &main_sig_hup);
+    uv_signal_init(w->loop, &main_sig_term);
+    uv_signal_init(w->loop, &main_sig_int);
+    main_sig_hup.data = main_sig_term.data = main_sig_int.data = w;
+    uv_signal_start(&main_sig_hup, main_on_hup, SIGHUP);
+    uv_signal_start(&main_sig_term, main_on_term, SIGTERM);
+    uv_signal_start(&main_sig_int, main_on_int, SIGINT);
+    log_info("pgrouter %s started, cluster \"%s\" primary %s", PGROUTER_VERSION,
+             w->cfg->default_cluster->name, w->cfg->default_cluster->primary.name);
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    log_info("pgrouter exiting");
+    if (w->cfg->pidfile != NULL)
+        unlink(w->cfg->pidfile);
+    cfg_unref(w->cfg);
+    return 0;
+}

@@ -1,0 +1,27 @@
+/*
+ * router/worker.h - what one event loop owns: its listener, its sessions, the config
+ * snapshot new sessions start with, and the secrets it hands out (cancel keys, mock key).
+ */
+#ifndef PGROUTER_WORKER_H
+#define PGROUTER_WORKER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/cfg.h"
+
+struct session;
+
+struct worker {
+    uv_loop_t *loop;
+    struct cfg *cfg;            /* snapshot for new sessions; each session holds a ref */
+    uv_tcp_t listener;
+    int listening;
+    struct session *sessions;   /* doubly linked through session->next/prev */
+    unsigned n_clients;
+    uint32_t next_id;
+    uint8_t mock_key[32];       /* secret for mock SCRAM salts of unknown users */
+    int draining;               /* SIGTERM: no new clients, exit when the last one leaves */
+};
+
+#endif
