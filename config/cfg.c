@@ -1,0 +1,700 @@
+/*
+ * config/cfg.c - builds the struct cfg snapshot from the INI file: the table of
+ * known keys, sections, checks that span keys, and the snapshot's refcount.
+ * Single values are parsed in cfgvalue.c, the auth_file in userlist.c.
+ *
+ * inih splits "key = value" and strips comments. Our own line reader feeds it
+ * one physical line at a time, so we always know the line number (Debian's inih
+ * is built without INI_HANDLER_LINENO). The reader also parses [section] headers
+ * itself and strips leading blanks, because inih silently truncates long
+ * section names, splits over-long lines and treats indented lines as
+ * continuations of the previous value; here each of those is an error or harmless.
+ */
+#include "config/cfg.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include <ini.h>
+
+#include "config/cfgvalue.h"
+#include "config/userlist.h"
+
+#define CFG_KEYS_MAX 64         /* room in the per-section key bookkeeping */
+#define CFG_WHY_MAX 512
+#define CUR_NONE (-1L)          /* no section header seen yet */
+#define CUR_IGNORE (-2L)        /* inside a section already reported as bad */
+
+enum cfg_sect { SECT_PGROUTER, SECT_CLUSTER };
+
+/* Where a key's field lives: the snapshot, the current cluster, or load-time scratch. */
+enum cfg_where { IN_CFG, IN_CLUSTER, IN_LOADER };
+
+struct cfg_key {
+    enum cfg_sect sect;
+    enum cfg_where where;
+    size_t offset;              /* into the struct named by where */
+    const char *name;
+    cfgvalue_parse_fn parse;
+    long long min, max;         /* for numeric parsers */
+    int required;               /* reported at the section header if missing */
+};
+
+/* One accepted section header. */
+struct cfg_section {
+    enum cfg_sect sect;
+    int line;
+    size_t cluster;                     /* index into cfg->clusters */
+    int key_line[CFG_KEYS_MAX];         /* where each key was set, 0 if not */
+    unsigned char key_bad[CFG_KEYS_MAX];
+};
+
+struct cfg_error {
+    int line;                   /* line in the main file, for ordering */
+    int subline;                /* line in the auth_file, 0 for the main file */
+    size_t seq;
+    char *text;                 /* "file:line: message\n" */
+};
+
+struct loader {
+    struct cfg *cfg;
+    const char *path;
+    FILE *f;
+    char *buf;
+    size_t buf_cap;
+    int line;                   /* physical line last handed to inih */
+    int read_errno;
+    long cur;                   /* index into sects, or CUR_NONE / CUR_IGNORE */
+    struct cfg_section *sects;
+    size_t n_sects;
+    size_t clusters_cap;
+    char default_name[64];      /* default_cluster, resolved in cfg_check */
+    int auth_line;              /* line of auth_file, anchors its errors */
+    const char *auth_path;
+    size_t n_auth_errors;
+    struct cfg_error *errs;
+    size_t n_errs, errs_cap;
+    int oom;
+    char why[CFG_WHY_MAX];
+};
+
+/* ---- errors ---- */
+
+static void cfg_add_error(struct loader *ld, int line, int subline, const char *file,
+                          int file_line, const char *msg)
+{
+    struct cfg_error *e;
+    size_t len;
+    char *text;
+
+    if (ld->n_errs == ld->errs_cap) {
+        size_t cap = ld->errs_cap ? ld->errs_cap * 2 : 8;
+
+        e = realloc(ld->errs, cap * sizeof(*e));
+        if (e == NULL) {
+            ld->oom = 1;
+            return;
+        }
+        ld->errs = e;
+        ld->errs_cap = cap;
+    }
+    len = (size_t)snprintf(NULL, 0, "%s:%d: %s\n", file, file_line, msg);
+    text = malloc(len + 1);
+    if (text == NULL) {
+        ld->oom = 1;
+        return;
+    }
+    snprintf(text, len + 1, "%s:%d: %s\n", file, file_line, msg);
+    e = &ld->errs[ld->n_errs];
+    e->line = line;
+    e->subline = subline;
+    e->seq = ld->n_errs;
+    e->text = text;
+    ld->n_errs++;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void cfg_error(struct loader *ld, int line, const char *fmt, ...)
+{
+    char msg[CFG_WHY_MAX + 128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cfg_add_error(ld, line, 0, ld->path, line, msg);
+}
+
+static void cfg_on_userlist_error(void *arg, int line, const char *msg)
+{
+    struct loader *ld = arg;
+
+    ld->n_auth_errors++;
+    cfg_add_error(ld, ld->auth_line, line, ld->auth_path, line, msg);
+}
+
+static int cfg_has_error_at(const struct loader *ld, int line)
+{
+    for (size_t i = 0; i < ld->n_errs; i++)
+        if (ld->errs[i].line == line && ld->errs[i].subline == 0)
+            return 1;
+    return 0;
+}
+
+static int cfg_cmp_error(const void *a, const void *b)
+{
+    const struct cfg_error *x = a;
+    const struct cfg_error *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->subline != y->subline)
+        return x->subline < y->subline ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* All error texts in file order as one malloc'd string, or NULL if out of memory. */
+static char *cfg_join_errors(struct loader *ld)
+{
+    size_t len = 0;
+    char *out, *w;
+
+    qsort(ld->errs, ld->n_errs, sizeof(*ld->errs), cfg_cmp_error);
+    for (size_t i = 0; i < ld->n_errs; i++)
+        len += strlen(ld->errs[i].text);
+    out = malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    w = out;
+    for (size_t i = 0; i < ld->n_errs; i++) {
+        size_t n = strlen(ld->errs[i].text);
+
+        memcpy(w, ld->errs[i].text, n);
+        w += n;
+    }
+    *w = '\0';
+    return out;
+}
+
+/* ---- the key table: adding a key is one line here plus its field ---- */
+
+#define PG(field) SECT_PGROUTER, IN_CFG, offsetof(struct cfg, field)
+#define CL(field) SECT_CLUSTER, IN_CLUSTER, offsetof(struct cfg_cluster, field)
+#define LD(field) SECT_PGROUTER, IN_LOADER, offsetof(struct loader, field)
+#define CLUSTER_ITSELF SECT_CLUSTER, IN_CLUSTER, 0  /* parser sets several fields */
+
+static const struct cfg_key cfg_keys[] = {
+    { PG(listen_addr), "listen_addr", cfgvalue_parse_listen_addr, 0, 0, 0 },
+    { PG(listen_port), "listen_port", cfgvalue_parse_port, 0, 0, 0 },
+    { PG(auth_type), "auth_type", cfgvalue_parse_auth, 0, 0, 0 },
+    { PG(auth_file), "auth_file", cfgvalue_parse_string, 0, 0, 0 },
+    { PG(max_client_conn), "max_client_conn", cfgvalue_parse_int, 1, INT_MAX, 0 },
+    { PG(max_packet_size), "max_packet_size", cfgvalue_parse_size, 1024, INT32_MAX, 0 },
+    { PG(server_connect_timeout_ms), "server_connect_timeout", cfgvalue_parse_duration,
+      1, 86400000, 0 },
+    { PG(client_login_timeout_ms), "client_login_timeout", cfgvalue_parse_duration,
+      1, 86400000, 0 },
+    { PG(verbose), "verbose", cfgvalue_parse_int, 0, 2, 0 },
+    { PG(logfile), "logfile", cfgvalue_parse_string, 0, 0, 0 },
+    { PG(pidfile), "pidfile", cfgvalue_parse_string, 0, 0, 0 },
+    { LD(default_name), "default_cluster", cfgvalue_parse_name, 0, 0, 0 },
+    { CL(primary), "primary", cfgvalue_parse_node, 0, 0, 1 },
+    { CLUSTER_ITSELF, "replicas", cfgvalue_parse_replicas, 0, 0, 0 },
+};
+
+#define CFG_N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+_Static_assert(CFG_N_KEYS <= CFG_KEYS_MAX, "raise CFG_KEYS_MAX");
+
+static size_t cfg_key_find(enum cfg_sect sect, const char *name)
+{
+    for (size_t i = 0; i < CFG_N_KEYS; i++)
+        if (cfg_keys[i].sect == sect && strcmp(cfg_keys[i].name, name) == 0)
+            return i;
+    return CFG_N_KEYS;
+}
+
+/* ---- sections ---- */
+
+static void cfg_section_label(const struct loader *ld, const struct cfg_section *s,
+                              char *buf, size_t len)
+{
+    if (s->sect == SECT_PGROUTER)
+        snprintf(buf, len, "[pgrouter]");
+    else
+        snprintf(buf, len, "[cluster.%s]", ld->cfg->clusters[s->cluster].name);
+}
+
+static int cfg_add_cluster(struct loader *ld, const char *name, size_t *idx)
+{
+    struct cfg *c = ld->cfg;
+    struct cfg_cluster *cl;
+
+    if (c->n_clusters == ld->clusters_cap) {
+        size_t cap = ld->clusters_cap ? ld->clusters_cap * 2 : 4;
+
+        cl = realloc(c->clusters, cap * sizeof(*cl));
+        if (cl == NULL)
+            return -ENOMEM;
+        c->clusters = cl;
+        ld->clusters_cap = cap;
+    }
+    cl = &c->clusters[c->n_clusters];
+    memset(cl, 0, sizeof(*cl));
+    strcpy(cl->name, name);     /* cfg_name_ok: at most 63 characters */
+    *idx = c->n_clusters++;
+    return 0;
+}
+
+/* Start the section named name ("pgrouter", "cluster.X"); bad ones are reported. */
+static void cfg_begin_section(struct loader *ld, const char *name)
+{
+    struct cfg_section *s;
+    enum cfg_sect sect;
+    const char *cl_name = NULL;
+    size_t idx = 0;
+
+    ld->cur = CUR_IGNORE;
+    if (strcmp(name, "pgrouter") == 0) {
+        sect = SECT_PGROUTER;
+    } else if (strncmp(name, "cluster.", 8) == 0) {
+        sect = SECT_CLUSTER;
+        cl_name = name + 8;
+        if (!cfgvalue_name_ok(cl_name)) {
+            cfg_error(ld, ld->line, "invalid cluster name \"%s\" (1-63 of A-Z a-z 0-9 _ -)",
+                      cl_name);
+            return;
+        }
+    } else {
+        cfg_error(ld, ld->line, "unknown section [%s] (expected [pgrouter] or "
+                  "[cluster.NAME])", name);
+        return;
+    }
+    for (size_t i = 0; i < ld->n_sects; i++) {
+        s = &ld->sects[i];
+        if (s->sect == sect &&
+            (sect == SECT_PGROUTER || strcmp(ld->cfg->clusters[s->cluster].name, cl_name) == 0)) {
+            cfg_error(ld, ld->line, "duplicate section [%s] (first on line %d)", name, s->line);
+            return;
+        }
+    }
+    s = realloc(ld->sects, (ld->n_sects + 1) * sizeof(*s));
+    if (s == NULL)
+        goto oom;
+    ld->sects = s;
+    if (sect == SECT_CLUSTER && cfg_add_cluster(ld, cl_name, &idx) < 0)
+        goto oom;
+    s = &ld->sects[ld->n_sects];
+    memset(s, 0, sizeof(*s));
+    s->sect = sect;
+    s->line = ld->line;
+    s->cluster = idx;
+    ld->cur = (long)ld->n_sects++;
+    return;
+oom:
+    ld->oom = 1;
+}
+
+/* A "[name]" line (p at '['): take it over from inih. */
+static void cfg_scan_section(struct loader *ld, char *p)
+{
+    char *close = strchr(p, ']');
+    char *rest;
+
+    if (close == NULL) {
+        ld->cur = CUR_IGNORE;
+        cfg_error(ld, ld->line, "section header without closing \"]\"");
+        return;
+    }
+    rest = close + 1 + strspn(close + 1, " \t");
+    if (*rest != '\0' && *rest != ';' && *rest != '#') {
+        ld->cur = CUR_IGNORE;
+        cfg_error(ld, ld->line, "unexpected text after \"]\"");
+        return;
+    }
+    *close = '\0';
+    cfg_begin_section(ld, p + 1);
+}
+
+/*
+ * Look at a line (leading blanks already gone) before inih does.
+ * Returns 1 if inih should see it, 0 if it was handled or refused here.
+ */
+static int cfg_scan_line(struct loader *ld, char *p)
+{
+    const char *q;
+
+    if (*p == '\0' || *p == ';' || *p == '#')
+        return 1;
+    if (*p == '[') {
+        cfg_scan_section(ld, p);
+        return 0;
+    }
+    /* inih would also take "key: value"; only '=' is our syntax */
+    for (q = p; *q != '\0' && *q != '=' && *q != ':'; q++)
+        if (*q == ';' && (q[-1] == ' ' || q[-1] == '\t'))
+            break;
+    if (*q != '=' || q == p) {
+        cfg_error(ld, ld->line, "syntax error (expected \"key = value\" or \"[section]\")");
+        return 0;
+    }
+    return 1;
+}
+
+/* The ini_reader: exactly one physical line per call, so inih's count stays ours. */
+static char *cfg_read_line(char *str, int num, void *stream)
+{
+    struct loader *ld = stream;
+    ssize_t n;
+    char *p;
+
+    errno = 0;
+    n = getline(&ld->buf, &ld->buf_cap, ld->f);
+    if (n < 0) {
+        if (ferror(ld->f))
+            ld->read_errno = errno != 0 ? errno : EIO;
+        return NULL;
+    }
+    ld->line++;
+    if (n > 0 && ld->buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && ld->buf[n - 1] == '\r')
+        n--;
+    ld->buf[n] = '\0';
+    str[0] = '\0';
+    p = ld->buf;
+    if (ld->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    p += strspn(p, " \t");
+    if (memchr(ld->buf, '\0', (size_t)n) != NULL) {
+        cfg_error(ld, ld->line, "line contains a NUL byte");
+        return str;
+    }
+    if (*p == ';' || *p == '#')
+        return str;             /* a comment may be as long as it likes */
+    if (n > num - 1) {
+        cfg_error(ld, ld->line, "line too long (max %d characters)", num - 1);
+        return str;
+    }
+    if (cfg_scan_line(ld, p))
+        memcpy(str, p, strlen(p) + 1);
+    return str;
+}
+
+/* The ini_handler: section comes from our reader, so inih's section is unused. */
+static int cfg_on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct loader *ld = user;
+    struct cfg_section *s;
+    const struct cfg_key *k;
+    char label[96];
+    size_t i;
+    void *base = NULL;
+    int rc;
+
+    (void)section;
+    if (ld->cur == CUR_IGNORE)
+        return 1;
+    if (ld->cur == CUR_NONE) {
+        cfg_error(ld, ld->line, "key \"%s\" before any [section]", name);
+        return 1;
+    }
+    s = &ld->sects[ld->cur];
+    i = cfg_key_find(s->sect, name);
+    if (i == CFG_N_KEYS) {
+        const char *hint = "";
+
+        cfg_section_label(ld, s, label, sizeof(label));
+        for (size_t j = 0; j < CFG_N_KEYS; j++) {
+            if (strcasecmp(cfg_keys[j].name, name) != 0)
+                continue;
+            if (cfg_keys[j].sect != s->sect)
+                hint = cfg_keys[j].sect == SECT_PGROUTER ? " (it belongs in [pgrouter])"
+                                                         : " (it belongs in [cluster.NAME])";
+            else
+                hint = " (keys are lower-case)";
+        }
+        cfg_error(ld, ld->line, "unknown key \"%s\" in %s%s", name, label, hint);
+        return 1;
+    }
+    k = &cfg_keys[i];
+    if (s->key_line[i] != 0) {
+        cfg_error(ld, ld->line, "duplicate key \"%s\" (first set on line %d)", name,
+                  s->key_line[i]);
+        return 1;
+    }
+    s->key_line[i] = ld->line;
+    switch (k->where) {
+    case IN_CFG:
+        base = ld->cfg;
+        break;
+    case IN_CLUSTER:
+        base = &ld->cfg->clusters[s->cluster];
+        break;
+    case IN_LOADER:
+        base = ld;
+        break;
+    }
+    ld->why[0] = '\0';
+    rc = k->parse(value, k->min, k->max, (char *)base + k->offset, ld->why, sizeof(ld->why));
+    if (rc == -ENOMEM) {
+        ld->oom = 1;
+    } else if (rc < 0) {
+        s->key_bad[i] = 1;
+        cfg_error(ld, ld->line, "%s: %s", k->name, ld->why);
+    }
+    return 1;
+}
+
+/* ---- checks that need the whole file ---- */
+
+static void cfg_check_cluster(struct loader *ld, const struct cfg_section *s)
+{
+    const struct cfg_cluster *cl = &ld->cfg->clusters[s->cluster];
+    int line = s->key_line[cfg_key_find(SECT_CLUSTER, "replicas")];
+
+    for (size_t i = 0; i < cl->n_replicas; i++) {
+        const struct cfg_node *r = &cl->replicas[i];
+        int twice = strcmp(r->host, cl->primary.host) == 0 && r->port == cl->primary.port;
+
+        for (size_t j = 0; j < i && !twice; j++)
+            twice = strcmp(r->host, cl->replicas[j].host) == 0 &&
+                    r->port == cl->replicas[j].port;
+        if (twice)
+            cfg_error(ld, line, "replicas: %s is listed twice in [cluster.%s]", r->name,
+                      cl->name);
+    }
+}
+
+/* Join a relative auth_file to the directory of the config file. */
+static int cfg_resolve_auth_file(struct loader *ld)
+{
+    struct cfg *c = ld->cfg;
+    const char *slash = strrchr(ld->path, '/');
+    size_t dir_len;
+    char *full;
+
+    if (c->auth_file[0] == '/' || slash == NULL)
+        return 0;
+    dir_len = (size_t)(slash - ld->path) + 1;
+    full = malloc(dir_len + strlen(c->auth_file) + 1);
+    if (full == NULL)
+        return -ENOMEM;
+    memcpy(full, ld->path, dir_len);
+    strcpy(full + dir_len, c->auth_file);
+    free(c->auth_file);
+    c->auth_file = full;
+    return 0;
+}
+
+static void cfg_check_auth(struct loader *ld, const struct cfg_section *pg)
+{
+    struct cfg *c = ld->cfg;
+    size_t type_key = cfg_key_find(SECT_PGROUTER, "auth_type");
+    int rc;
+
+    if (c->auth_file == NULL) {
+        if (c->auth_type != CFG_AUTH_TRUST && !pg->key_bad[type_key])
+            cfg_error(ld, pg->line, "auth_file is required unless auth_type = trust");
+        return;
+    }
+    if (cfg_resolve_auth_file(ld) < 0) {
+        ld->oom = 1;
+        return;
+    }
+    ld->auth_line = pg->key_line[cfg_key_find(SECT_PGROUTER, "auth_file")];
+    ld->auth_path = c->auth_file;
+    rc = userlist_load(c->auth_file, cfg_on_userlist_error, ld, &c->users, &c->n_users);
+    if (rc == -ENOMEM)
+        ld->oom = 1;
+    else if (rc < 0 && ld->n_auth_errors == 0)
+        cfg_error(ld, ld->auth_line, "auth_file \"%s\": %s", c->auth_file, strerror(-rc));
+    else if (rc == 0)
+        c->have_userlist = 1;
+}
+
+static void cfg_check(struct loader *ld)
+{
+    struct cfg *c = ld->cfg;
+    const struct cfg_section *pg = NULL;
+    char label[96];
+    int anchor;
+
+    for (size_t i = 0; i < ld->n_sects; i++) {
+        const struct cfg_section *s = &ld->sects[i];
+
+        if (s->sect == SECT_PGROUTER)
+            pg = s;
+        cfg_section_label(ld, s, label, sizeof(label));
+        for (size_t k = 0; k < CFG_N_KEYS; k++)
+            if (cfg_keys[k].sect == s->sect && cfg_keys[k].required && !s->key_line[k])
+                cfg_error(ld, s->line, "missing required key \"%s\" in %s", cfg_keys[k].name,
+                          label);
+        if (s->sect == SECT_CLUSTER)
+            cfg_check_cluster(ld, s);
+    }
+    anchor = pg != NULL ? pg->line : 1;
+    if (pg == NULL)
+        cfg_error(ld, 1, "missing [pgrouter] section");
+    if (c->n_clusters == 0)
+        cfg_error(ld, anchor, "no [cluster.NAME] section: at least one cluster is required");
+    if (ld->default_name[0] != '\0') {
+        int line = pg->key_line[cfg_key_find(SECT_PGROUTER, "default_cluster")];
+
+        c->default_cluster = cfg_find_cluster(c, ld->default_name);
+        if (c->default_cluster == NULL)
+            cfg_error(ld, line, "default_cluster: no [cluster.%s] section", ld->default_name);
+    } else if (c->n_clusters == 1) {
+        c->default_cluster = &c->clusters[0];
+    } else if (c->n_clusters > 1 && pg != NULL &&
+               !pg->key_bad[cfg_key_find(SECT_PGROUTER, "default_cluster")]) {
+        cfg_error(ld, anchor, "default_cluster is required when there are several clusters");
+    }
+    if (pg != NULL)
+        cfg_check_auth(ld, pg);
+}
+
+/* ---- the snapshot ---- */
+
+static void cfg_free(struct cfg *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_clusters; i++)
+        free(c->clusters[i].replicas);
+    free(c->clusters);
+    userlist_free(c->users, c->n_users);
+    free(c->path);
+    free(c->auth_file);
+    free(c->logfile);
+    free(c->pidfile);
+    free(c);
+}
+
+static void cfg_set_defaults(struct cfg *c)
+{
+    strcpy(c->listen_addr, "127.0.0.1");
+    c->listen_port = 6432;
+    c->auth_type = CFG_AUTH_SCRAM;
+    c->max_client_conn = 100;
+    c->max_packet_size = 1073741823;
+    c->server_connect_timeout_ms = 15000;
+    c->client_login_timeout_ms = 60000;
+}
+
+static int cfg_fail_text(char **errors, const char *path, int err)
+{
+    size_t len;
+
+    if (errors == NULL)
+        return -err;
+    len = (size_t)snprintf(NULL, 0, "%s: %s\n", path, strerror(err));
+    *errors = malloc(len + 1);
+    if (*errors != NULL)
+        snprintf(*errors, len + 1, "%s: %s\n", path, strerror(err));
+    return -err;
+}
+
+int cfg_load_stream(FILE *f, const char *path, struct cfg **out, char **errors)
+{
+    struct loader ld = { .path = path, .f = f, .cur = CUR_NONE };
+    int rc = -ENOMEM;
+    int ini_rc;
+
+    if (errors != NULL)
+        *errors = NULL;
+    ld.cfg = calloc(1, sizeof(*ld.cfg));
+    if (ld.cfg == NULL)
+        goto out;
+    cfg_set_defaults(ld.cfg);
+    ini_rc = ini_parse_stream(cfg_read_line, &ld, cfg_on_key, &ld);
+    if (ld.read_errno != 0) {
+        rc = cfg_fail_text(errors, path, ld.read_errno);
+        goto out;
+    }
+    /* every line inih could object to was checked by cfg_scan_line; just in case: */
+    if (ini_rc > 0 && !cfg_has_error_at(&ld, ini_rc))
+        cfg_error(&ld, ini_rc, "syntax error (expected \"key = value\" or \"[section]\")");
+    if (ini_rc < 0)
+        ld.oom = 1;
+    if (!ld.oom)
+        cfg_check(&ld);
+    if (ld.oom) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (ld.n_errs > 0) {
+        rc = -EINVAL;
+        if (errors != NULL && (*errors = cfg_join_errors(&ld)) == NULL)
+            rc = -ENOMEM;
+        goto out;
+    }
+    ld.cfg->path = strdup(path);
+    if (ld.cfg->path == NULL)
+        goto out;
+    ld.cfg->refs = 1;
+    *out = ld.cfg;
+    ld.cfg = NULL;
+    rc = 0;
+out:
+    cfg_free(ld.cfg);
+    for (size_t i = 0; i < ld.n_errs; i++)
+        free(ld.errs[i].text);
+    free(ld.errs);
+    free(ld.sects);
+    free(ld.buf);
+    return rc;
+}
+
+int cfg_load(const char *path, struct cfg **out, char **errors)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+
+    if (errors != NULL)
+        *errors = NULL;
+    if (f == NULL)
+        return cfg_fail_text(errors, path, errno);
+    rc = cfg_load_stream(f, path, out, errors);
+    fclose(f);
+    return rc;
+}
+
+struct cfg *cfg_ref(struct cfg *c)
+{
+    __atomic_fetch_add(&c->refs, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+void cfg_unref(struct cfg *c)
+{
+    if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        cfg_free(c);
+}
+
+const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name)
+{
+    return userlist_find(c->users, c->n_users, name);
+}
+
+const struct cfg_cluster *cfg_find_cluster(const struct cfg *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_clusters; i++)
+        if (strcmp(c->clusters[i].name, name) == 0)
+            return &c->clusters[i];
+    return NULL;
+}
+
+int cfg_parse_hostport(const char *text, struct cfg_node *out)
+{
+    char why[CFG_WHY_MAX];
+
+    return cfgvalue_parse_node(text, 0, 0, out, why, sizeof(why));
+}

@@ -1,0 +1,97 @@
+/*
+ * config/cfg.h - the configuration snapshot: one immutable, refcounted struct cfg
+ * built from the INI file (and its auth_file), validated completely before anyone sees it.
+ */
+#ifndef PGROUTER_CFG_H
+#define PGROUTER_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum cfg_auth { CFG_AUTH_TRUST, CFG_AUTH_MD5, CFG_AUTH_SCRAM };
+
+/* One PostgreSQL server: host name or IP literal (IPv6 without brackets) and port. */
+struct cfg_node {
+    char host[256];
+    uint16_t port;
+    int weight;             /* 1..1000, default 1; only replicas may set it */
+    char name[280];         /* "host:port" or "[v6]:port", for messages */
+};
+
+/* A [cluster.NAME] section: one primary and any number of replicas. */
+struct cfg_cluster {
+    char name[64];
+    struct cfg_node primary;
+    struct cfg_node *replicas;
+    size_t n_replicas;
+};
+
+/* One auth_file entry; secret is a password, "md5<32 hex>" or "SCRAM-SHA-256$...". */
+struct cfg_user {
+    char *name;
+    char *secret;
+};
+
+/*
+ * The snapshot. Never modified after cfg_load returns, except refs (through
+ * cfg_ref/cfg_unref), so any worker may read it without locks.
+ */
+struct cfg {
+    int refs;
+    char *path;                     /* the config file as given to cfg_load */
+    char listen_addr[256];          /* "*" is stored as "0.0.0.0" */
+    uint16_t listen_port;
+    enum cfg_auth auth_type;
+    char *auth_file;                /* resolved path, NULL if none given */
+    int have_userlist;              /* 1 if auth_file was read: only listed users may log in */
+    struct cfg_user *users;         /* sorted by name (strcmp) */
+    size_t n_users;
+    int max_client_conn;
+    size_t max_packet_size;         /* bytes */
+    unsigned server_connect_timeout_ms;
+    unsigned client_login_timeout_ms;
+    int verbose;                    /* 0 info, 1 debug, 2 trace */
+    char *logfile;                  /* NULL = stderr */
+    char *pidfile;                  /* NULL = none */
+    struct cfg_cluster *clusters;   /* in file order */
+    size_t n_clusters;
+    const struct cfg_cluster *default_cluster;  /* points into clusters, never NULL */
+};
+
+/*
+ * Read and validate the INI file at path, and the auth_file it names.
+ * On success returns 0, sets *out to a new snapshot with refs = 1 and *errors to NULL.
+ * On invalid input returns -EINVAL and sets *errors to malloc'd text with one
+ * "file:line: message\n" per problem, all of them, in file order (the caller frees it).
+ * If the file itself cannot be read returns -errno with *errors = "path: reason\n".
+ * Returns -ENOMEM if memory runs out (*errors may then be NULL).
+ * errors may be NULL if the caller does not want the text; *out is untouched on failure.
+ */
+int cfg_load(const char *path, struct cfg **out, char **errors);
+
+/*
+ * Same as cfg_load, but reads the INI text from f (which the caller opened and
+ * closes). path names it in messages and anchors relative auth_file paths.
+ */
+int cfg_load_stream(FILE *f, const char *path, struct cfg **out, char **errors);
+
+/* Take one more reference to c and return c. Safe from any thread. */
+struct cfg *cfg_ref(struct cfg *c);
+
+/* Drop one reference; frees the snapshot when the last one goes. NULL is ignored. */
+void cfg_unref(struct cfg *c);
+
+/* The auth_file entry for user name (exact, case-sensitive), or NULL if none. */
+const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name);
+
+/* The cluster called name, or NULL if none. */
+const struct cfg_cluster *cfg_find_cluster(const struct cfg *c, const char *name);
+
+/*
+ * Parse "host:port", "[ipv6]:port" into out (host without brackets, name
+ * filled, weight 1). Returns 0, or -EINVAL if text is not such an address.
+ */
+int cfg_parse_hostport(const char *text, struct cfg_node *out);
+
+#endif

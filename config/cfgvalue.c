@@ -1,0 +1,395 @@
+/*
+ * config/cfgvalue.c - parsers for single config values: each turns the text of
+ * one value into a typed field or explains, in words an operator can act on,
+ * why it cannot. cfg.c's key table points at these.
+ */
+#include "config/cfgvalue.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFGVALUE_ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+/* Read decimal digits at *pp into *out. -EINVAL if none, -ERANGE on overflow. */
+static int cfgvalue_digits(const char **pp, unsigned long long *out)
+{
+    const char *p = *pp;
+    unsigned long long v = 0;
+
+    if (!isdigit((unsigned char)*p))
+        return -EINVAL;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (ULLONG_MAX - 9) / 10)
+            return -ERANGE;
+        v = v * 10 + (unsigned long long)(*p - '0');
+    }
+    *pp = p;
+    *out = v;
+    return 0;
+}
+
+/* A decimal number that is all of s, 1..max. */
+static int cfgvalue_whole(const char *s, unsigned long long max, unsigned long long *out)
+{
+    const char *p = s;
+
+    if (cfgvalue_digits(&p, out) < 0 || *p != '\0' || *out < 1 || *out > max)
+        return -EINVAL;
+    return 0;
+}
+
+int cfgvalue_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 63 && strspn(s, CFGVALUE_ALNUM "_-") == n;
+}
+
+/*
+ * A host name (dot-separated labels of letters, digits, '-' and '_', which
+ * Docker service names use; not starting with '-'), an IPv4 literal or, if
+ * allow_v6, an IPv6 literal.
+ */
+static int cfgvalue_host_ok(const char *h, int allow_v6)
+{
+    size_t n = strlen(h);
+    struct in6_addr a6;
+    struct in_addr a4;
+
+    if (n == 0 || n > 253)
+        return 0;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return 1;
+    if (strchr(h, ':') != NULL)
+        return allow_v6 && inet_pton(AF_INET6, h, &a6) == 1;
+    if (strspn(h, "0123456789.") == n)
+        return 0;               /* looks like IPv4 but is not one */
+    while (*h != '\0') {
+        size_t len = strspn(h, CFGVALUE_ALNUM "-_");
+
+        if (len == 0 || len > 63 || *h == '-' || (h[len] != '.' && h[len] != '\0'))
+            return 0;
+        h += len;
+        if (*h == '.' && *++h == '\0')
+            return 0;
+    }
+    return 1;
+}
+
+int cfgvalue_parse_node(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    struct cfg_node *out = field;
+    char host[sizeof(out->host)];
+    const char *h = v;
+    const char *port_s;
+    unsigned long long port;
+    struct in6_addr a6;
+    size_t hlen;
+    int v6 = 0;
+
+    (void)min;
+    (void)max;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+
+        if (close == NULL || close[1] != ':') {
+            snprintf(why, why_len, "\"%s\" is not [IPv6 address]:port", v);
+            return -EINVAL;
+        }
+        h = v + 1;
+        hlen = (size_t)(close - h);
+        port_s = close + 2;
+        v6 = 1;
+    } else {
+        const char *colon = strrchr(v, ':');
+
+        if (colon == NULL) {
+            snprintf(why, why_len, "\"%s\" has no port (expected host:port)", v);
+            return -EINVAL;
+        }
+        if (memchr(v, ':', (size_t)(colon - v)) != NULL) {
+            snprintf(why, why_len, "\"%s\": write an IPv6 address in brackets, "
+                     "e.g. [::1]:5432", v);
+            return -EINVAL;
+        }
+        hlen = (size_t)(colon - v);
+        port_s = colon + 1;
+    }
+    if (hlen >= sizeof(host))
+        hlen = sizeof(host) - 1;    /* cut, then refused below as too long */
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    if (v6 ? inet_pton(AF_INET6, host, &a6) != 1 : !cfgvalue_host_ok(host, 0)) {
+        snprintf(why, why_len, "\"%s\": \"%s\" is not a host name or IP address", v, host);
+        return -EINVAL;
+    }
+    if (cfgvalue_whole(port_s, 65535, &port) < 0) {
+        snprintf(why, why_len, "\"%s\": port \"%s\" is not 1-65535", v, port_s);
+        return -EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    memcpy(out->host, host, hlen + 1);
+    out->port = (uint16_t)port;
+    out->weight = 1;
+    snprintf(out->name, sizeof(out->name), v6 ? "[%s]:%u" : "%s:%u", host, out->port);
+    return 0;
+}
+
+int cfgvalue_parse_listen_addr(const char *v, long long min, long long max, void *field,
+                               char *why, size_t why_len)
+{
+    (void)min;
+    (void)max;
+    if (strcmp(v, "*") == 0)
+        v = "0.0.0.0";
+    if (!cfgvalue_host_ok(v, 1)) {
+        snprintf(why, why_len, "\"%s\" is not a host name or IP address", v);
+        return -EINVAL;
+    }
+    strcpy(field, v);           /* cfgvalue_host_ok allows at most 253 characters */
+    return 0;
+}
+
+int cfgvalue_parse_port(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    unsigned long long port;
+
+    (void)min;
+    (void)max;
+    if (cfgvalue_whole(v, 65535, &port) < 0) {
+        snprintf(why, why_len, "\"%s\" is not a port (1-65535)", v);
+        return -EINVAL;
+    }
+    *(uint16_t *)field = (uint16_t)port;
+    return 0;
+}
+
+int cfgvalue_parse_auth(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    enum cfg_auth *dst = field;
+
+    (void)min;
+    (void)max;
+    if (strcmp(v, "scram-sha-256") == 0) {
+        *dst = CFG_AUTH_SCRAM;
+    } else if (strcmp(v, "md5") == 0) {
+        *dst = CFG_AUTH_MD5;
+    } else if (strcmp(v, "trust") == 0) {
+        *dst = CFG_AUTH_TRUST;
+    } else {
+        snprintf(why, why_len, "\"%s\" is not one of scram-sha-256, md5, trust", v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cfgvalue_parse_string(const char *v, long long min, long long max, void *field,
+                          char *why, size_t why_len)
+{
+    char *copy;
+
+    (void)min;
+    (void)max;
+    (void)why;
+    (void)why_len;
+    if (*v == '\0')
+        return 0;
+    copy = strdup(v);
+    if (copy == NULL)
+        return -ENOMEM;
+    *(char **)field = copy;
+    return 0;
+}
+
+int cfgvalue_parse_int(const char *v, long long min, long long max, void *field,
+                       char *why, size_t why_len)
+{
+    const char *p = v + (*v == '-');
+    unsigned long long mag = 0;
+    long long n;
+    int rc = cfgvalue_digits(&p, &mag);
+
+    if (rc == -EINVAL || *p != '\0') {
+        snprintf(why, why_len, "\"%s\" is not an integer", v);
+        return -EINVAL;
+    }
+    if (rc == -ERANGE || mag > LLONG_MAX)
+        n = *v == '-' ? LLONG_MIN : LLONG_MAX;
+    else
+        n = *v == '-' ? -(long long)mag : (long long)mag;
+    if (n < min || n > max) {
+        if (max == INT_MAX)
+            snprintf(why, why_len, "\"%s\" is out of range (at least %lld)", v, min);
+        else
+            snprintf(why, why_len, "\"%s\" is out of range (%lld-%lld)", v, min, max);
+        return -EINVAL;
+    }
+    *(int *)field = (int)n;
+    return 0;
+}
+
+/*
+ * A number, optional blanks, then one of units (NULL-terminated; "" for none),
+ * multiplied by the matching mult. -EINVAL if malformed, -ERANGE above max.
+ */
+static int cfgvalue_number_unit(const char *v, const char *const *units,
+                                const unsigned long long *mults, unsigned long long max,
+                                unsigned long long *out)
+{
+    const char *p = v;
+    unsigned long long n = 0;
+    int rc = cfgvalue_digits(&p, &n);
+
+    if (rc == -EINVAL)
+        return rc;
+    while (isdigit((unsigned char)*p))
+        p++;                    /* past the rest of an overflowing number */
+    while (*p == ' ' || *p == '\t')
+        p++;
+    for (size_t i = 0; units[i] != NULL; i++) {
+        if (strcmp(p, units[i]) != 0)
+            continue;
+        if (rc == -ERANGE || n > max / mults[i])
+            return -ERANGE;
+        *out = n * mults[i];
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int cfgvalue_parse_size(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    static const char *const units[] = { "", "kB", "MB", "GB", NULL };
+    static const unsigned long long mults[] = { 1, 1ULL << 10, 1ULL << 20, 1ULL << 30 };
+    unsigned long long n = 0;
+    int rc = cfgvalue_number_unit(v, units, mults, (unsigned long long)max, &n);
+
+    if (rc == -EINVAL) {
+        snprintf(why, why_len, "\"%s\" is not a size (bytes, or a number followed by "
+                 "kB, MB or GB)", v);
+        return rc;
+    }
+    if (rc < 0 || n < (unsigned long long)min) {
+        snprintf(why, why_len, "\"%s\" is out of range (%lld-%lld bytes)", v, min, max);
+        return -EINVAL;
+    }
+    *(size_t *)field = (size_t)n;
+    return 0;
+}
+
+int cfgvalue_parse_duration(const char *v, long long min, long long max, void *field,
+                            char *why, size_t why_len)
+{
+    static const char *const units[] = { "", "ms", "s", "min", "h", NULL };
+    static const unsigned long long mults[] = { 1000, 1, 1000, 60000, 3600000 };
+    unsigned long long n = 0;
+    int rc = cfgvalue_number_unit(v, units, mults, (unsigned long long)max, &n);
+
+    if (rc == -EINVAL) {
+        snprintf(why, why_len, "\"%s\" is not a duration (seconds, or a number followed "
+                 "by ms, s, min or h)", v);
+        return rc;
+    }
+    if (rc < 0 || n < (unsigned long long)min) {
+        snprintf(why, why_len, "\"%s\" is out of range (%lld-%lld ms)", v, min, max);
+        return -EINVAL;
+    }
+    *(unsigned *)field = (unsigned)n;
+    return 0;
+}
+
+int cfgvalue_parse_name(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    (void)min;
+    (void)max;
+    if (!cfgvalue_name_ok(v)) {
+        snprintf(why, why_len, "\"%s\" is not a cluster name (1-63 of A-Z a-z 0-9 _ -)", v);
+        return -EINVAL;
+    }
+    strcpy(field, v);
+    return 0;
+}
+
+/* One replicas entry: an address, optionally followed by blanks and "weight=N". */
+static int cfgvalue_replica(char *item, struct cfg_node *out, char *why, size_t why_len)
+{
+    char *sp = item + strcspn(item, " \t");
+    char *w = sp + strspn(sp, " \t");
+    unsigned long long weight = 1;
+    int rc;
+
+    if (*w != '\0') {
+        if (strncmp(w, "weight=", 7) != 0) {
+            snprintf(why, why_len, "\"%s\": expected \"weight=N\" after the address", item);
+            return -EINVAL;
+        }
+        if (cfgvalue_whole(w + 7, 1000, &weight) < 0) {
+            snprintf(why, why_len, "\"%s\": weight must be 1-1000", item);
+            return -EINVAL;
+        }
+    }
+    *sp = '\0';
+    rc = cfgvalue_parse_node(item, 0, 0, out, why, why_len);
+    out->weight = (int)weight;
+    return rc;
+}
+
+int cfgvalue_parse_replicas(const char *v, long long min, long long max, void *field,
+                            char *why, size_t why_len)
+{
+    struct cfg_cluster *cl = field;
+    struct cfg_node *nodes = NULL;
+    char *copy = NULL;
+    char *item, *next;
+    size_t n = 1, i = 0;
+    int rc = -ENOMEM;
+
+    (void)min;
+    (void)max;
+    if (*v == '\0')
+        return 0;
+    for (const char *p = v; *p != '\0'; p++)
+        n += *p == ',';
+    copy = strdup(v);
+    nodes = calloc(n, sizeof(*nodes));
+    if (copy == NULL || nodes == NULL)
+        goto fail;
+    for (item = copy; item != NULL; item = next, i++) {
+        char *end;
+
+        next = strchr(item, ',');
+        if (next != NULL)
+            *next++ = '\0';
+        item += strspn(item, " \t");
+        end = item + strlen(item);
+        while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*item == '\0') {
+            snprintf(why, why_len, "entry %zu of \"%s\" is empty", i + 1, v);
+            rc = -EINVAL;
+            goto fail;
+        }
+        rc = cfgvalue_replica(item, &nodes[i], why, why_len);
+        if (rc < 0)
+            goto fail;
+    }
+    cl->replicas = nodes;
+    cl->n_replicas = n;
+    free(copy);
+    return 0;
+fail:
+    free(nodes);
+    free(copy);
+    return rc;
+}
