@@ -1,0 +1,703 @@
+#!/usr/bin/env bash
+# Cases are called indirectly through run(); PORT_x/PID_x are set with printf -v.
+# shellcheck disable=SC2317,SC2154
+# tests/integration/run.sh - the integration suite: real PostgreSQL (a primary
+# and two streaming replicas from tests/cluster.sh), pgrouter in front, driven
+# with psql, pgbench, psycopg 3 and a raw-socket client (rawpg.py).
+#
+# Prints `ok - NAME`, `ok - NAME # SKIP why` or `not ok - NAME: why` per case,
+# then `N passed, M failed` alone on the last line; exits 1 if anything failed.
+# Whatever happens (failure, ctrl-c), pgrouter is killed and PostgreSQL stopped.
+#
+# Environment:
+#   PGROUTER_BIN   pgrouter binary (default ./pgrouter); the Makefile passes it
+#   ITEST_DIRECT=1 no pgrouter: run the cases against the primary itself (to
+#                  check the tests); proxy-only cases are skipped
+#   ITEST_REUSE=1  use the cluster already running in build/itest/cluster (or
+#                  start one) and leave it running afterwards
+#   ITEST_ONLY=RE  run only the cases whose name matches the regex RE
+#   ITEST_DIR      work directory (default build/itest); logs in ITEST_DIR/logs
+set -uo pipefail
+
+START_CWD=$PWD
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT" || exit 1
+
+ITEST_DIR=${ITEST_DIR:-$ROOT/build/itest}
+ITEST_DIRECT=${ITEST_DIRECT:-0}
+ITEST_REUSE=${ITEST_REUSE:-0}
+ITEST_ONLY=${ITEST_ONLY:-}
+CLUSTER_SH=$ROOT/tests/cluster.sh
+CLUSTER_DIR=$ITEST_DIR/cluster
+LOGDIR=$ITEST_DIR/logs
+HERE=$ROOT/tests/integration
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+PGROUTER_BIN=${PGROUTER_BIN:-./pgrouter}
+case $PGROUTER_BIN in
+/*) ;;
+*) PGROUTER_BIN=$START_CWD/$PGROUTER_BIN ;;
+esac
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+STARTED_CLUSTER=0
+PGR_PIDS=()
+T0=$SECONDS
+
+# ---- teardown -------------------------------------------------------------
+
+stop_pgrouter() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+}
+
+cleanup() {
+    # the trap may fire inside `IFS= read`
+    local pid IFS=$' \t\n'
+    trap - EXIT INT TERM HUP
+    for pid in "${PGR_PIDS[@]}"; do
+        stop_pgrouter "$pid"
+    done
+    if [ "$STARTED_CLUSTER" -eq 1 ] && [ "$ITEST_REUSE" != 1 ]; then
+        bash "$CLUSTER_SH" down "$CLUSTER_DIR" >/dev/null 2>&1 ||
+            echo "# cluster.sh down $CLUSTER_DIR failed" >&2
+    fi
+}
+trap cleanup EXIT
+trap 'echo "# interrupted" >&2; exit 130' INT TERM HUP
+
+# ---- reporting ------------------------------------------------------------
+
+REASON=""
+
+# fail MSG: print the reason (run() reports the last line) and end the case;
+# every case runs in its own subshell, so exit ends only that case.
+fail() {
+    local m="$*"
+    echo "${m//$'\n'/ | }"
+    exit 1
+}
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+proxy_only() {
+    [ "$ITEST_DIRECT" != 1 ] || skip "proxy-only check (ITEST_DIRECT=1)"
+}
+
+# run NAME FUNCTION: one case, in a subshell so that it cannot disturb the
+# others; its output goes to LOGDIR/NAME.log.
+run() {
+    local name=$1 fn=$2 rc log
+    if [ -n "$ITEST_ONLY" ] && ! [[ $name =~ $ITEST_ONLY ]]; then
+        return 0
+    fi
+    log=$LOGDIR/$name.log
+    ("$fn") >"$log" 2>&1
+    rc=$?
+    REASON=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1 | cut -c 1-200)
+    if [ $rc -eq 0 ]; then
+        echo "ok - $name"
+        PASSED=$((PASSED + 1))
+    elif [ $rc -eq 77 ]; then
+        echo "ok - $name # ${REASON#SKIP: }"
+        SKIPPED=$((SKIPPED + 1))
+    else
+        [ $rc -ne 124 ] || REASON="timed out; $REASON"
+        echo "not ok - $name: ${REASON:-exit status $rc} (log: ${log#"$ROOT"/})"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+finish() {
+    [ "$SKIPPED" -eq 0 ] || echo "# $SKIPPED skipped"
+    echo "# $((SECONDS - T0))s, logs in ${LOGDIR#"$ROOT"/}"
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+    exit $?
+}
+
+# abort WHY: a failure that makes the remaining cases meaningless.
+abort() {
+    echo "not ok - $1"
+    FAILED=$((FAILED + 1))
+    finish
+}
+
+# ---- helpers --------------------------------------------------------------
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+free_port() {
+    local p=$((20000 + RANDOM % 30000))
+    while port_in_use "$p" || [ "$p" -eq 6432 ] || [ "$p" -eq 5432 ]; do
+        p=$((p + 1 + RANDOM % 7))
+        [ $p -lt 60000 ] || p=20000
+    done
+    echo "$p"
+}
+
+wait_port() {
+    local port=$1 pid=$2 deadline=$((SECONDS + $3))
+    while ! port_in_use "$port"; do
+        kill -0 "$pid" 2>/dev/null || return 1
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+# psql through the proxy as app; extra arguments follow.
+PSQL() {
+    PGPASSWORD=${PGPASSWORD-app} timeout 30 "$PGBIN/psql" -X -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$PGR_PORT" -U app -d appdb "$@"
+}
+
+RAWPG() {
+    timeout 30 "$PY" "$HERE/rawpg.py" --port "$PGR_PORT" "$@"
+}
+
+# write_ini FILE PORT AUTH_TYPE: a pgrouter config for the main cluster.  It is
+# derived from the shipped example config/pgrouter.ini (its addresses
+# 127.0.0.1:5432/5433/5434 become this cluster's nodes), so that the example is
+# exercised too; without it a minimal config is written.
+write_ini() {
+    local out=$1 port=$2 auth=$3 dir
+    dir=$(dirname "$out")
+    printf '"app" "app"\n"other" "other"\n' >"$dir/userlist.txt"
+    if [ -f config/pgrouter.ini ]; then
+        sed -e "s/127\.0\.0\.1:5432\b/127.0.0.1:$PRIMARY_PORT/g" \
+            -e "s/127\.0\.0\.1:5433\b/127.0.0.1:$REPLICA1_PORT/g" \
+            -e "s/127\.0\.0\.1:5434\b/127.0.0.1:$REPLICA2_PORT/g" \
+            -e "s|^\([[:space:]]*listen_addr[[:space:]]*=\).*|\1 127.0.0.1|" \
+            -e "s|^\([[:space:]]*listen_port[[:space:]]*=\).*|\1 $port|" \
+            -e "s|^\([[:space:]]*auth_type[[:space:]]*=\).*|\1 $auth|" \
+            -e "s|^\([[:space:]]*auth_file[[:space:]]*=\).*|\1 $dir/userlist.txt|" \
+            -e '/^[[:space:]]*\(logfile\|pidfile\)[[:space:]]*=/d' \
+            config/pgrouter.ini >"$out"
+        if ! grep -q '^[[:space:]]*auth_type[[:space:]]*=' "$out"; then
+            sed -i "s|^\([[:space:]]*listen_port[[:space:]]*=.*\)|\1\nauth_type = $auth|" "$out"
+        fi
+    else
+        cat >"$out" <<EOF
+; written by tests/integration/run.sh (no config/pgrouter.ini found)
+[pgrouter]
+listen_addr = 127.0.0.1
+listen_port = $port
+auth_type = $auth
+auth_file = $dir/userlist.txt
+
+[cluster.main]
+primary = 127.0.0.1:$PRIMARY_PORT
+replicas = 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT
+EOF
+    fi
+}
+
+# start_pgrouter NAME AUTH_TYPE: sets PORT_<NAME>; aborts the suite on failure.
+start_pgrouter() {
+    local name=$1 auth=$2 port ini log pid
+    port=$(free_port)
+    ini=$ITEST_DIR/$name/pgrouter.ini
+    log=$ITEST_DIR/$name/pgrouter.log
+    mkdir -p "$ITEST_DIR/$name"
+    write_ini "$ini" "$port" "$auth"
+    if ! "$PGROUTER_BIN" -t -c "$ini" >"$ITEST_DIR/$name/check.log" 2>&1; then
+        sed 's/^/#   /' "$ITEST_DIR/$name/check.log"
+        abort "start pgrouter ($name): pgrouter -t rejects $ini"
+    fi
+    # a wrapper subshell records pgrouter's exit status for t_pgrouter_sigterm
+    rm -f "$ITEST_DIR/$name/pid" "$ITEST_DIR/$name/exit"
+    (
+        "$PGROUTER_BIN" -c "$ini" >"$log" 2>&1 &
+        echo $! >"$ITEST_DIR/$name/pid"
+        wait $!
+        echo $? >"$ITEST_DIR/$name/exit"
+    ) &
+    while [ ! -s "$ITEST_DIR/$name/pid" ]; do sleep 0.05; done
+    pid=$(cat "$ITEST_DIR/$name/pid")
+    PGR_PIDS+=("$pid")
+    if ! wait_port "$port" "$pid" 20; then
+        tail -n 20 "$log" | sed 's/^/#   /'
+        abort "start pgrouter ($name): not listening on 127.0.0.1:$port (log: $log)"
+    fi
+    printf -v "PORT_$name" '%s' "$port"
+    printf -v "PID_$name" '%s' "$pid"
+    echo "# pgrouter ($name, auth_type=$auth) pid $pid on 127.0.0.1:$port"
+}
+
+# ---- cases: plain psql ----------------------------------------------------
+
+t_simple_query() {
+    local out
+    out=$(PSQL -At -c 'SELECT 1') || fail "psql failed"
+    [ "$out" = 1 ] || fail "SELECT 1 printed '$out'"
+}
+
+t_describe_table() {
+    local out
+    PSQL -q -c 'DROP TABLE IF EXISTS itest_desc' \
+        -c 'CREATE TABLE itest_desc (id int PRIMARY KEY, note text NOT NULL)' ||
+        fail "CREATE TABLE failed"
+    out=$(PSQL -c '\d itest_desc') || fail "\\d itest_desc failed"
+    echo "$out"
+    grep -q 'Table "public.itest_desc"' <<<"$out" || fail "\\d shows no table header"
+    grep -q 'note.*text.*not null' <<<"$out" || fail "\\d shows no column note"
+    grep -q 'itest_desc_pkey' <<<"$out" || fail "\\d shows no primary key index"
+    out=$(PSQL -c '\d') || fail "\\d failed"
+    grep -q 'itest_desc' <<<"$out" || fail "\\d does not list itest_desc"
+    PSQL -q -c 'DROP TABLE itest_desc' || fail "DROP TABLE failed"
+}
+
+t_multi_statement() {
+    local out
+    out=$(PSQL -At -c 'SELECT 1; SELECT 2') || fail "psql failed"
+    [ "$out" = $'1\n2' ] || fail "expected both results, got '$out'"
+}
+
+t_error_then_query() {
+    local out err
+    out=$(PSQL -q -At -v ON_ERROR_STOP=0 -v VERBOSITY=verbose 2>"$LOGDIR/error.err" <<'EOF'
+SELECT 1/0;
+SELECT 42;
+BEGIN;
+SELECT 1/0;
+SELECT 'in failed tx';
+ROLLBACK;
+SELECT 43;
+EOF
+    )
+    err=$(cat "$LOGDIR/error.err")
+    echo "stdout: $out"
+    echo "stderr: $err"
+    grep -q '22012' <<<"$err" || fail "no SQLSTATE 22012 on stderr"
+    grep -q '25P02' <<<"$err" || fail "no SQLSTATE 25P02 for the aborted transaction"
+    [ "$out" = $'42\n43' ] || fail "expected 42 and 43 after the errors, got '$out'"
+}
+
+t_copy_stdin_stdout() {
+    local f=$LOGDIR/copy.data out
+    seq 1 1000 | awk '{ printf "%d\tvalue %d\n", $1, $1 * 7 }' >"$f"
+    PSQL -q -c 'DROP TABLE IF EXISTS itest_copy' \
+        -c 'CREATE TABLE itest_copy (id int, v text)' || fail "CREATE TABLE failed"
+    PSQL -q -c 'COPY itest_copy FROM STDIN' <"$f" || fail "COPY FROM STDIN failed"
+    out=$(PSQL -c 'COPY (SELECT * FROM itest_copy ORDER BY id) TO STDOUT') ||
+        fail "COPY TO STDOUT failed"
+    diff <(echo "$out") "$f" >/dev/null || fail "COPY TO STDOUT differs from the input"
+    # an error inside COPY FROM must leave the session usable
+    out=$(printf '1\tok\nnot-a-number\tbad\n' |
+        PSQL -At -v ON_ERROR_STOP=0 -c 'COPY itest_copy FROM STDIN' -c 'SELECT count(*) FROM itest_copy' 2>&1)
+    grep -q 'invalid input syntax' <<<"$out" || fail "bad COPY row not reported: $out"
+    grep -qx '1000' <<<"$out" || fail "session not usable after failed COPY: $out"
+}
+
+t_psql_backslash_copy() {
+    local f=$LOGDIR/bscopy.in g=$LOGDIR/bscopy.out
+    seq 1 1000 | awk '{ printf "%d,\"text, %d\"\n", $1, $1 }' >"$f"
+    PSQL -q -c 'DROP TABLE IF EXISTS itest_bscopy' \
+        -c 'CREATE TABLE itest_bscopy (id int, v text)' || fail "CREATE TABLE failed"
+    PSQL -q -c "\\copy itest_bscopy FROM '$f' WITH (FORMAT csv)" || fail "\\copy from failed"
+    PSQL -q -c "\\copy (SELECT * FROM itest_bscopy ORDER BY id) TO '$g' WITH (FORMAT csv)" ||
+        fail "\\copy to failed"
+    cmp -s "$f" "$g" || fail "\\copy round trip differs"
+    PSQL -q -c 'DROP TABLE itest_bscopy' -c 'DROP TABLE IF EXISTS itest_copy' ||
+        fail "DROP TABLE failed"
+}
+
+t_empty_query() {
+    local out
+    out=$(PSQL -At -c ';' -c 'SELECT 5') || fail "psql failed"
+    [ "$out" = 5 ] || fail "expected 5 after the empty query, got '$out'"
+}
+
+t_notice() {
+    local err
+    err=$(PSQL -q -c "DO \$\$BEGIN RAISE NOTICE 'hello'; END\$\$" 2>&1 >/dev/null) ||
+        fail "DO failed: $err"
+    grep -q 'NOTICE:  hello' <<<"$err" || fail "no NOTICE on stderr (got '$err')"
+}
+
+t_listen_notify() {
+    local out
+    out=$(PSQL -c 'LISTEN itest_chan' -c "NOTIFY itest_chan, 'payload 1'") ||
+        fail "psql failed"
+    echo "$out"
+    grep -q 'Asynchronous notification "itest_chan" with payload "payload 1" received' \
+        <<<"$out" || fail "no Asynchronous notification in the output"
+}
+
+t_large_results() {
+    local n sum
+    n=$(PSQL -At -c "SELECT repeat('x', 10000000)" | tr -d '\n' | tr -d 'x' | wc -c) ||
+        fail "psql failed"
+    [ "$n" -eq 0 ] || fail "the 10 MB value contains $n unexpected bytes"
+    n=$(PSQL -At -c "SELECT repeat('x', 10000000)" | wc -c)
+    [ "$n" -eq 10000001 ] || fail "the 10 MB value arrived as $n bytes"
+    read -r n sum < <(PSQL -At -c 'SELECT generate_series(1, 200000)' |
+        awk '{ n++; s += $1 } END { printf "%d %.0f\n", n, s }')
+    [ "$n" = 200000 ] || fail "generate_series gave $n lines"
+    [ "$sum" = 20000100000 ] || fail "generate_series lines sum to $sum"
+}
+
+t_cancel_psql_sigint() {
+    local out=$LOGDIR/cancel_psql.out tpid ppid i n t0
+    # not through PSQL: $! must be the timeout process, the parent of psql
+    PGPASSWORD=app timeout 30 "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGR_PORT" \
+        -U app -d appdb -c 'SELECT pg_sleep(29.5)' >"$out" 2>&1 &
+    tpid=$!
+    # wait until the query really runs, or the SIGINT would only end psql
+    for i in $(seq 1 50); do
+        n=$(PSQL -At -c "SELECT count(*) FROM pg_stat_activity
+                         WHERE query = 'SELECT pg_sleep(29.5)' AND state = 'active'")
+        [ "$n" = 1 ] && break
+        sleep 0.1
+    done
+    [ "$n" = 1 ] || fail "the sleeping query never showed up in pg_stat_activity"
+    ppid=$(pgrep -P "$tpid" -x psql) || fail "cannot find the psql process"
+    t0=$SECONDS
+    kill -INT "$ppid"
+    wait "$tpid"
+    cat "$out"
+    [ $((SECONDS - t0)) -le 3 ] || fail "psql needed $((SECONDS - t0)) s to return"
+    grep -q 'canceling statement due to user request' "$out" ||
+        fail "no 'canceling statement due to user request': $(head -c 200 "$out")"
+}
+
+# ---- cases: authentication, protocol edge cases ---------------------------
+
+t_wrong_password() {
+    local err line
+    err=$(PGPASSWORD=wrong PSQL -c 'SELECT 1' 2>&1) && fail "login with a wrong password worked"
+    echo "$err"
+    grep -q 'password authentication failed' <<<"$err" ||
+        fail "psql: no 'password authentication failed' ($err)"
+    line=$(RAWPG auth --user app --password wrong)
+    echo "rawpg: $line"
+    [[ $line == "E 28P01 "* ]] || fail "expected SQLSTATE 28P01, got: $line"
+}
+
+t_unknown_user() {
+    local err line
+    err=$(PGPASSWORD=x timeout 30 "$PGBIN/psql" -X -h 127.0.0.1 -p "$PGR_PORT" -U itest_nobody \
+        -d appdb -c 'SELECT 1' 2>&1) && fail "login as an unknown user worked"
+    echo "$err"
+    grep -q 'password authentication failed' <<<"$err" ||
+        fail "psql: no 'password authentication failed' ($err)"
+    line=$(RAWPG auth --user itest_nobody --password x)
+    echo "rawpg: $line"
+    [[ $line == "E 28P01 "* ]] || fail "expected SQLSTATE 28P01, got: $line"
+}
+
+t_other_user() {
+    local out
+    out=$(PGPASSWORD=other timeout 30 "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+        -p "$PGR_PORT" -U other -d appdb -At -c 'SELECT current_user') ||
+        fail "login as other failed"
+    [ "$out" = other ] || fail "current_user is '$out'"
+}
+
+# still_serving: the proxy answers a fresh client.
+still_serving() {
+    local out
+    out=$(PSQL -At -c 'SELECT 1' 2>&1)
+    [ "$out" = 1 ] || fail "not serving afterwards: $out"
+}
+
+# bad_startup LEN: the proxy must answer with an ErrorResponse and hang up;
+# PostgreSQL itself just hangs up, which is accepted in direct mode.
+bad_startup() {
+    local line
+    line=$(RAWPG badstartup --len "$1")
+    echo "length $1: $line"
+    if [ "$ITEST_DIRECT" = 1 ]; then
+        [[ $line == "E "* || $line == CLOSED ]] || fail "length $1: $line"
+    else
+        [[ $line == "E "* && $line != *"stayed open"* ]] ||
+            fail "length $1: expected an ErrorResponse and close, got: $line"
+    fi
+}
+
+t_malformed_startup() {
+    bad_startup -5
+    bad_startup 0
+    bad_startup 3
+    bad_startup 100000000
+    bad_startup 2147483647
+    still_serving
+}
+
+t_malformed_message() {
+    local len line
+    for len in 2147483647 2 -1; do
+        line=$(RAWPG badmsg --user app --password app --len "$len")
+        echo "length $len: $line"
+        if [ "$ITEST_DIRECT" = 1 ]; then
+            [[ $line == "E "* || $line == CLOSED ]] || fail "length $len: $line"
+        else
+            [[ $line == "E "* && $line != *"stayed open"* ]] ||
+                fail "length $len: expected an ErrorResponse and close, got: $line"
+        fi
+    done
+    still_serving
+}
+
+t_bogus_cancel_request() {
+    local line
+    line=$(RAWPG cancel)
+    echo "$line"
+    [ "$line" = CLOSED ] || fail "a CancelRequest with an unknown key got: $line"
+    still_serving
+}
+
+t_ssl_request() {
+    local line err out
+    line=$(RAWPG ssl --user app --password app)
+    echo "rawpg: $line"
+    [[ $line == "OK N, then SELECT 1 -> 1" ]] || fail "SSLRequest: $line"
+    err=$(timeout 30 "$PGBIN/psql" -X \
+        "host=127.0.0.1 port=$PGR_PORT user=app password=app dbname=appdb sslmode=require" \
+        -c 'SELECT 1' 2>&1) && fail "sslmode=require worked without TLS"
+    echo "require: $err"
+    grep -q 'server does not support SSL' <<<"$err" || fail "sslmode=require: $err"
+    out=$(timeout 30 "$PGBIN/psql" -X -At \
+        "host=127.0.0.1 port=$PGR_PORT user=app password=app dbname=appdb sslmode=prefer" \
+        -c 'SELECT 1' 2>&1)
+    [ "$out" = 1 ] || fail "sslmode=prefer: $out"
+}
+
+# ---- cases: pgbench -------------------------------------------------------
+
+PGBENCH() {
+    PGPASSWORD=app timeout 120 "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGR_PORT" -U app "$@" appdb
+}
+
+t_pgbench_init() {
+    PGBENCH -i -s 1 -q || fail "pgbench -i failed"
+}
+
+pgbench_mode() {
+    local out
+    out=$(PGBENCH -n -c 4 -j 2 -t 200 -M "$1" 2>&1) || fail "pgbench -M $1 exited non-zero"
+    echo "$out"
+    grep -q 'number of transactions actually processed: 800/800' <<<"$out" ||
+        fail "-M $1: not all 800 transactions processed"
+    if grep -q 'number of failed transactions' <<<"$out"; then
+        grep -q 'number of failed transactions: 0 ' <<<"$out" ||
+            fail "-M $1: $(grep 'number of failed' <<<"$out")"
+    fi
+}
+
+t_pgbench_simple() { pgbench_mode simple; }
+t_pgbench_extended() { pgbench_mode extended; }
+t_pgbench_prepared() { pgbench_mode prepared; }
+
+# ---- cases: psycopg -------------------------------------------------------
+
+# Each psycopg case becomes one result line here.
+run_psycopg() {
+    local line log=$LOGDIR/psycopg.log
+    if [ -n "$ITEST_ONLY" ] && ! [[ psycopg =~ $ITEST_ONLY ]]; then
+        return 0
+    fi
+    if ! "$PY" -c 'import psycopg' 2>/dev/null; then
+        echo "not ok - psycopg: $PY cannot import psycopg (apt-get install python3-psycopg)"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    while IFS= read -r line; do
+        case $line in
+        "ok - "*) PASSED=$((PASSED + 1)); echo "$line" ;;
+        "not ok - "*) FAILED=$((FAILED + 1)); echo "$line" ;;
+        *) echo "# $line" ;;
+        esac
+    done < <(PGR_PORT=$PGR_PORT timeout 120 "$PY" "$HERE/test_psycopg.py" 2>"$log")
+}
+
+# ---- cases: other auth types ----------------------------------------------
+
+t_md5_instance() {
+    proxy_only
+    local out err
+    out=$(PGPASSWORD=app timeout 30 "$PGBIN/psql" -X -At -h 127.0.0.1 -p "$PORT_md5" -U app \
+        -d appdb -c 'SELECT current_user') || fail "md5 login failed"
+    [ "$out" = app ] || fail "md5: current_user '$out'"
+    out=$(timeout 30 "$PY" "$HERE/rawpg.py" --port "$PORT_md5" auth --user app --password app)
+    [[ $out == OK* ]] || fail "rawpg md5 login: $out"
+    err=$(PGPASSWORD=wrong timeout 30 "$PGBIN/psql" -X -h 127.0.0.1 -p "$PORT_md5" -U app \
+        -d appdb -c 'SELECT 1' 2>&1) && fail "md5 login with a wrong password worked"
+    grep -q 'password authentication failed' <<<"$err" || fail "md5 wrong password: $err"
+}
+
+t_trust_instance() {
+    proxy_only
+    local out
+    out=$(PGPASSWORD='' timeout 30 "$PGBIN/psql" -X -At -w -h 127.0.0.1 -p "$PORT_trust" -U app \
+        -d appdb -c 'SELECT current_user') || fail "trust login without a password failed"
+    [ "$out" = app ] || fail "trust: current_user '$out'"
+}
+
+# ---- cases: faults --------------------------------------------------------
+
+t_primary_stopped() {
+    local line out i
+    bash "$CLUSTER_SH" stop "$CLUSTER_DIR" primary || fail "cluster.sh stop primary failed"
+    if [ "$ITEST_DIRECT" = 1 ]; then
+        out=$(PSQL -c 'SELECT 1' 2>&1) && fail "connected to a stopped primary"
+        echo "$out"
+    else
+        line=$(RAWPG auth --user app --password app)
+        echo "rawpg: $line"
+        [[ $line == "E 08006 "* ]] || fail "expected SQLSTATE 08006, got: $line"
+        [[ $line == *"127.0.0.1:$PRIMARY_PORT"* ]] ||
+            fail "the error does not name the node 127.0.0.1:$PRIMARY_PORT: $line"
+        out=$(PSQL -c 'SELECT 1' 2>&1) && fail "psql worked with the primary down"
+        echo "psql: $out"
+    fi
+    bash "$CLUSTER_SH" start "$CLUSTER_DIR" primary || fail "cluster.sh start primary failed"
+    # a breaker may keep the node out of rotation for a few seconds
+    for i in $(seq 1 30); do
+        out=$(PSQL -At -c 'SELECT 1' 2>&1)
+        [ "$out" = 1 ] && break
+        sleep 0.5
+    done
+    [ "$out" = 1 ] || fail "no connection 15 s after the primary came back: $out"
+    if [ "$ITEST_DIRECT" != 1 ]; then
+        kill -0 "$PID_main" 2>/dev/null || fail "pgrouter exited"
+    fi
+}
+
+# ---- cases: packaging -----------------------------------------------------
+
+t_docker_compose_config() {
+    local out
+    if docker compose version >/dev/null 2>&1; then
+        out=$(docker compose -f docker/docker-compose.yml config -q 2>&1) ||
+            fail "docker compose config: $out"
+    elif command -v docker-compose >/dev/null 2>&1; then
+        out=$(docker-compose -f docker/docker-compose.yml config -q 2>&1) ||
+            fail "docker-compose config: $out"
+    else
+        skip "docker compose not installed"
+    fi
+}
+
+t_docker_pgrouter_ini() {
+    proxy_only
+    local out
+    out=$("$PGROUTER_BIN" -t -c docker/pgrouter.ini 2>&1) || fail "pgrouter -t: $out"
+}
+
+t_pgrouter_alive() {
+    proxy_only
+    local name pid
+    for name in main md5 trust; do
+        pid=PID_$name
+        kill -0 "${!pid}" 2>/dev/null ||
+            fail "pgrouter ($name) is gone; see ${ITEST_DIR#"$ROOT"/}/$name/pgrouter.log"
+        if grep -E -q 'Sanitizer|runtime error:' "$ITEST_DIR/$name/pgrouter.log"; then
+            fail "sanitizer report in ${ITEST_DIR#"$ROOT"/}/$name/pgrouter.log"
+        fi
+    done
+}
+
+# SIGTERM with no clients must end the process at once and cleanly: exit 0,
+# which under ASan also means no leak report.
+t_pgrouter_sigterm() {
+    proxy_only
+    local pid=$PID_trust i
+    kill -TERM "$pid"
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && fail "still running 10 s after SIGTERM"
+    for i in $(seq 1 20); do
+        [ -s "$ITEST_DIR/trust/exit" ] && break
+        sleep 0.1
+    done
+    tail -n 20 "$ITEST_DIR/trust/pgrouter.log"
+    i=$(cat "$ITEST_DIR/trust/exit" 2>/dev/null)
+    [ "$i" = 0 ] || fail "exit status ${i:-unknown} after SIGTERM"
+}
+
+# ---- main -----------------------------------------------------------------
+
+main() {
+    local n
+    mkdir -p "$ITEST_DIR" "$LOGDIR"
+    rm -f "$LOGDIR"/*.log
+
+    if [ "$ITEST_REUSE" = 1 ] && bash "$CLUSTER_SH" status "$CLUSTER_DIR" >/dev/null 2>&1; then
+        echo "# reusing the cluster in ${CLUSTER_DIR#"$ROOT"/}"
+    else
+        bash "$CLUSTER_SH" down "$CLUSTER_DIR" >/dev/null 2>&1
+        STARTED_CLUSTER=1
+        if ! bash "$CLUSTER_SH" up "$CLUSTER_DIR" >"$LOGDIR/cluster-up.log" 2>&1; then
+            sed 's/^/#   /' "$LOGDIR/cluster-up.log"
+            abort "cluster up"
+        fi
+        echo "# $(head -n 1 "$LOGDIR/cluster-up.log")"
+    fi
+    # shellcheck disable=SC1091
+    . "$CLUSTER_DIR/cluster.env"
+
+    if [ "$ITEST_DIRECT" = 1 ]; then
+        PGR_PORT=$PRIMARY_PORT
+        echo "# ITEST_DIRECT=1: no pgrouter, testing the primary at 127.0.0.1:$PGR_PORT"
+    else
+        [ -x "$PGROUTER_BIN" ] || abort "start pgrouter: no executable $PGROUTER_BIN (make first)"
+        start_pgrouter main scram-sha-256
+        start_pgrouter md5 md5
+        start_pgrouter trust trust
+        PGR_PORT=$PORT_main
+    fi
+    export PGR_PORT PGCONNECT_TIMEOUT=10
+
+    run simple_query t_simple_query
+    run describe_table t_describe_table
+    run multi_statement t_multi_statement
+    run error_then_query t_error_then_query
+    run copy_stdin_stdout t_copy_stdin_stdout
+    run psql_backslash_copy t_psql_backslash_copy
+    run empty_query t_empty_query
+    run notice t_notice
+    run listen_notify t_listen_notify
+    run large_results t_large_results
+    run cancel_psql_sigint t_cancel_psql_sigint
+    run wrong_password t_wrong_password
+    run unknown_user t_unknown_user
+    run other_user t_other_user
+    run malformed_startup t_malformed_startup
+    run malformed_message t_malformed_message
+    run bogus_cancel_request t_bogus_cancel_request
+    run ssl_request t_ssl_request
+    run md5_instance t_md5_instance
+    run trust_instance t_trust_instance
+    run_psycopg
+    run pgbench_init t_pgbench_init
+    run pgbench_simple t_pgbench_simple
+    run pgbench_extended t_pgbench_extended
+    run pgbench_prepared t_pgbench_prepared
+    run docker_compose_config t_docker_compose_config
+    run docker_pgrouter_ini t_docker_pgrouter_ini
+    run primary_stopped t_primary_stopped
+    run pgrouter_alive t_pgrouter_alive
+    run pgrouter_sigterm t_pgrouter_sigterm
+
+    n=$((PASSED + FAILED))
+    [ "$n" -gt 0 ] || abort "no case matched ITEST_ONLY='$ITEST_ONLY'"
+    finish
+}
+
+main "$@"
