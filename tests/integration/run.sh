@@ -158,6 +158,21 @@ wait_port() {
     done
 }
 
+# child_pid PARENT NAME: pid of PARENT's child process called NAME (from /proc,
+# so that procps is not needed).
+child_pid() {
+    local stat pid rest
+    for stat in /proc/[0-9]*/stat; do
+        read -r pid rest <"$stat" 2>/dev/null || continue
+        # rest is "(comm) state ppid ..."
+        if [[ $rest == "($2) "[A-Za-z]" $1 "* ]]; then
+            echo "$pid"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # psql through the proxy as app; extra arguments follow.
 PSQL() {
     PGPASSWORD=${PGPASSWORD-app} timeout 30 "$PGBIN/psql" -X -v ON_ERROR_STOP=1 \
@@ -364,7 +379,7 @@ t_cancel_psql_sigint() {
         sleep 0.1
     done
     [ "$n" = 1 ] || fail "the sleeping query never showed up in pg_stat_activity"
-    ppid=$(pgrep -P "$tpid" -x psql) || fail "cannot find the psql process"
+    ppid=$(child_pid "$tpid" psql) || fail "cannot find the psql process"
     t0=$SECONDS
     kill -INT "$ppid"
     wait "$tpid"
