@@ -1,6 +1,4 @@
 #!/usr/bin/env bash
-# Cases are called indirectly through run(); PORT_x/PID_x are set with printf -v.
-# shellcheck disable=SC2317,SC2154
 # tests/integration/run.sh - the integration suite: real PostgreSQL (a primary
 # and two streaming replicas from tests/cluster.sh), pgrouter in front, driven
 # with psql, pgbench, psycopg 3 and a raw-socket client (rawpg.py).
@@ -17,6 +15,9 @@
 #                  start one) and leave it running afterwards
 #   ITEST_ONLY=RE  run only the cases whose name matches the regex RE
 #   ITEST_DIR      work directory (default build/itest); logs in ITEST_DIR/logs
+#
+# Cases are called indirectly through run(); PORT_x/PID_x are set with printf -v.
+# shellcheck disable=SC2317,SC2154
 set -uo pipefail
 
 START_CWD=$PWD
