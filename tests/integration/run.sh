@@ -111,7 +111,7 @@ run() {
         echo "ok - $name"
         PASSED=$((PASSED + 1))
     elif [ $rc -eq 77 ]; then
-        echo "ok - $name # ${REASON#SKIP: }"
+        echo "ok - $name # SKIP ${REASON#SKIP: }"
         SKIPPED=$((SKIPPED + 1))
     else
         [ $rc -ne 124 ] || REASON="timed out; $REASON"
@@ -688,7 +688,7 @@ main() {
             sed 's/^/#   /' "$LOGDIR/cluster-up.log"
             abort "cluster up"
         fi
-        echo "# $(head -n 1 "$LOGDIR/cluster-up.log")"
+        grep -e '^cluster up' -e 'moving to' "$LOGDIR/cluster-up.log" | sed 's/^/# /'
     fi
     # shellcheck disable=SC1091
     . "$CLUSTER_DIR/cluster.env"
@@ -736,7 +736,7 @@ main() {
     run pgrouter_alive t_pgrouter_alive
     run pgrouter_sigterm t_pgrouter_sigterm
 
-    n=$((PASSED + FAILED))
+    n=$((PASSED + FAILED + SKIPPED))
     [ "$n" -gt 0 ] || abort "no case matched ITEST_ONLY='$ITEST_ONLY'"
     finish
 }
