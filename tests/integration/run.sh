@@ -221,33 +221,48 @@ EOF
     fi
 }
 
-# start_pgrouter NAME AUTH_TYPE: sets PORT_<NAME>; aborts the suite on failure.
+# launch_pgrouter NAME INI LOG: start pgrouter in the background; sets LAUNCHED_PID.
+# A wrapper subshell records its exit status for t_pgrouter_sigterm.
+launch_pgrouter() {
+    local dir=$ITEST_DIR/$1
+    rm -f "$dir/pid" "$dir/exit"
+    (
+        "$PGROUTER_BIN" -c "$2" >"$3" 2>&1 &
+        echo $! >"$dir/pid"
+        wait $!
+        echo $? >"$dir/exit"
+    ) &
+    while [ ! -s "$dir/pid" ]; do sleep 0.05; done
+    LAUNCHED_PID=$(cat "$dir/pid")
+}
+
+# start_pgrouter NAME AUTH_TYPE: sets PORT_<NAME> and PID_<NAME>; aborts the
+# suite on failure.  Another process may take the port between free_port and
+# the bind (other test runs share the machine): then retry on a new port.
 start_pgrouter() {
-    local name=$1 auth=$2 port ini log pid
-    port=$(free_port)
+    local name=$1 auth=$2 port ini log pid attempt
     ini=$ITEST_DIR/$name/pgrouter.ini
     log=$ITEST_DIR/$name/pgrouter.log
     mkdir -p "$ITEST_DIR/$name"
-    write_ini "$ini" "$port" "$auth"
-    if ! "$PGROUTER_BIN" -t -c "$ini" >"$ITEST_DIR/$name/check.log" 2>&1; then
-        sed 's/^/#   /' "$ITEST_DIR/$name/check.log"
-        abort "start pgrouter ($name): pgrouter -t rejects $ini"
-    fi
-    # a wrapper subshell records pgrouter's exit status for t_pgrouter_sigterm
-    rm -f "$ITEST_DIR/$name/pid" "$ITEST_DIR/$name/exit"
-    (
-        "$PGROUTER_BIN" -c "$ini" >"$log" 2>&1 &
-        echo $! >"$ITEST_DIR/$name/pid"
-        wait $!
-        echo $? >"$ITEST_DIR/$name/exit"
-    ) &
-    while [ ! -s "$ITEST_DIR/$name/pid" ]; do sleep 0.05; done
-    pid=$(cat "$ITEST_DIR/$name/pid")
-    PGR_PIDS+=("$pid")
-    if ! wait_port "$port" "$pid" 20; then
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        write_ini "$ini" "$port" "$auth"
+        if ! "$PGROUTER_BIN" -t -c "$ini" >"$ITEST_DIR/$name/check.log" 2>&1; then
+            sed 's/^/#   /' "$ITEST_DIR/$name/check.log"
+            abort "start pgrouter ($name): pgrouter -t rejects $ini"
+        fi
+        launch_pgrouter "$name" "$ini" "$log"
+        pid=$LAUNCHED_PID
+        PGR_PIDS+=("$pid")
+        wait_port "$port" "$pid" 20 && break
+        if [ "$attempt" -lt 3 ] && ! kill -0 "$pid" 2>/dev/null &&
+            grep -q -i 'in use' "$log"; then
+            echo "# pgrouter ($name): port $port was taken, trying another"
+            continue
+        fi
         tail -n 20 "$log" | sed 's/^/#   /'
         abort "start pgrouter ($name): not listening on 127.0.0.1:$port (log: $log)"
-    fi
+    done
     printf -v "PORT_$name" '%s' "$port"
     printf -v "PID_$name" '%s' "$pid"
     echo "# pgrouter ($name, auth_type=$auth) pid $pid on 127.0.0.1:$port"
