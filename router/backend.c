@@ -1,0 +1,250 @@
+/*
+ * router/backend.c - a session's server connection: relays responses of client units to
+ * the client as the bytes read, drops the responses of the proxy's own replays, tracks
+ * ReadyForQuery, COPY and errors, and never relays a server's FATAL (the session decides
+ * what the client hears when a server goes away).
+ */
+#include "router/backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/frame.h"
+#include "protocol/msg.h"
+#include "router/log.h"
+
+static int backend_stream_ok(uint8_t type)
+{
+    /* Only what the proxy inspects must arrive whole; rows and copy data stream through. */
+    return type != 'Z' && type != 'E' && type != 'G' && type != 'H' && type != 'W' &&
+           type != 'c';
+}
+
+static void backend_server_ready(struct server *srv, int err, const char *msg)
+{
+    struct backend *be = srv->owner;
+
+    if (err == 0) {
+        be->ready = 1;
+        be->status = 'I';
+    }
+    be->ops->ready(be, err, msg);
+}
+
+static void backend_server_closed(struct server *srv)
+{
+    struct backend *be = srv->owner;
+
+    be->ops->closed(be);
+}
+
+unsigned backend_pending(const struct backend *be)
+{
+    return be->sink_n;
+}
+
+unsigned backend_client_pending(const struct backend *be)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < be->sink_n; i++)
+        if (be->sinks[(be->sink_head + i) % BACKEND_MAX_UNITS] == BACKEND_SINK_CLIENT)
+            n++;
+    return n;
+}
+
+int backend_push_unit(struct backend *be, enum backend_sink sink)
+{
+    if (be->sink_n == BACKEND_MAX_UNITS)
+        return -ENOBUFS;
+    be->sinks[(be->sink_head + be->sink_n) % BACKEND_MAX_UNITS] = (uint8_t)sink;
+    be->sink_n++;
+    return 0;
+}
+
+static int backend_head(const struct backend *be)
+{
+    return be->sink_n > 0 ? be->sinks[be->sink_head] : -1;
+}
+
+/* Relay [sent, parsed) to the client; on failure the session learns it from the client. */
+static void backend_flush(struct backend *be)
+{
+    struct conn *c = &be->srv.conn;
+
+    be->unit_out += c->parsed - c->sent;
+    if (conn_forward(c, be->client) < 0)
+        conn_discard(c);
+}
+
+static void backend_lose(struct backend *be, const char *why)
+{
+    if (be->lost)
+        return;
+    be->lost = 1;
+    conn_want_read(&be->srv.conn, 0);
+    be->ops->lost(be, why);
+}
+
+/* One whole message at c->parsed; returns 0 to go on, -1 when be is lost. */
+static int backend_message(struct backend *be, const struct frame *f)
+{
+    struct conn *c = &be->srv.conn;
+    int head = backend_head(be);
+    const char *sev;
+
+    if (f->type == 'E') {
+        sev = msg_error_field(f->body, f->body_len, 'V');
+        if (sev == NULL)
+            sev = msg_error_field(f->body, f->body_len, 'S');
+        if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
+            const char *m = msg_error_field(f->body, f->body_len, 'M');
+
+            /* Keep it from the client: the session tells it what this means for it. */
+            if (head == BACKEND_SINK_CLIENT)
+                backend_flush(be);
+            conn_consume(c, f->len);
+            conn_discard(c);
+            snprintf(be->fatal, sizeof(be->fatal), "%s", m != NULL ? m : "FATAL");
+            be->unit_fatal = 1;
+            return 0;
+        }
+        if (head >= 0)
+            be->unit_error = 1;
+        if (head == BACKEND_SINK_DROP) {
+            const char *m = msg_error_field(f->body, f->body_len, 'M');
+
+            log_warn("server %s: replayed session state failed: %s", be->node->name,
+                     m != NULL ? m : "?");
+        }
+    }
+    switch (f->type) {
+    case 'G':
+    case 'H':
+    case 'W':
+        be->in_copy = 1;
+        break;
+    case 'c':
+        be->in_copy = 0;
+        break;
+    }
+    if (head < 0) {
+        /* Belongs to no unit: NOTIFY, NOTICE, ParameterStatus between queries. */
+        conn_consume(c, f->len);
+        if (be->ops->async_ok(be))
+            backend_flush(be);
+        else
+            conn_discard(c);
+        return 0;
+    }
+    if (head == BACKEND_SINK_DROP) {
+        conn_consume(c, f->len);
+        conn_discard(c);
+    } else {
+        conn_consume(c, f->len);
+    }
+    if (f->type == 'Z') {
+        char status = f->body_len >= 1 ? (char)f->body[0] : 'I';
+        int had_error = be->unit_error;
+
+        be->status = status;
+        be->sink_head = (be->sink_head + 1) % BACKEND_MAX_UNITS;
+        be->sink_n--;
+        be->unit_error = 0;
+        be->in_copy = 0;
+        if (head == BACKEND_SINK_CLIENT) {
+            backend_flush(be);
+            be->unit_out = 0;
+            be->ops->unit_done(be, status, had_error);
+        }
+    }
+    return 0;
+}
+
+static void backend_read(struct conn *c)
+{
+    struct server *srv = c->owner;
+    struct backend *be = srv->owner;
+    struct frame f;
+
+    if (be->lost) {
+        conn_consume(c, c->recvd - c->parsed);
+        conn_discard(c);
+        return;
+    }
+    for (;;) {
+        switch (conn_next(c, 0x7fffffff, backend_stream_ok, &f)) {
+        case CONN_SCAN_MSG:
+            if (backend_message(be, &f) < 0 || be->lost)
+                return;
+            continue;
+        case CONN_SCAN_STREAM:
+            if (backend_head(be) == BACKEND_SINK_DROP)
+                conn_discard(c);
+            continue;
+        case CONN_SCAN_MORE:
+            break;
+        case CONN_SCAN_BAD:
+            backend_lose(be, "invalid message length from the server");
+            return;
+        }
+        break;
+    }
+    if (backend_head(be) == BACKEND_SINK_CLIENT)
+        backend_flush(be);
+}
+
+static void backend_error(struct conn *c, int err)
+{
+    struct server *srv = c->owner;
+    struct backend *be = srv->owner;
+    char why[256];
+
+    if (be->unit_fatal)
+        snprintf(why, sizeof(why), "%s", be->fatal);
+    else
+        snprintf(why, sizeof(why), "%s", err == UV_EOF ? "server closed the connection"
+                 : uv_strerror(err));
+    backend_lose(be, why);
+}
+
+int backend_connect(struct backend *be, uv_loop_t *loop, const struct cfg_node *node,
+                    unsigned slot, const char *const *keys, const char *const *vals,
+                    unsigned timeout_ms, const struct backend_ops *ops, void *owner,
+                    struct conn *client)
+{
+    int rc;
+
+    memset(be, 0, sizeof(*be));
+    be->ops = ops;
+    be->owner = owner;
+    be->client = client;
+    be->slot = slot;
+    be->node = node;
+    be->status = 'I';
+    rc = server_connect(&be->srv, loop, node->host, node->port, keys, vals, timeout_ms, be,
+                        backend_server_ready, backend_server_closed);
+    return rc;
+}
+
+/* Called by the session once ready fired with success, to start relaying. */
+int backend_send(struct backend *be, const void *data, size_t n)
+{
+    if (!be->ready || be->lost)
+        return -EPIPE;
+    return conn_send(&be->srv.conn, data, n);
+}
+
+void backend_close(struct backend *be)
+{
+    be->lost = 1;
+    server_close(&be->srv);
+}
+
+void backend_start(struct backend *be)
+{
+    be->srv.conn.on_read = backend_read;
+    be->srv.conn.on_error = backend_error;
+    conn_want_read(&be->srv.conn, 1);
+}

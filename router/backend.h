@@ -1,0 +1,83 @@
+/*
+ * router/backend.h - one server connection held by a client session, as the session sees
+ * it: the node it reaches, the responses still expected (one entry per unit of work, each
+ * relayed to the client or dropped), transaction status, and what session state it has.
+ */
+#ifndef PGROUTER_BACKEND_H
+#define PGROUTER_BACKEND_H
+
+#include <stdint.h>
+
+#include "config/cfg.h"
+#include "router/conn.h"
+#include "router/server.h"
+
+#define BACKEND_MAX_UNITS 64    /* units queued on one server before the client waits */
+
+enum backend_sink {
+    BACKEND_SINK_CLIENT = 0,    /* relay the responses to the client */
+    BACKEND_SINK_DROP,          /* our own replay: drop the responses, log errors */
+};
+
+struct backend;
+struct backend_ops {
+    /* Connection attempt done: err 0 = ready, else msg says why. */
+    void (*ready)(struct backend *be, int err, const char *msg);
+    /* A client unit ended with ReadyForQuery status (its bytes are forwarded). */
+    void (*unit_done)(struct backend *be, char status, int had_error);
+    /* The server is gone (EOF, error or FATAL); be is closing. */
+    void (*lost)(struct backend *be, const char *why);
+    /* Everything is closed: be may be freed. */
+    void (*closed)(struct backend *be);
+    /* May a message that belongs to no unit (NOTIFY, NOTICE) go to the client now? */
+    int (*async_ok)(struct backend *be);
+};
+
+struct backend {
+    struct server srv;              /* srv.owner is this backend */
+    const struct backend_ops *ops;
+    void *owner;                    /* the session */
+    struct conn *client;            /* where CLIENT units are relayed */
+    unsigned slot;                  /* 0 primary, 1 + replica index */
+    const struct cfg_node *node;
+    int ready;
+    int lost;
+    char status;                    /* last ReadyForQuery: 'I', 'T' or 'E' */
+    unsigned state_version;         /* session-state replay applied up to */
+    uint8_t sinks[BACKEND_MAX_UNITS];
+    unsigned sink_head, sink_n;
+    int unit_error;                 /* the head unit saw an ErrorResponse */
+    int unit_fatal;                 /* the server sent FATAL: not relayed, it will close */
+    size_t unit_out;                /* bytes of the head unit relayed to the client */
+    int in_copy;                    /* the head unit is in COPY */
+    char fatal[200];                /* text of a FATAL we kept from the client */
+};
+
+/*
+ * Start connecting be (caller-allocated; zeroed here) to node with libpq keywords
+ * keys/vals. ops->ready fires once. Returns 0 or a negative error (nothing to close).
+ */
+int backend_connect(struct backend *be, uv_loop_t *loop, const struct cfg_node *node,
+                    unsigned slot, const char *const *keys, const char *const *vals,
+                    unsigned timeout_ms, const struct backend_ops *ops, void *owner,
+                    struct conn *client);
+
+/* Start relaying after ops->ready reported success. */
+void backend_start(struct backend *be);
+
+/* Queue the expectation of one more unit's responses (its bytes are sent by the caller). */
+int backend_push_unit(struct backend *be, enum backend_sink sink);
+
+/* Units whose ReadyForQuery has not come yet. */
+unsigned backend_pending(const struct backend *be);
+
+/* Units relayed to the client still pending. */
+unsigned backend_client_pending(const struct backend *be);
+
+/* Send bytes of our own (a replay) to the server. 0 or an error. */
+int backend_send(struct backend *be, const void *data, size_t n);
+
+/* Close; ops->closed fires when done. Idempotent. */
+void backend_close(struct backend *be);
+
+#endif
