@@ -1,6 +1,7 @@
 /*
  * config/cfg.c - builds the struct cfg snapshot from the INI file: the table of
- * known keys, sections, checks that span keys, and the snapshot's refcount.
+ * known keys, sections ([pgrouter], [routing], [cluster.NAME]), checks that span
+ * keys, and the snapshot's refcount.
  * Single values are parsed in cfgvalue.c, the auth_file in userlist.c.
  *
  * inih splits "key = value" and strips comments. Our own line reader feeds it
@@ -32,8 +33,10 @@
 #define CFG_WHY_MAX 512
 #define CUR_NONE (-1L)          /* no section header seen yet */
 #define CUR_IGNORE (-2L)        /* inside a section already reported as bad */
+#define CFG_MS_DAY 86400000LL
+#define CFG_MS_WEEK (7 * CFG_MS_DAY)
 
-enum cfg_sect { SECT_PGROUTER, SECT_CLUSTER };
+enum cfg_sect { SECT_PGROUTER, SECT_ROUTING, SECT_CLUSTER };
 
 /* Where a key's field lives: the snapshot, the current cluster, or load-time scratch. */
 enum cfg_where { IN_CFG, IN_CLUSTER, IN_LOADER };
@@ -187,6 +190,7 @@ static char *cfg_join_errors(struct loader *ld)
 /* ---- the key table: adding a key is one line here plus its field ---- */
 
 #define PG(field) SECT_PGROUTER, IN_CFG, offsetof(struct cfg, field)
+#define RT(field) SECT_ROUTING, IN_CFG, offsetof(struct cfg, field)
 #define CL(field) SECT_CLUSTER, IN_CLUSTER, offsetof(struct cfg_cluster, field)
 #define LD(field) SECT_PGROUTER, IN_LOADER, offsetof(struct loader, field)
 #define CLUSTER_ITSELF SECT_CLUSTER, IN_CLUSTER, 0  /* parser sets several fields */
@@ -199,13 +203,54 @@ static const struct cfg_key cfg_keys[] = {
     { PG(max_client_conn), "max_client_conn", cfgvalue_parse_int, 1, INT_MAX, 0 },
     { PG(max_packet_size), "max_packet_size", cfgvalue_parse_size, 1024, INT32_MAX, 0 },
     { PG(server_connect_timeout_ms), "server_connect_timeout", cfgvalue_parse_duration,
-      1, 86400000, 0 },
+      0, CFG_MS_DAY, 0 },
     { PG(client_login_timeout_ms), "client_login_timeout", cfgvalue_parse_duration,
-      1, 86400000, 0 },
+      0, CFG_MS_DAY, 0 },
     { PG(verbose), "verbose", cfgvalue_parse_int, 0, 2, 0 },
     { PG(logfile), "logfile", cfgvalue_parse_string, 0, 0, 0 },
     { PG(pidfile), "pidfile", cfgvalue_parse_string, 0, 0, 0 },
     { LD(default_name), "default_cluster", cfgvalue_parse_name, 0, 0, 0 },
+
+    { PG(pool_mode), "pool_mode", cfgvalue_parse_pool_mode, 0, 0, 0 },
+    { PG(default_pool_size), "default_pool_size", cfgvalue_parse_int, 1, INT_MAX, 0 },
+    { PG(min_pool_size), "min_pool_size", cfgvalue_parse_int, 0, INT_MAX, 0 },
+    { PG(reserve_pool_size), "reserve_pool_size", cfgvalue_parse_int, 0, INT_MAX, 0 },
+    { PG(reserve_pool_timeout_ms), "reserve_pool_timeout", cfgvalue_parse_duration,
+      0, CFG_MS_DAY, 0 },
+    { PG(max_db_connections), "max_db_connections", cfgvalue_parse_int, 0, INT_MAX, 0 },
+    { PG(max_user_connections), "max_user_connections", cfgvalue_parse_int, 0, INT_MAX, 0 },
+    { PG(max_prepared_statements), "max_prepared_statements", cfgvalue_parse_int,
+      0, INT_MAX, 0 },
+    { PG(server_idle_timeout_ms), "server_idle_timeout", cfgvalue_parse_duration,
+      0, CFG_MS_WEEK, 0 },
+    { PG(server_lifetime_ms), "server_lifetime", cfgvalue_parse_duration, 0, CFG_MS_WEEK, 0 },
+    { PG(query_wait_timeout_ms), "query_wait_timeout", cfgvalue_parse_duration,
+      0, CFG_MS_DAY, 0 },
+    { PG(client_idle_timeout_ms), "client_idle_timeout", cfgvalue_parse_duration,
+      0, CFG_MS_DAY, 0 },
+    { PG(query_timeout_ms), "query_timeout", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
+    { PG(idle_transaction_timeout_ms), "idle_transaction_timeout", cfgvalue_parse_duration,
+      0, CFG_MS_DAY, 0 },
+    { PG(server_check_query), "server_check_query", cfgvalue_parse_text, 0, 0, 0 },
+    { PG(server_check_delay_ms), "server_check_delay", cfgvalue_parse_duration,
+      0, CFG_MS_DAY, 0 },
+    { PG(server_reset_query), "server_reset_query", cfgvalue_parse_text, 0, 0, 0 },
+    { PG(server_reset_query_always), "server_reset_query_always", cfgvalue_parse_bool,
+      0, 0, 0 },
+    { PG(server_round_robin), "server_round_robin", cfgvalue_parse_bool, 0, 0, 0 },
+    { PG(application_name_add_host), "application_name_add_host", cfgvalue_parse_bool,
+      0, 0, 0 },
+
+    { RT(ryw_window_ms), "read_your_writes_window", cfgvalue_parse_duration,
+      0, CFG_MS_DAY, 0 },
+    { RT(write_functions), "write_functions", cfgvalue_parse_funclist, 0, 0, 0 },
+    { RT(read_only_functions), "read_only_functions", cfgvalue_parse_funclist, 0, 0, 0 },
+    { RT(volatile_functions_are_writes), "volatile_functions_are_writes",
+      cfgvalue_parse_bool, 0, 0, 0 },
+    { RT(volatile_refresh_ms), "volatile_functions_refresh", cfgvalue_parse_duration,
+      1000, CFG_MS_DAY, 0 },
+    { RT(default_role), "default_role", cfgvalue_parse_role, 0, 0, 0 },
+
     { CL(primary), "primary", cfgvalue_parse_node, 0, 0, 1 },
     { CLUSTER_ITSELF, "replicas", cfgvalue_parse_replicas, 0, 0, 0 },
 };
@@ -223,13 +268,26 @@ static size_t cfg_key_find(enum cfg_sect sect, const char *name)
 
 /* ---- sections ---- */
 
+static const char *cfg_sect_label(enum cfg_sect sect)
+{
+    switch (sect) {
+    case SECT_PGROUTER:
+        return "[pgrouter]";
+    case SECT_ROUTING:
+        return "[routing]";
+    case SECT_CLUSTER:
+        return "[cluster.NAME]";
+    }
+    return "?";
+}
+
 static void cfg_section_label(const struct loader *ld, const struct cfg_section *s,
                               char *buf, size_t len)
 {
-    if (s->sect == SECT_PGROUTER)
-        snprintf(buf, len, "[pgrouter]");
-    else
+    if (s->sect == SECT_CLUSTER)
         snprintf(buf, len, "[cluster.%s]", ld->cfg->clusters[s->cluster].name);
+    else
+        snprintf(buf, len, "%s", cfg_sect_label(s->sect));
 }
 
 static int cfg_add_cluster(struct loader *ld, const char *name, size_t *idx)
@@ -253,7 +311,7 @@ static int cfg_add_cluster(struct loader *ld, const char *name, size_t *idx)
     return 0;
 }
 
-/* Start the section named name ("pgrouter", "cluster.X"); bad ones are reported. */
+/* Start the section named name ("pgrouter", "routing", "cluster.X"); bad ones are reported. */
 static void cfg_begin_section(struct loader *ld, const char *name)
 {
     struct cfg_section *s;
@@ -264,6 +322,8 @@ static void cfg_begin_section(struct loader *ld, const char *name)
     ld->cur = CUR_IGNORE;
     if (strcmp(name, "pgrouter") == 0) {
         sect = SECT_PGROUTER;
+    } else if (strcmp(name, "routing") == 0) {
+        sect = SECT_ROUTING;
     } else if (strncmp(name, "cluster.", 8) == 0) {
         sect = SECT_CLUSTER;
         cl_name = name + 8;
@@ -273,14 +333,14 @@ static void cfg_begin_section(struct loader *ld, const char *name)
             return;
         }
     } else {
-        cfg_error(ld, ld->line, "unknown section [%s] (expected [pgrouter] or "
+        cfg_error(ld, ld->line, "unknown section [%s] (expected [pgrouter], [routing] or "
                   "[cluster.NAME])", name);
         return;
     }
     for (size_t i = 0; i < ld->n_sects; i++) {
         s = &ld->sects[i];
         if (s->sect == sect &&
-            (sect == SECT_PGROUTER || strcmp(ld->cfg->clusters[s->cluster].name, cl_name) == 0)) {
+            (sect != SECT_CLUSTER || strcmp(ld->cfg->clusters[s->cluster].name, cl_name) == 0)) {
             cfg_error(ld, ld->line, "duplicate section [%s] (first on line %d)", name, s->line);
             return;
         }
@@ -395,6 +455,7 @@ static int cfg_on_key(void *user, const char *section, const char *name, const c
     struct cfg_section *s;
     const struct cfg_key *k;
     char label[96];
+    char hint[64] = "";
     size_t i;
     void *base = NULL;
     int rc;
@@ -409,17 +470,15 @@ static int cfg_on_key(void *user, const char *section, const char *name, const c
     s = &ld->sects[ld->cur];
     i = cfg_key_find(s->sect, name);
     if (i == CFG_N_KEYS) {
-        const char *hint = "";
-
         cfg_section_label(ld, s, label, sizeof(label));
         for (size_t j = 0; j < CFG_N_KEYS; j++) {
             if (strcasecmp(cfg_keys[j].name, name) != 0)
                 continue;
             if (cfg_keys[j].sect != s->sect)
-                hint = cfg_keys[j].sect == SECT_PGROUTER ? " (it belongs in [pgrouter])"
-                                                         : " (it belongs in [cluster.NAME])";
+                snprintf(hint, sizeof(hint), " (it belongs in %s)",
+                         cfg_sect_label(cfg_keys[j].sect));
             else
-                hint = " (keys are lower-case)";
+                snprintf(hint, sizeof(hint), " (keys are lower-case)");
         }
         cfg_error(ld, ld->line, "unknown key \"%s\" in %s%s", name, label, hint);
         return 1;
@@ -520,6 +579,18 @@ static void cfg_check_auth(struct loader *ld, const struct cfg_section *pg)
         c->have_userlist = 1;
 }
 
+static void cfg_check_pool(struct loader *ld, const struct cfg_section *pg)
+{
+    const struct cfg *c = ld->cfg;
+    size_t min_key = cfg_key_find(SECT_PGROUTER, "min_pool_size");
+    size_t size_key = cfg_key_find(SECT_PGROUTER, "default_pool_size");
+
+    /* a bad default_pool_size was reported already; comparing with 20 would mislead */
+    if (c->min_pool_size > c->default_pool_size && !pg->key_bad[size_key])
+        cfg_error(ld, pg->key_line[min_key], "min_pool_size: %d is more than "
+                  "default_pool_size (%d)", c->min_pool_size, c->default_pool_size);
+}
+
 static void cfg_check(struct loader *ld)
 {
     struct cfg *c = ld->cfg;
@@ -557,8 +628,10 @@ static void cfg_check(struct loader *ld)
                !pg->key_bad[cfg_key_find(SECT_PGROUTER, "default_cluster")]) {
         cfg_error(ld, anchor, "default_cluster is required when there are several clusters");
     }
-    if (pg != NULL)
+    if (pg != NULL) {
         cfg_check_auth(ld, pg);
+        cfg_check_pool(ld, pg);
+    }
 }
 
 /* ---- the snapshot ---- */
@@ -575,6 +648,10 @@ static void cfg_free(struct cfg *c)
     free(c->auth_file);
     free(c->logfile);
     free(c->pidfile);
+    free(c->server_check_query);
+    free(c->server_reset_query);
+    cfgvalue_free_funclist(c->write_functions);
+    cfgvalue_free_funclist(c->read_only_functions);
     free(c);
 }
 
@@ -587,6 +664,43 @@ static void cfg_set_defaults(struct cfg *c)
     c->max_packet_size = 1073741823;
     c->server_connect_timeout_ms = 15000;
     c->client_login_timeout_ms = 60000;
+    c->pool_mode = CFG_POOL_TRANSACTION;
+    c->default_pool_size = 20;
+    c->max_prepared_statements = 200;
+    c->reserve_pool_timeout_ms = 5000;
+    c->server_idle_timeout_ms = 600000;
+    c->server_lifetime_ms = 3600000;
+    c->query_wait_timeout_ms = 120000;
+    c->server_check_delay_ms = 30000;
+    c->ryw_window_ms = 2000;
+    c->volatile_functions_are_writes = 1;
+    c->volatile_refresh_ms = 300000;
+    c->default_role = CFG_ROLE_AUTO;
+}
+
+static size_t cfg_count_names(char *const *names)
+{
+    size_t n = 0;
+
+    while (names != NULL && names[n] != NULL)
+        n++;
+    return n;
+}
+
+/*
+ * After the file is read: strings whose key was absent get their default here,
+ * so that parsers never have to free a default they replace.
+ */
+static int cfg_set_late_defaults(struct cfg *c)
+{
+    if (c->server_check_query == NULL && (c->server_check_query = strdup("select 1")) == NULL)
+        return -ENOMEM;
+    if (c->server_reset_query == NULL &&
+        (c->server_reset_query = strdup("DISCARD ALL")) == NULL)
+        return -ENOMEM;
+    c->n_write_functions = cfg_count_names(c->write_functions);
+    c->n_read_only_functions = cfg_count_names(c->read_only_functions);
+    return 0;
 }
 
 static int cfg_fail_text(char **errors, const char *path, int err)
@@ -623,6 +737,8 @@ int cfg_load_stream(FILE *f, const char *path, struct cfg **out, char **errors)
     if (ini_rc > 0 && !cfg_has_error_at(&ld, ini_rc))
         cfg_error(&ld, ini_rc, "syntax error (expected \"key = value\" or \"[section]\")");
     if (ini_rc < 0)
+        ld.oom = 1;
+    if (!ld.oom && cfg_set_late_defaults(ld.cfg) < 0)
         ld.oom = 1;
     if (!ld.oom)
         cfg_check(&ld);

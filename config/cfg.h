@@ -11,6 +11,12 @@
 
 enum cfg_auth { CFG_AUTH_TRUST, CFG_AUTH_MD5, CFG_AUTH_SCRAM };
 
+/* pool_mode: when a server connection goes back to the pool. No statement mode. */
+enum cfg_pool_mode { CFG_POOL_TRANSACTION, CFG_POOL_SESSION };
+
+/* [routing] default_role: where a statement goes when nothing else decides. */
+enum cfg_role { CFG_ROLE_AUTO, CFG_ROLE_PRIMARY, CFG_ROLE_REPLICA };
+
 /* One PostgreSQL server: host name or IP literal (IPv6 without brackets) and port. */
 struct cfg_node {
     char host[256];
@@ -49,8 +55,45 @@ struct cfg {
     size_t n_users;
     int max_client_conn;
     size_t max_packet_size;         /* bytes */
-    unsigned server_connect_timeout_ms;
-    unsigned client_login_timeout_ms;
+    unsigned server_connect_timeout_ms; /* 0 = no timeout */
+    unsigned client_login_timeout_ms;   /* 0 = no timeout */
+
+    /* pooling, PgBouncer's names and defaults; a _ms field of 0 means "off" */
+    enum cfg_pool_mode pool_mode;
+    int default_pool_size;          /* >= 1 */
+    int min_pool_size;              /* <= default_pool_size */
+    int reserve_pool_size;
+    int max_db_connections;         /* 0 = unlimited */
+    int max_user_connections;       /* 0 = unlimited */
+    int max_prepared_statements;    /* 0 = no tracking */
+    unsigned reserve_pool_timeout_ms;
+    unsigned server_idle_timeout_ms;
+    unsigned server_lifetime_ms;    /* 0 = no limit (PgBouncer: use once, then close) */
+    unsigned query_wait_timeout_ms;
+    unsigned client_idle_timeout_ms;
+    unsigned query_timeout_ms;
+    unsigned idle_transaction_timeout_ms;
+    unsigned server_check_delay_ms; /* 0 = check every time a connection is reused */
+    char *server_check_query;       /* never NULL; "" = no check */
+    char *server_reset_query;       /* never NULL; "" = no reset */
+    int server_reset_query_always;  /* 1 = reset in transaction mode too */
+    int server_round_robin;
+    int application_name_add_host;
+
+    /* [routing] */
+    unsigned ryw_window_ms;         /* read-your-writes window after a write; 0 = off */
+    /*
+     * Function names added to the built-in lists: lowercase "name" or "schema.name",
+     * in file order, the array NULL-terminated (NULL itself when n is 0).
+     */
+    char **write_functions;
+    size_t n_write_functions;
+    char **read_only_functions;
+    size_t n_read_only_functions;
+    int volatile_functions_are_writes;
+    unsigned volatile_refresh_ms;   /* how often the volatile function list is reread */
+    int default_role;               /* enum cfg_role */
+
     int verbose;                    /* 0 info, 1 debug, 2 trace */
     char *logfile;                  /* NULL = stderr */
     char *pidfile;                  /* NULL = none */

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#define CFGVALUE_ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+#define CFGVALUE_LETTERS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#define CFGVALUE_ALNUM CFGVALUE_LETTERS "0123456789"
 
 /* Read decimal digits at *pp into *out. -EINVAL if none, -ERANGE on overflow. */
 static int cfgvalue_digits(const char **pp, unsigned long long *out)
@@ -210,6 +212,22 @@ int cfgvalue_parse_string(const char *v, long long min, long long max, void *fie
     return 0;
 }
 
+int cfgvalue_parse_text(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    char *copy;
+
+    (void)min;
+    (void)max;
+    (void)why;
+    (void)why_len;
+    copy = strdup(v);
+    if (copy == NULL)
+        return -ENOMEM;
+    *(char **)field = copy;
+    return 0;
+}
+
 int cfgvalue_parse_int(const char *v, long long min, long long max, void *field,
                        char *why, size_t why_len)
 {
@@ -308,6 +326,71 @@ int cfgvalue_parse_duration(const char *v, long long min, long long max, void *f
     return 0;
 }
 
+int cfgvalue_parse_bool(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    static const char *const on[] = { "on", "true", "yes", "1" };
+    static const char *const off[] = { "off", "false", "no", "0" };
+
+    (void)min;
+    (void)max;
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+        if (strcasecmp(v, on[i]) == 0) {
+            *(int *)field = 1;
+            return 0;
+        }
+        if (strcasecmp(v, off[i]) == 0) {
+            *(int *)field = 0;
+            return 0;
+        }
+    }
+    snprintf(why, why_len, "\"%s\" is not a boolean (on, off, true, false, yes, no, 1, 0)", v);
+    return -EINVAL;
+}
+
+int cfgvalue_parse_pool_mode(const char *v, long long min, long long max, void *field,
+                             char *why, size_t why_len)
+{
+    enum cfg_pool_mode *dst = field;
+
+    (void)min;
+    (void)max;
+    if (strcasecmp(v, "transaction") == 0) {
+        *dst = CFG_POOL_TRANSACTION;
+    } else if (strcasecmp(v, "session") == 0) {
+        *dst = CFG_POOL_SESSION;
+    } else if (strcasecmp(v, "statement") == 0) {
+        /* it would break every multi-statement transaction routed through us */
+        snprintf(why, why_len, "statement pooling is not supported (use transaction or "
+                 "session)");
+        return -EINVAL;
+    } else {
+        snprintf(why, why_len, "\"%s\" is not one of transaction, session", v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cfgvalue_parse_role(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    int *dst = field;
+
+    (void)min;
+    (void)max;
+    if (strcasecmp(v, "auto") == 0) {
+        *dst = CFG_ROLE_AUTO;
+    } else if (strcasecmp(v, "primary") == 0) {
+        *dst = CFG_ROLE_PRIMARY;
+    } else if (strcasecmp(v, "replica") == 0) {
+        *dst = CFG_ROLE_REPLICA;
+    } else {
+        snprintf(why, why_len, "\"%s\" is not one of auto, primary, replica", v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int cfgvalue_parse_name(const char *v, long long min, long long max, void *field,
                         char *why, size_t why_len)
 {
@@ -319,6 +402,24 @@ int cfgvalue_parse_name(const char *v, long long min, long long max, void *field
     }
     strcpy(field, v);
     return 0;
+}
+
+/*
+ * Cut a comma-separated list at item: returns the entry without surrounding
+ * blanks and sets *next to the text after its ',' (NULL after the last entry).
+ */
+static char *cfgvalue_cut_item(char *item, char **next)
+{
+    char *end;
+
+    *next = strchr(item, ',');
+    if (*next != NULL)
+        *(*next)++ = '\0';
+    item += strspn(item, " \t");
+    end = item + strlen(item);
+    while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    return item;
 }
 
 /* One replicas entry: an address, optionally followed by blanks and "weight=N". */
@@ -366,15 +467,7 @@ int cfgvalue_parse_replicas(const char *v, long long min, long long max, void *f
     if (copy == NULL || nodes == NULL)
         goto fail;
     for (item = copy; item != NULL; item = next, i++) {
-        char *end;
-
-        next = strchr(item, ',');
-        if (next != NULL)
-            *next++ = '\0';
-        item += strspn(item, " \t");
-        end = item + strlen(item);
-        while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
-            *--end = '\0';
+        item = cfgvalue_cut_item(item, &next);
         if (*item == '\0') {
             snprintf(why, why_len, "entry %zu of \"%s\" is empty", i + 1, v);
             rc = -EINVAL;
@@ -390,6 +483,86 @@ int cfgvalue_parse_replicas(const char *v, long long min, long long max, void *f
     return 0;
 fail:
     free(nodes);
+    free(copy);
+    return rc;
+}
+
+/* s[0..n) is one part of a function name: PostgreSQL's unquoted identifier, ASCII only. */
+static int cfgvalue_ident_ok(const char *s, size_t n)
+{
+    return n >= 1 && n <= 63 && strchr(CFGVALUE_LETTERS "_", s[0]) != NULL &&
+           strspn(s, CFGVALUE_ALNUM "_$") == n;
+}
+
+/* "name" or "schema.name". */
+static int cfgvalue_funcname_ok(const char *s)
+{
+    const char *dot = strchr(s, '.');
+
+    if (dot == NULL)
+        return cfgvalue_ident_ok(s, strlen(s));
+    return cfgvalue_ident_ok(s, (size_t)(dot - s)) &&
+           cfgvalue_ident_ok(dot + 1, strlen(dot + 1));
+}
+
+void cfgvalue_free_funclist(char **names)
+{
+    if (names == NULL)
+        return;
+    for (char **p = names; *p != NULL; p++)
+        free(*p);
+    free(names);
+}
+
+int cfgvalue_parse_funclist(const char *v, long long min, long long max, void *field,
+                            char *why, size_t why_len)
+{
+    char **names = NULL;
+    char *copy = NULL;
+    char *item, *next;
+    size_t n = 1, i = 0;
+    int rc = -ENOMEM;
+
+    (void)min;
+    (void)max;
+    if (*v == '\0') {
+        *(char ***)field = NULL;
+        return 0;
+    }
+    for (const char *p = v; *p != '\0'; p++)
+        n += *p == ',';
+    copy = strdup(v);
+    names = calloc(n + 1, sizeof(*names));
+    if (copy == NULL || names == NULL)
+        goto fail;
+    for (item = copy; item != NULL; item = next, i++) {
+        item = cfgvalue_cut_item(item, &next);
+        if (*item == '\0') {
+            snprintf(why, why_len, "entry %zu of \"%s\" is empty", i + 1, v);
+            rc = -EINVAL;
+            goto fail;
+        }
+        if (!cfgvalue_funcname_ok(item)) {
+            snprintf(why, why_len, "\"%s\" is not a function name (name or schema.name, "
+                     "each 1-63 of A-Z a-z 0-9 _ $, starting with a letter or _)", item);
+            rc = -EINVAL;
+            goto fail;
+        }
+        /* PostgreSQL folds unquoted names the same way, and funcset expects lowercase */
+        for (char *p = item; *p != '\0'; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        names[i] = strdup(item);
+        if (names[i] == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
+    *(char ***)field = names;
+    free(copy);
+    return 0;
+fail:
+    cfgvalue_free_funclist(names);
     free(copy);
     return rc;
 }

@@ -31,6 +31,9 @@ int cfgvalue_parse_auth(const char *v, long long min, long long max, void *field
 /* char *: strdup of v; an empty v means "not set" and leaves *field alone. */
 int cfgvalue_parse_string(const char *v, long long min, long long max, void *field,
                           char *why, size_t why_len);
+/* char *: strdup of v, also when empty ("" then means "disabled"). */
+int cfgvalue_parse_text(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len);
 /* int: decimal, optionally negative, min..max. */
 int cfgvalue_parse_int(const char *v, long long min, long long max, void *field,
                        char *why, size_t why_len);
@@ -40,6 +43,24 @@ int cfgvalue_parse_size(const char *v, long long min, long long max, void *field
 /* unsigned milliseconds: seconds, or a number followed by ms, s, min or h; min..max ms. */
 int cfgvalue_parse_duration(const char *v, long long min, long long max, void *field,
                             char *why, size_t why_len);
+/* int 1 or 0: on/off, true/false, yes/no, 1/0, in any case. */
+int cfgvalue_parse_bool(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len);
+/* enum cfg_pool_mode: transaction or session, in any case; statement is refused. */
+int cfgvalue_parse_pool_mode(const char *v, long long min, long long max, void *field,
+                             char *why, size_t why_len);
+/* int holding an enum cfg_role: auto, primary or replica, in any case. */
+int cfgvalue_parse_role(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len);
+/*
+ * char **: "name, schema.name, ..." as a malloc'd NULL-terminated array of
+ * malloc'd lowercase names (free each, then the array). Each part of a name is
+ * 1-63 of A-Z a-z 0-9 _ $ and starts with a letter or '_'. Empty v: *field = NULL.
+ */
+int cfgvalue_parse_funclist(const char *v, long long min, long long max, void *field,
+                            char *why, size_t why_len);
+/* Free a list made by cfgvalue_parse_funclist; NULL is ignored. */
+void cfgvalue_free_funclist(char **names);
 /* char[64]: a cluster name, see cfgvalue_name_ok. */
 int cfgvalue_parse_name(const char *v, long long min, long long max, void *field,
                         char *why, size_t why_len);

@@ -194,6 +194,36 @@ static void test_cfg_applies_defaults_and_picks_the_only_cluster(void **state)
     assert_int_equal(c->n_clusters, 1);
     assert_ptr_equal(c->default_cluster, &c->clusters[0]);
     assert_string_equal(c->default_cluster->primary.name, "127.0.0.1:5432");
+
+    assert_int_equal(c->pool_mode, CFG_POOL_TRANSACTION);
+    assert_int_equal(c->default_pool_size, 20);
+    assert_int_equal(c->min_pool_size, 0);
+    assert_int_equal(c->reserve_pool_size, 0);
+    assert_int_equal(c->reserve_pool_timeout_ms, 5000);
+    assert_int_equal(c->max_db_connections, 0);
+    assert_int_equal(c->max_user_connections, 0);
+    assert_int_equal(c->max_prepared_statements, 200);
+    assert_int_equal(c->server_idle_timeout_ms, 600000);
+    assert_int_equal(c->server_lifetime_ms, 3600000);
+    assert_int_equal(c->query_wait_timeout_ms, 120000);
+    assert_int_equal(c->client_idle_timeout_ms, 0);
+    assert_int_equal(c->query_timeout_ms, 0);
+    assert_int_equal(c->idle_transaction_timeout_ms, 0);
+    assert_string_equal(c->server_check_query, "select 1");
+    assert_int_equal(c->server_check_delay_ms, 30000);
+    assert_string_equal(c->server_reset_query, "DISCARD ALL");
+    assert_int_equal(c->server_reset_query_always, 0);
+    assert_int_equal(c->server_round_robin, 0);
+    assert_int_equal(c->application_name_add_host, 0);
+
+    assert_int_equal(c->ryw_window_ms, 2000);
+    assert_null(c->write_functions);
+    assert_int_equal(c->n_write_functions, 0);
+    assert_null(c->read_only_functions);
+    assert_int_equal(c->n_read_only_functions, 0);
+    assert_int_equal(c->volatile_functions_are_writes, 1);
+    assert_int_equal(c->volatile_refresh_ms, 300000);
+    assert_int_equal(c->default_role, CFG_ROLE_AUTO);
     cfg_unref(c);
 }
 
@@ -342,7 +372,7 @@ static void test_cfg_rejects_bad_sizes_and_durations(void **state)
                   "@:4: client_login_timeout: \"10x\" is not a duration (seconds, or a number "
                   "followed by ms, s, min or h)\n"
                   "@:5: server_connect_timeout: \"99999999999999999999999s\" is out of range "
-                  "(1-86400000 ms)\n");
+                  "(0-86400000 ms)\n");
     expect_errors(TRUST_HEAD "max_packet_size = 2GB\nmax_packet_size = 5kb\n" MIN_CLUSTER,
                   "@:3: max_packet_size: \"2GB\" is out of range (1024-2147483647 bytes)\n"
                   "@:4: duplicate key \"max_packet_size\" (first set on line 3)\n");
@@ -351,11 +381,340 @@ static void test_cfg_rejects_bad_sizes_and_durations(void **state)
                   "by kB, MB or GB)\n");
 }
 
+static void test_cfg_loads_every_pool_key(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD
+                            "pool_mode = session\n"
+                            "default_pool_size = 50\n"
+                            "min_pool_size = 50\n"
+                            "reserve_pool_size = 5\n"
+                            "reserve_pool_timeout = 1500ms\n"
+                            "max_db_connections = 80\n"
+                            "max_user_connections = 40\n"
+                            "max_prepared_statements = 1000\n"
+                            "server_idle_timeout = 10min\n"
+                            "server_lifetime = 2h\n"
+                            "query_wait_timeout = 30\n"
+                            "client_idle_timeout = 1h\n"
+                            "query_timeout = 90s\n"
+                            "idle_transaction_timeout = 15\n"
+                            "server_check_query = select 2\n"
+                            "server_check_delay = 10\n"
+                            "server_reset_query = RESET ALL; DEALLOCATE ALL\n"
+                            "server_reset_query_always = yes\n"
+                            "server_round_robin = 1\n"
+                            "application_name_add_host = on\n"
+                            MIN_CLUSTER);
+
+    (void)state;
+    assert_int_equal(c->pool_mode, CFG_POOL_SESSION);
+    assert_int_equal(c->default_pool_size, 50);
+    assert_int_equal(c->min_pool_size, 50);
+    assert_int_equal(c->reserve_pool_size, 5);
+    assert_int_equal(c->reserve_pool_timeout_ms, 1500);
+    assert_int_equal(c->max_db_connections, 80);
+    assert_int_equal(c->max_user_connections, 40);
+    assert_int_equal(c->max_prepared_statements, 1000);
+    assert_int_equal(c->server_idle_timeout_ms, 600000);
+    assert_int_equal(c->server_lifetime_ms, 7200000);
+    assert_int_equal(c->query_wait_timeout_ms, 30000);
+    assert_int_equal(c->client_idle_timeout_ms, 3600000);
+    assert_int_equal(c->query_timeout_ms, 90000);
+    assert_int_equal(c->idle_transaction_timeout_ms, 15000);
+    assert_string_equal(c->server_check_query, "select 2");
+    assert_int_equal(c->server_check_delay_ms, 10000);
+    /* ';' right after a word is not a comment, so a reset query may chain statements */
+    assert_string_equal(c->server_reset_query, "RESET ALL; DEALLOCATE ALL");
+    assert_int_equal(c->server_reset_query_always, 1);
+    assert_int_equal(c->server_round_robin, 1);
+    assert_int_equal(c->application_name_add_host, 1);
+    cfg_unref(c);
+}
+
+static void test_cfg_accepts_zero_where_pgbouncer_means_off(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD
+                            "server_connect_timeout = 0\n"
+                            "client_login_timeout = 0\n"
+                            "reserve_pool_timeout = 0\n"
+                            "max_prepared_statements = 0\n"
+                            "server_idle_timeout = 0\n"
+                            "server_lifetime = 0\n"
+                            "query_wait_timeout = 0s\n"
+                            "server_check_delay = 0\n"
+                            "[routing]\n"
+                            "read_your_writes_window = 0\n"
+                            MIN_CLUSTER);
+
+    (void)state;
+    assert_int_equal(c->server_connect_timeout_ms, 0);
+    assert_int_equal(c->client_login_timeout_ms, 0);
+    assert_int_equal(c->reserve_pool_timeout_ms, 0);
+    assert_int_equal(c->max_prepared_statements, 0);
+    assert_int_equal(c->server_idle_timeout_ms, 0);
+    assert_int_equal(c->server_lifetime_ms, 0);
+    assert_int_equal(c->query_wait_timeout_ms, 0);
+    assert_int_equal(c->server_check_delay_ms, 0);
+    assert_int_equal(c->ryw_window_ms, 0);
+    cfg_unref(c);
+}
+
+static void test_cfg_empty_server_queries_mean_disabled(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD "server_check_query =\nserver_reset_query = \n"
+                            MIN_CLUSTER);
+
+    (void)state;
+    assert_non_null(c->server_check_query);
+    assert_string_equal(c->server_check_query, "");
+    assert_non_null(c->server_reset_query);
+    assert_string_equal(c->server_reset_query, "");
+    cfg_unref(c);
+}
+
+static void test_cfg_parses_every_boolean_spelling(void **state)
+{
+    static const struct {
+        const char *text;
+        int value;
+    } bools[] = {
+        { "on", 1 }, { "ON", 1 }, { "true", 1 }, { "True", 1 }, { "yes", 1 }, { "1", 1 },
+        { "off", 0 }, { "Off", 0 }, { "false", 0 }, { "FALSE", 0 }, { "no", 0 }, { "0", 0 },
+    };
+    char ini[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        struct cfg *c;
+
+        snprintf(ini, sizeof(ini), TRUST_HEAD "server_round_robin = %s\n"
+                 "[routing]\nvolatile_functions_are_writes = %s\n" MIN_CLUSTER,
+                 bools[i].text, bools[i].text);
+        c = load_ok(ini);
+        assert_int_equal(c->server_round_robin, bools[i].value);
+        assert_int_equal(c->volatile_functions_are_writes, bools[i].value);
+        cfg_unref(c);
+    }
+}
+
+static void test_cfg_loads_the_routing_section(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD
+                            "[routing]\n"
+                            "read_your_writes_window = 500ms\n"
+                            "write_functions = NextVal, app.Bump_Counter ,  audit.log$1\n"
+                            "read_only_functions = _peek\n"
+                            "volatile_functions_are_writes = off\n"
+                            "volatile_functions_refresh = 1s\n"
+                            "default_role = Replica\n"
+                            MIN_CLUSTER);
+
+    (void)state;
+    assert_int_equal(c->ryw_window_ms, 500);
+    assert_int_equal(c->n_write_functions, 3);
+    assert_string_equal(c->write_functions[0], "nextval");
+    assert_string_equal(c->write_functions[1], "app.bump_counter");
+    assert_string_equal(c->write_functions[2], "audit.log$1");
+    assert_null(c->write_functions[3]);
+    assert_int_equal(c->n_read_only_functions, 1);
+    assert_string_equal(c->read_only_functions[0], "_peek");
+    assert_null(c->read_only_functions[1]);
+    assert_int_equal(c->volatile_functions_are_writes, 0);
+    assert_int_equal(c->volatile_refresh_ms, 1000);
+    assert_int_equal(c->default_role, CFG_ROLE_REPLICA);
+    cfg_unref(c);
+}
+
+static void test_cfg_accepts_routing_before_pgrouter_and_every_role(void **state)
+{
+    static const struct {
+        const char *text;
+        int role;
+    } roles[] = {
+        { "auto", CFG_ROLE_AUTO }, { "primary", CFG_ROLE_PRIMARY },
+        { "PRIMARY", CFG_ROLE_PRIMARY }, { "replica", CFG_ROLE_REPLICA },
+    };
+    char ini[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+        struct cfg *c;
+
+        snprintf(ini, sizeof(ini), "[routing]\ndefault_role = %s\nwrite_functions =\n"
+                 TRUST_HEAD "pool_mode = Transaction\n" MIN_CLUSTER, roles[i].text);
+        c = load_ok(ini);
+        assert_int_equal(c->default_role, roles[i].role);
+        assert_int_equal(c->pool_mode, CFG_POOL_TRANSACTION);
+        assert_null(c->write_functions);
+        assert_int_equal(c->n_write_functions, 0);
+        cfg_unref(c);
+    }
+}
+
+static void test_cfg_reports_bad_pool_values(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD
+                  "pool_mode = statement\n"
+                  "default_pool_size = 0\n"
+                  "min_pool_size = -1\n"
+                  "reserve_pool_size = many\n"
+                  "reserve_pool_timeout = 5 sec\n"
+                  "max_db_connections = -5\n"
+                  "max_user_connections = 1.5\n"
+                  "max_prepared_statements = -1\n"
+                  "server_idle_timeout = 8d\n"
+                  "server_lifetime = 169h\n"
+                  "query_wait_timeout = -1\n"
+                  "client_idle_timeout = 25h\n"
+                  "query_timeout = 1 min\n"
+                  "idle_transaction_timeout = forever\n"
+                  "server_check_delay = 2days\n"
+                  "server_reset_query_always = maybe\n"
+                  "server_round_robin = 2\n"
+                  "application_name_add_host = enabled\n"
+                  MIN_CLUSTER,
+                  "@:3: pool_mode: statement pooling is not supported "
+                  "(use transaction or session)\n"
+                  "@:4: default_pool_size: \"0\" is out of range (at least 1)\n"
+                  "@:5: min_pool_size: \"-1\" is out of range (at least 0)\n"
+                  "@:6: reserve_pool_size: \"many\" is not an integer\n"
+                  "@:7: reserve_pool_timeout: \"5 sec\" is not a duration (seconds, or a "
+                  "number followed by ms, s, min or h)\n"
+                  "@:8: max_db_connections: \"-5\" is out of range (at least 0)\n"
+                  "@:9: max_user_connections: \"1.5\" is not an integer\n"
+                  "@:10: max_prepared_statements: \"-1\" is out of range (at least 0)\n"
+                  "@:11: server_idle_timeout: \"8d\" is not a duration (seconds, or a number "
+                  "followed by ms, s, min or h)\n"
+                  "@:12: server_lifetime: \"169h\" is out of range (0-604800000 ms)\n"
+                  "@:13: query_wait_timeout: \"-1\" is not a duration (seconds, or a number "
+                  "followed by ms, s, min or h)\n"
+                  "@:14: client_idle_timeout: \"25h\" is out of range (0-86400000 ms)\n"
+                  "@:16: idle_transaction_timeout: \"forever\" is not a duration (seconds, "
+                  "or a number followed by ms, s, min or h)\n"
+                  "@:17: server_check_delay: \"2days\" is not a duration (seconds, or a "
+                  "number followed by ms, s, min or h)\n"
+                  "@:18: server_reset_query_always: \"maybe\" is not a boolean "
+                  "(on, off, true, false, yes, no, 1, 0)\n"
+                  "@:19: server_round_robin: \"2\" is not a boolean "
+                  "(on, off, true, false, yes, no, 1, 0)\n"
+                  "@:20: application_name_add_host: \"enabled\" is not a boolean "
+                  "(on, off, true, false, yes, no, 1, 0)\n");
+    expect_errors(TRUST_HEAD "pool_mode = pooled\n" MIN_CLUSTER,
+                  "@:3: pool_mode: \"pooled\" is not one of transaction, session\n");
+}
+
+static void test_cfg_reports_min_pool_size_above_default_pool_size(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "min_pool_size = 21\n" MIN_CLUSTER,
+                  "@:3: min_pool_size: 21 is more than default_pool_size (20)\n");
+    expect_errors(TRUST_HEAD "min_pool_size = 6\nverbose = 1\ndefault_pool_size = 5\n"
+                  MIN_CLUSTER,
+                  "@:3: min_pool_size: 6 is more than default_pool_size (5)\n");
+    /* a bad default_pool_size is reported once, not compared with */
+    expect_errors(TRUST_HEAD "default_pool_size = 0\nmin_pool_size = 30\n" MIN_CLUSTER,
+                  "@:3: default_pool_size: \"0\" is out of range (at least 1)\n");
+}
+
+static void test_cfg_reports_bad_routing_values(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD
+                  "[routing]\n"
+                  "read_your_writes_window = soon\n"
+                  "write_functions = nextval, bad-name\n"
+                  "read_only_functions = a,,b\n"
+                  "volatile_functions_are_writes = sometimes\n"
+                  "volatile_functions_refresh = 999ms\n"
+                  "default_role = standby\n"
+                  MIN_CLUSTER,
+                  "@:4: read_your_writes_window: \"soon\" is not a duration (seconds, or a "
+                  "number followed by ms, s, min or h)\n"
+                  "@:5: write_functions: \"bad-name\" is not a function name (name or "
+                  "schema.name, each 1-63 of A-Z a-z 0-9 _ $, starting with a letter or _)\n"
+                  "@:6: read_only_functions: entry 2 of \"a,,b\" is empty\n"
+                  "@:7: volatile_functions_are_writes: \"sometimes\" is not a boolean "
+                  "(on, off, true, false, yes, no, 1, 0)\n"
+                  "@:8: volatile_functions_refresh: \"999ms\" is out of range "
+                  "(1000-86400000 ms)\n"
+                  "@:9: default_role: \"standby\" is not one of auto, primary, replica\n");
+    expect_errors(TRUST_HEAD "[routing]\nvolatile_functions_refresh = 0\n"
+                  "read_your_writes_window = 2d\n" MIN_CLUSTER,
+                  "@:4: volatile_functions_refresh: \"0\" is out of range "
+                  "(1000-86400000 ms)\n"
+                  "@:5: read_your_writes_window: \"2d\" is not a duration (seconds, or a "
+                  "number followed by ms, s, min or h)\n");
+}
+
+static void test_cfg_rejects_malformed_function_names(void **state)
+{
+    static const char *const bad[] = {
+        "a.b.c", ".f", "s.", ".", "1f", "$f", "s.1f", "s.$f", "f()", "f g", "\"F\"",
+        "x,", ",x", "caf\xc3\xa9",
+        "a123456789012345678901234567890123456789012345678901234567890123",
+        "s.a123456789012345678901234567890123456789012345678901234567890123",
+    };
+    static const char *const good[] = {
+        "f", "_", "F$", "s.f", "a12345678901234567890123456789012345678901234567890123456789012",
+        "a12345678901234567890123456789012345678901234567890123456789012.f_1",
+    };
+    char ini[512];
+    char *errors = NULL;
+    struct cfg *c = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        FILE *f;
+
+        snprintf(ini, sizeof(ini), TRUST_HEAD "[routing]\nwrite_functions = %s\n" MIN_CLUSTER,
+                 bad[i]);
+        f = fmemopen(ini, strlen(ini), "r");
+        assert_non_null(f);
+        if (cfg_load_stream(f, "mem.ini", &c, &errors) != -EINVAL)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_non_null(strstr(errors, "mem.ini:4: write_functions: "));
+        free(errors);
+        fclose(f);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(ini, sizeof(ini), TRUST_HEAD "[routing]\nread_only_functions = %s\n"
+                 MIN_CLUSTER, good[i]);
+        c = load_ok(ini);
+        assert_int_equal(c->n_read_only_functions, 1);
+        cfg_unref(c);
+    }
+}
+
+static void test_cfg_reports_routing_keys_in_the_wrong_section(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "default_role = primary\n[routing]\npool_mode = session\n"
+                  "Default_Role = auto\n" MIN_CLUSTER "write_functions = f\n",
+                  "@:3: unknown key \"default_role\" in [pgrouter] (it belongs in [routing])\n"
+                  "@:5: unknown key \"pool_mode\" in [routing] (it belongs in [pgrouter])\n"
+                  "@:6: unknown key \"Default_Role\" in [routing] (keys are lower-case)\n"
+                  "@:9: unknown key \"write_functions\" in [cluster.main] "
+                  "(it belongs in [routing])\n");
+}
+
+static void test_cfg_reports_duplicate_routing_section(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[routing]\ndefault_role = primary\n" MIN_CLUSTER
+                  "[routing]\ndefault_role = replica\n",
+                  "@:7: duplicate section [routing] (first on line 3)\n");
+    expect_errors(TRUST_HEAD "[routing]\nwrite_functions = f\nwrite_functions = g\n"
+                  MIN_CLUSTER,
+                  "@:5: duplicate key \"write_functions\" (first set on line 4)\n");
+}
+
 static void test_cfg_reports_unknown_section(void **state)
 {
     (void)state;
     expect_errors(TRUST_HEAD "[pools]\nsize = 3\n" MIN_CLUSTER,
-                  "@:3: unknown section [pools] (expected [pgrouter] or [cluster.NAME])\n");
+                  "@:3: unknown section [pools] (expected [pgrouter], [routing] or "
+                  "[cluster.NAME])\n");
 }
 
 static void test_cfg_reports_unknown_key_with_its_section(void **state)
@@ -624,7 +983,8 @@ static void test_cfg_reports_every_error_not_just_the_first(void **state)
                   "@:5: default_cluster: no [cluster.nope] section\n"
                   "@:6: missing required key \"primary\" in [cluster.main]\n"
                   "@:8: duplicate section [cluster.main] (first on line 6)\n"
-                  "@:9: unknown section [extra] (expected [pgrouter] or [cluster.NAME])\n");
+                  "@:9: unknown section [extra] (expected [pgrouter], [routing] or "
+                  "[cluster.NAME])\n");
 }
 
 static void test_cfg_returns_errno_for_an_unreadable_file(void **state)
@@ -729,6 +1089,18 @@ int main(void)
         cmocka_unit_test(test_cfg_accepts_crlf_line_endings),
         cmocka_unit_test(test_cfg_parses_sizes_and_durations_with_units),
         cmocka_unit_test(test_cfg_rejects_bad_sizes_and_durations),
+        cmocka_unit_test(test_cfg_loads_every_pool_key),
+        cmocka_unit_test(test_cfg_accepts_zero_where_pgbouncer_means_off),
+        cmocka_unit_test(test_cfg_empty_server_queries_mean_disabled),
+        cmocka_unit_test(test_cfg_parses_every_boolean_spelling),
+        cmocka_unit_test(test_cfg_loads_the_routing_section),
+        cmocka_unit_test(test_cfg_accepts_routing_before_pgrouter_and_every_role),
+        cmocka_unit_test(test_cfg_reports_bad_pool_values),
+        cmocka_unit_test(test_cfg_reports_min_pool_size_above_default_pool_size),
+        cmocka_unit_test(test_cfg_reports_bad_routing_values),
+        cmocka_unit_test(test_cfg_rejects_malformed_function_names),
+        cmocka_unit_test(test_cfg_reports_routing_keys_in_the_wrong_section),
+        cmocka_unit_test(test_cfg_reports_duplicate_routing_section),
         cmocka_unit_test(test_cfg_reports_unknown_section),
         cmocka_unit_test(test_cfg_reports_unknown_key_with_its_section),
         cmocka_unit_test(test_cfg_reports_key_in_the_wrong_section),
