@@ -58,6 +58,11 @@ static void main_on_hup(uv_signal_t *h, int signum)
     if (strcmp(fresh->listen_addr, w->cfg->listen_addr) != 0 ||
         fresh->listen_port != w->cfg->listen_port)
         log_warn("reload: listen_addr/listen_port changes need a restart");
+    if (routing_load(&w->routing, fresh) < 0) {
+        log_error("reload failed (out of memory), keeping the running configuration");
+        cfg_unref(fresh);
+        return;
+    }
     log_open(fresh->logfile, fresh->verbose);
     /* New clients get the new snapshot; connected ones keep theirs. */
     cfg_unref(w->cfg);
@@ -169,6 +174,10 @@ int main(int argc, char **argv)
         log_error("no random bytes available");
         return 1;
     }
+    if (routing_load(&w->routing, w->cfg) < 0) {
+        log_error("out of memory");
+        return 1;
+    }
     w->loop = uv_default_loop();
     if (listener_start(w) < 0)
         return 1;
@@ -187,6 +196,7 @@ int main(int argc, char **argv)
     log_info("pgrouter exiting");
     if (w->cfg->pidfile != NULL)
         unlink(w->cfg->pidfile);
+    routing_close(&w->routing);
     cfg_unref(w->cfg);
     return 0;
 }

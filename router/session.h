@@ -9,19 +9,51 @@
 #include <uv.h>
 
 #include "protocol/auth.h"
+#include "protocol/msg.h"
 #include "protocol/startup.h"
+#include "router/backend.h"
+#include "router/classify.h"
 #include "router/conn.h"
-#include "router/server.h"
+#include "router/route.h"
+#include "router/stmt.h"
 #include "router/worker.h"
+
+#define SESSION_MAX_SLOTS 32    /* servers per client: the primary and up to 31 replicas */
 
 enum session_state {
     SESSION_STARTUP = 0,    /* waiting for StartupMessage (after optional SSLRequest) */
     SESSION_AUTH,           /* authentication exchange with the client */
-    SESSION_CONNECT,        /* waiting for the server connection */
+    SESSION_CONNECT,        /* waiting for the first server connection */
     SESSION_IDLE,           /* server said ReadyForQuery 'I' */
     SESSION_IN_TX,          /* ReadyForQuery 'T' or 'E' */
     SESSION_COPY,           /* between CopyIn/CopyOut response and ReadyForQuery */
     SESSION_CLOSING,
+};
+
+/* Why the client's next unit of work is held back. */
+enum session_wait {
+    SESSION_RUN = 0,
+    SESSION_WAIT_DRAIN,         /* a server still answers the previous unit */
+    SESSION_WAIT_CONNECT,       /* the chosen server is being connected */
+};
+
+/* Names an extended-protocol batch touches, to prepare them where the batch goes. */
+enum session_ref { SESSION_REF_USE = 0, SESSION_REF_PARSE, SESSION_REF_CLOSE };
+
+/* The unit of work being assembled: a Query, or extended messages up to Sync. */
+struct session_unit {
+    int open;                       /* messages taken since the last unit ended */
+    int sent;                       /* part of it went out already (Flush) */
+    struct backend *target;         /* where it went */
+    struct classify_result cr;      /* merged over its statements */
+    int have_cr;
+    int force_primary;              /* a multi-statement string that changes session state */
+    char prev_status;               /* target's transaction status before the unit */
+    char **names;                   /* statement names it uses, parses or closes */
+    uint8_t *kinds;                 /* enum session_ref per name */
+    size_t n_names, cap_names;
+    char *session_sql;              /* SET/RESET/PREPARE... text to record on success */
+    int pending;                    /* sent with its last message; awaiting ReadyForQuery */
 };
 
 struct session {
@@ -33,11 +65,19 @@ struct session {
     uint32_t cancel_pid;            /* BackendKeyData we gave the client */
     uint32_t cancel_key;
     struct conn client;
-    struct server *srv;             /* NULL until connecting */
+    struct backend *be[SESSION_MAX_SLOTS];  /* slot 0 primary, 1 + i replica i */
+    struct backend *last;           /* server used last, for units with no preference */
+    enum session_wait wait;
+    int wait_slot;                  /* with SESSION_WAIT_CONNECT */
+    struct session_unit unit;
+    struct stmt_table stmts;        /* the client's named prepared statements */
+    struct replay replay;           /* session state to replay on other servers */
+    int sticky;                     /* pinned to the primary for good */
+    uint64_t ryw_until_ms;          /* read-your-writes window end */
+    enum route_role role;           /* pgrouter.role */
     uv_timer_t timer;               /* login timeout, then the close deadline */
     int handles;                    /* libuv handles and servers not yet closed */
     int counted;                    /* counts against max_client_conn */
-    int server_said_fatal;          /* the server sent its own FATAL before closing */
     uint8_t *startup_pkt;           /* copy of the startup body; st points into it */
     struct startup st;
     const struct cfg_cluster *cluster;
@@ -53,5 +93,21 @@ void session_set_state(struct session *s, enum session_state to);
 
 /* Close every session now (SIGINT) with a FATAL 57P01 to each client. */
 void session_close_all(struct worker *w);
+
+/* ---- shared by session.c and login.c only ---- */
+
+/* Send a FATAL ErrorResponse (hint may be NULL), log it, close the session. */
+void session_fatal(struct session *s, const char *sqlstate, const char *hint,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Queue a built buffer on the client (consumes it). 0, or < 0 with the session closing. */
+int session_send(struct session *s, struct msgbuf *b);
+/* Close the session; the client gets a moment to read what is queued. */
+void session_close(struct session *s);
+/* Authentication succeeded: connect to the primary, then greet the client. */
+void session_login(struct session *s);
+/* Client input during startup and authentication (login.c). */
+void login_read(struct session *s);
+/* Find the session a CancelRequest names and cancel its running query. */
+void session_cancel(struct session *s);
 
 #endif

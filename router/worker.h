@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "config/cfg.h"
+#include "router/routing.h"
 
 struct session;
 
@@ -21,6 +22,7 @@ struct worker {
     unsigned n_clients;
     uint32_t next_id;
     uint8_t mock_key[32];       /* secret for mock SCRAM salts of unknown users */
+    struct routing routing;     /* classifier sets and replica balancer */
     int draining;               /* SIGTERM: no new clients, exit when the last one leaves */
 };
 

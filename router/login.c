@@ -1,0 +1,201 @@
+/*
+ * router/login.c - the start of a client connection: startup packet, SSLRequest and
+ * GSSENCRequest refusal, CancelRequest dispatch, limits, and the authentication exchange
+ * against the auth_file. Hands over to session_login once the client is authenticated.
+ */
+#include "router/session.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/frame.h"
+#include "protocol/msg.h"
+#include "router/log.h"
+
+#define LOGIN_AUTH_MAX_MSG 65536        /* PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH */
+
+static void login_begin_auth(struct session *s)
+{
+    const struct cfg *cfg = s->cfg;
+    const struct cfg_user *u = NULL;
+    const char *secret = NULL;
+    uint8_t random[AUTH_RANDOM_LEN];
+    enum auth_method method;
+    enum auth_rc rc;
+    struct msgbuf b;
+
+    snprintf(s->tag, sizeof(s->tag), "c%u %s@%s", s->id, s->st.user,
+             s->st.database != NULL ? s->st.database : s->st.user);
+    if (cfg->have_userlist) {
+        u = cfg_find_user(cfg, s->st.user);
+        secret = u != NULL ? u->secret : NULL;
+    } else {
+        secret = "";
+    }
+    method = cfg->auth_type == CFG_AUTH_TRUST ? AUTH_TRUST
+             : cfg->auth_type == CFG_AUTH_MD5 ? AUTH_MD5 : AUTH_SCRAM;
+    if (method == AUTH_TRUST && secret == NULL) {
+        session_fatal(s, "28000", "Add the user to auth_file.",
+                      "user \"%s\" is not allowed to connect (not in auth_file)", s->st.user);
+        return;
+    }
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        session_fatal(s, "58000", NULL, "no random bytes for authentication");
+        return;
+    }
+    session_set_state(s, SESSION_AUTH);
+    msgbuf_init(&b);
+    rc = auth_begin(&s->auth, method, s->st.user, secret, random, s->w->mock_key,
+                    sizeof(s->w->mock_key), &b);
+    if (session_send(s, &b) < 0)
+        return;
+    if (rc == AUTH_DONE)
+        session_login(s);
+    else if (rc != AUTH_CONTINUE)
+        session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",
+                      s->st.user);
+}
+
+static void login_startup_packet(struct session *s, const struct frame *f)
+{
+    struct worker *w = s->w;
+    int rc;
+
+    s->startup_pkt = malloc(f->body_len);
+    if (s->startup_pkt == NULL) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return;
+    }
+    memcpy(s->startup_pkt, f->body, f->body_len);
+    rc = startup_parse(s->startup_pkt, f->body_len, &s->st);
+    if (s->st.kind == STARTUP_SSL || s->st.kind == STARTUP_GSSENC) {
+        free(s->startup_pkt);
+        s->startup_pkt = NULL;
+        if (rc < 0) {
+            session_fatal(s, "08P01", NULL, "invalid SSL/GSSENC request");
+            return;
+        }
+        /* No TLS yet: 'N' means "go on in plain text", and the client sends its startup. */
+        conn_send(&s->client, "N", 1);
+        return;
+    }
+    if (rc == -EPROTONOSUPPORT) {
+        session_fatal(s, "0A000", NULL, "unsupported frontend protocol %u.%u: pgrouter "
+                      "speaks 3.0", s->st.version >> 16, s->st.version & 0xffff);
+        return;
+    }
+    if (rc < 0) {
+        session_fatal(s, "08P01", NULL, "invalid startup packet layout%s",
+                      rc == -E2BIG ? " (too many parameters)" : "");
+        return;
+    }
+    if (s->st.kind == STARTUP_CANCEL) {
+        session_cancel(s);
+        return;
+    }
+    const char *repl = startup_get(&s->st, "replication");
+    if (repl != NULL && strcmp(repl, "false") != 0 && strcmp(repl, "0") != 0 &&
+        strcmp(repl, "off") != 0 && strcmp(repl, "no") != 0) {
+        session_fatal(s, "0A000", "Connect to the server directly for replication.",
+                      "replication connections are not supported by pgrouter");
+        return;
+    }
+    if (w->draining) {
+        session_fatal(s, "57P01", NULL, "pgrouter is shutting down");
+        return;
+    }
+    if (w->n_clients >= (unsigned)s->cfg->max_client_conn) {
+        session_fatal(s, "53300", "Raise max_client_conn or use fewer connections.",
+                      "no more connections allowed (max_client_conn = %d)",
+                      s->cfg->max_client_conn);
+        return;
+    }
+    w->n_clients++;
+    s->counted = 1;
+    s->cluster = s->cfg->default_cluster;
+    login_begin_auth(s);
+}
+
+static void login_startup_read(struct session *s)
+{
+    struct conn *c = &s->client;
+    struct frame f;
+
+    while (s->state == SESSION_STARTUP) {
+        switch (frame_startup(c->buf + c->parsed, c->recvd - c->parsed, &f)) {
+        case FRAME_OK:
+            conn_consume(c, f.len);
+            login_startup_packet(s, &f);
+            conn_discard(c);
+            continue;
+        case FRAME_AGAIN:
+            c->want = f.have_header ? f.len : 4;
+            return;
+        case FRAME_BAD:
+            conn_consume(c, c->recvd - c->parsed);
+            conn_discard(c);
+            session_fatal(s, "08P01", NULL, "invalid length of startup packet");
+            return;
+        }
+    }
+}
+
+static void login_auth_read(struct session *s)
+{
+    struct conn *c = &s->client;
+    struct frame f;
+    struct msgbuf b;
+    enum auth_rc rc;
+
+    while (s->state == SESSION_AUTH) {
+        switch (conn_next(c, LOGIN_AUTH_MAX_MSG, NULL, &f)) {
+        case CONN_SCAN_MSG:
+            break;
+        case CONN_SCAN_STREAM:
+        case CONN_SCAN_MORE:
+            return;
+        case CONN_SCAN_BAD:
+            conn_consume(c, c->recvd - c->parsed);
+            conn_discard(c);
+            session_fatal(s, "08P01", NULL, "invalid message length during authentication");
+            return;
+        }
+        conn_consume(c, f.len);
+        conn_discard(c);
+        if (f.type != 'p') {
+            session_fatal(s, "08P01", NULL, "expected password response, got message type "
+                          "'%c'", f.type >= 32 && f.type < 127 ? f.type : '?');
+            return;
+        }
+        msgbuf_init(&b);
+        rc = auth_step(&s->auth, f.body, f.body_len, &b);
+        if (session_send(s, &b) < 0)
+            return;
+        switch (rc) {
+        case AUTH_CONTINUE:
+            break;
+        case AUTH_DONE:
+            log_debug("%s: authenticated", s->tag);
+            session_login(s);
+            return;
+        case AUTH_FAILED:
+            session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",
+                          s->st.user);
+            return;
+        case AUTH_PROTOCOL:
+            session_fatal(s, "08P01", NULL, "malformed authentication message");
+            return;
+        }
+    }
+}
+
+void login_read(struct session *s)
+{
+    if (s->state == SESSION_STARTUP)
+        login_startup_read(s);
+    if (s->state == SESSION_AUTH)
+        login_auth_read(s);
+}

@@ -1,0 +1,27 @@
+/*
+ * router/routing.h - the routing context a worker shares among its sessions: the
+ * classifier's function sets (built-in and configured write functions, exemptions) and
+ * the replica balancer. Rebuilt from a config snapshot on start and reload.
+ */
+#ifndef PGROUTER_ROUTING_H
+#define PGROUTER_ROUTING_H
+
+#include "config/cfg.h"
+#include "router/balance.h"
+#include "router/classify.h"
+#include "router/funcset.h"
+
+struct routing {
+    struct funcset writes;
+    struct funcset exempt;
+    struct classify_opts opts;
+    struct balance bal;
+};
+
+/* Build r from cfg (r zeroed by the caller the first time). 0 or -ENOMEM. */
+int routing_load(struct routing *r, const struct cfg *cfg);
+
+/* Free the function sets. */
+void routing_close(struct routing *r);
+
+#endif
