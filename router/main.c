@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "config/cfg.h"
+#include "router/explain.h"
 #include "router/listener.h"
 #include "router/log.h"
 #include "router/session.h"
@@ -25,6 +26,8 @@ static void main_usage(FILE *out)
             "Usage: pgrouter [OPTIONS] -c FILE\n"
             "  -c, --config FILE   configuration file (INI)\n"
             "  -t, --test          check the configuration and exit (0 = valid)\n"
+            "      --classify      read SQL statements from stdin, one per line, and print\n"
+            "                      for each: read|write, the cluster, and where it would go\n"
             "  -v, --verbose       more logging (repeat for more)\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n"
@@ -115,6 +118,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
         { "test", no_argument, NULL, 't' },
+        { "classify", no_argument, NULL, 'C' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -123,7 +127,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     struct worker *w = &main_worker;
     char *errors = NULL;
-    int check_only = 0, verbose = 0, opt, rc;
+    int check_only = 0, classify = 0, verbose = 0, opt, rc;
 
     while ((opt = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
         switch (opt) {
@@ -132,6 +136,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             check_only = 1;
+            break;
+        case 'C':
+            classify = 1;
             break;
         case 'v':
             verbose++;
@@ -159,6 +166,14 @@ int main(int argc, char **argv)
         main_print_errors(errors);
         free(errors);
         return 1;
+    }
+    if (classify) {
+        rc = routing_load(&w->routing, w->cfg);
+        if (rc == 0)
+            explain_stream(&w->routing, w->cfg, stdin, stdout);
+        routing_close(&w->routing);
+        cfg_unref(w->cfg);
+        return rc == 0 ? 0 : 1;
     }
     if (check_only) {
         printf("%s: configuration is valid\n", path);
