@@ -112,10 +112,10 @@ static int backend_message(struct backend *be, const struct frame *f)
         }
         if (head >= 0)
             be->unit_error = 1;
-        if (head == BACKEND_SINK_DROP) {
+        if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
             const char *m = msg_error_field(f->body, f->body_len, 'M');
 
-            log_warn("server %s: replayed session state failed: %s", be->node->name,
+            log_warn("server %s: pgrouter's own query failed: %s", be->node->name,
                      m != NULL ? m : "?");
         }
     }
@@ -138,7 +138,9 @@ static int backend_message(struct backend *be, const struct frame *f)
             conn_discard(c);
         return 0;
     }
-    if (head == BACKEND_SINK_DROP) {
+    if (head == BACKEND_SINK_CAPTURE && f->type == 'D')
+        be->ops->row(be, f->body, f->body_len);
+    if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
         conn_consume(c, f->len);
         conn_discard(c);
     } else {
@@ -157,6 +159,8 @@ static int backend_message(struct backend *be, const struct frame *f)
             backend_flush(be);
             be->unit_out = 0;
             be->ops->unit_done(be, status, had_error);
+        } else if (head == BACKEND_SINK_CAPTURE) {
+            be->ops->captured(be, had_error);
         }
     }
     return 0;
@@ -174,13 +178,17 @@ static void backend_read(struct conn *c)
         return;
     }
     for (;;) {
-        switch (conn_next(c, 0x7fffffff, backend_stream_ok, &f)) {
+        /* Captured rows are read whole; everything else may stream. */
+        int (*stream_ok)(uint8_t) = backend_head(be) == BACKEND_SINK_CAPTURE ? NULL
+                                    : backend_stream_ok;
+
+        switch (conn_next(c, 0x7fffffff, stream_ok, &f)) {
         case CONN_SCAN_MSG:
             if (backend_message(be, &f) < 0 || be->lost)
                 return;
             continue;
         case CONN_SCAN_STREAM:
-            if (backend_head(be) == BACKEND_SINK_DROP)
+            if (backend_head(be) != BACKEND_SINK_CLIENT)
                 conn_discard(c);
             continue;
         case CONN_SCAN_MORE:

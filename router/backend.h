@@ -17,6 +17,7 @@
 enum backend_sink {
     BACKEND_SINK_CLIENT = 0,    /* relay the responses to the client */
     BACKEND_SINK_DROP,          /* our own replay: drop the responses, log errors */
+    BACKEND_SINK_CAPTURE,       /* our own query: rows go to ops->row, then ops->captured */
 };
 
 struct backend;
@@ -29,6 +30,10 @@ struct backend_ops {
     void (*lost)(struct backend *be, const char *why);
     /* Everything is closed: be may be freed. */
     void (*closed)(struct backend *be);
+    /* A DataRow body of a CAPTURE unit. */
+    void (*row)(struct backend *be, const uint8_t *body, size_t n);
+    /* A CAPTURE unit ended. */
+    void (*captured)(struct backend *be, int had_error);
     /* May a message that belongs to no unit (NOTIFY, NOTICE) go to the client now? */
     int (*async_ok)(struct backend *be);
 };

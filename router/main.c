@@ -66,6 +66,7 @@ static void main_on_hup(uv_signal_t *h, int signum)
         cfg_unref(fresh);
         return;
     }
+    catalog_invalidate(&w->catalog);
     log_open(fresh->logfile, fresh->verbose);
     /* New clients get the new snapshot; connected ones keep theirs. */
     cfg_unref(w->cfg);
@@ -211,6 +212,7 @@ int main(int argc, char **argv)
     log_info("pgrouter exiting");
     if (w->cfg->pidfile != NULL)
         unlink(w->cfg->pidfile);
+    catalog_close(&w->catalog);
     routing_close(&w->routing);
     cfg_unref(w->cfg);
     return 0;

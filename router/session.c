@@ -62,7 +62,7 @@ static void session_unit_reset(struct session_unit *u)
     free(u->session_sql);
     u->session_sql = NULL;
     u->n_names = 0;
-    u->open = u->sent = u->have_cr = u->force_primary = u->pending = 0;
+    u->open = u->sent = u->have_cr = u->force_primary = u->pending = u->ddl_function = 0;
     u->target = NULL;
     memset(&u->cr, 0, sizeof(u->cr));
 }
@@ -256,6 +256,8 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
 static void session_be_lost(struct backend *be, const char *why);
 static void session_be_closed(struct backend *be);
 static int session_be_async_ok(struct backend *be);
+static void session_be_row(struct backend *be, const uint8_t *body, size_t n);
+static void session_be_captured(struct backend *be, int had_error);
 
 static const struct backend_ops session_backend_ops = {
     .ready = session_be_ready,
@@ -263,6 +265,8 @@ static const struct backend_ops session_backend_ops = {
     .lost = session_be_lost,
     .closed = session_be_closed,
     .async_ok = session_be_async_ok,
+    .row = session_be_row,
+    .captured = session_be_captured,
 };
 
 /* Start a connection for slot with the client's user, database and startup options. */
@@ -353,6 +357,26 @@ static int session_is_node_failure(const char *sqlstate)
 static void session_greet(struct session *s, struct backend *be)
 {
     struct msgbuf b;
+    const char *db = s->st.database != NULL ? s->st.database : s->st.user;
+
+    if (s->cfg->volatile_functions_are_writes && s->cat == NULL) {
+        s->cat = catalog_db(&s->w->catalog, db, &s->w->routing);
+        if (s->cat != NULL && catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms)
+            && !s->cat->building_active) {
+            const char *q = catalog_query();
+
+            msgbuf_init(&b);
+            msg_raw(&b, 'Q', q, strlen(q) + 1);
+            if (!b.oom && backend_send(be, b.data, b.len) == 0 &&
+                backend_push_unit(be, BACKEND_SINK_CAPTURE) == 0) {
+                catalog_begin(s->cat);
+                s->loading_catalog = 1;
+                msgbuf_free(&b);
+                return;     /* greeted from session_be_captured */
+            }
+            msgbuf_free(&b);
+        }
+    }
 
     msgbuf_init(&b);
     msg_auth(&b, MSG_AUTH_OK, NULL, 0);
@@ -423,6 +447,30 @@ static void session_be_ready(struct backend *be, int err, const char *msg)
     session_pump(s);
 }
 
+static void session_be_row(struct backend *be, const uint8_t *body, size_t n)
+{
+    struct session *s = be->owner;
+
+    if (s->loading_catalog && s->cat != NULL)
+        catalog_row(s->cat, body, n);
+}
+
+static void session_be_captured(struct backend *be, int had_error)
+{
+    struct session *s = be->owner;
+
+    if (!s->loading_catalog)
+        return;
+    s->loading_catalog = 0;
+    if (s->cat != NULL && catalog_finish(s->cat, &s->w->routing, !had_error,
+                                         session_now(s)) < 0) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return;
+    }
+    if (s->state == SESSION_CONNECT)
+        session_greet(s, be);
+}
+
 static void session_be_closed(struct backend *be)
 {
     struct session *s = be->owner;
@@ -459,6 +507,27 @@ static int session_is_reset_all(const char *sql, size_t len)
     return 0;
 }
 
+/* Does the text create or change a function (so the catalog must be read again)? */
+static int session_is_function_ddl(const char *sql, size_t len)
+{
+    struct sqllex lx;
+    struct sqllex_token t;
+    int create = 0;
+
+    sqllex_init(&lx, sql, len, 0, NULL, NULL);
+    while (sqllex_next(&lx, &t) == SQLLEX_IDENT) {
+        if (sqllex_is(&t, "create") || sqllex_is(&t, "alter") || sqllex_is(&t, "drop"))
+            create = 1;
+        else if (!create)
+            return 0;
+        else if (sqllex_is(&t, "function") || sqllex_is(&t, "procedure"))
+            return 1;
+        else if (!sqllex_is(&t, "or") && !sqllex_is(&t, "replace"))
+            return 0;
+    }
+    return 0;
+}
+
 static void session_be_unit_done(struct backend *be, char status, int had_error)
 {
     struct session *s = be->owner;
@@ -472,6 +541,8 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         (u->cr.write || u->prev_status != 'I'))
         s->ryw_until_ms = session_now(s) + s->cfg->ryw_window_ms;
     if (!had_error) {
+        if (s->cat != NULL && u->ddl_function)
+            s->cat->loaded_at_ms = 0;   /* the next client on this database reloads it */
         if ((u->cr.flags & CLASSIFY_F_STICKY) || u->force_primary) {
             if (!s->sticky)
                 log_info("%s: pinned to the primary for the rest of the session (%s)", s->tag,
@@ -616,7 +687,9 @@ static void session_unit_classify(struct session *s, const char *sql, size_t len
     struct classify_result cr;
     struct session_unit *u = &s->unit;
 
-    classify_sql(&s->w->routing.opts, sql, len, &cr);
+    classify_sql(s->cat != NULL ? &s->cat->opts : &s->w->routing.opts, sql, len, &cr);
+    if (cr.write && s->cat != NULL && session_is_function_ddl(sql, len))
+        u->ddl_function = 1;
     if ((cr.flags & CLASSIFY_F_SESSION) && cr.n_statements > 1)
         u->force_primary = 1;   /* cannot replay part of a string: stay on the primary */
     else if ((cr.flags & CLASSIFY_F_SESSION) && !cr.write && u->session_sql == NULL) {

@@ -48,6 +48,7 @@ struct session_unit {
     struct classify_result cr;      /* merged over its statements */
     int have_cr;
     int force_primary;              /* a multi-statement string that changes session state */
+    int ddl_function;               /* creates or changes a function: reload the catalog */
     char prev_status;               /* target's transaction status before the unit */
     char **names;                   /* statement names it uses, parses or closes */
     uint8_t *kinds;                 /* enum session_ref per name */
@@ -81,6 +82,8 @@ struct session {
     uint8_t *startup_pkt;           /* copy of the startup body; st points into it */
     struct startup st;
     const struct cfg_cluster *cluster;
+    struct catalog_db *cat;         /* this database's write functions */
+    int loading_catalog;            /* greeting waits for the catalog query */
     struct auth auth;
     char tag[200];                  /* "c42 app@appdb" for logs */
 };

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "config/cfg.h"
+#include "router/catalog.h"
 #include "router/routing.h"
 
 struct session;
@@ -23,6 +24,7 @@ struct worker {
     uint32_t next_id;
     uint8_t mock_key[32];       /* secret for mock SCRAM salts of unknown users */
     struct routing routing;     /* classifier sets and replica balancer */
+    struct catalog catalog;     /* volatile functions per database */
     int draining;               /* SIGTERM: no new clients, exit when the last one leaves */
 };
 

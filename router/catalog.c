@@ -1,0 +1,143 @@
+/*
+ * router/catalog.c - user-defined VOLATILE function names per database, merged with the
+ * built-in and configured write functions into the set the classifier uses.
+ */
+#include "router/catalog.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/frame.h"
+#include "router/log.h"
+
+const char *catalog_query(void)
+{
+    /* Functions and procedures users wrote: the server's own are covered by the
+     * built-in list, and extension schemas are included on purpose. */
+    return "SELECT n.nspname, p.proname FROM pg_catalog.pg_proc p "
+           "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+           "WHERE p.provolatile = 'v' "
+           "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+           "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
+}
+
+struct catalog_db *catalog_db(struct catalog *c, const char *db, const struct routing *r)
+{
+    struct catalog_db *d;
+
+    for (d = c->dbs; d != NULL; d = d->next)
+        if (strcmp(d->name, db) == 0)
+            return d;
+    d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    snprintf(d->name, sizeof(d->name), "%s", db);
+    funcset_init(&d->writes);
+    funcset_init(&d->building);
+    d->opts = r->opts;      /* until loaded: the built-in and configured sets */
+    d->next = c->dbs;
+    c->dbs = d;
+    return d;
+}
+
+int catalog_stale(const struct catalog_db *d, uint64_t now_ms, unsigned refresh_ms)
+{
+    return !d->loaded || now_ms >= d->loaded_at_ms + refresh_ms;
+}
+
+void catalog_begin(struct catalog_db *d)
+{
+    funcset_close(&d->building);
+    funcset_init(&d->building);
+    d->building_active = 1;
+}
+
+void catalog_row(struct catalog_db *d, const uint8_t *body, size_t n)
+{
+    const uint8_t *col[2];
+    uint32_t len[2];
+    size_t at = 2;
+    char qualified[FUNCSET_NAME_MAX + 1];
+
+    if (!d->building_active || n < 2 || frame_get16(body) != 2)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (n - at < 4)
+            return;
+        len[i] = frame_get32(body + at);
+        at += 4;
+        if (len[i] == 0xffffffffu || len[i] > n - at || len[i] > 63)
+            return;
+        col[i] = body + at;
+        at += len[i];
+    }
+    funcset_add(&d->building, (const char *)col[1], len[1]);
+    snprintf(qualified, sizeof(qualified), "%.*s.%.*s", (int)len[0], (const char *)col[0],
+             (int)len[1], (const char *)col[1]);
+    funcset_add(&d->building, qualified, strlen(qualified));
+}
+
+int catalog_finish(struct catalog_db *d, const struct routing *r, int ok, uint64_t now_ms)
+{
+    const char *const *defaults = classify_default_writes(NULL);
+    struct funcset fresh;
+    int rc = 0;
+
+    if (!d->building_active)
+        return 0;
+    d->building_active = 0;
+    d->loaded = 1;
+    d->loaded_at_ms = now_ms;
+    if (!ok) {
+        log_warn("database %s: cannot read volatile functions; keeping the previous list",
+                 d->name);
+        return 0;
+    }
+    funcset_init(&fresh);
+    for (size_t i = 0; defaults[i] != NULL && rc == 0; i++)
+        rc = funcset_add(&fresh, defaults[i], strlen(defaults[i]));
+    /* The configured names and the catalog's, by walking the sets' name pools. */
+    const struct funcset *srcs[2] = { &r->writes, &d->building };
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        const struct funcset *fs = srcs[k];
+
+        for (size_t i = 0; i < fs->cap && rc == 0; i++)
+            if (fs->slots[i].len > 0)
+                rc = funcset_add(&fresh, fs->pool + fs->slots[i].off, fs->slots[i].len);
+    }
+    if (rc < 0) {
+        funcset_close(&fresh);
+        return rc;
+    }
+    d->n_volatile = funcset_count(&d->building) / 2;
+    funcset_close(&d->writes);
+    d->writes = fresh;
+    d->opts = r->opts;
+    d->opts.writes = &d->writes;
+    funcset_close(&d->building);
+    funcset_init(&d->building);
+    log_info("database %s: %zu user-defined volatile functions are treated as writes",
+             d->name, d->n_volatile);
+    return 0;
+}
+
+void catalog_invalidate(struct catalog *c)
+{
+    for (struct catalog_db *d = c->dbs; d != NULL; d = d->next)
+        d->loaded_at_ms = 0;
+}
+
+void catalog_close(struct catalog *c)
+{
+    struct catalog_db *d = c->dbs, *next;
+
+    for (; d != NULL; d = next) {
+        next = d->next;
+        funcset_close(&d->writes);
+        funcset_close(&d->building);
+        free(d);
+    }
+    c->dbs = NULL;
+}

@@ -1,0 +1,62 @@
+/*
+ * router/catalog.h - per-database knowledge read from the primary's catalog: the names of
+ * user-defined VOLATILE functions, which the classifier treats as writes (the classic
+ * trap: SELECT my_func() that inserts). The query runs on a client's own primary
+ * connection before it is greeted, asynchronously like any other unit; the result is
+ * shared by every session of the worker on that database until it is refreshed.
+ */
+#ifndef PGROUTER_CATALOG_H
+#define PGROUTER_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/cfg.h"
+#include "router/classify.h"
+#include "router/funcset.h"
+#include "router/routing.h"
+
+struct catalog_db {
+    char name[64];
+    struct funcset writes;          /* built-in + configured + this database's volatile */
+    struct classify_opts opts;      /* what sessions on this database classify with */
+    int loaded;
+    uint64_t loaded_at_ms;
+    size_t n_volatile;
+    struct funcset building;        /* names of the load under way */
+    int building_active;
+    struct catalog_db *next;
+};
+
+struct catalog {
+    struct catalog_db *dbs;
+};
+
+/* The query whose rows (schema name, function name) catalog_row takes. */
+const char *catalog_query(void);
+
+/* The entry for database db, created empty (classifying with r's sets) if new. */
+struct catalog_db *catalog_db(struct catalog *c, const char *db, const struct routing *r);
+
+/* Should a session load (or refresh) d now? */
+int catalog_stale(const struct catalog_db *d, uint64_t now_ms, unsigned refresh_ms);
+
+/* Start collecting a new list. */
+void catalog_begin(struct catalog_db *d);
+
+/* One DataRow body of catalog_query's result. Malformed rows are ignored. */
+void catalog_row(struct catalog_db *d, const uint8_t *body, size_t n);
+
+/*
+ * The load ended (ok = 0 if the query failed: the previous list is kept). Rebuilds the
+ * write set from r's sets plus the collected names. 0 or -ENOMEM.
+ */
+int catalog_finish(struct catalog_db *d, const struct routing *r, int ok, uint64_t now_ms);
+
+/* Mark every entry stale (SIGHUP), so the next session on each database reloads it. */
+void catalog_invalidate(struct catalog *c);
+
+/* Free everything. */
+void catalog_close(struct catalog *c);
+
+#endif
