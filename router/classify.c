@@ -32,6 +32,8 @@ static const char *const classify_writes[] = {
     NULL,
 };
 
+static const char cls_unknown[] = "unrecognised statement";
+
 /* Advisory locks held until the session ends (the _xact_ ones end with the transaction). */
 static const char *const classify_session_locks[] = {
     "pg_advisory_lock", "pg_advisory_lock_shared",
@@ -106,7 +108,7 @@ static int cls_write(struct cls *c, const char *reason, int certain)
 
 static void cls_unrecognised(struct cls *c)
 {
-    cls_write(c, "unrecognised statement", 0);
+    cls_write(c, cls_unknown, 0);
     cls_skip(c);
 }
 
@@ -291,7 +293,7 @@ static void cls_copy(struct cls *c)
             return;
         }
     }
-    cls_write(c, "unrecognised statement", 0);
+    cls_write(c, cls_unknown, 0);
 }
 
 /* The value after EXPLAIN's ANALYZE option, as defGetBoolean reads it; consumes it. */
@@ -355,11 +357,11 @@ static void cls_explain(struct cls *c)
             cls_next(c);
     }
     if (sqllex_at_end(&c->cu)) {
-        cls_write(c, "unrecognised statement", 0);
+        cls_write(c, cls_unknown, 0);
         return;
     }
     cls_stmt(c);
-    if (analyze)
+    if (analyze || (c->st.write && c->st.reason == cls_unknown))
         return;
     /* Planned, not executed: whatever the statement would do does not happen. */
     c->st = saved;
@@ -546,7 +548,7 @@ static void cls_prepare(struct cls *c)
     cls_next(c);
     name = cls_kw(c);
     if (sqllex_at_end(&c->cu)) {
-        cls_write(c, "unrecognised statement", 0);
+        cls_write(c, cls_unknown, 0);
         return;
     }
     cls_next(c);
@@ -737,7 +739,11 @@ static void cls_comment(void *arg, const char *p, size_t n)
 static void cls_merge(struct cls *c, struct classify_result *out)
 {
     if (c->cu.bad) {
-        cls_write(c, "unterminated string, identifier or comment", 0);
+        /* PostgreSQL rejects the whole text: whatever the statement looked like. */
+        c->st.write = 1;
+        c->st.certain = 0;
+        c->st.reason = "unterminated string, identifier or comment";
+        c->st.func = NULL;
         c->st.flags |= CLASSIFY_F_BAD;
     }
     if (out->n_statements++ == 0)
