@@ -184,6 +184,52 @@ RAWPG() {
     timeout 30 "$PY" "$HERE/rawpg.py" --port "$PGR_PORT" "$@"
 }
 
+# DIRECT PORT SQL [DB]: psql straight to the server on PORT (no pgrouter) as the
+# superuser; prints unaligned rows.  DB defaults to appdb; pass postgres to
+# leave appdb's statistics alone.
+DIRECT() {
+    PGPASSWORD=postgres timeout 30 "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$1" -U postgres -d "${3:-appdb}" -c "$2"
+}
+
+# wait_replay [SECS]: wait until both replicas have replayed everything the
+# primary has committed so far (default at most 10 s).  Reads through pgrouter
+# go to a replica, so a case that writes in one session and reads in the next
+# calls this in between.  The servers run with synchronous_commit = off, so a
+# commit may still sit in the primary's WAL buffers: a synchronous commit of
+# our own flushes it, and the primary's flush position after that is the target.
+wait_replay() {
+    local secs=${1:-10} lsn port got deadline
+    lsn=$(PGPASSWORD=postgres timeout 30 "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -d postgres \
+        -c 'SET synchronous_commit = on' -c 'SELECT txid_current()' \
+        -c 'SELECT pg_current_wal_flush_lsn()' | tail -n 1)
+    if [ -z "$lsn" ]; then
+        echo "wait_replay: cannot read the primary's WAL position"
+        return 1
+    fi
+    deadline=$((SECONDS + secs))
+    for port in "$REPLICA1_PORT" "$REPLICA2_PORT"; do
+        while :; do
+            got=$(DIRECT "$port" "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" postgres \
+                2>/dev/null)
+            [ "$got" = t ] && break
+            if [ $SECONDS -ge $deadline ]; then
+                echo "wait_replay: replica on port $port has not replayed up to $lsn" \
+                    "after ${secs}s: replay at $(DIRECT "$port" \
+                    'SELECT pg_last_wal_replay_lsn()' postgres 2>&1)"
+                return 1
+            fi
+            sleep 0.05
+        done
+    done
+}
+
+# The read-your-writes window of the test configs: short, so that the routing
+# cases can wait it out (they sleep RYW_WAIT seconds).
+RYW_WINDOW=1s
+RYW_WAIT=2
+
 # write_ini FILE PORT AUTH_TYPE: a pgrouter config for the main cluster.  It is
 # derived from the shipped example config/pgrouter.ini (its addresses
 # 127.0.0.1:5432/5433/5434 become this cluster's nodes), so that the example is
@@ -201,9 +247,17 @@ write_ini() {
             -e "s|^\([[:space:]]*auth_type[[:space:]]*=\).*|\1 $auth|" \
             -e "s|^\([[:space:]]*auth_file[[:space:]]*=\).*|\1 $dir/userlist.txt|" \
             -e '/^[[:space:]]*\(logfile\|pidfile\)[[:space:]]*=/d' \
+            -e "s|^\([[:space:]]*read_your_writes_window[[:space:]]*=\).*|\1 $RYW_WINDOW|" \
             config/pgrouter.ini >"$out"
         if ! grep -q '^[[:space:]]*auth_type[[:space:]]*=' "$out"; then
             sed -i "s|^\([[:space:]]*listen_port[[:space:]]*=.*\)|\1\nauth_type = $auth|" "$out"
+        fi
+        if ! grep -q '^[[:space:]]*read_your_writes_window[[:space:]]*=' "$out"; then
+            if grep -q '^\[routing\]' "$out"; then
+                sed -i "s|^\[routing\].*|&\nread_your_writes_window = $RYW_WINDOW|" "$out"
+            else
+                printf '\n[routing]\nread_your_writes_window = %s\n' "$RYW_WINDOW" >>"$out"
+            fi
         fi
     else
         cat >"$out" <<EOF
@@ -217,6 +271,9 @@ auth_file = $dir/userlist.txt
 [cluster.main]
 primary = 127.0.0.1:$PRIMARY_PORT
 replicas = 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT
+
+[routing]
+read_your_writes_window = $RYW_WINDOW
 EOF
     fi
 }
@@ -281,6 +338,8 @@ t_describe_table() {
     PSQL -q -c 'DROP TABLE IF EXISTS itest_desc' \
         -c 'CREATE TABLE itest_desc (id int PRIMARY KEY, note text NOT NULL)' ||
         fail "CREATE TABLE failed"
+    # \d runs in a new session, which reads from a replica
+    wait_replay || fail "replicas did not replay the CREATE TABLE"
     out=$(PSQL -c '\d itest_desc') || fail "\\d itest_desc failed"
     echo "$out"
     grep -q 'Table "public.itest_desc"' <<<"$out" || fail "\\d shows no table header"
@@ -323,6 +382,7 @@ t_copy_stdin_stdout() {
     PSQL -q -c 'DROP TABLE IF EXISTS itest_copy' \
         -c 'CREATE TABLE itest_copy (id int, v text)' || fail "CREATE TABLE failed"
     PSQL -q -c 'COPY itest_copy FROM STDIN' <"$f" || fail "COPY FROM STDIN failed"
+    wait_replay || fail "replicas did not replay the COPY"
     out=$(PSQL -c 'COPY (SELECT * FROM itest_copy ORDER BY id) TO STDOUT') ||
         fail "COPY TO STDOUT failed"
     diff <(echo "$out") "$f" >/dev/null || fail "COPY TO STDOUT differs from the input"
@@ -339,6 +399,7 @@ t_psql_backslash_copy() {
     PSQL -q -c 'DROP TABLE IF EXISTS itest_bscopy' \
         -c 'CREATE TABLE itest_bscopy (id int, v text)' || fail "CREATE TABLE failed"
     PSQL -q -c "\\copy itest_bscopy FROM '$f' WITH (FORMAT csv)" || fail "\\copy from failed"
+    wait_replay || fail "replicas did not replay the \\copy"
     PSQL -q -c "\\copy (SELECT * FROM itest_bscopy ORDER BY id) TO '$g' WITH (FORMAT csv)" ||
         fail "\\copy to failed"
     cmp -s "$f" "$g" || fail "\\copy round trip differs"
