@@ -5,7 +5,6 @@
 #include "router/route.h"
 
 #include <stddef.h>
-#include <string.h>
 
 static void route_set(struct route_decision *d, enum route_target t, const char *reason)
 {
@@ -17,8 +16,7 @@ static void route_set(struct route_decision *d, enum route_target t, const char 
 /* A write the classifier recognised, as opposed to text it did not understand. */
 static int route_certain_write(const struct classify_result *cr)
 {
-    return cr->write && !(cr->flags & CLASSIFY_F_BAD) && cr->reason != NULL &&
-           strcmp(cr->reason, "unrecognised statement") != 0;
+    return cr->write && cr->certain && !(cr->flags & CLASSIFY_F_BAD);
 }
 
 void route_decide(const struct route_state *rs, const struct classify_result *cr,

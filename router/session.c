@@ -672,6 +672,7 @@ static void session_unit_merge(struct session_unit *u, const struct classify_res
     if (cr->write && !u->cr.write)
         u->cr.reason = cr->reason;
     u->cr.write |= cr->write;
+    u->cr.certain |= cr->certain;
     u->cr.flags |= cr->flags;
     u->cr.hint_conflict |= cr->hint_conflict;
     u->cr.n_statements += cr->n_statements;
