@@ -744,6 +744,7 @@ static void cls_merge(struct cls *c, struct classify_result *out)
         c->st.certain = 0;
         c->st.reason = "unterminated string, identifier or comment";
         c->st.func = NULL;
+        c->st.func_len = 0;
         c->st.flags |= CLASSIFY_F_BAD;
     }
     if (out->n_statements++ == 0)

@@ -524,6 +524,11 @@ static void test_classify_reports_write_function_name(void **state)
     }
     classify("INSERT INTO t VALUES (nextval('s'))", &r);
     assert_null(r.func);
+    /* Text PostgreSQL rejects whole calls nothing. */
+    classify("select nextval('s'), 'x", &r);
+    assert_true(r.write && (r.flags & CLASSIFY_F_BAD));
+    assert_null(r.func);
+    assert_int_equal(r.func_len, 0);
     classify("select 1", &r);
     assert_null(r.func);
 }
