@@ -11,8 +11,15 @@
 /* Longest keyword. */
 #define SQLLEX_KW_MAX 11
 
-#define SQLLEX_KW_NAME(id, s) s,
-static const char *const lex_kw_names[SQLLEX_KW_COUNT] = { "", SQLLEX_KEYWORDS(SQLLEX_KW_NAME) };
+struct lex_kw_name {
+    const char *s;
+    size_t len;
+};
+
+#define SQLLEX_KW_NAME(id, s) { s, sizeof(s) - 1 },
+static const struct lex_kw_name lex_kw_names[SQLLEX_KW_COUNT] = {
+    { "", 0 }, SQLLEX_KEYWORDS(SQLLEX_KW_NAME)
+};
 #undef SQLLEX_KW_NAME
 
 static unsigned char lex_lower(unsigned char c)
@@ -212,8 +219,8 @@ static enum sqllex_kw lex_keyword(const struct sqllex_token *t)
         low[i] = (char)lex_lower((unsigned char)t->p[i]);
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const char *k = lex_kw_names[mid];
-        size_t klen = strlen(k);
+        const char *k = lex_kw_names[mid].s;
+        size_t klen = lex_kw_names[mid].len;
         int r = memcmp(low, k, t->len < klen ? t->len : klen);
 
         if (r == 0)
