@@ -2,7 +2,8 @@
  * router/classify.h - SQL read/write classification for routing: does a query string need
  * the primary, does it open or end a transaction, change session state, pin the session,
  * set pgrouter.role or pgrouter.tenant, carry a routing hint. Pure functions over the
- * caller's text: no allocation, no I/O, never fails.
+ * caller's text: no allocation, no I/O, never fails. It sees only the text: a write done
+ * by a view, rule, trigger, operator or a function missing from the write set is not seen.
  */
 #ifndef PGROUTER_CLASSIFY_H
 #define PGROUTER_CLASSIFY_H
