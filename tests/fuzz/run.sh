@@ -50,6 +50,15 @@ seed fuzz_startup \
     '\000\000\000\010\004\322\026\057' \
     '\000\000\000\020\004\322\026\056\000\001\342\100\336\255\276\357' \
     'SCRAM-SHA-256\000\000\000\000\003n,,'
+# fuzz_classify: option byte, then SQL with strings, comments, dollar quotes, CTEs, hints.
+seed fuzz_classify \
+    '\000SELECT 1; INSERT INTO t VALUES (1); BEGIN READ ONLY; COMMIT' \
+    '\001select E'"'"'\\'"'"''"'"' || '"'"'for update'"'"', $q$ ; delete $q$ /* a /* b */ */' \
+    '\002WITH x AS (DELETE FROM t RETURNING *) SELECT pg_catalog.nextval(U&"d\\0061t")' \
+    '\000/* pgrouter_role: replica */ EXPLAIN (ANALYZE false) COPY (SELECT 1) TO STDOUT' \
+    '\003SET pgrouter.tenant = '"'"'a'"'"''"'"'b'"'"'; PREPARE p AS SELECT 1 INTO TEMP x' \
+    '\000CREATE FUNCTION f() BEGIN ATOMIC SELECT CASE WHEN 1 THEN 2 END; END; END' \
+    '\000DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 1 FROM c; CLOSE c'
 
 failed=0
 run()
@@ -75,5 +84,6 @@ run()
 
 run fuzz_frame protocol/frame.c protocol/msg.c
 run fuzz_startup protocol/frame.c protocol/startup.c
+run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 
 [ "$failed" -eq 0 ]
