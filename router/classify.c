@@ -466,6 +466,9 @@ static void cls_set_value(struct cls *c, int role)
             c->set_role = CLASSIFY_ROLE_AUTO;
         return;
     }
+    if (v->kind != SQLLEX_IDENT && v->kind != SQLLEX_QIDENT && v->kind != SQLLEX_STRING &&
+        v->kind != SQLLEX_NUMBER)
+        return;             /* no value: PostgreSQL rejects the statement */
     c->st.flags |= CLASSIFY_F_SET_TENANT;
     c->tenant = p;
     c->tenant_len = n;

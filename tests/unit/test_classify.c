@@ -574,6 +574,8 @@ static const struct role_case role_cases[] = {
     { "SET pgrouter.tenant = 42", STENANT, CLASSIFY_ROLE_NONE, "42", 0 },
     { "SET pgrouter.tenant = ''", STENANT, CLASSIFY_ROLE_NONE, "", 0 },
     { "RESET pgrouter.tenant", STENANT, CLASSIFY_ROLE_NONE, NULL, 0 },
+    { "SET pgrouter.tenant =", 0, CLASSIFY_ROLE_NONE, NULL, 0 },
+    { "SET pgrouter.tenant TO ; SELECT 1", 0, CLASSIFY_ROLE_NONE, NULL, 0 },
     { "SET pgrouter.tenant TO DEFAULT", STENANT, CLASSIFY_ROLE_NONE, NULL, 0 },
     { "SET pgrouter.tenant = 'a'; SET pgrouter.tenant = b", STENANT, CLASSIFY_ROLE_NONE, "b",
       0 },
