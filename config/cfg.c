@@ -1,7 +1,7 @@
 /*
  * config/cfg.c - builds the struct cfg snapshot from the INI file: the table of
- * known keys, sections ([pgrouter], [routing], [cluster.NAME]), checks that span
- * keys, and the snapshot's refcount.
+ * known keys, sections ([pgrouter], [routing], [cluster.NAME], [sharding], [tenants],
+ * [breaker], [health]), checks that span keys, and the snapshot's refcount.
  * Single values are parsed in cfgvalue.c, the auth_file in userlist.c.
  *
  * inih splits "key = value" and strips comments. Our own line reader feeds it
@@ -29,14 +29,20 @@
 #include "config/cfgvalue.h"
 #include "config/userlist.h"
 
-#define CFG_KEYS_MAX 64         /* room in the per-section key bookkeeping */
+#define CFG_KEYS_MAX 96         /* room in the per-section key bookkeeping */
 #define CFG_WHY_MAX 512
 #define CUR_NONE (-1L)          /* no section header seen yet */
 #define CUR_IGNORE (-2L)        /* inside a section already reported as bad */
 #define CFG_MS_DAY 86400000LL
 #define CFG_MS_WEEK (7 * CFG_MS_DAY)
 
-enum cfg_sect { SECT_PGROUTER, SECT_ROUTING, SECT_CLUSTER };
+enum cfg_sect {
+    SECT_PGROUTER, SECT_ROUTING, SECT_CLUSTER, SECT_SHARDING, SECT_TENANTS, SECT_BREAKER,
+    SECT_HEALTH,
+};
+
+#define KEY_REQUIRED 0x1u       /* reported at the section header if missing */
+#define KEY_REPEAT 0x2u         /* may be given on several lines; the parser appends */
 
 /* Where a key's field lives: the snapshot, the current cluster, or load-time scratch. */
 enum cfg_where { IN_CFG, IN_CLUSTER, IN_LOADER };
@@ -48,7 +54,7 @@ struct cfg_key {
     const char *name;
     cfgvalue_parse_fn parse;
     long long min, max;         /* for numeric parsers */
-    int required;               /* reported at the section header if missing */
+    unsigned flags;             /* KEY_* */
 };
 
 /* One accepted section header. */
@@ -58,6 +64,12 @@ struct cfg_section {
     size_t cluster;                     /* index into cfg->clusters */
     int key_line[CFG_KEYS_MAX];         /* where each key was set, 0 if not */
     unsigned char key_bad[CFG_KEYS_MAX];
+};
+
+/* Load-time facts about one [tenants] entry, parallel to cfg->tenants. */
+struct cfg_tenant_src {
+    int line;
+    char cluster[64];           /* resolved in cfg_check_tenants */
 };
 
 struct cfg_error {
@@ -80,6 +92,8 @@ struct loader {
     size_t n_sects;
     size_t clusters_cap;
     char default_name[64];      /* default_cluster, resolved in cfg_check */
+    struct cfg_tenant_src *tenant_src;
+    size_t tenants_cap;
     int auth_line;              /* line of auth_file, anchors its errors */
     const char *auth_path;
     size_t n_auth_errors;
@@ -194,6 +208,9 @@ static char *cfg_join_errors(struct loader *ld)
 #define CL(field) SECT_CLUSTER, IN_CLUSTER, offsetof(struct cfg_cluster, field)
 #define LD(field) SECT_PGROUTER, IN_LOADER, offsetof(struct loader, field)
 #define CLUSTER_ITSELF SECT_CLUSTER, IN_CLUSTER, 0  /* parser sets several fields */
+#define SH(field) SECT_SHARDING, IN_CFG, offsetof(struct cfg, sharding.field)
+#define BR(field) SECT_BREAKER, IN_CFG, offsetof(struct cfg, breaker.field)
+#define HL(field) SECT_HEALTH, IN_CFG, offsetof(struct cfg, health.field)
 
 static const struct cfg_key cfg_keys[] = {
     { PG(listen_addr), "listen_addr", cfgvalue_parse_listen_addr, 0, 0, 0 },
@@ -251,8 +268,29 @@ static const struct cfg_key cfg_keys[] = {
       1000, CFG_MS_DAY, 0 },
     { RT(default_role), "default_role", cfgvalue_parse_role, 0, 0, 0 },
 
-    { CL(primary), "primary", cfgvalue_parse_node, 0, 0, 1 },
+    { CL(primary), "primary", cfgvalue_parse_node, 0, 0, KEY_REQUIRED },
     { CLUSTER_ITSELF, "replicas", cfgvalue_parse_replicas, 0, 0, 0 },
+    { CLUSTER_ITSELF, "buckets", cfgvalue_parse_buckets, 0, 0, 0 },
+    { CL(load_balance), "load_balance", cfgvalue_parse_lb, 0, 0, 0 },
+    { CL(primary_reads), "primary_reads", cfgvalue_parse_primary_reads, 0, 0, 0 },
+
+    { SH(tenant_key), "tenant_key", cfgvalue_parse_setting, 0, 0, 0 },
+    { SH(tenant_column), "tenant_column", cfgvalue_parse_ident, 0, 0, 0 },
+    { SH(tables), "sharded_tables", cfgvalue_parse_tablelist, 0, 0, KEY_REPEAT },
+    { SH(n_buckets), "buckets", cfgvalue_parse_uint, 1, 65536, 0 },
+
+    { BR(failure_threshold), "failure_threshold", cfgvalue_parse_uint, 1, 1000, 0 },
+    { BR(open_timeout_ms), "open_timeout", cfgvalue_parse_duration, 1, CFG_MS_DAY, 0 },
+    { BR(max_open_timeout_ms), "max_open_timeout", cfgvalue_parse_duration,
+      1, CFG_MS_DAY, 0 },
+    { BR(half_open_probes), "half_open_probes", cfgvalue_parse_uint, 1, 100, 0 },
+
+    { HL(interval_ms), "health_check_interval", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
+    { HL(timeout_ms), "health_check_timeout", cfgvalue_parse_duration, 1, CFG_MS_DAY, 0 },
+    { HL(max_lag_bytes), "max_replica_lag_bytes", cfgvalue_parse_size_ull, 0, LLONG_MAX, 0 },
+    { HL(max_lag_ms), "max_replica_lag", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
+    { HL(read_fallback_error), "read_fallback", cfgvalue_parse_read_fallback, 0, 0, 0 },
+    { HL(read_retries), "read_retries", cfgvalue_parse_uint, 0, 10, 0 },
 };
 
 #define CFG_N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -277,6 +315,14 @@ static const char *cfg_sect_label(enum cfg_sect sect)
         return "[routing]";
     case SECT_CLUSTER:
         return "[cluster.NAME]";
+    case SECT_SHARDING:
+        return "[sharding]";
+    case SECT_TENANTS:
+        return "[tenants]";
+    case SECT_BREAKER:
+        return "[breaker]";
+    case SECT_HEALTH:
+        return "[health]";
     }
     return "?";
 }
@@ -307,23 +353,31 @@ static int cfg_add_cluster(struct loader *ld, const char *name, size_t *idx)
     cl = &c->clusters[c->n_clusters];
     memset(cl, 0, sizeof(*cl));
     strcpy(cl->name, name);     /* cfg_name_ok: at most 63 characters */
+    cl->load_balance = CFG_LB_ROUND_ROBIN;
+    cl->primary_reads = CFG_PRIMARY_READS_FALLBACK;
     *idx = c->n_clusters++;
     return 0;
 }
 
-/* Start the section named name ("pgrouter", "routing", "cluster.X"); bad ones are reported. */
+/* Start the section named name ("pgrouter", "routing", "cluster.X"...); bad ones are reported. */
 static void cfg_begin_section(struct loader *ld, const char *name)
 {
+    static const char *const plain[] = {
+        [SECT_PGROUTER] = "pgrouter", [SECT_ROUTING] = "routing", [SECT_CLUSTER] = NULL,
+        [SECT_SHARDING] = "sharding", [SECT_TENANTS] = "tenants", [SECT_BREAKER] = "breaker",
+        [SECT_HEALTH] = "health",
+    };
     struct cfg_section *s;
-    enum cfg_sect sect;
+    enum cfg_sect sect = SECT_CLUSTER;
     const char *cl_name = NULL;
     size_t idx = 0;
 
     ld->cur = CUR_IGNORE;
-    if (strcmp(name, "pgrouter") == 0) {
-        sect = SECT_PGROUTER;
-    } else if (strcmp(name, "routing") == 0) {
-        sect = SECT_ROUTING;
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+        if (plain[i] != NULL && strcmp(name, plain[i]) == 0)
+            sect = (enum cfg_sect)i;
+    if (sect != SECT_CLUSTER) {
+        /* one of the plain sections */
     } else if (strncmp(name, "cluster.", 8) == 0) {
         sect = SECT_CLUSTER;
         cl_name = name + 8;
@@ -333,8 +387,8 @@ static void cfg_begin_section(struct loader *ld, const char *name)
             return;
         }
     } else {
-        cfg_error(ld, ld->line, "unknown section [%s] (expected [pgrouter], [routing] or "
-                  "[cluster.NAME])", name);
+        cfg_error(ld, ld->line, "unknown section [%s] (expected [pgrouter], [routing], "
+                  "[cluster.NAME], [sharding], [tenants], [breaker] or [health])", name);
         return;
     }
     for (size_t i = 0; i < ld->n_sects; i++) {
@@ -448,6 +502,46 @@ static char *cfg_read_line(char *str, int num, void *stream)
     return str;
 }
 
+/* A [tenants] line "name = cluster"; the cluster is looked up once the file is read. */
+static void cfg_add_tenant(struct loader *ld, const char *name, const char *cluster)
+{
+    struct cfg *c = ld->cfg;
+
+    if (!cfgvalue_tenant_ok(name)) {
+        cfg_error(ld, ld->line, "tenant \"%s\": a tenant name is 1-63 bytes without control "
+                  "characters", name);
+        return;
+    }
+    if (!cfgvalue_name_ok(cluster)) {
+        cfg_error(ld, ld->line, "tenant \"%s\": \"%s\" is not a cluster name", name, cluster);
+        return;
+    }
+    if (c->n_tenants == ld->tenants_cap) {
+        size_t cap = ld->tenants_cap ? ld->tenants_cap * 2 : 16;
+        struct cfg_tenant *t = realloc(c->tenants, cap * sizeof(*t));
+        struct cfg_tenant_src *src;
+
+        if (t == NULL)
+            goto oom;
+        c->tenants = t;
+        src = realloc(ld->tenant_src, cap * sizeof(*src));
+        if (src == NULL)
+            goto oom;
+        ld->tenant_src = src;
+        ld->tenants_cap = cap;
+    }
+    c->tenants[c->n_tenants].name = strdup(name);
+    if (c->tenants[c->n_tenants].name == NULL)
+        goto oom;
+    c->tenants[c->n_tenants].cluster = NULL;
+    ld->tenant_src[c->n_tenants].line = ld->line;
+    strcpy(ld->tenant_src[c->n_tenants].cluster, cluster);
+    c->n_tenants++;
+    return;
+oom:
+    ld->oom = 1;
+}
+
 /* The ini_handler: section comes from our reader, so inih's section is unused. */
 static int cfg_on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -468,6 +562,10 @@ static int cfg_on_key(void *user, const char *section, const char *name, const c
         return 1;
     }
     s = &ld->sects[ld->cur];
+    if (s->sect == SECT_TENANTS) {
+        cfg_add_tenant(ld, name, value);
+        return 1;
+    }
     i = cfg_key_find(s->sect, name);
     if (i == CFG_N_KEYS) {
         cfg_section_label(ld, s, label, sizeof(label));
@@ -484,12 +582,13 @@ static int cfg_on_key(void *user, const char *section, const char *name, const c
         return 1;
     }
     k = &cfg_keys[i];
-    if (s->key_line[i] != 0) {
+    if (s->key_line[i] != 0 && !(k->flags & KEY_REPEAT)) {
         cfg_error(ld, ld->line, "duplicate key \"%s\" (first set on line %d)", name,
                   s->key_line[i]);
         return 1;
     }
-    s->key_line[i] = ld->line;
+    if (s->key_line[i] == 0)
+        s->key_line[i] = ld->line;
     switch (k->where) {
     case IN_CFG:
         base = ld->cfg;
@@ -591,6 +690,197 @@ static void cfg_check_pool(struct loader *ld, const struct cfg_section *pg)
                   "default_pool_size (%d)", c->min_pool_size, c->default_pool_size);
 }
 
+static const struct cfg_section *cfg_find_section(const struct loader *ld, enum cfg_sect sect)
+{
+    for (size_t i = 0; i < ld->n_sects; i++)
+        if (ld->sects[i].sect == sect)
+            return &ld->sects[i];
+    return NULL;
+}
+
+static void cfg_check_breaker(struct loader *ld)
+{
+    const struct cfg_breaker *b = &ld->cfg->breaker;
+    const struct cfg_section *s = cfg_find_section(ld, SECT_BREAKER);
+    size_t lo = cfg_key_find(SECT_BREAKER, "open_timeout");
+    size_t hi = cfg_key_find(SECT_BREAKER, "max_open_timeout");
+
+    if (s == NULL || s->key_bad[lo] || s->key_bad[hi] || b->max_open_timeout_ms >=
+        b->open_timeout_ms)
+        return;
+    if (s->key_line[hi] != 0)
+        cfg_error(ld, s->key_line[hi], "max_open_timeout: %u ms is less than open_timeout "
+                  "(%u ms)", b->max_open_timeout_ms, b->open_timeout_ms);
+    else
+        cfg_error(ld, s->key_line[lo], "open_timeout: %u ms is more than max_open_timeout "
+                  "(%u ms by default)", b->open_timeout_ms, b->max_open_timeout_ms);
+}
+
+/* "a-b" or "a" into buf, after a ", " unless first. */
+static void cfg_put_range(char *buf, size_t len, unsigned a, unsigned b, int first)
+{
+    size_t used = strlen(buf);
+
+    if (used + 1 >= len)
+        return;
+    if (a == b)
+        snprintf(buf + used, len - used, "%s%u", first ? "" : ", ", a);
+    else
+        snprintf(buf + used, len - used, "%s%u-%u", first ? "" : ", ", a, b);
+}
+
+/*
+ * Each bucket 0..n_buckets-1 must belong to exactly one cluster. Overlaps are reported at
+ * the later cluster's buckets line, gaps at the [sharding] buckets line.
+ */
+static void cfg_check_buckets(struct loader *ld, const struct cfg_section *sh)
+{
+    const struct cfg *c = ld->cfg;
+    size_t ckey = cfg_key_find(SECT_CLUSTER, "buckets");
+    unsigned n = c->sharding.n_buckets;
+    uint32_t *owner;            /* section index + 1 of the owner, 0 = none */
+    int bad = 0;                /* a cluster's buckets line was refused: gaps would mislead */
+    char gaps[160] = "";
+    unsigned n_gaps = 0, gap_count = 0;
+
+    owner = calloc(n, sizeof(*owner));
+    if (owner == NULL) {
+        ld->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < ld->n_sects; i++) {
+        const struct cfg_section *s = &ld->sects[i];
+        const struct cfg_cluster *cl = &c->clusters[s->cluster];
+        int line = s->key_line[ckey];
+
+        if (s->sect != SECT_CLUSTER)
+            continue;
+        bad |= s->key_bad[ckey];
+        for (size_t r = 0; r < cl->n_bucket_ranges; r++) {
+            unsigned lo = cl->bucket_ranges[2 * r], hi = cl->bucket_ranges[2 * r + 1];
+            int reported = 0;
+
+            if (hi >= n) {
+                cfg_error(ld, line, "buckets: bucket %u is out of range ([sharding] buckets = "
+                          "%u, so 0-%u)", lo >= n ? lo : n, n, n - 1);
+                if (lo >= n)
+                    continue;
+                hi = n - 1;
+            }
+            for (unsigned b = lo; b <= hi; b++) {
+                const struct cfg_section *o;
+
+                if (owner[b] == 0) {
+                    owner[b] = (uint32_t)(i + 1);
+                    continue;
+                }
+                if (reported++)
+                    continue;
+                o = &ld->sects[owner[b] - 1];
+                if (o == s)
+                    cfg_error(ld, line, "buckets: bucket %u is listed twice", b);
+                else
+                    cfg_error(ld, line, "buckets: bucket %u is already owned by cluster "
+                              "\"%s\" (line %d)", b, c->clusters[o->cluster].name,
+                              o->key_line[ckey]);
+            }
+        }
+    }
+    for (unsigned b = 0; b < n; b++) {
+        unsigned e = b;
+
+        if (owner[b] != 0)
+            continue;
+        while (e + 1 < n && owner[e + 1] == 0)
+            e++;
+        if (n_gaps++ < 6)
+            cfg_put_range(gaps, sizeof(gaps), b, e, n_gaps == 1);
+        gap_count += e - b + 1;
+        b = e;
+    }
+    if (gap_count > 0 && !bad)
+        cfg_error(ld, sh->key_line[cfg_key_find(SECT_SHARDING, "buckets")],
+                  "buckets: %s %s%s %s to no cluster (add them to a [cluster.NAME] "
+                  "buckets line)", gap_count == 1 ? "bucket" : "buckets", gaps,
+                  n_gaps > 6 ? ", ..." : "", gap_count == 1 ? "belongs" : "belong");
+    free(owner);
+}
+
+static int cfg_cmp_tenant(const void *a, const void *b, void *arg)
+{
+    const struct loader *ld = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int r = strcmp(ld->cfg->tenants[x].name, ld->cfg->tenants[y].name);
+
+    return r != 0 ? r : (x > y) - (x < y);
+}
+
+/* Resolve each tenant's cluster; a name placed twice is reported at its later line. */
+static void cfg_check_tenants(struct loader *ld)
+{
+    struct cfg *c = ld->cfg;
+    size_t *order;
+
+    for (size_t i = 0; i < c->n_tenants; i++) {
+        c->tenants[i].cluster = cfg_find_cluster(c, ld->tenant_src[i].cluster);
+        if (c->tenants[i].cluster == NULL)
+            cfg_error(ld, ld->tenant_src[i].line, "tenant \"%s\": no [cluster.%s] section",
+                      c->tenants[i].name, ld->tenant_src[i].cluster);
+    }
+    order = malloc((c->n_tenants + 1) * sizeof(*order));
+    if (order == NULL) {
+        ld->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < c->n_tenants; i++)
+        order[i] = i;
+    qsort_r(order, c->n_tenants, sizeof(*order), cfg_cmp_tenant, ld);
+    for (size_t i = 1, first = 0; i < c->n_tenants; i++) {
+        if (strcmp(c->tenants[order[i]].name, c->tenants[order[first]].name) != 0) {
+            first = i;
+            continue;
+        }
+        cfg_error(ld, ld->tenant_src[order[i]].line, "tenant \"%s\" is listed twice "
+                  "(first on line %d)", c->tenants[order[i]].name,
+                  ld->tenant_src[order[first]].line);
+    }
+    free(order);
+}
+
+static void cfg_check_sharding(struct loader *ld)
+{
+    struct cfg *c = ld->cfg;
+    const struct cfg_section *sh = cfg_find_section(ld, SECT_SHARDING);
+    const struct cfg_section *tn = cfg_find_section(ld, SECT_TENANTS);
+    size_t ckey = cfg_key_find(SECT_CLUSTER, "buckets");
+    size_t nkey = cfg_key_find(SECT_SHARDING, "buckets");
+    size_t tkey = cfg_key_find(SECT_SHARDING, "sharded_tables");
+
+    c->sharding.enabled = sh != NULL;
+    if (tn != NULL && sh == NULL)
+        cfg_error(ld, tn->line, "[tenants] needs a [sharding] section");
+    for (size_t i = 0; i < ld->n_sects; i++) {
+        const struct cfg_section *s = &ld->sects[i];
+
+        if (s->sect == SECT_CLUSTER && s->key_line[ckey] != 0 && c->sharding.n_buckets == 0 &&
+            (sh == NULL || !sh->key_bad[nkey]))
+            cfg_error(ld, s->key_line[ckey], "buckets: [sharding] buckets is not set, so "
+                      "there are no buckets to own");
+    }
+    cfg_check_tenants(ld);
+    if (sh == NULL)
+        return;
+    if (c->sharding.n_tables > 0 && c->sharding.tenant_column[0] == '\0' &&
+        !sh->key_bad[cfg_key_find(SECT_SHARDING, "tenant_column")])
+        cfg_error(ld, sh->key_line[tkey], "sharded_tables: tenant_column is not set, so "
+                  "statements on them cannot name their tenant");
+    if (c->sharding.n_buckets > 0)
+        cfg_check_buckets(ld, sh);
+    else if (c->n_tenants == 0 && !sh->key_bad[nkey])
+        cfg_error(ld, sh->line, "[sharding] places no tenant: set buckets (and buckets in "
+                  "each [cluster.NAME]) or list tenants in [tenants]");
+}
+
 static void cfg_check(struct loader *ld)
 {
     struct cfg *c = ld->cfg;
@@ -605,7 +895,8 @@ static void cfg_check(struct loader *ld)
             pg = s;
         cfg_section_label(ld, s, label, sizeof(label));
         for (size_t k = 0; k < CFG_N_KEYS; k++)
-            if (cfg_keys[k].sect == s->sect && cfg_keys[k].required && !s->key_line[k])
+            if (cfg_keys[k].sect == s->sect && (cfg_keys[k].flags & KEY_REQUIRED) &&
+                !s->key_line[k])
                 cfg_error(ld, s->line, "missing required key \"%s\" in %s", cfg_keys[k].name,
                           label);
         if (s->sect == SECT_CLUSTER)
@@ -632,6 +923,8 @@ static void cfg_check(struct loader *ld)
         cfg_check_auth(ld, pg);
         cfg_check_pool(ld, pg);
     }
+    cfg_check_breaker(ld);
+    cfg_check_sharding(ld);
 }
 
 /* ---- the snapshot ---- */
@@ -640,9 +933,15 @@ static void cfg_free(struct cfg *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n_clusters; i++)
+    for (size_t i = 0; i < c->n_clusters; i++) {
         free(c->clusters[i].replicas);
+        free(c->clusters[i].bucket_ranges);
+    }
     free(c->clusters);
+    for (size_t i = 0; i < c->n_tenants; i++)
+        free(c->tenants[i].name);
+    free(c->tenants);
+    cfgvalue_free_funclist(c->sharding.tables);
     userlist_free(c->users, c->n_users);
     free(c->path);
     free(c->auth_file);
@@ -676,6 +975,14 @@ static void cfg_set_defaults(struct cfg *c)
     c->volatile_functions_are_writes = 1;
     c->volatile_refresh_ms = 300000;
     c->default_role = CFG_ROLE_AUTO;
+    strcpy(c->sharding.tenant_key, "pgrouter.tenant");
+    c->breaker.failure_threshold = 3;
+    c->breaker.open_timeout_ms = 1000;
+    c->breaker.max_open_timeout_ms = 30000;
+    c->breaker.half_open_probes = 1;
+    c->health.interval_ms = 1000;
+    c->health.read_retries = 1;
+    c->health.timeout_ms = 2000;
 }
 
 static size_t cfg_count_names(char *const *names)
@@ -700,6 +1007,7 @@ static int cfg_set_late_defaults(struct cfg *c)
         return -ENOMEM;
     c->n_write_functions = cfg_count_names(c->write_functions);
     c->n_read_only_functions = cfg_count_names(c->read_only_functions);
+    c->sharding.n_tables = cfg_count_names(c->sharding.tables);
     return 0;
 }
 
@@ -765,6 +1073,7 @@ out:
         free(ld.errs[i].text);
     free(ld.errs);
     free(ld.sects);
+    free(ld.tenant_src);
     free(ld.buf);
     return rc;
 }

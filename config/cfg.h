@@ -17,6 +17,19 @@ enum cfg_pool_mode { CFG_POOL_TRANSACTION, CFG_POOL_SESSION };
 /* [routing] default_role: where a statement goes when nothing else decides. */
 enum cfg_role { CFG_ROLE_AUTO, CFG_ROLE_PRIMARY, CFG_ROLE_REPLICA };
 
+/* [cluster.NAME] load_balance: how a read picks among the cluster's replicas. */
+enum cfg_lb {
+    CFG_LB_ROUND_ROBIN, CFG_LB_LEAST_CONN, CFG_LB_RANDOM, CFG_LB_WEIGHTED, CFG_LB_LEAST_LATENCY,
+};
+
+/*
+ * [cluster.NAME] primary_reads: may reads go to the primary? OFF never, ON as one more
+ * replica, FALLBACK only when no replica can take them.
+ */
+enum cfg_primary_reads {
+    CFG_PRIMARY_READS_OFF, CFG_PRIMARY_READS_ON, CFG_PRIMARY_READS_FALLBACK,
+};
+
 /* One PostgreSQL server: host name or IP literal (IPv6 without brackets) and port. */
 struct cfg_node {
     char host[256];
@@ -31,6 +44,54 @@ struct cfg_cluster {
     struct cfg_node primary;
     struct cfg_node *replicas;
     size_t n_replicas;
+    int load_balance;               /* enum cfg_lb, default round_robin */
+    int primary_reads;              /* enum cfg_primary_reads, default fallback */
+    /*
+     * Hash buckets this cluster owns ("buckets = 0-511, 600"): n_bucket_ranges pairs
+     * lo, hi (inclusive, lo <= hi) in file order; NULL and 0 when the key is absent.
+     * cfg_load guarantees that the clusters' ranges never overlap and together cover
+     * 0 .. sharding.n_buckets - 1 when n_buckets > 0.
+     */
+    uint16_t *bucket_ranges;
+    size_t n_bucket_ranges;
+};
+
+/* A [tenants] entry: "name = cluster" places tenant name on that cluster, whatever its hash. */
+struct cfg_tenant {
+    char *name;                     /* 1-63 bytes, exact (case-sensitive) */
+    const struct cfg_cluster *cluster;  /* points into cfg->clusters */
+};
+
+/* [sharding]: how a statement's tenant is found, see router/tenant.h and router/shard.h. */
+struct cfg_sharding {
+    int enabled;                    /* 1 if the file has a [sharding] section */
+    char tenant_key[64];            /* setting / startup parameter, "pgrouter.tenant" */
+    char tenant_column[64];         /* lowercase column name, "" if not set */
+    /*
+     * Lowercase "table" or "schema.table" names, NULL-terminated (NULL itself when
+     * n_tables is 0). The only key that may repeat: each line appends to the list.
+     */
+    char **tables;
+    size_t n_tables;
+    unsigned n_buckets;             /* 1..65536, 0 = no hash placement */
+};
+
+/* [breaker]: per-pool circuit breaker (router/breaker). */
+struct cfg_breaker {
+    unsigned failure_threshold;     /* consecutive failures that open it, 1..1000 */
+    unsigned open_timeout_ms;       /* first wait before half-open */
+    unsigned max_open_timeout_ms;   /* the wait doubles up to this, >= open_timeout_ms */
+    unsigned half_open_probes;      /* connections let through when half-open, 1..100 */
+};
+
+/* [health]: health checks and replica selection; 0 in a limit means "off". */
+struct cfg_health {
+    unsigned interval_ms;           /* health_check_interval, 0 = no checks */
+    unsigned long long max_lag_bytes;   /* max_replica_lag_bytes */
+    unsigned max_lag_ms;            /* max_replica_lag */
+    int read_fallback_error;        /* read_fallback: 0 = primary, 1 = error */
+    unsigned read_retries;          /* 0..10 */
+    unsigned timeout_ms;            /* health_check_timeout */
 };
 
 /* One auth_file entry; secret is a password, "md5<32 hex>" or "SCRAM-SHA-256$...". */
@@ -100,6 +161,12 @@ struct cfg {
     struct cfg_cluster *clusters;   /* in file order */
     size_t n_clusters;
     const struct cfg_cluster *default_cluster;  /* points into clusters, never NULL */
+
+    struct cfg_sharding sharding;
+    struct cfg_tenant *tenants;     /* [tenants] in file order, names unique */
+    size_t n_tenants;
+    struct cfg_breaker breaker;
+    struct cfg_health health;
 };
 
 /*

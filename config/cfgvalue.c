@@ -514,10 +514,261 @@ void cfgvalue_free_funclist(char **names)
     free(names);
 }
 
+/*
+ * "name, schema.name, ..." appended to the NULL-terminated list *field (which may be
+ * NULL): a new array replaces the old one, whose strings it takes over. what names an
+ * entry in messages; with unique, an entry already in the list is refused.
+ */
+static int cfgvalue_namelist(const char *v, const char *what, int unique, void *field,
+                             char *why, size_t why_len)
+{
+    char **old = *(char ***)field;
+    char **names = NULL;
+    char *copy = NULL;
+    char *item, *next;
+    size_t n0 = 0, n = 1, i, entry = 1;
+    int rc = -ENOMEM;
+
+    while (old != NULL && old[n0] != NULL)
+        n0++;
+    for (const char *p = v; *p != '\0'; p++)
+        n += *p == ',';
+    copy = strdup(v);
+    names = calloc(n0 + n + 1, sizeof(*names));
+    if (copy == NULL || names == NULL)
+        goto fail;
+    for (i = n0, item = copy; item != NULL; item = next, i++, entry++) {
+        item = cfgvalue_cut_item(item, &next);
+        if (*item == '\0') {
+            snprintf(why, why_len, "entry %zu of \"%s\" is empty", entry, v);
+            rc = -EINVAL;
+            goto fail;
+        }
+        if (!cfgvalue_funcname_ok(item)) {
+            snprintf(why, why_len, "\"%s\" is not a %s name (name or schema.name, "
+                     "each 1-63 of A-Z a-z 0-9 _ $, starting with a letter or _)", item, what);
+            rc = -EINVAL;
+            goto fail;
+        }
+        /* PostgreSQL folds unquoted names the same way, and funcset expects lowercase */
+        for (char *p = item; *p != '\0'; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        for (size_t j = 0; unique && j < n0 && old[j] != NULL; j++) {
+            if (strcmp(old[j], item) == 0) {
+                snprintf(why, why_len, "%s \"%s\" is listed twice", what, item);
+                rc = -EINVAL;
+                goto fail;
+            }
+        }
+        for (size_t j = n0; unique && j < i; j++) {
+            if (strcmp(names[j], item) == 0) {
+                snprintf(why, why_len, "%s \"%s\" is listed twice", what, item);
+                rc = -EINVAL;
+                goto fail;
+            }
+        }
+        names[i] = strdup(item);
+        if (names[i] == NULL)
+            goto fail;
+    }
+    if (n0 > 0)
+        memcpy(names, old, n0 * sizeof(*names));
+    free(old);
+    *(char ***)field = names;
+    free(copy);
+    return 0;
+fail:
+    for (i = n0; names != NULL && i < n0 + n; i++)
+        free(names[i]);
+    free(names);
+    free(copy);
+    return rc;
+}
+
 int cfgvalue_parse_funclist(const char *v, long long min, long long max, void *field,
                             char *why, size_t why_len)
 {
-    char **names = NULL;
+    (void)min;
+    (void)max;
+    if (*v == '\0') {
+        *(char ***)field = NULL;
+        return 0;
+    }
+    return cfgvalue_namelist(v, "function", 0, field, why, why_len);
+}
+
+int cfgvalue_parse_tablelist(const char *v, long long min, long long max, void *field,
+                             char *why, size_t why_len)
+{
+    (void)min;
+    (void)max;
+    if (*v == '\0')
+        return 0;
+    return cfgvalue_namelist(v, "table", 1, field, why, why_len);
+}
+
+int cfgvalue_parse_uint(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len)
+{
+    int n = 0;
+    int rc = cfgvalue_parse_int(v, min < 0 ? 0 : min, max, &n, why, why_len);
+
+    if (rc == 0)
+        *(unsigned *)field = (unsigned)n;
+    return rc;
+}
+
+int cfgvalue_parse_size_ull(const char *v, long long min, long long max, void *field,
+                            char *why, size_t why_len)
+{
+    static const char *const units[] = { "", "kB", "MB", "GB", "TB", NULL };
+    static const unsigned long long mults[] = {
+        1, 1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40,
+    };
+    unsigned long long n = 0;
+    int rc = cfgvalue_number_unit(v, units, mults, (unsigned long long)max, &n);
+
+    if (rc == -EINVAL) {
+        snprintf(why, why_len, "\"%s\" is not a size (bytes, or a number followed by "
+                 "kB, MB, GB or TB)", v);
+        return rc;
+    }
+    if (rc < 0 || n < (unsigned long long)min) {
+        snprintf(why, why_len, "\"%s\" is out of range (%lld-%lld bytes)", v, min, max);
+        return -EINVAL;
+    }
+    *(unsigned long long *)field = n;
+    return 0;
+}
+
+/* Store into *field the index of v in words (NULL-terminated), ignoring case. */
+static int cfgvalue_choice(const char *v, const char *const *words, void *field,
+                           char *why, size_t why_len)
+{
+    size_t used = 0;
+
+    for (int i = 0; words[i] != NULL; i++) {
+        if (strcasecmp(v, words[i]) == 0) {
+            *(int *)field = i;
+            return 0;
+        }
+    }
+    used = (size_t)snprintf(why, why_len, "\"%s\" is not one of ", v);
+    for (int i = 0; words[i] != NULL && used < why_len; i++)
+        used += (size_t)snprintf(why + used, why_len - used, "%s%s", i ? ", " : "", words[i]);
+    return -EINVAL;
+}
+
+int cfgvalue_parse_lb(const char *v, long long min, long long max, void *field,
+                      char *why, size_t why_len)
+{
+    /* in enum cfg_lb order */
+    static const char *const words[] = {
+        "round_robin", "least_conn", "random", "weighted", "least_latency", NULL,
+    };
+
+    (void)min;
+    (void)max;
+    return cfgvalue_choice(v, words, field, why, why_len);
+}
+
+int cfgvalue_parse_primary_reads(const char *v, long long min, long long max, void *field,
+                                 char *why, size_t why_len)
+{
+    /* in enum cfg_primary_reads order */
+    static const char *const words[] = { "off", "on", "fallback", NULL };
+
+    (void)min;
+    (void)max;
+    return cfgvalue_choice(v, words, field, why, why_len);
+}
+
+int cfgvalue_parse_read_fallback(const char *v, long long min, long long max, void *field,
+                                 char *why, size_t why_len)
+{
+    static const char *const words[] = { "primary", "error", NULL };
+
+    (void)min;
+    (void)max;
+    return cfgvalue_choice(v, words, field, why, why_len);
+}
+
+/* Copy v into field (char[64]) folded to lowercase; the caller checked its length. */
+static void cfgvalue_copy_lower(const char *v, char *field)
+{
+    size_t i;
+
+    for (i = 0; v[i] != '\0'; i++)
+        field[i] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] - 'A' + 'a' : v[i]);
+    field[i] = '\0';
+}
+
+int cfgvalue_parse_ident(const char *v, long long min, long long max, void *field,
+                         char *why, size_t why_len)
+{
+    (void)min;
+    (void)max;
+    if (!cfgvalue_ident_ok(v, strlen(v))) {
+        snprintf(why, why_len, "\"%s\" is not a column name (1-63 of A-Z a-z 0-9 _ $, "
+                 "starting with a letter or _)", v);
+        return -EINVAL;
+    }
+    cfgvalue_copy_lower(v, field);
+    return 0;
+}
+
+int cfgvalue_parse_setting(const char *v, long long min, long long max, void *field,
+                           char *why, size_t why_len)
+{
+    const char *dot = strchr(v, '.');
+
+    (void)min;
+    (void)max;
+    if (dot == NULL || strlen(v) > 63 || !cfgvalue_funcname_ok(v)) {
+        snprintf(why, why_len, "\"%s\" is not a custom setting name (prefix.name, e.g. "
+                 "pgrouter.tenant)", v);
+        return -EINVAL;
+    }
+    cfgvalue_copy_lower(v, field);
+    return 0;
+}
+
+/* One "lo-hi" or "n" entry of a bucket list. */
+static int cfgvalue_bucket_range(const char *item, uint16_t *lo, uint16_t *hi,
+                                 char *why, size_t why_len)
+{
+    const char *p = item;
+    unsigned long long a = 0, b = 0;
+
+    if (cfgvalue_digits(&p, &a) < 0 || a > 65535)
+        goto bad;
+    b = a;
+    if (*p == '-') {
+        p++;
+        if (cfgvalue_digits(&p, &b) < 0 || b > 65535)
+            goto bad;
+    }
+    if (*p != '\0')
+        goto bad;
+    if (b < a) {
+        snprintf(why, why_len, "range \"%s\" ends before it starts", item);
+        return -EINVAL;
+    }
+    *lo = (uint16_t)a;
+    *hi = (uint16_t)b;
+    return 0;
+bad:
+    snprintf(why, why_len, "\"%s\" is not a bucket number or range (0-65535, e.g. 0-511)",
+             item);
+    return -EINVAL;
+}
+
+int cfgvalue_parse_buckets(const char *v, long long min, long long max, void *field,
+                           char *why, size_t why_len)
+{
+    struct cfg_cluster *cl = field;
+    uint16_t *pairs = NULL;
     char *copy = NULL;
     char *item, *next;
     size_t n = 1, i = 0;
@@ -525,15 +776,13 @@ int cfgvalue_parse_funclist(const char *v, long long min, long long max, void *f
 
     (void)min;
     (void)max;
-    if (*v == '\0') {
-        *(char ***)field = NULL;
+    if (*v == '\0')
         return 0;
-    }
     for (const char *p = v; *p != '\0'; p++)
         n += *p == ',';
     copy = strdup(v);
-    names = calloc(n + 1, sizeof(*names));
-    if (copy == NULL || names == NULL)
+    pairs = calloc(2 * n, sizeof(*pairs));
+    if (copy == NULL || pairs == NULL)
         goto fail;
     for (item = copy; item != NULL; item = next, i++) {
         item = cfgvalue_cut_item(item, &next);
@@ -542,27 +791,28 @@ int cfgvalue_parse_funclist(const char *v, long long min, long long max, void *f
             rc = -EINVAL;
             goto fail;
         }
-        if (!cfgvalue_funcname_ok(item)) {
-            snprintf(why, why_len, "\"%s\" is not a function name (name or schema.name, "
-                     "each 1-63 of A-Z a-z 0-9 _ $, starting with a letter or _)", item);
-            rc = -EINVAL;
+        rc = cfgvalue_bucket_range(item, &pairs[2 * i], &pairs[2 * i + 1], why, why_len);
+        if (rc < 0)
             goto fail;
-        }
-        /* PostgreSQL folds unquoted names the same way, and funcset expects lowercase */
-        for (char *p = item; *p != '\0'; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p - 'A' + 'a');
-        names[i] = strdup(item);
-        if (names[i] == NULL) {
-            rc = -ENOMEM;
-            goto fail;
-        }
     }
-    *(char ***)field = names;
+    cl->bucket_ranges = pairs;
+    cl->n_bucket_ranges = n;
     free(copy);
     return 0;
 fail:
-    cfgvalue_free_funclist(names);
+    free(pairs);
     free(copy);
     return rc;
+}
+
+int cfgvalue_tenant_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 1 || n > 63)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
 }

@@ -59,7 +59,14 @@ int cfgvalue_parse_role(const char *v, long long min, long long max, void *field
  */
 int cfgvalue_parse_funclist(const char *v, long long min, long long max, void *field,
                             char *why, size_t why_len);
-/* Free a list made by cfgvalue_parse_funclist; NULL is ignored. */
+/*
+ * char ** like cfgvalue_parse_funclist ("table" or "schema.table"), but appends to the
+ * list already in *field (sharded_tables may repeat) and refuses a name listed twice.
+ * Empty v leaves *field alone.
+ */
+int cfgvalue_parse_tablelist(const char *v, long long min, long long max, void *field,
+                             char *why, size_t why_len);
+/* Free a list made by cfgvalue_parse_funclist or _tablelist; NULL is ignored. */
 void cfgvalue_free_funclist(char **names);
 /* char[64]: a cluster name, see cfgvalue_name_ok. */
 int cfgvalue_parse_name(const char *v, long long min, long long max, void *field,
@@ -73,6 +80,38 @@ int cfgvalue_parse_node(const char *v, long long min, long long max, void *field
  */
 int cfgvalue_parse_replicas(const char *v, long long min, long long max, void *field,
                             char *why, size_t why_len);
+
+/* unsigned: decimal, min..max (min below 0 counts as 0). */
+int cfgvalue_parse_uint(const char *v, long long min, long long max, void *field,
+                        char *why, size_t why_len);
+/* unsigned long long: bytes, or a number followed by kB, MB, GB or TB; min..max bytes. */
+int cfgvalue_parse_size_ull(const char *v, long long min, long long max, void *field,
+                            char *why, size_t why_len);
+/* int holding an enum cfg_lb: round_robin, least_conn, random, weighted, least_latency. */
+int cfgvalue_parse_lb(const char *v, long long min, long long max, void *field,
+                      char *why, size_t why_len);
+/* int holding an enum cfg_primary_reads: off, on or fallback, in any case. */
+int cfgvalue_parse_primary_reads(const char *v, long long min, long long max, void *field,
+                                 char *why, size_t why_len);
+/* int: primary gives 0, error gives 1, in any case. */
+int cfgvalue_parse_read_fallback(const char *v, long long min, long long max, void *field,
+                                 char *why, size_t why_len);
+/* char[64]: an unquoted SQL identifier (1-63 of A-Z a-z 0-9 _ $), folded to lowercase. */
+int cfgvalue_parse_ident(const char *v, long long min, long long max, void *field,
+                         char *why, size_t why_len);
+/* char[64]: a custom setting name "prefix.name" (two identifiers), folded to lowercase. */
+int cfgvalue_parse_setting(const char *v, long long min, long long max, void *field,
+                           char *why, size_t why_len);
+/*
+ * struct cfg_cluster (field points at the whole cluster): sets bucket_ranges and
+ * n_bucket_ranges from "0-511, 600, ..." (each 0-65535, ranges inclusive, lo <= hi).
+ * Whether they fit [sharding] buckets is checked once the whole file is read.
+ */
+int cfgvalue_parse_buckets(const char *v, long long min, long long max, void *field,
+                           char *why, size_t why_len);
+
+/* True if s is a [tenants] name: 1-63 bytes, no control characters. */
+int cfgvalue_tenant_ok(const char *s);
 
 /* True if s is 1-63 characters of A-Z a-z 0-9 _ - (cluster names). */
 int cfgvalue_name_ok(const char *s);

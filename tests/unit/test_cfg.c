@@ -713,8 +713,8 @@ static void test_cfg_reports_unknown_section(void **state)
 {
     (void)state;
     expect_errors(TRUST_HEAD "[pools]\nsize = 3\n" MIN_CLUSTER,
-                  "@:3: unknown section [pools] (expected [pgrouter], [routing] or "
-                  "[cluster.NAME])\n");
+                  "@:3: unknown section [pools] (expected [pgrouter], [routing], "
+                  "[cluster.NAME], [sharding], [tenants], [breaker] or [health])\n");
 }
 
 static void test_cfg_reports_unknown_key_with_its_section(void **state)
@@ -983,8 +983,8 @@ static void test_cfg_reports_every_error_not_just_the_first(void **state)
                   "@:5: default_cluster: no [cluster.nope] section\n"
                   "@:6: missing required key \"primary\" in [cluster.main]\n"
                   "@:8: duplicate section [cluster.main] (first on line 6)\n"
-                  "@:9: unknown section [extra] (expected [pgrouter], [routing] or "
-                  "[cluster.NAME])\n");
+                  "@:9: unknown section [extra] (expected [pgrouter], [routing], "
+                  "[cluster.NAME], [sharding], [tenants], [breaker] or [health])\n");
 }
 
 static void test_cfg_returns_errno_for_an_unreadable_file(void **state)
@@ -1077,6 +1077,295 @@ static void test_cfg_parse_hostport_rejects_malformed_addresses(void **state)
     assert_int_equal(cfg_parse_hostport(longname, &n), -EINVAL);
 }
 
+/* ---- [sharding], [tenants], [breaker], [health], per-cluster balancing ---- */
+
+#define SHARD_HEAD TRUST_HEAD "default_cluster = shard_a\n"
+
+static void test_cfg_defaults_for_sharding_breaker_health_and_balancing(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD MIN_CLUSTER);
+
+    (void)state;
+    assert_false(c->sharding.enabled);
+    assert_string_equal(c->sharding.tenant_key, "pgrouter.tenant");
+    assert_string_equal(c->sharding.tenant_column, "");
+    assert_null(c->sharding.tables);
+    assert_int_equal(c->sharding.n_tables, 0);
+    assert_int_equal(c->sharding.n_buckets, 0);
+    assert_null(c->tenants);
+    assert_int_equal(c->n_tenants, 0);
+    assert_int_equal(c->breaker.failure_threshold, 3);
+    assert_int_equal(c->breaker.open_timeout_ms, 1000);
+    assert_int_equal(c->breaker.max_open_timeout_ms, 30000);
+    assert_int_equal(c->breaker.half_open_probes, 1);
+    assert_int_equal(c->health.interval_ms, 1000);
+    assert_int_equal(c->health.max_lag_bytes, 0);
+    assert_int_equal(c->health.max_lag_ms, 0);
+    assert_int_equal(c->health.read_fallback_error, 0);
+    assert_int_equal(c->health.read_retries, 1);
+    assert_int_equal(c->health.timeout_ms, 2000);
+    assert_int_equal(c->clusters[0].load_balance, CFG_LB_ROUND_ROBIN);
+    assert_int_equal(c->clusters[0].primary_reads, CFG_PRIMARY_READS_FALLBACK);
+    assert_null(c->clusters[0].bucket_ranges);
+    assert_int_equal(c->clusters[0].n_bucket_ranges, 0);
+    cfg_unref(c);
+}
+
+static void test_cfg_loads_sharding_and_tenants(void **state)
+{
+    struct cfg *c = load_ok(SHARD_HEAD
+                            "[sharding]\n"
+                            "tenant_key = App.Tenant\n"
+                            "tenant_column = Tenant_ID\n"
+                            "sharded_tables = accounts, Sales.Orders\n"
+                            "sharded_tables = invoices\n"
+                            "buckets = 1024\n"
+                            "[cluster.shard_a]\n"
+                            "primary = a:5432\n"
+                            "buckets = 0-511\n"
+                            "[cluster.shard_b]\n"
+                            "primary = b:5432\n"
+                            "buckets = 512-599, 600, 601-1023\n"
+                            "[tenants]\n"
+                            "acme = shard_b\n"
+                            "Big Corp = shard_a\n");
+
+    (void)state;
+    assert_true(c->sharding.enabled);
+    assert_string_equal(c->sharding.tenant_key, "app.tenant");
+    assert_string_equal(c->sharding.tenant_column, "tenant_id");
+    assert_int_equal(c->sharding.n_tables, 3);
+    assert_string_equal(c->sharding.tables[0], "accounts");
+    assert_string_equal(c->sharding.tables[1], "sales.orders");
+    assert_string_equal(c->sharding.tables[2], "invoices");
+    assert_null(c->sharding.tables[3]);
+    assert_int_equal(c->sharding.n_buckets, 1024);
+    assert_int_equal(c->clusters[0].n_bucket_ranges, 1);
+    assert_int_equal(c->clusters[0].bucket_ranges[0], 0);
+    assert_int_equal(c->clusters[0].bucket_ranges[1], 511);
+    assert_int_equal(c->clusters[1].n_bucket_ranges, 3);
+    assert_int_equal(c->clusters[1].bucket_ranges[2], 600);
+    assert_int_equal(c->clusters[1].bucket_ranges[3], 600);
+    assert_int_equal(c->clusters[1].bucket_ranges[5], 1023);
+    assert_int_equal(c->n_tenants, 2);
+    assert_string_equal(c->tenants[0].name, "acme");
+    assert_ptr_equal(c->tenants[0].cluster, &c->clusters[1]);
+    assert_string_equal(c->tenants[1].name, "Big Corp");
+    assert_ptr_equal(c->tenants[1].cluster, &c->clusters[0]);
+    cfg_unref(c);
+}
+
+static void test_cfg_accepts_tenants_without_buckets_and_one_bucket(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD "[tenants]\nacme = main\n[sharding]\n" MIN_CLUSTER);
+
+    (void)state;
+    assert_int_equal(c->sharding.n_buckets, 0);
+    assert_ptr_equal(c->tenants[0].cluster, &c->clusters[0]);
+    cfg_unref(c);
+    c = load_ok(TRUST_HEAD "[sharding]\nbuckets = 1\n" MIN_CLUSTER "buckets = 0\n");
+    assert_int_equal(c->sharding.n_buckets, 1);
+    cfg_unref(c);
+}
+
+static void test_cfg_reports_overlapping_buckets_at_the_later_cluster(void **state)
+{
+    (void)state;
+    expect_errors(SHARD_HEAD
+                  "[sharding]\nbuckets = 1024\n"
+                  "[cluster.shard_a]\nprimary = a:1\nbuckets = 0-511\n"
+                  "[cluster.shard_b]\nprimary = b:1\nbuckets = 300-1023\n",
+                  "@:11: buckets: bucket 300 is already owned by cluster \"shard_a\" "
+                  "(line 8)\n");
+}
+
+static void test_cfg_reports_a_bucket_listed_twice_in_one_cluster(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[sharding]\nbuckets = 16\n" MIN_CLUSTER "buckets = 0-9, 8-15\n",
+                  "@:7: buckets: bucket 8 is listed twice\n");
+}
+
+static void test_cfg_reports_buckets_that_belong_to_no_cluster(void **state)
+{
+    (void)state;
+    expect_errors(SHARD_HEAD
+                  "[sharding]\nbuckets = 1024\n"
+                  "[cluster.shard_a]\nprimary = a:1\nbuckets = 0-511\n",
+                  "@:5: buckets: buckets 512-1023 belong to no cluster (add them to a "
+                  "[cluster.NAME] buckets line)\n");
+    expect_errors(TRUST_HEAD "[sharding]\nbuckets = 100\n" MIN_CLUSTER
+                  "buckets = 1-9, 11, 13-19, 21, 23, 25, 27, 29, 31-99\n",
+                  "@:4: buckets: buckets 0, 10, 12, 20, 22, 24, ... belong to no cluster "
+                  "(add them to a [cluster.NAME] buckets line)\n");
+    expect_errors(TRUST_HEAD "[sharding]\nbuckets = 10\n" MIN_CLUSTER "buckets = 0-8\n",
+                  "@:4: buckets: bucket 9 belongs to no cluster (add them to a "
+                  "[cluster.NAME] buckets line)\n");
+}
+
+static void test_cfg_reports_buckets_out_of_range(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[sharding]\nbuckets = 1024\n" MIN_CLUSTER
+                  "buckets = 0-1023, 1024-2000, 1000-1030\n",
+                  "@:7: buckets: bucket 1024 is out of range ([sharding] buckets = 1024, "
+                  "so 0-1023)\n"
+                  "@:7: buckets: bucket 1024 is out of range ([sharding] buckets = 1024, "
+                  "so 0-1023)\n"
+                  "@:7: buckets: bucket 1000 is listed twice\n");
+}
+
+static void test_cfg_reports_malformed_bucket_lists(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[sharding]\nbuckets = 0\n[cluster.a]\nprimary = a:1\n"
+                  "buckets = 10-5\n"
+                  "[cluster.b]\nprimary = b:1\nbuckets = 0-x\n"
+                  "[cluster.c]\nprimary = c:1\nbuckets = 1,,2\n"
+                  "[cluster.d]\nprimary = d:1\nbuckets = 70000\n",
+                  "@:1: default_cluster is required when there are several clusters\n"
+                  "@:4: buckets: \"0\" is out of range (1-65536)\n"
+                  "@:7: buckets: range \"10-5\" ends before it starts\n"
+                  "@:10: buckets: \"0-x\" is not a bucket number or range (0-65535, "
+                  "e.g. 0-511)\n"
+                  "@:13: buckets: entry 2 of \"1,,2\" is empty\n"
+                  "@:16: buckets: \"70000\" is not a bucket number or range (0-65535, "
+                  "e.g. 0-511)\n");
+    expect_errors(TRUST_HEAD "[sharding]\nbuckets = 65537\n" MIN_CLUSTER,
+                  "@:4: buckets: \"65537\" is out of range (1-65536)\n");
+}
+
+static void test_cfg_reports_cluster_buckets_without_sharding_buckets(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD MIN_CLUSTER "buckets = 0-9\n",
+                  "@:5: buckets: [sharding] buckets is not set, so there are no buckets "
+                  "to own\n");
+}
+
+static void test_cfg_reports_unknown_cluster_in_tenants(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[sharding]\n" MIN_CLUSTER "[tenants]\nacme = main\n"
+                  "globex = shard_z\nbad = no/such\n",
+                  "@:8: tenant \"globex\": no [cluster.shard_z] section\n"
+                  "@:9: tenant \"bad\": \"no/such\" is not a cluster name\n");
+}
+
+static void test_cfg_reports_a_tenant_listed_twice(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[sharding]\n" MIN_CLUSTER "[tenants]\nacme = main\n"
+                  "globex = main\nacme = main\nACME = main\nglobex = main\n",
+                  "@:9: tenant \"acme\" is listed twice (first on line 7)\n"
+                  "@:11: tenant \"globex\" is listed twice (first on line 8)\n");
+}
+
+static void test_cfg_reports_sharded_tables_without_tenant_column(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[sharding]\nsharded_tables = accounts\n" MIN_CLUSTER
+                  "[tenants]\nacme = main\n",
+                  "@:4: sharded_tables: tenant_column is not set, so statements on them "
+                  "cannot name their tenant\n");
+}
+
+static void test_cfg_reports_tenants_without_sharding_and_sharding_placing_nothing(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD MIN_CLUSTER "[tenants]\nacme = main\n",
+                  "@:5: [tenants] needs a [sharding] section\n");
+    expect_errors(TRUST_HEAD "[sharding]\ntenant_column = tenant_id\n" MIN_CLUSTER,
+                  "@:3: [sharding] places no tenant: set buckets (and buckets in each "
+                  "[cluster.NAME]) or list tenants in [tenants]\n");
+}
+
+static void test_cfg_reports_bad_sharding_values(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[sharding]\ntenant_key = tenant\ntenant_column = 1col\n"
+                  "sharded_tables = accounts\nsharded_tables = orders, a.b.c\n"
+                  "sharded_tables = ACCOUNTS\n"
+                  "buckets = 4\ntenant_key = x.y\n" MIN_CLUSTER "buckets = 0-3\n"
+                  "[tenants]\n\x01x = main\n",
+                  "@:4: tenant_key: \"tenant\" is not a custom setting name (prefix.name, "
+                  "e.g. pgrouter.tenant)\n"
+                  "@:5: tenant_column: \"1col\" is not a column name (1-63 of A-Z a-z 0-9 _ "
+                  "$, starting with a letter or _)\n"
+                  "@:7: sharded_tables: \"a.b.c\" is not a table name (name or schema.name, "
+                  "each 1-63 of A-Z a-z 0-9 _ $, starting with a letter or _)\n"
+                  "@:8: sharded_tables: table \"accounts\" is listed twice\n"
+                  "@:10: duplicate key \"tenant_key\" (first set on line 4)\n"
+                  "@:15: tenant \"\x01x\": a tenant name is 1-63 bytes without control "
+                  "characters\n");
+}
+
+static void test_cfg_loads_breaker_health_and_balancing(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD
+                            "[breaker]\nfailure_threshold = 5\nopen_timeout = 250ms\n"
+                            "max_open_timeout = 1min\nhalf_open_probes = 3\n"
+                            "[health]\nhealth_check_interval = 0\nhealth_check_timeout = 500ms\n"
+                            "max_replica_lag_bytes = 16MB\nmax_replica_lag = 10s\n"
+                            "read_fallback = Error\nread_retries = 0\n"
+                            MIN_CLUSTER "load_balance = least_latency\nprimary_reads = off\n");
+
+    (void)state;
+    assert_int_equal(c->breaker.failure_threshold, 5);
+    assert_int_equal(c->breaker.open_timeout_ms, 250);
+    assert_int_equal(c->breaker.max_open_timeout_ms, 60000);
+    assert_int_equal(c->breaker.half_open_probes, 3);
+    assert_int_equal(c->health.interval_ms, 0);
+    assert_int_equal(c->health.timeout_ms, 500);
+    assert_true(c->health.max_lag_bytes == 16ULL << 20);
+    assert_int_equal(c->health.max_lag_ms, 10000);
+    assert_int_equal(c->health.read_fallback_error, 1);
+    assert_int_equal(c->health.read_retries, 0);
+    assert_int_equal(c->clusters[0].load_balance, CFG_LB_LEAST_LATENCY);
+    assert_int_equal(c->clusters[0].primary_reads, CFG_PRIMARY_READS_OFF);
+    cfg_unref(c);
+    c = load_ok(TRUST_HEAD "[health]\nmax_replica_lag_bytes = 2TB\nread_fallback = primary\n"
+                MIN_CLUSTER "load_balance = Weighted\nprimary_reads = ON\n");
+    assert_true(c->health.max_lag_bytes == 2ULL << 40);
+    assert_int_equal(c->health.read_fallback_error, 0);
+    assert_int_equal(c->clusters[0].load_balance, CFG_LB_WEIGHTED);
+    assert_int_equal(c->clusters[0].primary_reads, CFG_PRIMARY_READS_ON);
+    cfg_unref(c);
+}
+
+static void test_cfg_reports_bad_breaker_health_and_balancing_values(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD
+                  "[breaker]\nfailure_threshold = 0\nhalf_open_probes = 101\n"
+                  "open_timeout = 0\n"
+                  "[health]\nread_retries = 11\nread_fallback = replica\n"
+                  "max_replica_lag_bytes = 5 PB\nhealth_check_timeout = 0\n"
+                  MIN_CLUSTER "load_balance = fastest\nprimary_reads = maybe\n",
+                  "@:4: failure_threshold: \"0\" is out of range (1-1000)\n"
+                  "@:5: half_open_probes: \"101\" is out of range (1-100)\n"
+                  "@:6: open_timeout: \"0\" is out of range (1-86400000 ms)\n"
+                  "@:8: read_retries: \"11\" is out of range (0-10)\n"
+                  "@:9: read_fallback: \"replica\" is not one of primary, error\n"
+                  "@:10: max_replica_lag_bytes: \"5 PB\" is not a size (bytes, or a number "
+                  "followed by kB, MB, GB or TB)\n"
+                  "@:11: health_check_timeout: \"0\" is out of range (1-86400000 ms)\n"
+                  "@:14: load_balance: \"fastest\" is not one of round_robin, least_conn, "
+                  "random, weighted, least_latency\n"
+                  "@:15: primary_reads: \"maybe\" is not one of off, on, fallback\n");
+}
+
+static void test_cfg_reports_max_open_timeout_below_open_timeout(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "[breaker]\nopen_timeout = 10s\nmax_open_timeout = 5s\n"
+                  MIN_CLUSTER,
+                  "@:5: max_open_timeout: 5000 ms is less than open_timeout (10000 ms)\n");
+    expect_errors(TRUST_HEAD "[breaker]\nopen_timeout = 1min\n" MIN_CLUSTER,
+                  "@:4: open_timeout: 60000 ms is more than max_open_timeout (30000 ms by "
+                  "default)\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1129,6 +1418,23 @@ int main(void)
         cmocka_unit_test(test_cfg_ref_keeps_snapshot_until_last_unref),
         cmocka_unit_test(test_cfg_parse_hostport_accepts_names_and_ip_literals),
         cmocka_unit_test(test_cfg_parse_hostport_rejects_malformed_addresses),
+        cmocka_unit_test(test_cfg_defaults_for_sharding_breaker_health_and_balancing),
+        cmocka_unit_test(test_cfg_loads_sharding_and_tenants),
+        cmocka_unit_test(test_cfg_accepts_tenants_without_buckets_and_one_bucket),
+        cmocka_unit_test(test_cfg_reports_overlapping_buckets_at_the_later_cluster),
+        cmocka_unit_test(test_cfg_reports_a_bucket_listed_twice_in_one_cluster),
+        cmocka_unit_test(test_cfg_reports_buckets_that_belong_to_no_cluster),
+        cmocka_unit_test(test_cfg_reports_buckets_out_of_range),
+        cmocka_unit_test(test_cfg_reports_malformed_bucket_lists),
+        cmocka_unit_test(test_cfg_reports_cluster_buckets_without_sharding_buckets),
+        cmocka_unit_test(test_cfg_reports_unknown_cluster_in_tenants),
+        cmocka_unit_test(test_cfg_reports_a_tenant_listed_twice),
+        cmocka_unit_test(test_cfg_reports_sharded_tables_without_tenant_column),
+        cmocka_unit_test(test_cfg_reports_tenants_without_sharding_and_sharding_placing_nothing),
+        cmocka_unit_test(test_cfg_reports_bad_sharding_values),
+        cmocka_unit_test(test_cfg_loads_breaker_health_and_balancing),
+        cmocka_unit_test(test_cfg_reports_bad_breaker_health_and_balancing_values),
+        cmocka_unit_test(test_cfg_reports_max_open_timeout_below_open_timeout),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
