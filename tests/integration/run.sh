@@ -192,17 +192,21 @@ DIRECT() {
         -h 127.0.0.1 -p "$1" -U postgres -d "${3:-appdb}" -c "$2"
 }
 
-# wait_replay [SECS]: wait until both replicas have replayed everything the
-# primary has committed so far (default at most 10 s).  Reads through pgrouter
+# wait_replay: wait until both replicas have replayed everything the
+# primary has committed so far (at most 10 s).  Reads through pgrouter
 # go to a replica, so a case that writes in one session and reads in the next
 # calls this in between.  The servers run with synchronous_commit = off, so a
-# commit may still sit in the primary's WAL buffers: a synchronous commit of
-# our own flushes it, and the primary's flush position after that is the target.
+# commit may still sit in the primary's WAL buffers, unsent: a synchronous
+# commit of our own flushes it, and the primary's flush position after that is
+# the target.  The commit must write WAL and have a transaction id to be
+# flushed (txid_current() alone is not enough): a transactional logical
+# message does both.
 wait_replay() {
-    local secs=${1:-10} lsn port got deadline
+    local secs=10 lsn port got deadline
     lsn=$(PGPASSWORD=postgres timeout 30 "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
         -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -d postgres \
-        -c 'SET synchronous_commit = on' -c 'SELECT txid_current()' \
+        -c 'SET synchronous_commit = on' \
+        -c "SELECT pg_logical_emit_message(true, 'pgrouter-itest', 'wait_replay')" \
         -c 'SELECT pg_current_wal_flush_lsn()' | tail -n 1)
     if [ -z "$lsn" ]; then
         echo "wait_replay: cannot read the primary's WAL position"
@@ -214,7 +218,7 @@ wait_replay() {
             got=$(DIRECT "$port" "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" postgres \
                 2>/dev/null)
             [ "$got" = t ] && break
-            if [ $SECONDS -ge $deadline ]; then
+            if [ "$SECONDS" -ge "$deadline" ]; then
                 echo "wait_replay: replica on port $port has not replayed up to $lsn" \
                     "after ${secs}s: replay at $(DIRECT "$port" \
                     'SELECT pg_last_wal_replay_lsn()' postgres 2>&1)"
@@ -324,6 +328,10 @@ start_pgrouter() {
     printf -v "PID_$name" '%s' "$pid"
     echo "# pgrouter ($name, auth_type=$auth) pid $pid on 127.0.0.1:$port"
 }
+
+# read/write routing: the t_route_* cases
+# shellcheck source=tests/integration/routing.sh
+. "$HERE/routing.sh"
 
 # ---- cases: plain psql ----------------------------------------------------
 
@@ -596,24 +604,38 @@ t_pgbench_prepared() { pgbench_mode prepared; }
 
 # ---- cases: psycopg -------------------------------------------------------
 
-# Each psycopg case becomes one result line here.
-run_psycopg() {
-    local line log=$LOGDIR/psycopg.log
-    if [ -n "$ITEST_ONLY" ] && ! [[ psycopg =~ $ITEST_ONLY ]]; then
+# run_py LABEL SCRIPT SECS: a Python file of cases that prints its own
+# `ok - LABEL: NAME` / `not ok - ...` lines; each becomes one result here.  Its
+# stderr goes to LOGDIR/LABEL.log.  ITEST_ONLY is matched against LABEL.
+run_py() {
+    local label=$1 script=$2 secs=$3 line rc out=$LOGDIR/$1.out log=$LOGDIR/$1.log nbad=0
+    if [ -n "$ITEST_ONLY" ] && ! [[ $label =~ $ITEST_ONLY ]]; then
         return 0
     fi
     if ! "$PY" -c 'import psycopg' 2>/dev/null; then
-        echo "not ok - psycopg: $PY cannot import psycopg (apt-get install python3-psycopg)"
+        echo "not ok - $label: $PY cannot import psycopg (apt-get install python3-psycopg)"
         FAILED=$((FAILED + 1))
         return
     fi
+    PGR_PORT=$PGR_PORT PRIMARY_PORT=$PRIMARY_PORT REPLICA1_PORT=$REPLICA1_PORT \
+        REPLICA2_PORT=$REPLICA2_PORT CLUSTER_SH=$CLUSTER_SH CLUSTER_DIR=$CLUSTER_DIR \
+        RYW_WAIT=$RYW_WAIT ITEST_DIRECT=$ITEST_DIRECT \
+        timeout "$secs" "$PY" "$HERE/$script" >"$out" 2>"$log"
+    rc=$?
     while IFS= read -r line; do
         case $line in
+        "ok - "*"# SKIP"*) SKIPPED=$((SKIPPED + 1)); echo "$line" ;;
         "ok - "*) PASSED=$((PASSED + 1)); echo "$line" ;;
-        "not ok - "*) FAILED=$((FAILED + 1)); echo "$line" ;;
+        "not ok - "*) FAILED=$((FAILED + 1)); nbad=$((nbad + 1)); echo "$line" ;;
+        "#"*) echo "$line" ;;
         *) echo "# $line" ;;
         esac
-    done < <(PGR_PORT=$PGR_PORT timeout 120 "$PY" "$HERE/test_psycopg.py" 2>"$log")
+    done <"$out"
+    if [ $rc -ne 0 ] && [ $nbad -eq 0 ]; then
+        [ $rc -ne 124 ] || rc="timeout after ${secs}s"
+        echo "not ok - $label: $script ended with status $rc (log: ${log#"$ROOT"/})"
+        FAILED=$((FAILED + 1))
+    fi
 }
 
 # ---- cases: other auth types ----------------------------------------------
@@ -801,11 +823,25 @@ main() {
     run ssl_request t_ssl_request
     run md5_instance t_md5_instance
     run trust_instance t_trust_instance
-    run_psycopg
+    run_py psycopg test_psycopg.py 120
     run pgbench_init t_pgbench_init
     run pgbench_simple t_pgbench_simple
     run pgbench_extended t_pgbench_extended
     run pgbench_prepared t_pgbench_prepared
+    run route_reads_alternate t_route_reads_alternate
+    run route_read_your_writes t_route_read_your_writes
+    run route_transaction t_route_transaction
+    run route_read_only_tx t_route_read_only_tx
+    run route_session_state t_route_session_state
+    run route_hint_comment t_route_hint_comment
+    run route_set_role t_route_set_role
+    run route_role_option t_route_role_option
+    run route_replica_hint_write t_route_replica_hint_write
+    run route_sticky_temp t_route_sticky_temp
+    run route_write_functions t_route_write_functions
+    run route_pgbench_replicas t_route_pgbench_replicas
+    run route_classify t_route_classify
+    run_py routing test_routing.py 240
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini
     run primary_stopped t_primary_stopped
