@@ -13,6 +13,7 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/log.h"
+#include "router/pool.h"
 
 static int backend_stream_ok(uint8_t type)
 {
@@ -29,14 +30,15 @@ static void backend_server_ready(struct server *srv, int err, const char *msg)
         be->ready = 1;
         be->status = 'I';
     }
-    be->ops->ready(be, err, msg);
+    pool_server_ready(be, err, msg);
 }
 
 static void backend_server_closed(struct server *srv)
 {
     struct backend *be = srv->owner;
 
-    be->ops->closed(be);
+    srvstmt_free(&be->stmts);
+    pool_server_closed(be);
 }
 
 unsigned backend_pending(const struct backend *be)
@@ -84,7 +86,10 @@ static void backend_lose(struct backend *be, const char *why)
         return;
     be->lost = 1;
     conn_want_read(&be->srv.conn, 0);
-    be->ops->lost(be, why);
+    if (be->ops != NULL)
+        be->ops->lost(be, why);
+    else
+        pool_server_lost(be, why);
 }
 
 /* One whole message at c->parsed; returns 0 to go on, -1 when be is lost. */
@@ -115,7 +120,7 @@ static int backend_message(struct backend *be, const struct frame *f)
         if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
             const char *m = msg_error_field(f->body, f->body_len, 'M');
 
-            log_warn("server %s: pgrouter's own query failed: %s", be->node->name,
+            log_warn("server %s: pgrouter's own query failed: %s", be->name,
                      m != NULL ? m : "?");
         }
     }
@@ -132,13 +137,13 @@ static int backend_message(struct backend *be, const struct frame *f)
     if (head < 0) {
         /* Belongs to no unit: NOTIFY, NOTICE, ParameterStatus between queries. */
         conn_consume(c, f->len);
-        if (be->ops->async_ok(be))
+        if (be->ops != NULL && be->ops->async_ok(be))
             backend_flush(be);
         else
             conn_discard(c);
         return 0;
     }
-    if (head == BACKEND_SINK_CAPTURE && f->type == 'D')
+    if (head == BACKEND_SINK_CAPTURE && f->type == 'D' && be->ops != NULL)
         be->ops->row(be, f->body, f->body_len);
     if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
         conn_consume(c, f->len);
@@ -155,11 +160,11 @@ static int backend_message(struct backend *be, const struct frame *f)
         be->sink_n--;
         be->unit_error = 0;
         be->in_copy = 0;
-        if (head == BACKEND_SINK_CLIENT) {
+        if (head == BACKEND_SINK_CLIENT && be->ops != NULL) {
             backend_flush(be);
             be->unit_out = 0;
             be->ops->unit_done(be, status, had_error);
-        } else if (head == BACKEND_SINK_CAPTURE) {
+        } else if (head == BACKEND_SINK_CAPTURE && be->ops != NULL) {
             be->ops->captured(be, had_error);
         }
     }
@@ -217,23 +222,17 @@ static void backend_error(struct conn *c, int err)
     backend_lose(be, why);
 }
 
-int backend_connect(struct backend *be, uv_loop_t *loop, const struct cfg_node *node,
-                    unsigned slot, const char *const *keys, const char *const *vals,
-                    unsigned timeout_ms, const struct backend_ops *ops, void *owner,
-                    struct conn *client)
+int backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool, const char *host,
+                    uint16_t port, const char *name, const char *const *keys,
+                    const char *const *vals, unsigned timeout_ms)
 {
-    int rc;
-
     memset(be, 0, sizeof(*be));
-    be->ops = ops;
-    be->owner = owner;
-    be->client = client;
-    be->slot = slot;
-    be->node = node;
+    be->pool = pool;
+    be->name = name;
     be->status = 'I';
-    rc = server_connect(&be->srv, loop, node->host, node->port, keys, vals, timeout_ms, be,
-                        backend_server_ready, backend_server_closed);
-    return rc;
+    srvstmt_init(&be->stmts);
+    return server_connect(&be->srv, loop, host, port, keys, vals, timeout_ms, be,
+                          backend_server_ready, backend_server_closed);
 }
 
 /* Called by the session once ready fired with success, to start relaying. */
@@ -247,6 +246,7 @@ int backend_send(struct backend *be, const void *data, size_t n)
 void backend_close(struct backend *be)
 {
     be->lost = 1;
+    be->closing = 1;
     server_close(&be->srv);
 }
 

@@ -11,6 +11,7 @@
 #include "config/cfg.h"
 #include "router/conn.h"
 #include "router/server.h"
+#include "router/stmt.h"
 
 #define BACKEND_MAX_UNITS 64    /* units queued on one server before the client waits */
 
@@ -21,15 +22,13 @@ enum backend_sink {
 };
 
 struct backend;
+struct pool;
+/* What the session that borrowed a server hears from it. */
 struct backend_ops {
-    /* Connection attempt done: err 0 = ready, else msg says why. */
-    void (*ready)(struct backend *be, int err, const char *msg);
     /* A client unit ended with ReadyForQuery status (its bytes are forwarded). */
     void (*unit_done)(struct backend *be, char status, int had_error);
-    /* The server is gone (EOF, error or FATAL); be is closing. */
+    /* The server is gone (EOF, error or FATAL); the session must give it up. */
     void (*lost)(struct backend *be, const char *why);
-    /* Everything is closed: be may be freed. */
-    void (*closed)(struct backend *be);
     /* A DataRow body of a CAPTURE unit. */
     void (*row)(struct backend *be, const uint8_t *body, size_t n);
     /* A CAPTURE unit ended. */
@@ -40,11 +39,18 @@ struct backend_ops {
 
 struct backend {
     struct server srv;              /* srv.owner is this backend */
-    const struct backend_ops *ops;
-    void *owner;                    /* the session */
+    const struct backend_ops *ops;  /* the borrowing session's, NULL while idle */
+    void *owner;                    /* the borrowing session, NULL while idle */
     struct conn *client;            /* where CLIENT units are relayed */
-    unsigned slot;                  /* 0 primary, 1 + replica index */
-    const struct cfg_node *node;
+    unsigned slot;                  /* for the borrower: 0 primary, 1 + replica index */
+    struct pool *pool;              /* owns this server */
+    struct backend *pool_next;      /* idle list */
+    uint64_t created_ms;
+    uint64_t idle_since_ms;
+    uint64_t state_sig;             /* signature of the SET list applied (replay) */
+    struct srvstmt stmts;           /* prepared statements it holds (pgr_<id>) */
+    int closing;
+    const char *name;               /* node "host:port" for messages */
     int ready;
     int lost;
     char status;                    /* last ReadyForQuery: 'I', 'T' or 'E' */
@@ -59,13 +65,12 @@ struct backend {
 };
 
 /*
- * Start connecting be (caller-allocated; zeroed here) to node with libpq keywords
- * keys/vals. ops->ready fires once. Returns 0 or a negative error (nothing to close).
+ * Start connecting be (caller-allocated; zeroed here) for pool to host:port with libpq
+ * keywords keys/vals. pool_server_ready fires once. Returns 0 or a negative error.
  */
-int backend_connect(struct backend *be, uv_loop_t *loop, const struct cfg_node *node,
-                    unsigned slot, const char *const *keys, const char *const *vals,
-                    unsigned timeout_ms, const struct backend_ops *ops, void *owner,
-                    struct conn *client);
+int backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool, const char *host,
+                    uint16_t port, const char *name, const char *const *keys,
+                    const char *const *vals, unsigned timeout_ms);
 
 /* Start relaying after ops->ready reported success. */
 void backend_start(struct backend *be);
@@ -82,7 +87,7 @@ unsigned backend_client_pending(const struct backend *be);
 /* Send bytes of our own (a replay) to the server. 0 or an error. */
 int backend_send(struct backend *be, const void *data, size_t n);
 
-/* Close; ops->closed fires when done. Idempotent. */
+/* Close; pool_server_closed fires when done. Idempotent. */
 void backend_close(struct backend *be);
 
 #endif

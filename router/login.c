@@ -46,9 +46,14 @@ static void login_begin_auth(struct session *s)
         session_fatal(s, "58000", NULL, "no random bytes for authentication");
         return;
     }
+    s->auth = calloc(1, sizeof(*s->auth));
+    if (s->auth == NULL) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return;
+    }
     session_set_state(s, SESSION_AUTH);
     msgbuf_init(&b);
-    rc = auth_begin(&s->auth, method, s->st.user, secret, random, s->w->mock_key,
+    rc = auth_begin(s->auth, method, s->st.user, secret, random, s->w->mock_key,
                     sizeof(s->w->mock_key), &b);
     if (session_send(s, &b) < 0)
         return;
@@ -171,7 +176,7 @@ static void login_auth_read(struct session *s)
             return;
         }
         msgbuf_init(&b);
-        rc = auth_step(&s->auth, f.body, f.body_len, &b);
+        rc = auth_step(s->auth, f.body, f.body_len, &b);
         if (session_send(s, &b) < 0)
             return;
         switch (rc) {

@@ -15,6 +15,7 @@
 #include "router/explain.h"
 #include "router/listener.h"
 #include "router/log.h"
+#include "router/pool.h"
 #include "router/session.h"
 #include "router/worker.h"
 
@@ -72,6 +73,13 @@ static void main_on_hup(uv_signal_t *h, int signum)
     cfg_unref(w->cfg);
     w->cfg = fresh;
     log_info("configuration reloaded from %s", fresh->path);
+}
+
+static void main_on_maint(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+
+    pool_maintain(w, uv_now(w->loop));
 }
 
 static void main_on_term(uv_signal_t *h, int signum)
@@ -206,10 +214,24 @@ int main(int argc, char **argv)
     uv_signal_start(&main_sig_hup, main_on_hup, SIGHUP);
     uv_signal_start(&main_sig_term, main_on_term, SIGTERM);
     uv_signal_start(&main_sig_int, main_on_int, SIGINT);
+    uv_timer_init(w->loop, &w->maint);
+    w->maint.data = w;
+    uv_timer_start(&w->maint, main_on_maint, 1000, 1000);
     log_info("pgrouter %s started, cluster \"%s\" primary %s", PGROUTER_VERSION,
              w->cfg->default_cluster->name, w->cfg->default_cluster->primary.name);
     uv_run(w->loop, UV_RUN_DEFAULT);
     log_info("pgrouter exiting");
+    /* Close what is left (idle servers, timers, signals) and let the loop finish it. */
+    pool_close_all(w);
+    uv_close((uv_handle_t *)&w->maint, NULL);
+    if (!uv_is_closing((uv_handle_t *)&main_sig_hup))
+        uv_close((uv_handle_t *)&main_sig_hup, NULL);
+    uv_close((uv_handle_t *)&main_sig_term, NULL);
+    uv_close((uv_handle_t *)&main_sig_int, NULL);
+    if (w->listening)
+        listener_stop(w);
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    pool_free_all(w);
     if (w->cfg->pidfile != NULL)
         unlink(w->cfg->pidfile);
     catalog_close(&w->catalog);

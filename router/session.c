@@ -1,9 +1,10 @@
 /*
  * router/session.c - the client session: its state machine, and the routing of each unit
- * of work (a simple Query, or extended-protocol messages up to Sync) to the primary or a
- * replica, with transactions pinned, session state and prepared statements carried from
- * server to server, and read-your-writes. The only file that ties classify, route,
- * balance and the server connections together.
+ * of work (a simple Query, or extended-protocol messages up to Sync) to a server borrowed
+ * from the primary's or a replica's pool, with transactions pinned, SET state and
+ * prepared statements carried from server to server, read-your-writes, and reads retried
+ * elsewhere when their server dies before answering. The only file that ties classify,
+ * route, balance, pools and the server connections together.
  */
 #include "router/session.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "protocol/extq.h"
 #include "protocol/frame.h"
@@ -20,18 +22,12 @@
 #include "router/cancel.h"
 #include "router/log.h"
 #include "router/sqllex.h"
+#include "router/unit.h"
 
 #define SESSION_CLOSE_DEADLINE_MS 5000  /* a closing client gets this long to read */
 #define SESSION_DOWN_MS 5000            /* a replica that failed is skipped this long */
 #define SESSION_BATCH_MAX (1u << 20)    /* an unsynced batch larger than this goes out */
-
-/* ParameterStatus names PostgreSQL 15 reports at start-up (GUC_REPORT). */
-static const char *const session_reported[] = {
-    "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
-    "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser",
-    "server_encoding", "server_version", "session_authorization",
-    "standard_conforming_strings", "TimeZone",
-};
+#define SESSION_READ_RETRIES 1          /* a read whose server died unanswered: tries */
 
 static const char *const session_state_names[] = {
     "startup", "auth", "connect", "idle", "in_tx", "copy", "closing",
@@ -39,6 +35,7 @@ static const char *const session_state_names[] = {
 
 static void session_pump(struct session *s);
 static void session_dispatch(struct session *s, int end_unit);
+static void session_greet(struct session *s);
 
 static uint64_t session_now(const struct session *s)
 {
@@ -53,19 +50,17 @@ void session_set_state(struct session *s, enum session_state to)
     s->state = to;
 }
 
-/* ---- lifetime ---- */
-
-static void session_unit_reset(struct session_unit *u)
+static const struct cfg_node *session_slot_node(const struct session *s, unsigned slot)
 {
-    for (size_t i = 0; i < u->n_names; i++)
-        free(u->names[i]);
-    free(u->session_sql);
-    u->session_sql = NULL;
-    u->n_names = 0;
-    u->open = u->sent = u->have_cr = u->force_primary = u->pending = u->ddl_function = 0;
-    u->target = NULL;
-    memset(&u->cr, 0, sizeof(u->cr));
+    return slot == 0 ? &s->cluster->primary : &s->cluster->replicas[slot - 1];
 }
+
+static const char *session_slot_role(unsigned slot)
+{
+    return slot == 0 ? "primary" : "replica";
+}
+
+/* ---- lifetime ---- */
 
 static void session_release(struct session *s)
 {
@@ -82,10 +77,11 @@ static void session_release(struct session *s)
     if (s->counted)
         w->n_clients--;
     conn_free_buf(&s->client);
-    auth_close(&s->auth);
-    session_unit_reset(&s->unit);
-    free(s->unit.names);
-    free(s->unit.kinds);
+    if (s->auth != NULL) {
+        auth_close(s->auth);
+        free(s->auth);
+    }
+    unit_free(&s->unit);
     stmt_table_free(&s->stmts);
     replay_free(&s->replay);
     free(s->startup_pkt);
@@ -116,27 +112,37 @@ static void session_deadline_cb(uv_timer_t *t)
     conn_close(&s->client);
 }
 
-/* Detach be from the session (it closes on its own and releases the session then). */
-static void session_drop_backend(struct session *s, struct backend *be)
+/* Stop using the server in slot: back to its pool (reset if asked) or closed. */
+static void session_give_back(struct session *s, unsigned slot, int reset)
 {
-    if (s->be[be->slot] == be)
-        s->be[be->slot] = NULL;
-    if (s->last == be)
-        s->last = NULL;
+    struct backend *be = s->be[slot];
+
+    if (be == NULL)
+        return;
+    s->be[slot] = NULL;
+    s->pinned &= ~(1u << slot);
     if (s->unit.target == be)
         s->unit.target = NULL;
-    stmt_forget_slot(&s->stmts, be->slot);
-    backend_close(be);
+    if (be->lost || be->status != 'I' || backend_pending(be) > 0) {
+        /* Mid-transaction or mid-answer: nobody else can use it. */
+        pool_discard(be);
+        return;
+    }
+    pool_release(be, reset);
 }
 
 void session_close(struct session *s)
 {
+    int reset;
+
     if (s->state == SESSION_CLOSING)
         return;
     session_set_state(s, SESSION_CLOSING);
+    pool_unwait(&s->waiter);
+    reset = s->cfg->pool_mode == CFG_POOL_SESSION || s->cfg->server_reset_query_always;
     for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
         if (s->be[i] != NULL)
-            session_drop_backend(s, s->be[i]);
+            session_give_back(s, i, reset || (s->pinned & (1u << i)));
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, session_deadline_cb, SESSION_CLOSE_DEADLINE_MS, 0);
     conn_want_read(&s->client, 1);  /* to discard late input and see the EOF */
@@ -214,121 +220,49 @@ int session_send(struct session *s, struct msgbuf *b)
     return 0;
 }
 
-/* ---- server connections ---- */
+/* ---- borrowing servers ---- */
 
-static const struct cfg_node *session_slot_node(const struct session *s, unsigned slot)
-{
-    return slot == 0 ? &s->cluster->primary : &s->cluster->replicas[slot - 1];
-}
-
-static const char *session_slot_role(unsigned slot)
-{
-    return slot == 0 ? "primary" : "replica";
-}
-
-/* Append " -c name=value" to opts, escaping as PostgreSQL's options parser expects. */
-static void session_add_option(struct msgbuf *opts, const char *name, const char *value)
-{
-    if (opts->len > 0)
-        msgbuf_put8(opts, ' ');
-    msgbuf_put(opts, "-c ", 3);
-    for (const char *p = name; *p; p++) {
-        if (*p == ' ' || *p == '\\')
-            msgbuf_put8(opts, '\\');
-        msgbuf_put8(opts, (uint8_t)*p);
-    }
-    msgbuf_put8(opts, '=');
-    for (const char *p = value; *p; p++) {
-        if (*p == ' ' || *p == '\\')
-            msgbuf_put8(opts, '\\');
-        msgbuf_put8(opts, (uint8_t)*p);
-    }
-}
-
-static int session_is_plain_password(const char *secret)
-{
-    return secret != NULL && strncmp(secret, "SCRAM-SHA-256$", 14) != 0 &&
-           !(strlen(secret) == 35 && strncmp(secret, "md5", 3) == 0);
-}
-
-static void session_be_ready(struct backend *be, int err, const char *msg);
 static void session_be_unit_done(struct backend *be, char status, int had_error);
 static void session_be_lost(struct backend *be, const char *why);
-static void session_be_closed(struct backend *be);
 static int session_be_async_ok(struct backend *be);
 static void session_be_row(struct backend *be, const uint8_t *body, size_t n);
 static void session_be_captured(struct backend *be, int had_error);
 
 static const struct backend_ops session_backend_ops = {
-    .ready = session_be_ready,
     .unit_done = session_be_unit_done,
     .lost = session_be_lost,
-    .closed = session_be_closed,
     .async_ok = session_be_async_ok,
     .row = session_be_row,
     .captured = session_be_captured,
 };
 
-/* Start a connection for slot with the client's user, database and startup options. */
-static int session_open_slot(struct session *s, unsigned slot)
+static const char *session_password(const struct session *s)
 {
-    const char *keys[16], *vals[16];
     const struct cfg_user *u = cfg_find_user(s->cfg, s->st.user);
-    struct backend *be;
-    struct msgbuf opts;
-    size_t n = 0;
-    int rc;
 
-    msgbuf_init(&opts);
-    if (s->st.options != NULL)
-        msgbuf_put(&opts, s->st.options, strlen(s->st.options));
-    for (size_t i = 0; i < s->st.n_params; i++) {
-        const char *name = s->st.params[i].name;
-        const char *value = s->st.params[i].value;
+    if (u == NULL || u->secret == NULL || strncmp(u->secret, "SCRAM-SHA-256$", 14) == 0 ||
+        (strlen(u->secret) == 35 && strncmp(u->secret, "md5", 3) == 0))
+        return NULL;
+    return u->secret;
+}
 
-        if (strcmp(name, "user") == 0 || strcmp(name, "database") == 0 ||
-            strcmp(name, "options") == 0 || strcmp(name, "replication") == 0)
-            continue;
-        if (strcmp(name, "application_name") == 0 || strcmp(name, "client_encoding") == 0) {
-            if (n < 8) {
-                keys[n] = name;
-                vals[n++] = value;
-            }
-            continue;
-        }
-        session_add_option(&opts, name, value);
-    }
-    msgbuf_put8(&opts, 0);
-    be = calloc(1, sizeof(*be));
-    if (opts.oom || be == NULL) {
-        msgbuf_free(&opts);
-        free(be);
-        return -ENOMEM;
-    }
-    keys[n] = "user";
-    vals[n++] = s->st.user;
-    keys[n] = "dbname";
-    vals[n++] = s->st.database != NULL ? s->st.database : s->st.user;
-    keys[n] = "options";
-    vals[n++] = (const char *)opts.data;
-    if (u != NULL && session_is_plain_password(u->secret)) {
-        keys[n] = "password";
-        vals[n++] = u->secret;
-    }
-    keys[n] = NULL;
-    vals[n] = NULL;
-    /* libpq copies every parameter it keeps, so opts can go right after the call. */
-    rc = backend_connect(be, s->w->loop, session_slot_node(s, slot), slot, keys, vals,
-                         s->cfg->server_connect_timeout_ms, &session_backend_ops, s,
-                         &s->client);
-    msgbuf_free(&opts);
-    if (rc < 0) {
-        free(be);
-        return rc;
-    }
+static struct pool *session_pool(struct session *s, unsigned slot)
+{
+    const char *db = s->st.database != NULL ? s->st.database : s->st.user;
+
+    return pool_get(s->w, session_slot_node(s, slot), slot == 0, db, s->st.user,
+                    session_password(s));
+}
+
+static void session_attach(struct session *s, unsigned slot, struct backend *be)
+{
+    be->owner = s;
+    be->ops = &session_backend_ops;
+    be->client = &s->client;
+    be->slot = slot;
     s->be[slot] = be;
-    s->handles++;
-    return 0;
+    if (s->cfg->pool_mode == CFG_POOL_SESSION)
+        s->pinned |= 1u << slot;
 }
 
 /* SQLSTATE for a server connection failure, from libpq's message. */
@@ -353,86 +287,59 @@ static int session_is_node_failure(const char *sqlstate)
            strcmp(sqlstate, "53300") == 0;
 }
 
-/* The first connection (to the primary) is up: greet the client. */
-static void session_greet(struct session *s, struct backend *be)
+/* A pool answered: a server, a connection failure (err), or query_wait_timeout (none). */
+static void session_pool_done(struct pool_waiter *wt, struct backend *be, const char *err)
 {
-    struct msgbuf b;
-    const char *db = s->st.database != NULL ? s->st.database : s->st.user;
+    struct session *s = wt->arg;
+    unsigned slot = (unsigned)s->wait_slot;
+    const struct cfg_node *node = session_slot_node(s, slot);
+    const char *code;
 
-    if (s->cfg->volatile_functions_are_writes && s->cat == NULL) {
-        s->cat = catalog_db(&s->w->catalog, db, &s->w->routing);
-        if (s->cat != NULL && catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms)
-            && !s->cat->building_active) {
-            const char *q = catalog_query();
-
-            msgbuf_init(&b);
-            msg_raw(&b, 'Q', q, strlen(q) + 1);
-            if (!b.oom && backend_send(be, b.data, b.len) == 0 &&
-                backend_push_unit(be, BACKEND_SINK_CAPTURE) == 0) {
-                catalog_begin(s->cat);
-                s->loading_catalog = 1;
-                msgbuf_free(&b);
-                return;     /* greeted from session_be_captured */
-            }
-            msgbuf_free(&b);
-        }
-    }
-
-    msgbuf_init(&b);
-    msg_auth(&b, MSG_AUTH_OK, NULL, 0);
-    for (size_t i = 0; i < sizeof(session_reported) / sizeof(session_reported[0]); i++) {
-        const char *v = server_param(&be->srv, session_reported[i]);
-
-        if (v != NULL)
-            msg_param_status(&b, session_reported[i], v);
-    }
-    msg_backend_key(&b, s->cancel_pid, s->cancel_key);
-    msg_ready(&b, 'I');
-    if (session_send(s, &b) < 0)
-        return;
-    uv_timer_stop(&s->timer);
-    s->last = be;
-    session_set_state(s, SESSION_IDLE);
-    conn_want_read(&s->client, 1);
-}
-
-static void session_be_ready(struct backend *be, int err, const char *msg)
-{
-    struct session *s = be->owner;
-    const struct cfg_node *node = be->node;
-    unsigned slot = be->slot;
-
-    if (err == 0) {
-        log_info("%s: connected to %s %s (backend pid %u)", s->tag, session_slot_role(slot),
-                 node->name, be->srv.be_pid);
-        balance_mark_up(&s->w->routing.bal, node);
-        backend_start(be);
-        if (s->state == SESSION_CONNECT) {
-            session_greet(s, be);
-        } else if (s->wait == SESSION_WAIT_CONNECT && s->wait_slot == (int)slot) {
-            s->wait = SESSION_RUN;
+    if (be != NULL) {
+        session_attach(s, slot, be);
+        s->wait = SESSION_RUN;
+        if (s->state == SESSION_CONNECT)
+            session_greet(s);
+        else {
             session_dispatch(s, -1);
             session_pump(s);
         }
         return;
     }
-    const char *code = session_connect_sqlstate(msg);
-    session_drop_backend(s, be);
+    s->wait = SESSION_RUN;
+    if (err == NULL) {
+        char pool[400];
+
+        snprintf(pool, sizeof(pool), "%s@%s on %s %s", s->st.user,
+                 s->st.database != NULL ? s->st.database : s->st.user, session_slot_role(slot),
+                 node->name);
+        if (s->state == SESSION_CONNECT) {
+            session_fatal(s, "53300", "Raise default_pool_size or query_wait_timeout.",
+                          "pgrouter: no server connection available in pool %s within "
+                          "query_wait_timeout", pool);
+            return;
+        }
+        conn_discard(&s->client);
+        unit_reset(&s->unit);
+        session_error(s, 'I', "53300", "Raise default_pool_size or query_wait_timeout, or "
+                      "retry later.", "pgrouter: no server connection available in pool %s "
+                      "within query_wait_timeout", pool);
+        session_pump(s);
+        return;
+    }
+    code = session_connect_sqlstate(err);
     if (session_is_node_failure(code) && slot > 0)
-        balance_mark_down(&s->w->routing.bal, node, session_now(s), SESSION_DOWN_MS, msg);
+        balance_mark_down(&s->w->routing.bal, node, session_now(s), SESSION_DOWN_MS, err);
     if (s->state == SESSION_CONNECT) {
         if (session_is_node_failure(code))
             session_fatal(s, code, "Check that the server is running and accepts TCP "
                           "connections; pgrouter tries again for the next client.",
                           "pgrouter: cannot connect to primary %s of cluster \"%s\": %s",
-                          node->name, s->cluster->name, msg);
+                          node->name, s->cluster->name, err);
         else
-            session_fatal(s, code, NULL, "%s (server %s)", msg, node->name);
+            session_fatal(s, code, NULL, "%s (server %s)", err, node->name);
         return;
     }
-    if (s->wait != SESSION_WAIT_CONNECT || s->wait_slot != (int)slot)
-        return;
-    s->wait = SESSION_RUN;
     if (slot > 0 && session_is_node_failure(code)) {
         /* The unit has not gone out: choose again (another replica, or the primary). */
         session_dispatch(s, -1);
@@ -440,12 +347,217 @@ static void session_be_ready(struct backend *be, int err, const char *msg)
         return;
     }
     conn_discard(&s->client);
-    session_unit_reset(&s->unit);
+    unit_reset(&s->unit);
     session_error(s, 'I', code, "Check that the server is running; the next statement "
                   "tries again.", "pgrouter: cannot connect to %s %s of cluster \"%s\": %s",
-                  session_slot_role(slot), node->name, s->cluster->name, msg);
+                  session_slot_role(slot), node->name, s->cluster->name, err);
     session_pump(s);
 }
+
+/*
+ * The server for slot, borrowed now if one is idle; else NULL and the session waits
+ * (SESSION_WAIT_SERVER) until session_pool_done.
+ */
+static struct backend *session_borrow(struct session *s, unsigned slot)
+{
+    struct pool *p;
+    struct backend *be;
+
+    if (s->be[slot] != NULL)
+        return s->be[slot];
+    p = session_pool(s, slot);
+    if (p == NULL) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return NULL;
+    }
+    be = pool_take(p, session_now(s));
+    if (be != NULL) {
+        session_attach(s, slot, be);
+        return be;
+    }
+    s->wait = SESSION_WAIT_SERVER;
+    s->wait_slot = (int)slot;
+    s->waiter.done = session_pool_done;
+    s->waiter.arg = s;
+    conn_want_read(&s->client, 0);
+    pool_wait(p, &s->waiter, session_now(s));
+    return NULL;
+}
+
+/* ---- greeting ---- */
+
+/* Parameters whose client value wins over the pool's in the greeting. */
+static const char *session_client_param(const struct session *s, const char *name)
+{
+    for (size_t i = 0; i < s->st.n_params; i++)
+        if (strcasecmp(s->st.params[i].name, name) == 0)
+            return s->st.params[i].value;
+    return NULL;
+}
+
+static void session_greet(struct session *s)
+{
+    const char *db = s->st.database != NULL ? s->st.database : s->st.user;
+    struct pool *p = session_pool(s, 0);
+    struct backend *be = s->be[0];
+    struct msgbuf b;
+
+    if (p == NULL) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return;
+    }
+    if (s->cfg->volatile_functions_are_writes && s->cat == NULL)
+        s->cat = catalog_db(&s->w->catalog, db, &s->w->routing);
+    int need_catalog = s->cat != NULL && !s->cat->building_active &&
+                       catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms);
+    if (be == NULL && (p->n_params == 0 || need_catalog)) {
+        /* Learn the server's parameters (and its catalog) on a borrowed server first. */
+        if (session_borrow(s, 0) == NULL)
+            return;
+        be = s->be[0];
+    }
+    if (be != NULL && need_catalog) {
+        const char *q = catalog_query();
+
+        msgbuf_init(&b);
+        msg_raw(&b, 'Q', q, strlen(q) + 1);
+        if (!b.oom && backend_send(be, b.data, b.len) == 0 &&
+            backend_push_unit(be, BACKEND_SINK_CAPTURE) == 0) {
+            catalog_begin(s->cat);
+            s->loading_catalog = 1;
+            msgbuf_free(&b);
+            return;     /* greeted again from session_be_captured */
+        }
+        msgbuf_free(&b);
+    }
+    msgbuf_init(&b);
+    msg_auth(&b, MSG_AUTH_OK, NULL, 0);
+    for (size_t i = 0; i < p->n_params; i++) {
+        const char *v = session_client_param(s, p->params[i].name);
+
+        msg_param_status(&b, p->params[i].name, v != NULL ? v : p->params[i].value);
+    }
+    msg_backend_key(&b, s->cancel_pid, s->cancel_key);
+    msg_ready(&b, 'I');
+    if (session_send(s, &b) < 0)
+        return;
+    uv_timer_stop(&s->timer);
+    s->last_slot = 0;
+    session_set_state(s, SESSION_IDLE);
+    if (be != NULL && !(s->pinned & 1u))
+        session_give_back(s, 0, 0);
+    conn_want_read(&s->client, 1);
+}
+
+/* Quote text as a SQL string literal into b (standard_conforming_strings: no backslash). */
+static void session_put_literal(struct msgbuf *b, const char *text, size_t len)
+{
+    msgbuf_put8(b, '\'');
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\'')
+            msgbuf_put8(b, '\'');
+        msgbuf_put8(b, (uint8_t)text[i]);
+    }
+    msgbuf_put8(b, '\'');
+}
+
+/* Record "SELECT set_config(name, value, false)" to apply on every server borrowed. */
+static int session_record_setting(struct session *s, const char *name, size_t nlen,
+                                  const char *value, size_t vlen)
+{
+    struct msgbuf b;
+    int rc;
+
+    if (nlen == 14 && strncasecmp(name, "pgrouter.role", 13) == 0 && name[13] == '\0')
+        nlen = 13;
+    if (nlen == 13 && strncasecmp(name, "pgrouter.role", 13) == 0) {
+        if (vlen == 7 && strncasecmp(value, "primary", 7) == 0)
+            s->role = ROUTE_ROLE_PRIMARY;
+        else if (vlen == 7 && strncasecmp(value, "replica", 7) == 0)
+            s->role = ROUTE_ROLE_REPLICA;
+    }
+    msgbuf_init(&b);
+    msgbuf_put(&b, "SELECT pg_catalog.set_config(", 29);
+    session_put_literal(&b, name, nlen);
+    msgbuf_put8(&b, ',');
+    session_put_literal(&b, value, vlen);
+    msgbuf_put(&b, ", false)", 8);
+    rc = b.oom ? -ENOMEM : replay_add(&s->replay, (const char *)b.data, b.len, 0);
+    msgbuf_free(&b);
+    return rc;
+}
+
+/* "-c name=value" and "--name=value" settings of the options parameter, with \ escapes. */
+static int session_parse_options(struct session *s, const char *opt)
+{
+    char word[1024];
+    int expect_setting = 0;
+
+    while (*opt != '\0') {
+        size_t n = 0;
+
+        while (*opt == ' ' || *opt == '\t')
+            opt++;
+        if (*opt == '\0')
+            break;
+        while (*opt != '\0' && *opt != ' ' && *opt != '\t' && n < sizeof(word) - 1) {
+            if (*opt == '\\' && opt[1] != '\0')
+                opt++;
+            word[n++] = *opt++;
+        }
+        word[n] = '\0';
+        const char *setting = NULL;
+        if (expect_setting)
+            setting = word;
+        else if (strncmp(word, "--", 2) == 0)
+            setting = word + 2;
+        expect_setting = strcmp(word, "-c") == 0;
+        if (setting == NULL)
+            continue;
+        const char *eq = strchr(setting, '=');
+        if (eq == NULL || eq == setting)
+            continue;
+        if (session_record_setting(s, setting, (size_t)(eq - setting), eq + 1,
+                                   strlen(eq + 1)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+void session_login(struct session *s)
+{
+    if (s->auth != NULL) {
+        auth_close(s->auth);
+        free(s->auth);
+        s->auth = NULL;
+    }
+    session_set_state(s, SESSION_CONNECT);
+    conn_want_read(&s->client, 0);
+    s->role = s->cfg->default_role == CFG_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
+              : s->cfg->default_role == CFG_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
+              : ROUTE_ROLE_AUTO;
+    /* Startup settings become state applied on whichever server the client borrows. */
+    for (size_t i = 0; i < s->st.n_params; i++) {
+        const char *name = s->st.params[i].name;
+        const char *value = s->st.params[i].value;
+        int rc = 0;
+
+        if (strcmp(name, "user") == 0 || strcmp(name, "database") == 0 ||
+            strcmp(name, "replication") == 0)
+            continue;
+        if (strcmp(name, "options") == 0)
+            rc = session_parse_options(s, value);
+        else
+            rc = session_record_setting(s, name, strlen(name), value, strlen(value));
+        if (rc < 0) {
+            session_fatal(s, "53200", NULL, "out of memory");
+            return;
+        }
+    }
+    session_greet(s);
+}
+
+/* ---- server events ---- */
 
 static void session_be_row(struct backend *be, const uint8_t *body, size_t n)
 {
@@ -468,15 +580,7 @@ static void session_be_captured(struct backend *be, int had_error)
         return;
     }
     if (s->state == SESSION_CONNECT)
-        session_greet(s, be);
-}
-
-static void session_be_closed(struct backend *be)
-{
-    struct session *s = be->owner;
-
-    free(be);
-    session_release(s);
+        session_greet(s);
 }
 
 static int session_be_async_ok(struct backend *be)
@@ -487,42 +591,21 @@ static int session_be_async_ok(struct backend *be)
     return !s->unit.pending && !s->unit.sent && s->state != SESSION_CLOSING;
 }
 
-/* Is the statement text one of RESET ALL, DISCARD ALL, DEALLOCATE [PREPARE] ALL? */
-static int session_is_reset_all(const char *sql, size_t len)
-{
-    struct sqllex lx;
-    struct sqllex_token t1, t2, t3;
-
-    sqllex_init(&lx, sql, len, 0, NULL, NULL);
-    if (sqllex_next(&lx, &t1) != SQLLEX_IDENT || sqllex_next(&lx, &t2) != SQLLEX_IDENT)
-        return 0;
-    if ((sqllex_is(&t1, "reset") || sqllex_is(&t1, "discard")) && sqllex_is(&t2, "all"))
-        return 1;
-    if (sqllex_is(&t1, "deallocate")) {
-        if (sqllex_is(&t2, "all"))
-            return 1;
-        return sqllex_is(&t2, "prepare") && sqllex_next(&lx, &t3) == SQLLEX_IDENT &&
-               sqllex_is(&t3, "all");
-    }
-    return 0;
-}
-
-/* Does the text create or change a function (so the catalog must be read again)? */
-static int session_is_function_ddl(const char *sql, size_t len)
+/* First two words of sql, lowercased, for the few statements matched by name. */
+static int session_words(const char *sql, size_t len, const char *w1, const char *w2)
 {
     struct sqllex lx;
     struct sqllex_token t;
-    int create = 0;
 
     sqllex_init(&lx, sql, len, 0, NULL, NULL);
+    if (sqllex_next(&lx, &t) != SQLLEX_IDENT || !sqllex_is(&t, w1))
+        return 0;
+    if (w2 == NULL)
+        return 1;
     while (sqllex_next(&lx, &t) == SQLLEX_IDENT) {
-        if (sqllex_is(&t, "create") || sqllex_is(&t, "alter") || sqllex_is(&t, "drop"))
-            create = 1;
-        else if (!create)
-            return 0;
-        else if (sqllex_is(&t, "function") || sqllex_is(&t, "procedure"))
+        if (sqllex_is(&t, w2))
             return 1;
-        else if (!sqllex_is(&t, "or") && !sqllex_is(&t, "replace"))
+        if (!sqllex_is(&t, "or") && !sqllex_is(&t, "replace") && !sqllex_is(&t, "prepare"))
             return 0;
     }
     return 0;
@@ -532,15 +615,20 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
 {
     struct session *s = be->owner;
     struct session_unit *u = &s->unit;
+    unsigned slot = be->slot;
 
     if (be != u->target || !u->pending) {
-        log_warn("%s: unexpected ReadyForQuery from %s", s->tag, be->node->name);
+        log_warn("%s: unexpected ReadyForQuery from %s", s->tag, be->name);
         return;
     }
-    if (be->slot == 0 && status == 'I' && s->cfg->ryw_window_ms > 0 &&
+    if (slot == 0 && status == 'I' && s->cfg->ryw_window_ms > 0 &&
         (u->cr.write || u->prev_status != 'I'))
         s->ryw_until_ms = session_now(s) + s->cfg->ryw_window_ms;
-    if (!had_error) {
+    if (had_error) {
+        /* A failed Parse leaves the server without the statement: ask again next time. */
+        for (size_t i = 0; i < u->n_parses; i++)
+            srvstmt_remove(&be->stmts, u->parses[i].id);
+    } else {
         if (s->cat != NULL && u->ddl_function)
             s->cat->loaded_at_ms = 0;   /* the next client on this database reloads it */
         if ((u->cr.flags & CLASSIFY_F_STICKY) || u->force_primary) {
@@ -549,25 +637,31 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
                          u->force_primary ? "multi-statement string with session state"
                                           : u->cr.reason);
             s->sticky = 1;
+            s->pinned |= 1u << slot;
         }
-        if (u->cr.flags & CLASSIFY_F_SET_ROLE) {
+        if (u->pin_server)
+            s->pinned |= 1u << slot;
+        if (u->cr.flags & CLASSIFY_F_SET_ROLE)
             s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
                       : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
                       : ROUTE_ROLE_AUTO;
-        }
-        if (u->session_sql != NULL) {
-            size_t len = strlen(u->session_sql);
-            int reset = session_is_reset_all(u->session_sql, len);
-            unsigned v = replay_add(&s->replay, u->session_sql, len, reset);
-
-            if (v > 0 && be->state_version == v - 1)
-                be->state_version = v;
-            if (reset && (strncasecmp(u->session_sql, "reset", 5) != 0))
+        if (u->resets) {
+            /* DISCARD ALL / DEALLOCATE ALL / RESET ALL ran on this server. */
+            replay_clear(&s->replay);
+            be->state_sig = 0;
+            if (u->resets > 1) {
+                srvstmt_clear(&be->stmts);
                 stmt_clear(&s->stmts);
+            }
+        } else if (u->session_sql != NULL) {
+            if (replay_add(&s->replay, u->session_sql, strlen(u->session_sql), 0) == 0)
+                be->state_sig = s->replay.sig;
         }
     }
     session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
-    session_unit_reset(u);
+    unit_reset(u);
+    if (status == 'I' && !(s->pinned & (1u << slot)))
+        session_give_back(s, slot, 0);     /* transaction pooling: back to the pool */
     if (s->wait == SESSION_WAIT_DRAIN) {
         s->wait = SESSION_RUN;
         session_dispatch(s, -1);
@@ -584,10 +678,16 @@ static void session_be_lost(struct backend *be, const char *why)
     char tx = be->status;
     int copy = be->in_copy;
     unsigned slot = be->slot;
-    const struct cfg_node *node = be->node;
+    const struct cfg_node *node = session_slot_node(s, slot);
+    int answered = be->unit_out > 0;
 
     log_info("%s: lost %s %s: %s", s->tag, session_slot_role(slot), node->name, why);
-    session_drop_backend(s, be);
+    if (s->be[slot] == be)
+        s->be[slot] = NULL;
+    s->pinned &= ~(1u << slot);
+    if (u->target == be)
+        u->target = NULL;
+    pool_discard(be);
     if (slot > 0)
         balance_mark_down(&s->w->routing.bal, node, session_now(s), SESSION_DOWN_MS, why);
     if (s->state == SESSION_CLOSING)
@@ -598,7 +698,7 @@ static void session_be_lost(struct backend *be, const char *why)
         return;
     }
     if (!had_unit)
-        return;     /* an idle connection: the next unit opens a new one */
+        return;     /* an idle connection: the next unit borrows another */
     if (mid_message || copy || tx != 'I') {
         session_fatal(s, "08006", "The transaction or COPY is lost; reconnect and retry.",
                       "pgrouter: server connection to %s %s (cluster \"%s\") was lost%s: %s",
@@ -606,7 +706,17 @@ static void session_be_lost(struct backend *be, const char *why)
                       copy ? " during COPY" : tx != 'I' ? " inside a transaction" : "", why);
         return;
     }
-    session_unit_reset(u);
+    if (!answered && u->pending && u->rewrite && !u->cr.write && u->prev_status == 'I' &&
+        u->retries < SESSION_READ_RETRIES) {
+        /* Nothing reached the client: run the read again elsewhere, unseen. */
+        u->retries++;
+        u->sent = 0;
+        log_info("%s: retrying the read on another node", s->tag);
+        session_dispatch(s, -1);
+        session_pump(s);
+        return;
+    }
+    unit_reset(u);
     session_error(s, 'I', "08006", "The statement did not complete; run it again.",
                   "pgrouter: server connection to %s %s (cluster \"%s\") was lost: %s",
                   session_slot_role(slot), node->name, s->cluster->name, why);
@@ -614,72 +724,14 @@ static void session_be_lost(struct backend *be, const char *why)
     session_pump(s);
 }
 
-void session_login(struct session *s)
-{
-    int rc;
-
-    session_set_state(s, SESSION_CONNECT);
-    conn_want_read(&s->client, 0);
-    if (s->role == ROUTE_ROLE_AUTO)
-        s->role = s->cfg->default_role == CFG_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
-                  : s->cfg->default_role == CFG_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
-                  : ROUTE_ROLE_AUTO;
-    rc = session_open_slot(s, 0);
-    if (rc < 0)
-        session_fatal(s, "08006", NULL, "cannot start a connection to %s: %s",
-                      s->cluster->primary.name, strerror(-rc));
-}
-
 /* ---- routing a unit ---- */
 
-static struct backend *session_pinned(const struct session *s)
+static struct backend *session_pinned_tx(const struct session *s)
 {
     for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
         if (s->be[i] != NULL && s->be[i]->status != 'I')
             return s->be[i];
     return NULL;
-}
-
-static int session_unit_add_name(struct session_unit *u, const char *name, enum session_ref k)
-{
-    if (u->n_names == u->cap_names) {
-        size_t cap = u->cap_names ? u->cap_names * 2 : 8;
-        char **names = realloc(u->names, cap * sizeof(*names));
-
-        if (names == NULL)
-            return -ENOMEM;
-        u->names = names;
-        uint8_t *kinds = realloc(u->kinds, cap);
-        if (kinds == NULL)
-            return -ENOMEM;
-        u->kinds = kinds;
-        u->cap_names = cap;
-    }
-    u->names[u->n_names] = strdup(name);
-    if (u->names[u->n_names] == NULL)
-        return -ENOMEM;
-    u->kinds[u->n_names++] = (uint8_t)k;
-    return 0;
-}
-
-static void session_unit_merge(struct session_unit *u, const struct classify_result *cr)
-{
-    if (!u->have_cr) {
-        u->cr = *cr;
-        u->have_cr = 1;
-        return;
-    }
-    if (cr->write && !u->cr.write)
-        u->cr.reason = cr->reason;
-    u->cr.write |= cr->write;
-    u->cr.certain |= cr->certain;
-    u->cr.flags |= cr->flags;
-    u->cr.hint_conflict |= cr->hint_conflict;
-    u->cr.n_statements += cr->n_statements;
-    if (cr->hint == CLASSIFY_ROLE_PRIMARY || u->cr.hint == CLASSIFY_ROLE_NONE)
-        u->cr.hint = cr->hint;
-    if (cr->flags & CLASSIFY_F_SET_ROLE)
-        u->cr.set_role = cr->set_role;
 }
 
 /* Classify sql and fold it into the unit; remember session-state text to record. */
@@ -689,22 +741,36 @@ static void session_unit_classify(struct session *s, const char *sql, size_t len
     struct session_unit *u = &s->unit;
 
     classify_sql(s->cat != NULL ? &s->cat->opts : &s->w->routing.opts, sql, len, &cr);
-    if (cr.write && s->cat != NULL && session_is_function_ddl(sql, len))
+    if (cr.write && s->cat != NULL && (session_words(sql, len, "create", "function") ||
+                                       session_words(sql, len, "create", "procedure") ||
+                                       session_words(sql, len, "alter", "function") ||
+                                       session_words(sql, len, "drop", "function")))
         u->ddl_function = 1;
-    if ((cr.flags & CLASSIFY_F_SESSION) && cr.n_statements > 1)
-        u->force_primary = 1;   /* cannot replay part of a string: stay on the primary */
-    else if ((cr.flags & CLASSIFY_F_SESSION) && !cr.write && u->session_sql == NULL) {
-        u->session_sql = malloc(len + 1);
-        if (u->session_sql != NULL) {
-            memcpy(u->session_sql, sql, len);
-            u->session_sql[len] = '\0';
+    if (cr.flags & CLASSIFY_F_SESSION) {
+        if (session_words(sql, len, "prepare", NULL) || session_words(sql, len, "execute", NULL)
+            || (session_words(sql, len, "deallocate", NULL) &&
+                !session_words(sql, len, "deallocate", "all")))
+            u->pin_server = 1;  /* SQL prepared statements live on one server */
+        else if (session_words(sql, len, "discard", "all") ||
+                 session_words(sql, len, "deallocate", "all"))
+            u->resets = 2;
+        else if (session_words(sql, len, "reset", "all"))
+            u->resets = u->resets > 1 ? u->resets : 1;
+        if (cr.n_statements > 1)
+            u->force_primary = 1;   /* cannot replay part of a string: stay on the primary */
+        else if (!cr.write && !u->pin_server && u->session_sql == NULL) {
+            u->session_sql = malloc(len + 1);
+            if (u->session_sql != NULL) {
+                memcpy(u->session_sql, sql, len);
+                u->session_sql[len] = '\0';
+            }
         }
     }
-    session_unit_merge(u, &cr);
+    unit_merge(u, &cr);
 }
 
-/* Which slot a decision means now; -1 = the transaction's server is gone. */
-static int session_resolve(struct session *s, const struct route_decision *d)
+/* Which slot a decision means now. */
+static unsigned session_resolve(struct session *s, const struct route_decision *d)
 {
     struct backend *pin;
     int r;
@@ -715,33 +781,35 @@ static int session_resolve(struct session *s, const struct route_decision *d)
         return 0;
     case ROUTE_REPLICA:
         r = balance_pick_replica(&s->w->routing.bal, s->cluster, session_now(s));
-        return r < 0 ? 0 : r + 1;
+        return r < 0 || r + 1 >= SESSION_MAX_SLOTS ? 0 : (unsigned)r + 1;
     case ROUTE_PINNED:
-        pin = session_pinned(s);
-        return pin != NULL ? (int)pin->slot : 0;
+        pin = session_pinned_tx(s);
+        return pin != NULL ? pin->slot : 0;
     case ROUTE_ANY:
-        return s->last != NULL ? (int)s->last->slot : 0;
+        for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
+            if (s->be[i] != NULL)
+                return i;   /* a server already borrowed (session mode, pins) */
+        return (unsigned)s->last_slot;
     }
     return 0;
 }
 
-/* Bring be up to date with the client's session state: replays it as dropped units. */
-static int session_replay_state(struct session *s, struct backend *be)
+/* Bring be to the client's SET state: RESET ALL and replay, as pgrouter's own units. */
+static int session_apply_state(struct session *s, struct backend *be)
 {
-    struct msgbuf b;
     const struct replay *r = &s->replay;
+    struct msgbuf b;
     unsigned n = 0;
 
-    if (be->state_version >= r->version)
+    if (be->state_sig == r->sig)
         return 0;
     msgbuf_init(&b);
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->items[i].version <= be->state_version)
-            continue;
-        /* One Query each: DISCARD ALL refuses to run inside a multi-statement string. */
-        msg_raw(&b, 'Q', r->items[i].sql, strlen(r->items[i].sql) + 1);
+    if (be->state_sig != 0) {
+        msg_raw(&b, 'Q', "RESET ALL", 10);
         n++;
     }
+    for (size_t i = 0; i < r->n; i++, n++)
+        msg_raw(&b, 'Q', r->items[i].sql, strlen(r->items[i].sql) + 1);
     if (b.oom || backend_send(be, b.data, b.len) < 0) {
         msgbuf_free(&b);
         return -ENOMEM;
@@ -749,97 +817,47 @@ static int session_replay_state(struct session *s, struct backend *be)
     msgbuf_free(&b);
     for (unsigned i = 0; i < n; i++)
         backend_push_unit(be, BACKEND_SINK_DROP);
-    be->state_version = r->version;
-    log_debug("%s: replayed %u session statements on %s", s->tag, n, be->node->name);
+    be->state_sig = r->sig;
     return 0;
 }
 
-/* Prepare on be the named statements the unit uses but be has not seen. */
-static int session_prepare_names(struct session *s, struct backend *be)
+/* Send the unit's rewritten bytes to be, preparing what it lacks first. */
+static int session_send_rewritten(struct session *s, struct backend *be)
 {
     struct session_unit *u = &s->unit;
-    uint32_t bit = 1u << be->slot;
-    struct msgbuf b;
-    int need_sync = 0;
+    struct msgbuf pre, out;
+    uint8_t *data;
+    size_t n;
+    int rc;
 
-    msgbuf_init(&b);
-    for (size_t i = 0; i < u->n_names; i++) {
-        struct stmt *e = stmt_get(&s->stmts, u->names[i]);
-        int parsed_here = 0;
-
-        if (e == NULL)
-            continue;
-        for (size_t j = 0; j < i; j++)
-            if (u->kinds[j] == SESSION_REF_PARSE && strcmp(u->names[j], u->names[i]) == 0)
-                parsed_here = 1;
-        if (u->kinds[i] == SESSION_REF_CLOSE || parsed_here)
-            continue;
-        if ((e->stale & bit) && e->name[0] != '\0') {
-            /* An older statement under this name: close it before (re)preparing. */
-            size_t at = b.len;
-            msgbuf_put8(&b, 'S');
-            msgbuf_putstr(&b, e->name);
-            uint8_t *body = NULL;
-            size_t blen = b.len - at;
-            if (!b.oom) {
-                body = malloc(blen);
-                if (body != NULL)
-                    memcpy(body, b.data + at, blen);
-            }
-            b.len = at;
-            if (body != NULL)
-                msg_raw(&b, 'C', body, blen);
-            free(body);
-            e->stale &= ~bit;
-            need_sync = 1;
-        }
-        if (u->kinds[i] == SESSION_REF_PARSE)
-            continue;
-        if (!(e->on & bit) && !e->closed) {
-            msgbuf_put(&b, e->parse, e->parse_len);
-            e->on |= bit;
-            need_sync = 1;
+    msgbuf_init(&pre);
+    msgbuf_init(&out);
+    rc = unit_build(u, &be->stmts, (unsigned)s->cfg->max_prepared_statements, &s->stmts,
+                    &pre, &out);
+    if (rc == 0 && pre.len > 0) {
+        rc = backend_send(be, pre.data, pre.len);
+        if (rc == 0)
+            rc = backend_push_unit(be, BACKEND_SINK_DROP);
+    }
+    msgbuf_free(&pre);
+    if (rc < 0) {
+        msgbuf_free(&out);
+        return rc;
+    }
+    if (!u->sent) {
+        rc = backend_push_unit(be, BACKEND_SINK_CLIENT);
+        if (rc < 0) {
+            msgbuf_free(&out);
+            return rc;
         }
     }
-    if (!need_sync) {
-        msgbuf_free(&b);
-        return 0;
-    }
-    msg_raw(&b, 'S', NULL, 0);
-    if (b.oom || backend_send(be, b.data, b.len) < 0) {
-        msgbuf_free(&b);
-        return -ENOMEM;
-    }
-    msgbuf_free(&b);
-    log_debug("%s: prepared statements again on %s", s->tag, be->node->name);
-    return backend_push_unit(be, BACKEND_SINK_DROP);
-}
-
-/* After the unit went to be: record which statements be now holds. */
-static void session_note_names(struct session *s, struct backend *be)
-{
-    struct session_unit *u = &s->unit;
-    uint32_t bit = 1u << be->slot;
-
-    for (size_t i = 0; i < u->n_names; i++) {
-        struct stmt *e = stmt_get(&s->stmts, u->names[i]);
-
-        if (e == NULL)
-            continue;
-        if (u->kinds[i] == SESSION_REF_PARSE) {
-            e->on |= bit;
-            e->stale &= ~bit;
-        } else if (u->kinds[i] == SESSION_REF_CLOSE) {
-            e->on &= ~bit;
-            e->stale &= ~bit;
-            stmt_close(&s->stmts, u->names[i]);
-        }
-    }
+    data = msgbuf_steal(&out, &n);
+    return n > 0 ? conn_send_owned(&be->srv.conn, data, n) : (free(data), 0);
 }
 
 /*
- * Send the unit assembled in [sent, parsed) of the client buffer. end_unit: 1 when its
- * last message (Query or Sync) is included, 0 for a Flush, -1 to resume a held unit.
+ * Send the unit assembled so far. end_unit: 1 when its last message (Query or Sync) is
+ * included, 0 for a Flush, -1 to resume a held unit.
  */
 static void session_dispatch(struct session *s, int end_unit)
 {
@@ -847,7 +865,8 @@ static void session_dispatch(struct session *s, int end_unit)
     struct route_decision d;
     struct route_state rs;
     struct backend *be;
-    int slot;
+    unsigned slot;
+    int rc;
 
     if (end_unit >= 0)
         u->pending = end_unit;
@@ -855,78 +874,70 @@ static void session_dispatch(struct session *s, int end_unit)
         be = u->target;     /* the rest of a batch that already went out */
         goto send;
     }
-    /* Decide only when nothing is in flight, so the transaction status is known. */
-    if (u->pending && s->last != NULL && backend_client_pending(s->last) > 0) {
-        s->wait = SESSION_WAIT_DRAIN;
-        conn_want_read(&s->client, 0);
-        return;
-    }
     memset(&rs, 0, sizeof(rs));
-    rs.in_tx = session_pinned(s) != NULL;
+    rs.in_tx = session_pinned_tx(s) != NULL;
     rs.sticky = s->sticky;
     rs.ryw = s->ryw_until_ms > session_now(s);
     rs.role = s->role;
-    if (u->force_primary) {
-        d.target = ROUTE_PRIMARY;
-        d.reason = "session state in a multi-statement string";
+    if (u->force_primary || (u->pin_server && !rs.in_tx)) {
+        d.target = rs.in_tx ? ROUTE_PINNED : ROUTE_PRIMARY;
+        d.reason = "session state that stays on one server";
         d.sqlstate = NULL;
-        if (rs.in_tx)
-            d.target = ROUTE_PINNED;
     } else {
         route_decide(&rs, &u->cr, &d);
     }
     if (d.target == ROUTE_ERROR) {
-        struct backend *pin = session_pinned(s);
+        struct backend *pin = session_pinned_tx(s);
 
         conn_discard(&s->client);
-        session_unit_reset(u);
+        unit_reset(u);
         session_error(s, pin != NULL ? pin->status : 'I', d.sqlstate,
                       "Remove the replica hint or set pgrouter.role = auto.",
                       "pgrouter: %s", d.reason);
         return;
     }
     slot = session_resolve(s, &d);
-    if (slot >= (int)SESSION_MAX_SLOTS)
-        slot = 0;
-    be = s->be[slot];
-    if (be == NULL) {
-        int rc = session_open_slot(s, (unsigned)slot);
-
-        if (rc < 0) {
-            conn_discard(&s->client);
-            session_unit_reset(u);
-            session_error(s, 'I', "08006", NULL, "pgrouter: cannot start a connection: %s",
-                          strerror(-rc));
-            return;
-        }
-        be = s->be[slot];
-    }
-    if (!be->ready) {
-        s->wait = SESSION_WAIT_CONNECT;
-        s->wait_slot = slot;
-        conn_want_read(&s->client, 0);
-        return;
-    }
-    log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(be->slot), be->node->name,
-              d.reason);
-    if (session_replay_state(s, be) < 0 || session_prepare_names(s, be) < 0) {
+    /* A retried read goes elsewhere: the balancer skips the node marked down. */
+    be = session_borrow(s, slot);
+    if (be == NULL)
+        return;     /* resumed by session_pool_done */
+    log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(slot), be->name, d.reason);
+    if (session_apply_state(s, be) < 0) {
         session_fatal(s, "53200", NULL, "out of memory");
         return;
     }
     u->target = be;
     u->prev_status = be->status;
-    if (backend_push_unit(be, BACKEND_SINK_CLIENT) < 0) {
-        session_fatal(s, "54000", NULL, "too many queued units");
+    s->last_slot = (int)slot;
+    /* A read outside a transaction keeps a copy, to run again if its server dies. */
+    if (!u->rewrite && u->pending && !u->cr.write && be->status == 'I' &&
+        !(u->cr.flags & CLASSIFY_F_COPY_FROM)) {
+        struct conn *c = &s->client;
+
+        if (unit_rewrite_begin(u, c->buf + c->sent, c->parsed - c->sent) < 0) {
+            session_fatal(s, "53200", NULL, "out of memory");
+            return;
+        }
+        conn_discard(c);
+    }
+send:
+    if (u->rewrite) {
+        rc = session_send_rewritten(s, be);
+        if (rc == 0 && !u->pending) {
+            /* A Flush sent part of the batch: what follows starts a new buffer. */
+            u->out.len = 0;
+            u->n_parses = u->n_uses = 0;
+        }
+    } else {
+        rc = u->sent ? 0 : backend_push_unit(be, BACKEND_SINK_CLIENT);
+        if (rc == 0)
+            rc = conn_forward(&s->client, &be->srv.conn);
+    }
+    if (rc < 0) {
+        session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);
         return;
     }
     u->sent = 1;
-    s->last = be;
-send:
-    if (conn_forward(&s->client, &be->srv.conn) < 0) {
-        session_fatal(s, "08006", NULL, "cannot write to server %s", be->node->name);
-        return;
-    }
-    session_note_names(s, be);
     conn_want_read(&s->client, 1);
 }
 
@@ -937,10 +948,25 @@ static int session_client_stream_ok(uint8_t type)
     return type == 'd';     /* CopyData may be large; everything else is held whole */
 }
 
+/* Start rewriting the unit: its messages so far (not this one) move to unit.out. */
+static int session_rewrite_on(struct session *s, const struct frame *f)
+{
+    struct conn *c = &s->client;
+    size_t before = c->parsed - f->len;     /* f is already consumed */
+
+    if (s->unit.rewrite)
+        return 0;
+    if (unit_rewrite_begin(&s->unit, c->buf + c->sent, before - c->sent) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 static int session_message(struct session *s, const struct frame *f)
 {
     struct session_unit *u = &s->unit;
+    const uint8_t *msg = f->body - FRAME_HDR;
     const char *name, *query, *portal;
+    struct classify_result cr;
     size_t qlen;
     char kind;
 
@@ -949,6 +975,8 @@ static int session_message(struct session *s, const struct frame *f)
         /* A NUL-terminated string: classify up to the terminator. */
         qlen = f->body_len > 0 ? strnlen((const char *)f->body, f->body_len) : 0;
         session_unit_classify(s, (const char *)f->body, qlen);
+        if (u->rewrite)
+            unit_append(u, msg, f->len);
         u->open = 1;
         session_dispatch(s, 1);
         return 0;
@@ -956,33 +984,41 @@ static int session_message(struct session *s, const struct frame *f)
         if (extq_parse(f->body, f->body_len, &name, &query, &qlen) < 0)
             return -EPROTO;
         session_unit_classify(s, query, qlen);
-        {
-            struct stmt *e = stmt_put(&s->stmts, name, f->body - FRAME_HDR, f->len,
+        if (name[0] != '\0') {
+            size_t skip = strlen(name) + 1;
+            struct stmt *e = stmt_put(&s->stmts, name, f->body + skip, f->body_len - skip,
                                       u->cr.write, u->cr.flags);
-            if (e == NULL || session_unit_add_name(u, name, SESSION_REF_PARSE) < 0)
+
+            if (e == NULL || session_rewrite_on(s, f) < 0)
                 return -ENOMEM;
-            if (name[0] == '\0')
-                e->stale = 0;   /* a Parse of the unnamed statement replaces it anywhere */
+            unit_append_parse(u, e->id, e->body, e->body_len);
+        } else if (u->rewrite) {
+            unit_append(u, msg, f->len);
         }
         u->open = 1;
         return 0;
     case 'B':
         if (extq_bind(f->body, f->body_len, &portal, &name) < 0)
             return -EPROTO;
-        {
+        if (name[0] != '\0') {
             struct stmt *e = stmt_get(&s->stmts, name);
-            struct classify_result cr;
+            size_t skip = strlen(portal) + 1 + strlen(name) + 1;
 
             if (e != NULL) {
                 memset(&cr, 0, sizeof(cr));
                 cr.write = e->write;
+                cr.certain = 0;
                 cr.flags = e->flags & ~(CLASSIFY_F_SET_ROLE | CLASSIFY_F_SET_TENANT);
                 cr.reason = e->write ? "prepared write" : "prepared read";
                 cr.n_statements = 1;
-                session_unit_merge(u, &cr);
+                unit_merge(u, &cr);
             }
-            if (session_unit_add_name(u, name, SESSION_REF_USE) < 0)
+            if (session_rewrite_on(s, f) < 0)
                 return -ENOMEM;
+            unit_append_bind(u, portal, e != NULL ? e->id : 0, name, f->body + skip,
+                             f->body_len - skip);
+        } else if (u->rewrite) {
+            unit_append(u, msg, f->len);
         }
         u->open = 1;
         return 0;
@@ -990,51 +1026,42 @@ static int session_message(struct session *s, const struct frame *f)
     case 'C':
         if (extq_target(f->body, f->body_len, &kind, &name) < 0)
             return -EPROTO;
-        if (kind == 'S' && session_unit_add_name(u, name, f->type == 'C' ? SESSION_REF_CLOSE
-                                                                           : SESSION_REF_USE) < 0)
-            return -ENOMEM;
+        if (kind == 'S' && name[0] != '\0') {
+            struct stmt *e = stmt_get(&s->stmts, name);
+
+            if (session_rewrite_on(s, f) < 0)
+                return -ENOMEM;
+            if (f->type == 'C') {
+                /* The server-side statement stays cached for others; the name goes. */
+                stmt_remove(&s->stmts, name);
+                unit_append_target(u, 'C', 'S', 0, "pgr_closed");
+            } else {
+                unit_append_target(u, 'D', 'S', e != NULL ? e->id : 0, name);
+            }
+        } else if (u->rewrite) {
+            unit_append(u, msg, f->len);
+        }
         u->open = 1;
         return 0;
     case 'E':
+        if (u->rewrite)
+            unit_append(u, msg, f->len);
         u->open = 1;
         return 0;
     case 'S':
-        if (!u->have_cr) {
-            /* A Sync alone (or Describe/Close only): any server will do. */
-            struct classify_result cr;
-
-            memset(&cr, 0, sizeof(cr));
-            cr.flags = CLASSIFY_F_EMPTY;
-            cr.reason = "sync";
-            session_unit_merge(u, &cr);
-        }
-        u->open = 1;
-        session_dispatch(s, 1);
-        return 0;
     case 'H':
-        if (!u->have_cr) {
-            struct classify_result cr;
-
-            memset(&cr, 0, sizeof(cr));
-            cr.flags = CLASSIFY_F_EMPTY;
-            cr.reason = "flush";
-            session_unit_merge(u, &cr);
-        }
-        u->open = 1;
-        session_dispatch(s, 0);
-        return 0;
     case 'F':
-        {
-            struct classify_result cr;
-
+        if (!u->have_cr) {
             memset(&cr, 0, sizeof(cr));
-            cr.write = 1;
-            cr.reason = "function call";
-            cr.n_statements = 1;
-            session_unit_merge(u, &cr);
+            cr.flags = f->type == 'F' ? 0 : CLASSIFY_F_EMPTY;
+            cr.write = f->type == 'F';
+            cr.reason = f->type == 'F' ? "function call" : "sync";
+            unit_merge(u, &cr);
         }
+        if (u->rewrite)
+            unit_append(u, msg, f->len);
         u->open = 1;
-        session_dispatch(s, 1);
+        session_dispatch(s, f->type != 'H');
         return 0;
     }
     return -EPROTO;
@@ -1066,7 +1093,7 @@ static void session_pump(struct session *s)
                     conn_forward(c, &u->target->srv.conn);
                 else
                     conn_discard(c);
-            } else if (u->open && c->parsed - c->sent > SESSION_BATCH_MAX) {
+            } else if (u->open && !u->rewrite && c->parsed - c->sent > SESSION_BATCH_MAX) {
                 /* A long batch without Sync: send what we have, to the primary. */
                 u->force_primary = 1;
                 session_dispatch(s, 0);
@@ -1083,7 +1110,7 @@ static void session_pump(struct session *s)
         if (f.type == 'X') {
             conn_consume(c, f.len);
             conn_discard(c);
-            session_close(s);   /* closing each server sends its Terminate */
+            session_close(s);   /* servers go back to their pools */
             return;
         }
         if (f.type == 'd' || f.type == 'c' || f.type == 'f') {
@@ -1103,7 +1130,9 @@ static void session_pump(struct session *s)
         }
         conn_consume(c, f.len);
         rc = session_message(s, &f);
-        if (rc == -ENOMEM) {
+        if (rc == 0 && u->rewrite)
+            conn_discard(c);    /* its bytes live on in unit.out */
+        if (rc == -ENOMEM || u->out.oom) {
             session_fatal(s, "53200", NULL, "out of memory");
             return;
         }
@@ -1161,11 +1190,13 @@ void session_cancel(struct session *s)
     }
     if (t == NULL) {
         log_info("%s: cancel request for unknown key (pid %u)", s->tag, s->st.cancel_pid);
-    } else if (t->unit.target != NULL && t->unit.target->ready) {
+    } else if (t->unit.target != NULL && t->unit.target->ready &&
+               t->unit.target->owner == t && (t->unit.pending || t->unit.sent)) {
+        /* Only the server this client is using right now, never a shared one at rest. */
         struct backend *be = t->unit.target;
 
-        log_info("%s: cancel request for %s, sent to %s", s->tag, t->tag, be->node->name);
-        if (cancel_send(s->w->loop, be->srv.pg, be->node->name) < 0)
+        log_info("%s: cancel request for %s, sent to %s", s->tag, t->tag, be->name);
+        if (cancel_send(s->w->loop, be->srv.pg, be->name) < 0)
             log_warn("%s: cannot start cancel for %s", s->tag, t->tag);
     } else {
         log_info("%s: cancel request for %s, which runs no query", s->tag, t->tag);
@@ -1201,6 +1232,8 @@ int session_accept(struct worker *w)
     s->handles = 2;     /* client stream and timer */
     stmt_table_init(&s->stmts);
     replay_init(&s->replay);
+    msgbuf_init(&s->unit.out);
+    unit_reset(&s->unit);
     snprintf(s->tag, sizeof(s->tag), "c%u", s->id);
     uv_timer_init(w->loop, &s->timer);
     s->timer.data = s;

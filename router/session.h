@@ -14,6 +14,7 @@
 #include "router/backend.h"
 #include "router/classify.h"
 #include "router/conn.h"
+#include "router/pool.h"
 #include "router/route.h"
 #include "router/stmt.h"
 #include "router/worker.h"
@@ -34,11 +35,14 @@ enum session_state {
 enum session_wait {
     SESSION_RUN = 0,
     SESSION_WAIT_DRAIN,         /* a server still answers the previous unit */
-    SESSION_WAIT_CONNECT,       /* the chosen server is being connected */
+    SESSION_WAIT_SERVER,        /* waiting for a server from a pool */
 };
 
-/* Names an extended-protocol batch touches, to prepare them where the batch goes. */
-enum session_ref { SESSION_REF_USE = 0, SESSION_REF_PARSE, SESSION_REF_CLOSE };
+/* A named Parse inside the unit's rewritten bytes, skipped if the server has it. */
+struct session_parse {
+    size_t off, len;            /* in unit.out */
+    uint64_t id;
+};
 
 /* The unit of work being assembled: a Query, or extended messages up to Sync. */
 struct session_unit {
@@ -49,12 +53,20 @@ struct session_unit {
     int have_cr;
     int force_primary;              /* a multi-statement string that changes session state */
     int ddl_function;               /* creates or changes a function: reload the catalog */
+    int pin_server;                 /* SQL PREPARE/EXECUTE/DEALLOCATE: keep this server */
+    int resets;                     /* DISCARD ALL / DEALLOCATE ALL: statements are gone */
     char prev_status;               /* target's transaction status before the unit */
-    char **names;                   /* statement names it uses, parses or closes */
-    uint8_t *kinds;                 /* enum session_ref per name */
-    size_t n_names, cap_names;
-    char *session_sql;              /* SET/RESET/PREPARE... text to record on success */
+    int rewrite;                    /* the unit goes out from out, not the client buffer */
+    struct msgbuf out;              /* rewritten messages (statement names) */
+    struct session_parse *parses;   /* named Parses in out */
+    size_t n_parses, cap_parses;
+    uint64_t *uses;                 /* statement ids Bind/Describe need on the server */
+    size_t n_uses, cap_uses;
+    char *session_sql;              /* SET/RESET... text to record on success */
     int pending;                    /* sent with its last message; awaiting ReadyForQuery */
+    uint8_t *copy;                  /* the unit's bytes, to retry a read elsewhere */
+    size_t copy_len;
+    unsigned retries;
 };
 
 struct session {
@@ -66,25 +78,27 @@ struct session {
     uint32_t cancel_pid;            /* BackendKeyData we gave the client */
     uint32_t cancel_key;
     struct conn client;
-    struct backend *be[SESSION_MAX_SLOTS];  /* slot 0 primary, 1 + i replica i */
-    struct backend *last;           /* server used last, for units with no preference */
+    struct backend *be[SESSION_MAX_SLOTS];  /* borrowed servers: 0 primary, 1 + i replica i */
+    uint32_t pinned;                /* slots whose server stays borrowed (bit per slot) */
+    int last_slot;                  /* server used last, for units with no preference */
     enum session_wait wait;
-    int wait_slot;                  /* with SESSION_WAIT_CONNECT */
+    int wait_slot;                  /* with SESSION_WAIT_SERVER */
+    struct pool_waiter waiter;
     struct session_unit unit;
     struct stmt_table stmts;        /* the client's named prepared statements */
-    struct replay replay;           /* session state to replay on other servers */
+    struct replay replay;           /* SET state to apply on every server it borrows */
     int sticky;                     /* pinned to the primary for good */
     uint64_t ryw_until_ms;          /* read-your-writes window end */
     enum route_role role;           /* pgrouter.role */
     uv_timer_t timer;               /* login timeout, then the close deadline */
-    int handles;                    /* libuv handles and servers not yet closed */
+    int handles;                    /* libuv handles not yet closed */
     int counted;                    /* counts against max_client_conn */
     uint8_t *startup_pkt;           /* copy of the startup body; st points into it */
     struct startup st;
     const struct cfg_cluster *cluster;
     struct catalog_db *cat;         /* this database's write functions */
     int loading_catalog;            /* greeting waits for the catalog query */
-    struct auth auth;
+    struct auth *auth;              /* during authentication only */
     char tag[200];                  /* "c42 app@appdb" for logs */
 };
 

@@ -1,19 +1,38 @@
 /*
- * router/stmt.c - the client's prepared-statement table (chained hash by name) and the
- * ordered list of session-state statements to replay on other servers.
+ * router/stmt.c - the client's prepared-statement table (chained hash by name), the
+ * per-server statement set (open addressing, LRU by a use clock) and the replay list.
  */
 #include "router/stmt.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static uint64_t stmt_fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
 static uint32_t stmt_hash(const char *s)
 {
-    uint32_t h = 2166136261u;
+    return (uint32_t)stmt_fnv(14695981039346656037ull, s, strlen(s));
+}
 
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
+uint64_t stmt_id(const uint8_t *body, size_t len)
+{
+    uint64_t h = stmt_fnv(14695981039346656037ull, body, len);
+
+    return h != 0 ? h : 1;  /* 0 marks an empty slot */
+}
+
+void stmt_server_name(uint64_t id, char out[STMT_SERVER_NAME_LEN])
+{
+    snprintf(out, STMT_SERVER_NAME_LEN, "pgr_%016llx", (unsigned long long)id);
 }
 
 void stmt_table_init(struct stmt_table *t)
@@ -24,7 +43,7 @@ void stmt_table_init(struct stmt_table *t)
 static void stmt_free(struct stmt *e)
 {
     free(e->name);
-    free(e->parse);
+    free(e->body);
     free(e);
 }
 
@@ -55,13 +74,14 @@ static int stmt_grow(struct stmt_table *t)
     struct stmt **b = calloc(nb, sizeof(*b));
 
     if (b == NULL)
-        return -1;
+        return -ENOMEM;
     for (size_t i = 0; i < t->n_buckets; i++) {
         struct stmt *e = t->buckets[i], *next;
 
         for (; e != NULL; e = next) {
-            next = e->next;
             size_t k = stmt_hash(e->name) & (nb - 1);
+
+            next = e->next;
             e->next = b[k];
             b[k] = e;
         }
@@ -82,20 +102,16 @@ struct stmt *stmt_get(const struct stmt_table *t, const char *name)
     return NULL;
 }
 
-struct stmt *stmt_put(struct stmt_table *t, const char *name, const uint8_t *parse,
-                      size_t parse_len, int write, unsigned flags)
+struct stmt *stmt_put(struct stmt_table *t, const char *name, const uint8_t *body,
+                      size_t body_len, int write, unsigned flags)
 {
     struct stmt *e = stmt_get(t, name);
-    uint8_t *copy = malloc(parse_len);
+    uint8_t *copy = malloc(body_len > 0 ? body_len : 1);
 
     if (copy == NULL)
         return NULL;
-    memcpy(copy, parse, parse_len);
-    if (e != NULL) {
-        free(e->parse);
-        e->stale |= e->on;
-        e->on = 0;
-    } else {
+    memcpy(copy, body, body_len);
+    if (e == NULL) {
         if (t->n + 1 > t->n_buckets && stmt_grow(t) < 0) {
             free(copy);
             return NULL;
@@ -110,21 +126,27 @@ struct stmt *stmt_put(struct stmt_table *t, const char *name, const uint8_t *par
         e->next = t->buckets[k];
         t->buckets[k] = e;
         t->n++;
+    } else {
+        free(e->body);
     }
-    e->parse = copy;
-    e->parse_len = parse_len;
+    e->body = copy;
+    e->body_len = body_len;
+    e->id = stmt_id(body, body_len);
     e->write = write;
     e->flags = flags;
-    e->closed = 0;
     return e;
 }
 
-static void stmt_remove(struct stmt_table *t, struct stmt *victim)
+void stmt_remove(struct stmt_table *t, const char *name)
 {
-    struct stmt **pp = &t->buckets[stmt_hash(victim->name) & (t->n_buckets - 1)];
+    struct stmt **pp;
 
-    for (; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == victim) {
+    if (t->n_buckets == 0)
+        return;
+    for (pp = &t->buckets[stmt_hash(name) & (t->n_buckets - 1)]; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->name, name) == 0) {
+            struct stmt *victim = *pp;
+
             *pp = victim->next;
             stmt_free(victim);
             t->n--;
@@ -133,34 +155,127 @@ static void stmt_remove(struct stmt_table *t, struct stmt *victim)
     }
 }
 
-void stmt_close(struct stmt_table *t, const char *name)
+void srvstmt_init(struct srvstmt *s)
 {
-    struct stmt *e = stmt_get(t, name);
-
-    if (e == NULL)
-        return;
-    e->stale |= e->on;
-    e->on = 0;
-    e->closed = 1;
-    if (e->stale == 0)
-        stmt_remove(t, e);
+    memset(s, 0, sizeof(*s));
 }
 
-void stmt_forget_slot(struct stmt_table *t, unsigned slot)
+void srvstmt_free(struct srvstmt *s)
 {
-    uint32_t bit = 1u << slot;
+    free(s->slots);
+    memset(s, 0, sizeof(*s));
+}
 
-    for (size_t i = 0; i < t->n_buckets; i++) {
-        struct stmt *e = t->buckets[i], *next;
+void srvstmt_clear(struct srvstmt *s)
+{
+    if (s->slots != NULL)
+        memset(s->slots, 0, s->cap * sizeof(*s->slots));
+    s->n = 0;
+}
 
-        for (; e != NULL; e = next) {
-            next = e->next;
-            e->on &= ~bit;
-            e->stale &= ~bit;
-            if (e->closed && e->stale == 0)
-                stmt_remove(t, e);
-        }
+static struct srvstmt_slot *srvstmt_find(const struct srvstmt *s, uint64_t id)
+{
+    if (s->cap == 0)
+        return NULL;
+    for (size_t i = (size_t)id & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slots[i].id == id)
+            return &s->slots[i];
+        if (s->slots[i].id == 0)
+            return NULL;
     }
+}
+
+static void srvstmt_insert(struct srvstmt *s, uint64_t id, uint64_t used)
+{
+    size_t i = (size_t)id & (s->cap - 1);
+
+    while (s->slots[i].id != 0)
+        i = (i + 1) & (s->cap - 1);
+    s->slots[i].id = id;
+    s->slots[i].used = used;
+    s->n++;
+}
+
+int srvstmt_has(struct srvstmt *s, uint64_t id)
+{
+    struct srvstmt_slot *e = srvstmt_find(s, id);
+
+    if (e == NULL)
+        return 0;
+    e->used = ++s->clock;
+    return 1;
+}
+
+int srvstmt_add(struct srvstmt *s, uint64_t id)
+{
+    if (srvstmt_has(s, id))
+        return 0;
+    if ((s->n + 1) * 2 > s->cap) {
+        struct srvstmt old = *s;
+        size_t cap = s->cap ? s->cap * 2 : 16;
+
+        s->slots = calloc(cap, sizeof(*s->slots));
+        if (s->slots == NULL) {
+            *s = old;
+            return -ENOMEM;
+        }
+        s->cap = cap;
+        s->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slots[i].id != 0)
+                srvstmt_insert(s, old.slots[i].id, old.slots[i].used);
+        free(old.slots);
+    }
+    srvstmt_insert(s, id, ++s->clock);
+    return 0;
+}
+
+/* Rebuild the table without id: open addressing has no cheap delete. */
+static void srvstmt_drop(struct srvstmt *s, uint64_t id)
+{
+    struct srvstmt old = *s;
+
+    s->slots = calloc(old.cap, sizeof(*s->slots));
+    if (s->slots == NULL) {
+        /* Keep the old table but forget everything: the server is asked again. */
+        s->slots = old.slots;
+        srvstmt_clear(s);
+        return;
+    }
+    s->n = 0;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.slots[i].id != 0 && old.slots[i].id != id)
+            srvstmt_insert(s, old.slots[i].id, old.slots[i].used);
+    free(old.slots);
+}
+
+void srvstmt_remove(struct srvstmt *s, uint64_t id)
+{
+    if (srvstmt_find(s, id) != NULL)
+        srvstmt_drop(s, id);
+}
+
+uint64_t srvstmt_evict(struct srvstmt *s, const uint64_t *keep, size_t n_keep)
+{
+    struct srvstmt_slot *victim = NULL;
+    uint64_t id;
+
+    for (size_t i = 0; i < s->cap; i++) {
+        struct srvstmt_slot *e = &s->slots[i];
+        int kept = 0;
+
+        if (e->id == 0)
+            continue;
+        for (size_t k = 0; k < n_keep && !kept; k++)
+            kept = keep[k] == e->id;
+        if (!kept && (victim == NULL || e->used < victim->used))
+            victim = e;
+    }
+    if (victim == NULL)
+        return 0;
+    id = victim->id;
+    srvstmt_drop(s, id);
+    return id;
 }
 
 void replay_init(struct replay *r)
@@ -173,6 +288,7 @@ static void replay_drop(struct replay *r)
     for (size_t i = 0; i < r->n; i++)
         free(r->items[i].sql);
     r->n = 0;
+    r->sig = 0;
 }
 
 void replay_free(struct replay *r)
@@ -182,12 +298,12 @@ void replay_free(struct replay *r)
     memset(r, 0, sizeof(*r));
 }
 
-unsigned replay_add(struct replay *r, const char *sql, size_t len, int reset)
+int replay_add(struct replay *r, const char *sql, size_t len, int reset)
 {
     char *copy = malloc(len + 1);
 
     if (copy == NULL)
-        return 0;
+        return -ENOMEM;
     memcpy(copy, sql, len);
     copy[len] = '\0';
     if (reset)
@@ -198,14 +314,19 @@ unsigned replay_add(struct replay *r, const char *sql, size_t len, int reset)
 
         if (p == NULL) {
             free(copy);
-            return 0;
+            return -ENOMEM;
         }
         r->items = p;
         r->cap = cap;
     }
-    r->version++;
-    r->items[r->n].sql = copy;
-    r->items[r->n].version = r->version;
-    r->n++;
-    return r->version;
+    r->items[r->n++].sql = copy;
+    r->sig = stmt_fnv(r->sig ? r->sig : 14695981039346656037ull, copy, len + 1);
+    if (r->sig == 0)
+        r->sig = 1;
+    return 0;
+}
+
+void replay_clear(struct replay *r)
+{
+    replay_drop(r);
 }

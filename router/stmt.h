@@ -1,7 +1,9 @@
 /*
- * router/stmt.h - per-client tables of session state that must follow the client from
- * server to server: named prepared statements of the extended protocol (with the raw
- * Parse message to replay) and the SET/PREPARE/DISCARD statements to replay in order.
+ * router/stmt.h - session state that must follow a client from server to server:
+ * its named prepared statements (client name -> the statement's text and parameter types,
+ * identified on servers by a content hash so clients that prepare the same text share one
+ * server-side statement), the set of such statements each server holds (bounded, LRU),
+ * and the ordered SET statements to apply on whichever server the client borrows.
  */
 #ifndef PGROUTER_STMT_H
 #define PGROUTER_STMT_H
@@ -9,15 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define STMT_SERVER_NAME_LEN 21     /* "pgr_" + 16 hex + NUL */
+
 struct stmt {
-    char *name;             /* the client's name; "" is the unnamed statement */
-    uint8_t *parse;         /* the client's Parse message, type byte included */
-    size_t parse_len;
-    int write;              /* classification of the statement text */
+    char *name;             /* the client's name (never "") */
+    uint64_t id;            /* content hash: the server-side name is pgr_<id> */
+    uint8_t *body;          /* Parse body after the name: query NUL, int16 n, n int32 */
+    size_t body_len;
+    int write;              /* classification of the text */
     unsigned flags;         /* CLASSIFY_F_* of the text */
-    uint32_t on;            /* server slots that hold this statement */
-    uint32_t stale;         /* slots that hold an older statement under this name */
-    int closed;             /* the client closed it; kept while stale copies exist */
     struct stmt *next;
 };
 
@@ -30,46 +32,75 @@ struct stmt_table {
 void stmt_table_init(struct stmt_table *t);
 void stmt_table_free(struct stmt_table *t);
 
+/* Content id of a Parse body after its name (query text and parameter types). */
+uint64_t stmt_id(const uint8_t *body, size_t len);
+
+/* "pgr_<16 hex>" for id. */
+void stmt_server_name(uint64_t id, char out[STMT_SERVER_NAME_LEN]);
+
 /*
- * Record a Parse of name (copying name and the message). An existing entry is replaced;
- * the slots that held it become stale (they must Close it before a new Parse).
- * Returns the entry or NULL when out of memory.
+ * Record the client's Parse of name with body (after the name), replacing an entry of the
+ * same name. Returns the entry or NULL when out of memory.
  */
-struct stmt *stmt_put(struct stmt_table *t, const char *name, const uint8_t *parse,
-                      size_t parse_len, int write, unsigned flags);
+struct stmt *stmt_put(struct stmt_table *t, const char *name, const uint8_t *body,
+                      size_t body_len, int write, unsigned flags);
 
 /* The entry for name, or NULL. */
 struct stmt *stmt_get(const struct stmt_table *t, const char *name);
 
-/* The client closed name: every slot that holds it now holds a stale copy. */
-void stmt_close(struct stmt_table *t, const char *name);
+/* The client closed name (no error if unknown). */
+void stmt_remove(struct stmt_table *t, const char *name);
 
-/* Slot's server is gone: clear its bits everywhere. */
-void stmt_forget_slot(struct stmt_table *t, unsigned slot);
-
-/* DISCARD ALL / DEALLOCATE ALL on every server: drop everything. */
+/* DEALLOCATE ALL / DISCARD ALL: forget every statement. */
 void stmt_clear(struct stmt_table *t);
 
-/* Session-state statements to replay, each tagged with a version. */
+/* The statements one server holds, with a use clock for LRU eviction. */
+struct srvstmt_slot {
+    uint64_t id;            /* 0: empty */
+    uint64_t used;
+};
+
+struct srvstmt {
+    struct srvstmt_slot *slots;
+    size_t cap;             /* power of two */
+    size_t n;
+    uint64_t clock;
+};
+
+void srvstmt_init(struct srvstmt *s);
+void srvstmt_free(struct srvstmt *s);
+/* 1 if the server holds id (and marks it used), else 0. */
+int srvstmt_has(struct srvstmt *s, uint64_t id);
+/* Note that the server now holds id. 0 or -ENOMEM. */
+int srvstmt_add(struct srvstmt *s, uint64_t id);
+/* The least recently used id not in keep[0..n_keep), removed from the set; 0 if none. */
+uint64_t srvstmt_evict(struct srvstmt *s, const uint64_t *keep, size_t n_keep);
+/* Forget id (the server may or may not hold it any more). */
+void srvstmt_remove(struct srvstmt *s, uint64_t id);
+/* The server lost all its statements (DISCARD ALL). */
+void srvstmt_clear(struct srvstmt *s);
+
+/* Session-state statements to apply, in order, with a signature of the whole list. */
 struct replay_item {
     char *sql;
-    unsigned version;
 };
 
 struct replay {
     struct replay_item *items;
     size_t n, cap;
-    unsigned version;       /* of the newest item; 0 = nothing recorded */
+    uint64_t sig;           /* 0 for an empty list; equal lists have equal signatures */
 };
 
 void replay_init(struct replay *r);
 void replay_free(struct replay *r);
 
 /*
- * Append a statement that succeeded on one server. reset (RESET ALL, DISCARD ALL) drops
- * every earlier item, since replaying this one alone gives the same state.
- * Returns the new version, or 0 when out of memory.
+ * Append a statement that succeeded. reset (RESET ALL, DISCARD ALL) empties the list
+ * first: a server reset before replay ends in the same state. 0 or -ENOMEM.
  */
-unsigned replay_add(struct replay *r, const char *sql, size_t len, int reset);
+int replay_add(struct replay *r, const char *sql, size_t len, int reset);
+
+/* Empty the list (RESET ALL, DISCARD ALL): signature 0. */
+void replay_clear(struct replay *r);
 
 #endif

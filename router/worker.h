@@ -13,6 +13,7 @@
 #include "router/routing.h"
 
 struct session;
+struct pool;
 
 struct worker {
     uv_loop_t *loop;
@@ -25,6 +26,8 @@ struct worker {
     uint8_t mock_key[32];       /* secret for mock SCRAM salts of unknown users */
     struct routing routing;     /* classifier sets and replica balancer */
     struct catalog catalog;     /* volatile functions per database */
+    struct pool *pools;         /* server pools, one per (node, database, user) */
+    uv_timer_t maint;           /* once a second: pool_maintain */
     int draining;               /* SIGTERM: no new clients, exit when the last one leaves */
 };
 

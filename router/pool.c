@@ -1,0 +1,427 @@
+/*
+ * router/pool.c - server pools: borrowing, giving back, opening within the limits
+ * (default_pool_size, reserve_pool_size after reserve_pool_timeout, max_db_connections),
+ * clients served in arrival order, and the timers (server_idle_timeout, server_lifetime,
+ * min_pool_size, query_wait_timeout, server_check_query).
+ */
+#include "router/pool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/msg.h"
+#include "router/log.h"
+#include "router/worker.h"
+
+struct pool *pool_get(struct worker *w, const struct cfg_node *node, int is_primary,
+                      const char *db, const char *user, const char *password)
+{
+    struct pool *p;
+
+    for (p = w->pools; p != NULL; p = p->next)
+        if (p->port == node->port && strcmp(p->host, node->host) == 0 &&
+            strcmp(p->db, db) == 0 && strcmp(p->user, user) == 0)
+            break;
+    if (p != NULL) {
+        if ((password == NULL) != (p->password == NULL) ||
+            (password != NULL && strcmp(password, p->password) != 0)) {
+            /* auth_file changed on reload: new connections use the new password. */
+            char *copy = password != NULL ? strdup(password) : NULL;
+
+            if (password != NULL && copy == NULL)
+                return NULL;
+            free(p->password);
+            p->password = copy;
+        }
+        p->is_primary = is_primary;
+        return p;
+    }
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->w = w;
+    snprintf(p->host, sizeof(p->host), "%s", node->host);
+    p->port = node->port;
+    snprintf(p->node, sizeof(p->node), "%s", node->name);
+    snprintf(p->db, sizeof(p->db), "%s", db);
+    snprintf(p->user, sizeof(p->user), "%s", user);
+    p->is_primary = is_primary;
+    if (password != NULL && (p->password = strdup(password)) == NULL) {
+        free(p);
+        return NULL;
+    }
+    p->next = w->pools;
+    w->pools = p;
+    return p;
+}
+
+/* Servers of p that count against its size. */
+static unsigned pool_size(const struct pool *p)
+{
+    return p->n_idle + p->n_used + p->n_connecting;
+}
+
+/* Servers of every pool on the same node and database (max_db_connections). */
+static unsigned pool_db_size(const struct pool *p)
+{
+    unsigned n = 0;
+
+    for (const struct pool *q = p->w->pools; q != NULL; q = q->next)
+        if (q->port == p->port && strcmp(q->host, p->host) == 0 && strcmp(q->db, p->db) == 0)
+            n += pool_size(q);
+    return n;
+}
+
+static int pool_may_open(const struct pool *p, uint64_t now_ms)
+{
+    const struct cfg *cfg = p->w->cfg;
+    unsigned limit = (unsigned)cfg->default_pool_size;
+
+    /* The reserve opens only for a client that has waited reserve_pool_timeout. */
+    if (cfg->reserve_pool_size > 0 && p->wait_head != NULL &&
+        now_ms - p->wait_head->since_ms >= cfg->reserve_pool_timeout_ms)
+        limit += (unsigned)cfg->reserve_pool_size;
+    if (pool_size(p) >= limit)
+        return 0;
+    if (cfg->max_db_connections > 0 && pool_db_size(p) >= (unsigned)cfg->max_db_connections)
+        return 0;
+    return 1;
+}
+
+static void pool_open(struct pool *p)
+{
+    const struct cfg *cfg = p->w->cfg;
+    const char *keys[6], *vals[6];
+    struct backend *be = calloc(1, sizeof(*be));
+    size_t n = 0;
+    int rc;
+
+    if (be == NULL)
+        return;
+    keys[n] = "user";
+    vals[n++] = p->user;
+    keys[n] = "dbname";
+    vals[n++] = p->db;
+    if (p->password != NULL) {
+        keys[n] = "password";
+        vals[n++] = p->password;
+    }
+    keys[n] = "application_name";
+    vals[n++] = "pgrouter";
+    keys[n] = NULL;
+    vals[n] = NULL;
+    rc = backend_connect(be, p->w->loop, p, p->host, p->port, p->node, keys, vals,
+                         cfg->server_connect_timeout_ms);
+    if (rc < 0) {
+        log_warn("pool %s@%s/%s: cannot start a connection: %s", p->user, p->db, p->node,
+                 strerror(-rc));
+        free(be);
+        return;
+    }
+    be->created_ms = uv_now(p->w->loop);
+    p->n_connecting++;
+}
+
+int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms)
+{
+    wt->next = NULL;
+    wt->pool = p;
+    wt->since_ms = now_ms;
+    if (p->wait_tail != NULL)
+        p->wait_tail->next = wt;
+    else
+        p->wait_head = wt;
+    p->wait_tail = wt;
+    p->n_waiting++;
+    /* One connection per waiter not yet covered by one being opened. */
+    if (p->n_connecting < p->n_waiting && pool_may_open(p, now_ms))
+        pool_open(p);
+    return 0;
+}
+
+void pool_unwait(struct pool_waiter *wt)
+{
+    struct pool *p = wt->pool;
+    struct pool_waiter **pp;
+
+    if (p == NULL)
+        return;
+    for (pp = &p->wait_head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == wt) {
+            *pp = wt->next;
+            if (p->wait_tail == wt) {
+                p->wait_tail = NULL;
+                for (struct pool_waiter *q = p->wait_head; q != NULL; q = q->next)
+                    p->wait_tail = q;
+            }
+            p->n_waiting--;
+            break;
+        }
+    }
+    wt->pool = NULL;
+    wt->next = NULL;
+}
+
+static struct pool_waiter *pool_pop_waiter(struct pool *p)
+{
+    struct pool_waiter *wt = p->wait_head;
+
+    if (wt == NULL)
+        return NULL;
+    p->wait_head = wt->next;
+    if (p->wait_head == NULL)
+        p->wait_tail = NULL;
+    p->n_waiting--;
+    wt->pool = NULL;
+    wt->next = NULL;
+    return wt;
+}
+
+static void pool_push_idle(struct pool *p, struct backend *be, uint64_t now_ms)
+{
+    be->idle_since_ms = now_ms;
+    be->pool_next = p->idle;
+    p->idle = be;
+    p->n_idle++;
+}
+
+/* A server became free: the longest-waiting client gets it, else it goes idle. */
+static void pool_hand_over(struct pool *p, struct backend *be)
+{
+    struct pool_waiter *wt = pool_pop_waiter(p);
+
+    if (wt == NULL) {
+        pool_push_idle(p, be, uv_now(p->w->loop));
+        return;
+    }
+    p->n_used++;
+    p->n_served++;
+    wt->done(wt, be, NULL);
+}
+
+static void pool_remember_params(struct pool *p, struct backend *be)
+{
+    static const char *const names[] = {
+        "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+        "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser",
+        "server_encoding", "server_version", "session_authorization",
+        "standard_conforming_strings", "TimeZone",
+    };
+    size_t n = sizeof(names) / sizeof(names[0]);
+
+    if (p->params != NULL)
+        return;
+    p->params = calloc(n, sizeof(*p->params));
+    if (p->params == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = server_param(&be->srv, names[i]);
+
+        if (v == NULL)
+            continue;
+        if (strcmp(names[i], "application_name") == 0)
+            v = "";     /* the pool's own name is not the client's */
+        p->params[p->n_params].name = strdup(names[i]);
+        p->params[p->n_params].value = strdup(v);
+        if (p->params[p->n_params].name == NULL || p->params[p->n_params].value == NULL) {
+            free(p->params[p->n_params].name);
+            free(p->params[p->n_params].value);
+            continue;
+        }
+        p->n_params++;
+    }
+}
+
+void pool_server_ready(struct backend *be, int err, const char *msg)
+{
+    struct pool *p = be->pool;
+    struct pool_waiter *wt;
+
+    p->n_connecting--;
+    if (err == 0) {
+        log_debug("pool %s@%s/%s: new server (backend pid %u)", p->user, p->db, p->node,
+                  be->srv.be_pid);
+        pool_remember_params(p, be);
+        backend_start(be);
+        pool_hand_over(p, be);
+        return;
+    }
+    log_warn("pool %s@%s/%s: cannot connect: %s", p->user, p->db, p->node, msg);
+    backend_close(be);
+    /* A node that refuses fails every client waiting for it now, not one by one. */
+    while ((wt = pool_pop_waiter(p)) != NULL)
+        wt->done(wt, NULL, msg);
+}
+
+void pool_server_lost(struct backend *be, const char *why)
+{
+    struct pool *p = be->pool;
+    struct backend **pp;
+
+    /* Only idle servers come here: a borrowed one is the session's to give up. */
+    for (pp = &p->idle; *pp != NULL; pp = &(*pp)->pool_next) {
+        if (*pp == be) {
+            *pp = be->pool_next;
+            p->n_idle--;
+            break;
+        }
+    }
+    log_info("pool %s@%s/%s: idle server closed: %s", p->user, p->db, p->node, why);
+    backend_close(be);
+}
+
+void pool_server_closed(struct backend *be)
+{
+    free(be);
+}
+
+struct backend *pool_take(struct pool *p, uint64_t now_ms)
+{
+    const struct cfg *cfg = p->w->cfg;
+    struct backend *be = p->idle;
+    struct msgbuf b;
+
+    if (be == NULL)
+        return NULL;
+    p->idle = be->pool_next;
+    be->pool_next = NULL;
+    p->n_idle--;
+    p->n_used++;
+    p->n_served++;
+    if (cfg->server_check_query[0] != '\0' &&
+        now_ms - be->idle_since_ms >= cfg->server_check_delay_ms) {
+        /* Long idle: check it first, pipelined before the client's work. */
+        msgbuf_init(&b);
+        msg_raw(&b, 'Q', cfg->server_check_query, strlen(cfg->server_check_query) + 1);
+        if (!b.oom && backend_send(be, b.data, b.len) == 0)
+            backend_push_unit(be, BACKEND_SINK_DROP);
+        msgbuf_free(&b);
+    }
+    return be;
+}
+
+void pool_discard(struct backend *be)
+{
+    struct pool *p = be->pool;
+
+    if (be->owner != NULL || be->ops != NULL) {
+        be->owner = NULL;
+        be->ops = NULL;
+        be->client = NULL;
+        p->n_used--;
+    }
+    backend_close(be);
+    /* Someone may be waiting for the room this one leaves. */
+    if (p->wait_head != NULL && p->n_connecting < p->n_waiting &&
+        pool_may_open(p, uv_now(p->w->loop)))
+        pool_open(p);
+}
+
+void pool_release(struct backend *be, int reset)
+{
+    struct pool *p = be->pool;
+    const struct cfg *cfg = p->w->cfg;
+    uint64_t now = uv_now(p->w->loop);
+    struct msgbuf b;
+
+    if (be->lost || be->status != 'I' || backend_client_pending(be) > 0 ||
+        (cfg->server_lifetime_ms > 0 && now - be->created_ms >= cfg->server_lifetime_ms)) {
+        pool_discard(be);
+        return;
+    }
+    be->owner = NULL;
+    be->ops = NULL;
+    be->client = NULL;
+    p->n_used--;
+    if (reset && cfg->server_reset_query[0] != '\0') {
+        msgbuf_init(&b);
+        msg_raw(&b, 'Q', cfg->server_reset_query, strlen(cfg->server_reset_query) + 1);
+        if (b.oom || backend_send(be, b.data, b.len) < 0 ||
+            backend_push_unit(be, BACKEND_SINK_DROP) < 0) {
+            msgbuf_free(&b);
+            p->n_used++;
+            pool_discard(be);
+            return;
+        }
+        msgbuf_free(&b);
+        /* DISCARD ALL drops prepared statements and settings alike. */
+        srvstmt_clear(&be->stmts);
+        be->state_sig = 0;
+    }
+    pool_hand_over(p, be);
+}
+
+void pool_maintain(struct worker *w, uint64_t now_ms)
+{
+    const struct cfg *cfg = w->cfg;
+
+    for (struct pool *p = w->pools; p != NULL; p = p->next) {
+        struct backend **pp = &p->idle;
+
+        /* Idle servers past server_idle_timeout or server_lifetime, above min_pool_size. */
+        while (*pp != NULL) {
+            struct backend *be = *pp;
+            int too_idle = cfg->server_idle_timeout_ms > 0 &&
+                           now_ms - be->idle_since_ms >= cfg->server_idle_timeout_ms &&
+                           pool_size(p) > (unsigned)cfg->min_pool_size;
+            int too_old = cfg->server_lifetime_ms > 0 &&
+                          now_ms - be->created_ms >= cfg->server_lifetime_ms;
+
+            if (!too_idle && !too_old) {
+                pp = &be->pool_next;
+                continue;
+            }
+            *pp = be->pool_next;
+            p->n_idle--;
+            log_debug("pool %s@%s/%s: closing a server (%s)", p->user, p->db, p->node,
+                      too_old ? "server_lifetime" : "server_idle_timeout");
+            backend_close(be);
+        }
+        while (pool_size(p) < (unsigned)cfg->min_pool_size && pool_may_open(p, now_ms))
+            pool_open(p);
+        /* Waiters past query_wait_timeout get an error; waiters may also use the reserve. */
+        while (cfg->query_wait_timeout_ms > 0 && p->wait_head != NULL &&
+               now_ms - p->wait_head->since_ms >= cfg->query_wait_timeout_ms) {
+            struct pool_waiter *wt = pool_pop_waiter(p);
+
+            wt->done(wt, NULL, NULL);
+        }
+        if (p->wait_head != NULL && p->n_connecting < p->n_waiting && pool_may_open(p, now_ms))
+            pool_open(p);
+    }
+}
+
+void pool_close_all(struct worker *w)
+{
+    struct pool *p, *next;
+
+    for (p = w->pools; p != NULL; p = next) {
+        next = p->next;
+        while (p->idle != NULL) {
+            struct backend *be = p->idle;
+
+            p->idle = be->pool_next;
+            p->n_idle--;
+            backend_close(be);
+        }
+    }
+}
+
+void pool_free_all(struct worker *w)
+{
+    struct pool *p, *next;
+
+    for (p = w->pools; p != NULL; p = next) {
+        next = p->next;
+        for (size_t i = 0; i < p->n_params; i++) {
+            free(p->params[i].name);
+            free(p->params[i].value);
+        }
+        free(p->params);
+        free(p->password);
+        free(p);
+    }
+    w->pools = NULL;
+}

@@ -1,0 +1,97 @@
+/*
+ * router/pool.h - server connection pools, one per (node, database, user): idle servers,
+ * connections being opened, and clients waiting in arrival order; the limits and timers
+ * of PgBouncer's pool settings. A pool owns its servers; a session borrows one for a unit
+ * of work (transaction mode) or for its whole life (session mode) and gives it back.
+ */
+#ifndef PGROUTER_POOL_H
+#define PGROUTER_POOL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/cfg.h"
+#include "router/backend.h"
+
+struct worker;
+struct pool;
+
+struct pool_waiter;
+/* A server for the waiter (be != NULL), or the reason there will be none (err). */
+typedef void (*pool_done_fn)(struct pool_waiter *wt, struct backend *be, const char *err);
+
+struct pool_waiter {
+    struct pool_waiter *next;
+    struct pool *pool;          /* non-NULL while queued */
+    uint64_t since_ms;
+    pool_done_fn done;
+    void *arg;
+};
+
+struct pool_param {
+    char *name;
+    char *value;
+};
+
+struct pool {
+    struct pool *next;
+    struct worker *w;
+    char host[256];
+    uint16_t port;
+    char node[280];             /* "host:port" */
+    char db[64];
+    char user[64];
+    char *password;             /* plain password for the server, or NULL */
+    int is_primary;
+    struct backend *idle;       /* idle servers, most recently used first */
+    unsigned n_idle, n_used, n_connecting;
+    struct pool_waiter *wait_head, *wait_tail;
+    unsigned n_waiting;
+    struct pool_param *params;  /* ParameterStatus of a fresh server */
+    size_t n_params;
+    uint64_t n_served;          /* units of work served (for SHOW POOLS / stats) */
+};
+
+/*
+ * The pool for (node, db, user), created on first use. password: the plain password to
+ * log in with (copied), or NULL. Returns NULL when out of memory.
+ */
+struct pool *pool_get(struct worker *w, const struct cfg_node *node, int is_primary,
+                      const char *db, const char *user, const char *password);
+
+/* An idle server, detached from the pool's idle list, or NULL if none. */
+struct backend *pool_take(struct pool *p, uint64_t now_ms);
+
+/*
+ * Queue wt (FIFO) for a server of p and open a new connection if the limits allow.
+ * wt->done fires later (never from inside this call). 0 or -ENOMEM.
+ */
+int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms);
+
+/* Leave the queue (client gone or unit cancelled). */
+void pool_unwait(struct pool_waiter *wt);
+
+/*
+ * Give be back. reset: run server_reset_query before anyone else gets it. A server in a
+ * transaction, with pending work or past server_lifetime is closed instead.
+ */
+void pool_release(struct backend *be, int reset);
+
+/* Close a broken server (or one a session can no longer use). */
+void pool_discard(struct backend *be);
+
+/* The backend's connection finished (pool_server_*: called by backend.c). */
+void pool_server_ready(struct backend *be, int err, const char *msg);
+void pool_server_lost(struct backend *be, const char *why);
+void pool_server_closed(struct backend *be);
+
+/* Once a second: idle and lifetime limits, min_pool_size, query_wait_timeout. */
+void pool_maintain(struct worker *w, uint64_t now_ms);
+
+/* Close every idle server (shutdown). */
+void pool_close_all(struct worker *w);
+
+/* Free the pools themselves (after the loop finished closing their servers). */
+void pool_free_all(struct worker *w);
+
+#endif
