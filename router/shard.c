@@ -53,10 +53,10 @@ static uint32_t shard_word(const unsigned char *k, size_t n, int shift)
 uint32_t shard_hashtext(const char *key, size_t len)
 {
     const unsigned char *k = (const unsigned char *)key;
-    /* PostgreSQL passes the length as an int; keys never come near 2 GB here */
     uint32_t a, b, c;
     size_t n = len;
 
+    /* PostgreSQL takes the length as an int; tenant keys never come near 2 GB */
     a = b = c = 0x9e3779b9u + (uint32_t)len + 3923095u;
     while (n >= 12) {
         a += shard_word(k, 4, 0);
