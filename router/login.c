@@ -17,6 +17,39 @@
 
 #define LOGIN_AUTH_MAX_MSG 65536        /* PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH */
 
+/*
+ * A SCRAM secret for a plain password, derived once per user and password and kept by
+ * the worker: PBKDF2 with 4096 rounds per login would cost more than the login itself.
+ */
+static const char *login_scram_secret(struct worker *w, const char *user, const char *pw)
+{
+    struct login_secret *e;
+    struct scram_secret sec;
+    uint8_t salt[SCRAM_DEFAULT_SALT_LEN];
+
+    for (e = w->secrets; e != NULL; e = e->next)
+        if (strcmp(e->user, user) == 0 && strcmp(e->password, pw) == 0)
+            return e->secret;
+    if (RAND_bytes(salt, sizeof(salt)) != 1 ||
+        scram_secret_from_password(pw, salt, sizeof(salt), SCRAM_DEFAULT_ITERATIONS, &sec) < 0)
+        return pw;
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return pw;
+    e->user = strdup(user);
+    e->password = strdup(pw);
+    if (e->user == NULL || e->password == NULL ||
+        scram_secret_format(&sec, e->secret, sizeof(e->secret)) < 0) {
+        free(e->user);
+        free(e->password);
+        free(e);
+        return pw;
+    }
+    e->next = w->secrets;
+    w->secrets = e;
+    return e->secret;
+}
+
 static void login_begin_auth(struct session *s)
 {
     const struct cfg *cfg = s->cfg;
@@ -37,6 +70,9 @@ static void login_begin_auth(struct session *s)
     }
     method = cfg->auth_type == CFG_AUTH_TRUST ? AUTH_TRUST
              : cfg->auth_type == CFG_AUTH_MD5 ? AUTH_MD5 : AUTH_SCRAM;
+    if (method == AUTH_SCRAM && secret != NULL && strncmp(secret, "SCRAM-SHA-256$", 14) != 0 &&
+        !(strlen(secret) == 35 && strncmp(secret, "md5", 3) == 0))
+        secret = login_scram_secret(s->w, s->st.user, secret);
     if (method == AUTH_TRUST && secret == NULL) {
         session_fatal(s, "28000", "Add the user to auth_file.",
                       "user \"%s\" is not allowed to connect (not in auth_file)", s->st.user);

@@ -232,6 +232,14 @@ int main(int argc, char **argv)
         listener_stop(w);
     uv_run(w->loop, UV_RUN_DEFAULT);
     pool_free_all(w);
+    while (w->secrets != NULL) {
+        struct login_secret *e = w->secrets;
+
+        w->secrets = e->next;
+        free(e->user);
+        free(e->password);
+        free(e);
+    }
     if (w->cfg->pidfile != NULL)
         unlink(w->cfg->pidfile);
     catalog_close(&w->catalog);

@@ -15,6 +15,14 @@
 struct session;
 struct pool;
 
+/* A SCRAM secret derived from a plain auth_file password, cached per worker. */
+struct login_secret {
+    struct login_secret *next;
+    char *user;
+    char *password;
+    char secret[256];
+};
+
 struct worker {
     uv_loop_t *loop;
     struct cfg *cfg;            /* snapshot for new sessions; each session holds a ref */
@@ -28,6 +36,7 @@ struct worker {
     struct catalog catalog;     /* volatile functions per database */
     struct pool *pools;         /* server pools, one per (node, database, user) */
     uv_timer_t maint;           /* once a second: pool_maintain */
+    struct login_secret *secrets;
     int draining;               /* SIGTERM: no new clients, exit when the last one leaves */
 };
 
