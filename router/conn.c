@@ -62,6 +62,12 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
     c->recvd += (size_t)nread;
     c->on_read(c);
+    /* Everything relayed: give the buffer back, so an idle connection costs no buffer. */
+    if (c->buf != NULL && c->sent == c->recvd && c->inflight == 0 && c->skip == 0) {
+        free(c->buf);
+        c->buf = NULL;
+        c->cap = c->sent = c->parsed = c->recvd = 0;
+    }
 }
 
 static void conn_update_read(struct conn *c)
@@ -163,8 +169,16 @@ static void conn_write_cb(uv_write_t *req, int status)
 
     (void)status;   /* a failed write surfaces as a read error on the same stream */
     if (w->src != NULL) {
-        w->src->inflight--;
-        conn_update_read(w->src);
+        struct conn *src = w->src;
+
+        src->inflight--;
+        if (src->inflight == 0 && src->buf != NULL && src->sent == src->recvd &&
+            src->skip == 0 && src->sent == src->parsed) {
+            free(src->buf);
+            src->buf = NULL;
+            src->cap = src->sent = src->parsed = src->recvd = 0;
+        }
+        conn_update_read(src);
     } else {
         dst->queued -= w->n;
     }

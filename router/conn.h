@@ -12,7 +12,7 @@
 
 #include "protocol/frame.h"
 
-#define CONN_BUF_INIT 8192
+#define CONN_BUF_INIT 16384
 
 struct conn;
 /* New bytes arrived: [parsed, recvd) is unparsed. */
