@@ -496,9 +496,16 @@ static void health_poll_cb(uv_poll_t *poll, int status, int events)
 {
     struct health_node *h = poll->data;
 
-    if (status < 0) {
+    /*
+     * libuv reports POLLERR as status UV_EBADF and stops the handle. While connecting
+     * that is how a refused connection shows: PQconnectPoll reads SO_ERROR and says
+     * what happened (or moves on to the next address), re-arming the poll as usual.
+     */
+    if (status < 0 && h->phase != HEALTH_CONNECTING) {
         if (h->phase == HEALTH_IDLE)
             health_drop_conn(h);
+        else if (h->phase == HEALTH_QUERYING && !PQconsumeInput(h->conn))
+            health_fail_conn(h, "health query");
         else
             health_fail(h, "socket error: %s", uv_strerror(status));
         return;
