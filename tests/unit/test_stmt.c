@@ -1,6 +1,7 @@
 /*
- * tests/unit/test_stmt.c - the prepared-statement table (copies, replacement, close and
- * stale copies, lost servers, growth) and the ordered replay list of session statements.
+ * tests/unit/test_stmt.c - the client's prepared-statement table (copies, content ids,
+ * replacement, removal, growth), server-side names, the per-server statement set (LRU
+ * eviction, growth) and the ordered replay list with its signature.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,9 +16,14 @@
 #include "router/classify.h"
 #include "router/stmt.h"
 
-static const uint8_t parse_a[] = { 'P', 0, 0, 0, 14, 'a', 0, 'S', 'E', 'L', 'E', 'C', 'T',
-                                   ' ', '1', 0, 0, 0 };
-static const uint8_t parse_b[] = { 'P', 0, 0, 0, 9, 'a', 0, 'X', 0, 0, 0 };
+/* Parse bodies after the name: query NUL, int16 n, n int32 type OIDs. */
+static const uint8_t body_sel1[] = { 'S', 'E', 'L', 'E', 'C', 'T', ' ', '1', 0, 0, 0 };
+static const uint8_t body_sel2[] = { 'S', 'E', 'L', 'E', 'C', 'T', ' ', '2', 0, 0, 0 };
+/* "SELECT $1" with one parameter of type int4 (23), then of type text (25). */
+static const uint8_t body_p_int4[] = { 'S', 'E', 'L', 'E', 'C', 'T', ' ', '$', '1', 0,
+                                       0, 1, 0, 0, 0, 23 };
+static const uint8_t body_p_text[] = { 'S', 'E', 'L', 'E', 'C', 'T', ' ', '$', '1', 0,
+                                       0, 1, 0, 0, 0, 25 };
 
 /* Entries reachable through the buckets, to check t->n against. */
 static size_t stmt_count(const struct stmt_table *t)
@@ -30,228 +36,132 @@ static size_t stmt_count(const struct stmt_table *t)
     return n;
 }
 
-static void test_stmt_get_on_empty_table_is_null(void **state)
+static void test_stmt_get_on_empty_table_is_null_and_remove_is_harmless(void **state)
 {
     struct stmt_table t;
 
     (void)state;
     stmt_table_init(&t);
-    assert_null(stmt_get(&t, ""));
     assert_null(stmt_get(&t, "a"));
-    stmt_close(&t, "a");
-    stmt_forget_slot(&t, 3);
+    stmt_remove(&t, "a");
+    stmt_clear(&t);
     assert_int_equal(t.n, 0);
     stmt_table_free(&t);
 }
 
-static void test_stmt_put_copies_name_and_parse_bytes(void **state)
+static void test_stmt_put_copies_name_and_body_and_sets_content_id(void **state)
 {
     struct stmt_table t;
     char name[] = "s1";
-    uint8_t *msg = malloc(sizeof(parse_a));
+    uint8_t *body = malloc(sizeof(body_p_int4));
     struct stmt *e;
 
     (void)state;
-    assert_non_null(msg);
-    memcpy(msg, parse_a, sizeof(parse_a));
+    assert_non_null(body);
+    memcpy(body, body_p_int4, sizeof(body_p_int4));
     stmt_table_init(&t);
-    e = stmt_put(&t, name, msg, sizeof(parse_a), 1, CLASSIFY_F_CURSOR);
+    e = stmt_put(&t, name, body, sizeof(body_p_int4), 1, CLASSIFY_F_CURSOR);
     assert_non_null(e);
     /* Scribble over and free the caller's buffers: the table must hold its own. */
-    memset(msg, 0xee, sizeof(parse_a));
-    free(msg);
-    name[0] = 'x';
-
+    memset(body, 'x', sizeof(body_p_int4));
+    free(body);
+    name[0] = 'z';
+    assert_null(stmt_get(&t, "z1"));
     assert_ptr_equal(stmt_get(&t, "s1"), e);
-    assert_null(stmt_get(&t, "x1"));
     assert_string_equal(e->name, "s1");
-    assert_ptr_not_equal(e->name, name);
-    assert_int_equal(e->parse_len, sizeof(parse_a));
-    assert_memory_equal(e->parse, parse_a, sizeof(parse_a));
+    assert_int_equal(e->body_len, sizeof(body_p_int4));
+    assert_memory_equal(e->body, body_p_int4, sizeof(body_p_int4));
+    assert_int_equal(e->id, stmt_id(body_p_int4, sizeof(body_p_int4)));
+    assert_int_not_equal(e->id, 0);
     assert_int_equal(e->write, 1);
     assert_int_equal(e->flags, CLASSIFY_F_CURSOR);
-    assert_int_equal(e->on, 0);
-    assert_int_equal(e->stale, 0);
-    assert_int_equal(e->closed, 0);
     assert_int_equal(t.n, 1);
     stmt_table_free(&t);
 }
 
-static void test_stmt_unnamed_statement_is_its_own_entry(void **state)
+static void test_stmt_same_text_and_types_under_two_names_share_one_id(void **state)
 {
     struct stmt_table t;
-    struct stmt *unnamed, *named;
+    struct stmt *a, *b;
 
     (void)state;
     stmt_table_init(&t);
-    unnamed = stmt_put(&t, "", parse_a, sizeof(parse_a), 0, 0);
-    named = stmt_put(&t, "a", parse_b, sizeof(parse_b), 1, 0);
-    assert_non_null(unnamed);
-    assert_non_null(named);
-    assert_ptr_not_equal(unnamed, named);
-    assert_ptr_equal(stmt_get(&t, ""), unnamed);
-    assert_ptr_equal(stmt_get(&t, "a"), named);
+    a = stmt_put(&t, "first", body_p_int4, sizeof(body_p_int4), 0, 0);
+    b = stmt_put(&t, "second", body_p_int4, sizeof(body_p_int4), 0, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
     assert_int_equal(t.n, 2);
+    assert_int_equal(a->id, b->id);
     stmt_table_free(&t);
 }
 
-static void test_stmt_replacement_marks_old_holders_stale(void **state)
+static void test_stmt_id_differs_for_other_parameter_types_or_text(void **state)
+{
+    uint64_t i4 = stmt_id(body_p_int4, sizeof(body_p_int4));
+
+    (void)state;
+    assert_int_not_equal(i4, stmt_id(body_p_text, sizeof(body_p_text)));
+    assert_int_not_equal(stmt_id(body_sel1, sizeof(body_sel1)),
+                         stmt_id(body_sel2, sizeof(body_sel2)));
+    /* No parameter types is not the same statement as one unspecified (0) type. */
+    {
+        static const uint8_t untyped[] = { 'S', 'E', 'L', 'E', 'C', 'T', ' ', '$', '1', 0,
+                                           0, 1, 0, 0, 0, 0 };
+        static const uint8_t none[] = { 'S', 'E', 'L', 'E', 'C', 'T', ' ', '$', '1', 0,
+                                        0, 0 };
+
+        assert_int_not_equal(stmt_id(untyped, sizeof(untyped)), stmt_id(none, sizeof(none)));
+    }
+    /* Deterministic: the same bytes give the same id every time. */
+    assert_int_equal(i4, stmt_id(body_p_int4, sizeof(body_p_int4)));
+}
+
+static void test_stmt_put_replacing_an_entry_changes_its_body_and_id(void **state)
 {
     struct stmt_table t;
-    struct stmt *e, *again;
+    struct stmt *e;
+    uint64_t old_id;
 
     (void)state;
     stmt_table_init(&t);
-    e = stmt_put(&t, "a", parse_a, sizeof(parse_a), 0, 0);
+    e = stmt_put(&t, "q", body_sel1, sizeof(body_sel1), 0, 0);
     assert_non_null(e);
-    e->on = (1u << 0) | (1u << 2);
-    e->stale = 1u << 5;
-
-    again = stmt_put(&t, "a", parse_b, sizeof(parse_b), 1, CLASSIFY_F_SESSION);
-    assert_ptr_equal(again, e);
+    old_id = e->id;
+    e = stmt_put(&t, "q", body_p_text, sizeof(body_p_text), 1, CLASSIFY_F_SESSION);
+    assert_non_null(e);
     assert_int_equal(t.n, 1);
-    assert_int_equal(e->on, 0);
-    assert_int_equal(e->stale, (1u << 0) | (1u << 2) | (1u << 5));
-    assert_int_equal(e->parse_len, sizeof(parse_b));
-    assert_memory_equal(e->parse, parse_b, sizeof(parse_b));
+    assert_int_equal(stmt_count(&t), 1);
+    assert_ptr_equal(stmt_get(&t, "q"), e);
+    assert_int_not_equal(e->id, old_id);
+    assert_int_equal(e->id, stmt_id(body_p_text, sizeof(body_p_text)));
+    assert_int_equal(e->body_len, sizeof(body_p_text));
+    assert_memory_equal(e->body, body_p_text, sizeof(body_p_text));
     assert_int_equal(e->write, 1);
     assert_int_equal(e->flags, CLASSIFY_F_SESSION);
     stmt_table_free(&t);
 }
 
-static void test_stmt_put_after_close_reopens_the_entry(void **state)
-{
-    struct stmt_table t;
-    struct stmt *e;
-
-    (void)state;
-    stmt_table_init(&t);
-    e = stmt_put(&t, "a", parse_a, sizeof(parse_a), 0, 0);
-    e->on = 1u << 1;
-    stmt_close(&t, "a");
-    assert_ptr_equal(stmt_get(&t, "a"), e);
-    assert_int_equal(e->closed, 1);
-
-    assert_ptr_equal(stmt_put(&t, "a", parse_b, sizeof(parse_b), 0, 0), e);
-    assert_int_equal(e->closed, 0);
-    assert_int_equal(e->stale, 1u << 1);
-    assert_int_equal(e->on, 0);
-    stmt_table_free(&t);
-}
-
-static void test_stmt_close_without_holders_removes_entry(void **state)
+static void test_stmt_remove_drops_only_that_name(void **state)
 {
     struct stmt_table t;
 
     (void)state;
     stmt_table_init(&t);
-    assert_non_null(stmt_put(&t, "a", parse_a, sizeof(parse_a), 0, 0));
-    assert_non_null(stmt_put(&t, "b", parse_b, sizeof(parse_b), 0, 0));
-    stmt_close(&t, "a");
-    assert_null(stmt_get(&t, "a"));
-    assert_non_null(stmt_get(&t, "b"));
-    assert_int_equal(t.n, 1);
-    assert_int_equal(stmt_count(&t), 1);
-    /* Closing an unknown name changes nothing. */
-    stmt_close(&t, "nope");
-    assert_int_equal(t.n, 1);
-    stmt_table_free(&t);
-}
-
-static void test_stmt_close_moves_holders_to_stale_and_keeps_entry(void **state)
-{
-    struct stmt_table t;
-    struct stmt *e;
-
-    (void)state;
-    stmt_table_init(&t);
-    e = stmt_put(&t, "a", parse_a, sizeof(parse_a), 0, 0);
-    e->on = (1u << 3) | (1u << 7);
-    stmt_close(&t, "a");
-    assert_ptr_equal(stmt_get(&t, "a"), e);
-    assert_int_equal(e->on, 0);
-    assert_int_equal(e->stale, (1u << 3) | (1u << 7));
-    assert_int_equal(e->closed, 1);
-    assert_int_equal(t.n, 1);
-    stmt_table_free(&t);
-}
-
-static void test_stmt_close_keeps_entry_with_only_stale_copies(void **state)
-{
-    struct stmt_table t;
-    struct stmt *e;
-
-    (void)state;
-    stmt_table_init(&t);
-    e = stmt_put(&t, "a", parse_a, sizeof(parse_a), 0, 0);
-    e->stale = 1u << 4;
-    stmt_close(&t, "a");
-    assert_ptr_equal(stmt_get(&t, "a"), e);
-    assert_int_equal(e->stale, 1u << 4);
-    assert_int_equal(e->closed, 1);
-    stmt_table_free(&t);
-}
-
-static void test_stmt_forget_slot_clears_bits_everywhere(void **state)
-{
-    struct stmt_table t;
-    struct stmt *a, *b;
-
-    (void)state;
-    stmt_table_init(&t);
-    a = stmt_put(&t, "a", parse_a, sizeof(parse_a), 0, 0);
-    b = stmt_put(&t, "b", parse_b, sizeof(parse_b), 0, 0);
-    a->on = (1u << 2) | (1u << 31);
-    a->stale = 1u << 2;
-    b->on = 1u << 1;
-    b->stale = (1u << 2) | (1u << 0);
-
-    stmt_forget_slot(&t, 2);
-    assert_ptr_equal(stmt_get(&t, "a"), a);
-    assert_ptr_equal(stmt_get(&t, "b"), b);
-    assert_int_equal(a->on, 1u << 31);
-    assert_int_equal(a->stale, 0);
-    assert_int_equal(b->on, 1u << 1);
-    assert_int_equal(b->stale, 1u << 0);
-
-    stmt_forget_slot(&t, 31);
-    assert_int_equal(a->on, 0);
-    /* Not closed: an open entry stays even with no holder. */
-    assert_ptr_equal(stmt_get(&t, "a"), a);
-    assert_int_equal(t.n, 2);
-    stmt_table_free(&t);
-}
-
-static void test_stmt_forget_slot_removes_closed_entries_without_stale_copies(void **state)
-{
-    struct stmt_table t;
-    struct stmt *a, *b;
-
-    (void)state;
-    stmt_table_init(&t);
-    a = stmt_put(&t, "a", parse_a, sizeof(parse_a), 0, 0);
-    b = stmt_put(&t, "b", parse_b, sizeof(parse_b), 0, 0);
-    assert_non_null(stmt_put(&t, "c", parse_b, sizeof(parse_b), 0, 0));
-    a->on = 1u << 6;
-    b->on = (1u << 6) | (1u << 9);
-    stmt_close(&t, "a");
-    stmt_close(&t, "b");
-    assert_int_equal(a->stale, 1u << 6);
-    assert_int_equal(b->stale, (1u << 6) | (1u << 9));
-
-    stmt_forget_slot(&t, 6);
-    assert_null(stmt_get(&t, "a"));
-    assert_ptr_equal(stmt_get(&t, "b"), b);
-    assert_int_equal(b->stale, 1u << 9);
+    assert_non_null(stmt_put(&t, "a", body_sel1, sizeof(body_sel1), 0, 0));
+    assert_non_null(stmt_put(&t, "b", body_sel1, sizeof(body_sel1), 0, 0));
+    assert_non_null(stmt_put(&t, "c", body_sel2, sizeof(body_sel2), 0, 0));
+    stmt_remove(&t, "b");
+    assert_null(stmt_get(&t, "b"));
+    assert_non_null(stmt_get(&t, "a"));
     assert_non_null(stmt_get(&t, "c"));
     assert_int_equal(t.n, 2);
     assert_int_equal(stmt_count(&t), 2);
-
-    stmt_forget_slot(&t, 9);
-    assert_null(stmt_get(&t, "b"));
-    assert_non_null(stmt_get(&t, "c"));
-    assert_int_equal(t.n, 1);
-    assert_int_equal(stmt_count(&t), 1);
+    /* Unknown name and a second remove: no error, nothing else goes. */
+    stmt_remove(&t, "b");
+    stmt_remove(&t, "nope");
+    assert_int_equal(t.n, 2);
+    assert_int_equal(stmt_count(&t), 2);
     stmt_table_free(&t);
 }
 
@@ -263,13 +173,8 @@ static void test_stmt_clear_drops_everything_and_table_stays_usable(void **state
     (void)state;
     stmt_table_init(&t);
     for (int i = 0; i < 40; i++) {
-        struct stmt *e;
-
         snprintf(name, sizeof(name), "s%d", i);
-        e = stmt_put(&t, name, parse_a, sizeof(parse_a), 0, 0);
-        assert_non_null(e);
-        e->on = 1u;
-        e->stale = 2u;
+        assert_non_null(stmt_put(&t, name, body_sel1, sizeof(body_sel1), 0, 0));
     }
     stmt_clear(&t);
     assert_int_equal(t.n, 0);
@@ -277,55 +182,52 @@ static void test_stmt_clear_drops_everything_and_table_stays_usable(void **state
     assert_null(stmt_get(&t, "s0"));
     assert_null(stmt_get(&t, "s39"));
 
-    assert_non_null(stmt_put(&t, "s5", parse_b, sizeof(parse_b), 1, 0));
+    assert_non_null(stmt_put(&t, "s5", body_sel2, sizeof(body_sel2), 1, 0));
     assert_int_equal(t.n, 1);
-    assert_memory_equal(stmt_get(&t, "s5")->parse, parse_b, sizeof(parse_b));
+    assert_memory_equal(stmt_get(&t, "s5")->body, body_sel2, sizeof(body_sel2));
     stmt_table_free(&t);
 }
 
-static void test_stmt_grows_past_1000_entries_and_finds_each(void **state)
+static void test_stmt_grows_past_2000_entries_and_finds_each(void **state)
 {
-    enum { N = 2500 };
+    enum { N = 2600 };
     struct stmt_table t;
     char name[32];
 
     (void)state;
     stmt_table_init(&t);
     for (unsigned i = 0; i < N; i++) {
-        uint8_t msg[8] = { 'P', (uint8_t)(i >> 8), (uint8_t)i, 0, 0, 0, 0, 0 };
-        struct stmt *e;
+        uint8_t body[7] = { 'Q', (uint8_t)(i >> 8), (uint8_t)i, 'x', 0, 0, 0 };
 
         snprintf(name, sizeof(name), "stmt_%u", i);
-        e = stmt_put(&t, name, msg, sizeof(msg), (int)(i & 1), i);
-        assert_non_null(e);
-        e->on = i;
+        assert_non_null(stmt_put(&t, name, body, sizeof(body), (int)(i & 1), i));
     }
     assert_int_equal(t.n, N);
     assert_int_equal(stmt_count(&t), N);
     for (unsigned i = 0; i < N; i++) {
+        uint8_t body[7] = { 'Q', (uint8_t)(i >> 8), (uint8_t)i, 'x', 0, 0, 0 };
         struct stmt *e;
 
         snprintf(name, sizeof(name), "stmt_%u", i);
         e = stmt_get(&t, name);
         assert_non_null(e);
         assert_string_equal(e->name, name);
-        assert_int_equal(e->parse_len, 8);
-        assert_int_equal(e->parse[1], (uint8_t)(i >> 8));
-        assert_int_equal(e->parse[2], (uint8_t)i);
+        assert_int_equal(e->body_len, sizeof(body));
+        assert_memory_equal(e->body, body, sizeof(body));
+        assert_int_equal(e->id, stmt_id(body, sizeof(body)));
         assert_int_equal(e->write, (int)(i & 1));
         assert_int_equal(e->flags, i);
-        assert_int_equal(e->on, i);
     }
-    assert_null(stmt_get(&t, "stmt_2500"));
+    assert_null(stmt_get(&t, "stmt_2600"));
     assert_null(stmt_get(&t, "stmt_"));
 
     /* Removing every other one leaves the rest findable. */
     for (unsigned i = 0; i < N; i += 2) {
         snprintf(name, sizeof(name), "stmt_%u", i);
-        stmt_get(&t, name)->on = 0;
-        stmt_close(&t, name);
+        stmt_remove(&t, name);
     }
     assert_int_equal(t.n, N / 2);
+    assert_int_equal(stmt_count(&t), N / 2);
     for (unsigned i = 0; i < N; i++) {
         snprintf(name, sizeof(name), "stmt_%u", i);
         if (i % 2 == 0)
@@ -338,59 +240,238 @@ static void test_stmt_grows_past_1000_entries_and_finds_each(void **state)
     assert_null(t.buckets);
 }
 
-static void test_replay_versions_increase_and_text_is_exact(void **state)
+/* "pgr_" then exactly 16 lowercase hex digits that read back as id. */
+static void assert_server_name_is(uint64_t id)
+{
+    char out[STMT_SERVER_NAME_LEN];
+    char want[32];
+
+    memset(out, '#', sizeof(out));
+    stmt_server_name(id, out);
+    assert_int_equal(strlen(out), STMT_SERVER_NAME_LEN - 1);
+    assert_memory_equal(out, "pgr_", 4);
+    for (int i = 4; i < 20; i++)
+        assert_true((out[i] >= '0' && out[i] <= '9') || (out[i] >= 'a' && out[i] <= 'f'));
+    assert_int_equal(strtoull(out + 4, NULL, 16), id);
+    snprintf(want, sizeof(want), "pgr_%016llx", (unsigned long long)id);
+    assert_string_equal(out, want);
+}
+
+static void test_stmt_server_name_is_pgr_and_16_lowercase_hex(void **state)
+{
+    char out[STMT_SERVER_NAME_LEN];
+
+    (void)state;
+    stmt_server_name(1, out);
+    assert_string_equal(out, "pgr_0000000000000001");
+    stmt_server_name(0xABCDEF0123456789ull, out);
+    assert_string_equal(out, "pgr_abcdef0123456789");
+    stmt_server_name(UINT64_MAX, out);
+    assert_string_equal(out, "pgr_ffffffffffffffff");
+    assert_server_name_is(stmt_id(body_sel1, sizeof(body_sel1)));
+    assert_server_name_is(stmt_id(body_p_text, sizeof(body_p_text)));
+}
+
+static void test_srvstmt_add_has_remove(void **state)
+{
+    struct srvstmt s;
+
+    (void)state;
+    srvstmt_init(&s);
+    assert_int_equal(srvstmt_has(&s, 7), 0);
+    assert_int_equal(srvstmt_add(&s, 7), 0);
+    assert_int_equal(srvstmt_add(&s, 9), 0);
+    assert_int_equal(s.n, 2);
+    /* Adding what is there already does not count it twice. */
+    assert_int_equal(srvstmt_add(&s, 7), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(srvstmt_has(&s, 7), 1);
+    assert_int_equal(srvstmt_has(&s, 9), 1);
+    assert_int_equal(srvstmt_has(&s, 8), 0);
+    srvstmt_remove(&s, 7);
+    assert_int_equal(srvstmt_has(&s, 7), 0);
+    assert_int_equal(srvstmt_has(&s, 9), 1);
+    assert_int_equal(s.n, 1);
+    /* Removing an id the set does not hold changes nothing. */
+    srvstmt_remove(&s, 1234);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(srvstmt_has(&s, 9), 1);
+    srvstmt_free(&s);
+}
+
+static void test_srvstmt_evict_on_empty_set_returns_0(void **state)
+{
+    struct srvstmt s;
+    uint64_t keep[] = { 1 };
+
+    (void)state;
+    srvstmt_init(&s);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 0);
+    assert_int_equal(srvstmt_add(&s, 1), 0);
+    srvstmt_remove(&s, 1);
+    assert_int_equal(srvstmt_evict(&s, keep, 1), 0);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 0);
+    srvstmt_free(&s);
+}
+
+static void test_srvstmt_evict_takes_least_recently_added_in_order(void **state)
+{
+    struct srvstmt s;
+
+    (void)state;
+    srvstmt_init(&s);
+    assert_int_equal(srvstmt_add(&s, 30), 0);
+    assert_int_equal(srvstmt_add(&s, 10), 0);
+    assert_int_equal(srvstmt_add(&s, 20), 0);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 30);
+    assert_int_equal(srvstmt_has(&s, 30), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 10);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 20);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 0);
+    srvstmt_free(&s);
+}
+
+static void test_srvstmt_has_marks_use_so_evict_takes_least_recently_used(void **state)
+{
+    struct srvstmt s;
+
+    (void)state;
+    srvstmt_init(&s);
+    assert_int_equal(srvstmt_add(&s, 1), 0);
+    assert_int_equal(srvstmt_add(&s, 2), 0);
+    assert_int_equal(srvstmt_add(&s, 3), 0);
+    /* Use 1 then 2: 3 is now the least recently used although added last. */
+    assert_int_equal(srvstmt_has(&s, 1), 1);
+    assert_int_equal(srvstmt_has(&s, 2), 1);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 3);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 1);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 2);
+    srvstmt_free(&s);
+}
+
+static void test_srvstmt_add_of_held_id_marks_it_used(void **state)
+{
+    struct srvstmt s;
+
+    (void)state;
+    srvstmt_init(&s);
+    assert_int_equal(srvstmt_add(&s, 1), 0);
+    assert_int_equal(srvstmt_add(&s, 2), 0);
+    assert_int_equal(srvstmt_add(&s, 1), 0);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 2);
+    srvstmt_free(&s);
+}
+
+static void test_srvstmt_evict_skips_ids_in_keep(void **state)
+{
+    struct srvstmt s;
+    uint64_t keep[] = { 5, 99, 6 };
+    uint64_t keep_all[] = { 7, 6, 5 };
+
+    (void)state;
+    srvstmt_init(&s);
+    assert_int_equal(srvstmt_add(&s, 5), 0);
+    assert_int_equal(srvstmt_add(&s, 6), 0);
+    assert_int_equal(srvstmt_add(&s, 7), 0);
+    assert_int_equal(srvstmt_evict(&s, keep_all, 3), 0);
+    assert_int_equal(s.n, 3);
+    /* 5 and 6 are older but kept: 7 goes. */
+    assert_int_equal(srvstmt_evict(&s, keep, 3), 7);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(srvstmt_has(&s, 5), 1);
+    assert_int_equal(srvstmt_has(&s, 6), 1);
+    assert_int_equal(srvstmt_evict(&s, keep, 3), 0);
+    assert_int_equal(s.n, 2);
+    /* Keeping only 6 leaves 5, the least recently used other. */
+    assert_int_equal(srvstmt_evict(&s, &keep[2], 1), 5);
+    assert_int_equal(s.n, 1);
+    srvstmt_free(&s);
+}
+
+/* Ids spread like content hashes, never 0. */
+static uint64_t spread_id(unsigned i)
+{
+    return ((uint64_t)i + 1) * 0x9E3779B97F4A7C15ull;
+}
+
+static void test_srvstmt_grows_past_1000_ids_and_has_is_right_for_each(void **state)
+{
+    enum { N = 1500 };
+    struct srvstmt s;
+
+    (void)state;
+    srvstmt_init(&s);
+    for (unsigned i = 0; i < N; i++)
+        assert_int_equal(srvstmt_add(&s, spread_id(i)), 0);
+    /* Small sequential ids collide in the low bits differently: add those too. */
+    for (unsigned i = 1; i <= N; i++)
+        assert_int_equal(srvstmt_add(&s, i), 0);
+    assert_int_equal(s.n, 2 * N);
+    for (unsigned i = 0; i < N; i++) {
+        assert_int_equal(srvstmt_has(&s, spread_id(i)), 1);
+        assert_int_equal(srvstmt_has(&s, i + 1), 1);
+        assert_int_equal(srvstmt_has(&s, spread_id(i) + 1), 0);
+    }
+    assert_int_equal(srvstmt_has(&s, N + 1), 0);
+    /* Remove every other one; the rest are still found and LRU order survived growth. */
+    for (unsigned i = 0; i < N; i += 2)
+        srvstmt_remove(&s, spread_id(i));
+    assert_int_equal(s.n, 2 * N - N / 2);
+    for (unsigned i = 0; i < N; i++)
+        assert_int_equal(srvstmt_has(&s, spread_id(i)), (int)(i % 2));
+    /* The has() loop used spread ids last, in order: 1..N are the least recently used. */
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 1);
+    srvstmt_free(&s);
+}
+
+static void test_srvstmt_clear_forgets_all_and_set_stays_usable(void **state)
+{
+    struct srvstmt s;
+
+    (void)state;
+    srvstmt_init(&s);
+    for (unsigned i = 1; i <= 50; i++)
+        assert_int_equal(srvstmt_add(&s, i), 0);
+    srvstmt_clear(&s);
+    assert_int_equal(s.n, 0);
+    for (unsigned i = 1; i <= 50; i++)
+        assert_int_equal(srvstmt_has(&s, i), 0);
+    assert_int_equal(srvstmt_evict(&s, NULL, 0), 0);
+    assert_int_equal(srvstmt_add(&s, 3), 0);
+    assert_int_equal(srvstmt_has(&s, 3), 1);
+    assert_int_equal(s.n, 1);
+    srvstmt_free(&s);
+    assert_null(s.slots);
+    assert_int_equal(s.n, 0);
+}
+
+static void test_replay_keeps_items_in_order_with_exact_text(void **state)
 {
     static const char sql[] = "SET search_path = app;garbage";
     struct replay r;
 
     (void)state;
     replay_init(&r);
-    assert_int_equal(r.version, 0);
     assert_int_equal(r.n, 0);
+    assert_int_equal(r.sig, 0);
     /* Only len bytes are taken, and the copy is terminated. */
-    assert_int_equal(replay_add(&r, sql, strlen("SET search_path = app"), 0), 1);
-    assert_int_equal(replay_add(&r, "SET work_mem = '64MB'", 21, 0), 2);
-    assert_int_equal(replay_add(&r, "PREPARE p AS SELECT 1", 21, 0), 3);
-    assert_int_equal(r.version, 3);
+    assert_int_equal(replay_add(&r, sql, strlen("SET search_path = app"), 0), 0);
+    assert_int_equal(replay_add(&r, "SET work_mem = '64MB'", 21, 0), 0);
+    assert_int_equal(replay_add(&r, "SET TIME ZONE 'UTC'", 19, 0), 0);
     assert_int_equal(r.n, 3);
     assert_string_equal(r.items[0].sql, "SET search_path = app");
     assert_ptr_not_equal(r.items[0].sql, sql);
     assert_string_equal(r.items[1].sql, "SET work_mem = '64MB'");
-    assert_string_equal(r.items[2].sql, "PREPARE p AS SELECT 1");
-    assert_int_equal(r.items[0].version, 1);
-    assert_int_equal(r.items[1].version, 2);
-    assert_int_equal(r.items[2].version, 3);
-    /* An empty statement is still an item. */
-    assert_int_equal(replay_add(&r, "", 0, 0), 4);
-    assert_string_equal(r.items[3].sql, "");
+    assert_string_equal(r.items[2].sql, "SET TIME ZONE 'UTC'");
+    assert_int_not_equal(r.sig, 0);
     replay_free(&r);
     assert_int_equal(r.n, 0);
     assert_null(r.items);
 }
 
-static void test_replay_reset_drops_earlier_items_and_keeps_counting(void **state)
-{
-    struct replay r;
-
-    (void)state;
-    replay_init(&r);
-    assert_int_equal(replay_add(&r, "SET a.b = 1", 11, 0), 1);
-    assert_int_equal(replay_add(&r, "SET a.c = 2", 11, 0), 2);
-    assert_int_equal(replay_add(&r, "RESET ALL", 9, 1), 3);
-    assert_int_equal(r.n, 1);
-    assert_string_equal(r.items[0].sql, "RESET ALL");
-    assert_int_equal(r.items[0].version, 3);
-    assert_int_equal(replay_add(&r, "SET a.d = 3", 11, 0), 4);
-    assert_int_equal(r.n, 2);
-    assert_string_equal(r.items[1].sql, "SET a.d = 3");
-    assert_int_equal(r.items[1].version, 4);
-    assert_int_equal(replay_add(&r, "DISCARD ALL", 11, 1), 5);
-    assert_int_equal(r.n, 1);
-    assert_string_equal(r.items[0].sql, "DISCARD ALL");
-    replay_free(&r);
-}
-
-static void test_replay_grows_past_its_first_capacity(void **state)
+static void test_replay_grows_past_its_first_capacity_in_order(void **state)
 {
     struct replay r;
     char sql[32];
@@ -400,35 +481,143 @@ static void test_replay_grows_past_its_first_capacity(void **state)
     for (unsigned i = 1; i <= 100; i++) {
         int len = snprintf(sql, sizeof(sql), "SET x.v%u = %u", i, i);
 
-        assert_int_equal(replay_add(&r, sql, (size_t)len, 0), i);
+        assert_int_equal(replay_add(&r, sql, (size_t)len, 0), 0);
     }
     assert_int_equal(r.n, 100);
     for (unsigned i = 1; i <= 100; i++) {
         snprintf(sql, sizeof(sql), "SET x.v%u = %u", i, i);
         assert_string_equal(r.items[i - 1].sql, sql);
-        assert_int_equal(r.items[i - 1].version, i);
     }
+    replay_free(&r);
+}
+
+static void replay_build(struct replay *r, const char *const *sql, size_t n)
+{
+    replay_init(r);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(replay_add(r, sql[i], strlen(sql[i]), 0), 0);
+}
+
+static void test_replay_sig_equal_for_equal_lists_built_separately(void **state)
+{
+    static const char *const list[] = { "SET a.x = 1", "SET b.y = 2", "SET c.z = 3" };
+    struct replay r1, r2;
+    char *copy[3];
+
+    (void)state;
+    /* Separate buffers for the text, so the signature cannot depend on addresses. */
+    for (int i = 0; i < 3; i++) {
+        copy[i] = strdup(list[i]);
+        assert_non_null(copy[i]);
+    }
+    replay_build(&r1, list, 3);
+    replay_build(&r2, (const char *const *)copy, 3);
+    assert_int_not_equal(r1.sig, 0);
+    assert_int_equal(r1.sig, r2.sig);
+    for (int i = 0; i < 3; i++)
+        free(copy[i]);
+    replay_free(&r1);
+    replay_free(&r2);
+}
+
+static void test_replay_sig_differs_for_other_lists_and_orders(void **state)
+{
+    static const char *const ab[] = { "SET a = 1", "SET b = 2" };
+    static const char *const ba[] = { "SET b = 2", "SET a = 1" };
+    static const char *const ac[] = { "SET a = 1", "SET c = 2" };
+    static const char *const a[] = { "SET a = 1" };
+    /* Same bytes, split differently between items. */
+    static const char *const split[] = { "SET a", " = 1SET b = 2" };
+    struct replay r_ab, r_ba, r_ac, r_a, r_split;
+
+    (void)state;
+    replay_build(&r_ab, ab, 2);
+    replay_build(&r_ba, ba, 2);
+    replay_build(&r_ac, ac, 2);
+    replay_build(&r_a, a, 1);
+    replay_build(&r_split, split, 2);
+    assert_int_not_equal(r_ab.sig, r_ba.sig);
+    assert_int_not_equal(r_ab.sig, r_ac.sig);
+    assert_int_not_equal(r_ab.sig, r_a.sig);
+    assert_int_not_equal(r_ab.sig, r_split.sig);
+    assert_int_not_equal(r_a.sig, 0);
+    replay_free(&r_ab);
+    replay_free(&r_ba);
+    replay_free(&r_ac);
+    replay_free(&r_a);
+    replay_free(&r_split);
+}
+
+static void test_replay_reset_drops_earlier_items(void **state)
+{
+    static const char *const only_reset[] = { "RESET ALL", "SET a.d = 3" };
+    struct replay r, fresh;
+
+    (void)state;
+    replay_init(&r);
+    assert_int_equal(replay_add(&r, "SET a.b = 1", 11, 0), 0);
+    assert_int_equal(replay_add(&r, "SET a.c = 2", 11, 0), 0);
+    assert_int_equal(replay_add(&r, "RESET ALL", 9, 1), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.items[0].sql, "RESET ALL");
+    assert_int_equal(replay_add(&r, "SET a.d = 3", 11, 0), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.items[1].sql, "SET a.d = 3");
+    /* Same state as a list that never had the dropped items. */
+    replay_build(&fresh, only_reset, 2);
+    assert_int_equal(r.sig, fresh.sig);
+    replay_free(&fresh);
+    replay_free(&r);
+}
+
+static void test_replay_clear_empties_list_with_sig_0_and_stays_usable(void **state)
+{
+    static const char *const one[] = { "SET a = 1" };
+    struct replay r, fresh;
+
+    (void)state;
+    replay_init(&r);
+    assert_int_equal(replay_add(&r, "SET z = 9", 9, 0), 0);
+    assert_int_equal(replay_add(&r, "SET y = 8", 9, 0), 0);
+    assert_int_not_equal(r.sig, 0);
+    replay_clear(&r);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.sig, 0);
+    assert_int_equal(replay_add(&r, "SET a = 1", 9, 0), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.items[0].sql, "SET a = 1");
+    replay_build(&fresh, one, 1);
+    assert_int_equal(r.sig, fresh.sig);
+    replay_free(&fresh);
     replay_free(&r);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stmt_get_on_empty_table_is_null),
-        cmocka_unit_test(test_stmt_put_copies_name_and_parse_bytes),
-        cmocka_unit_test(test_stmt_unnamed_statement_is_its_own_entry),
-        cmocka_unit_test(test_stmt_replacement_marks_old_holders_stale),
-        cmocka_unit_test(test_stmt_put_after_close_reopens_the_entry),
-        cmocka_unit_test(test_stmt_close_without_holders_removes_entry),
-        cmocka_unit_test(test_stmt_close_moves_holders_to_stale_and_keeps_entry),
-        cmocka_unit_test(test_stmt_close_keeps_entry_with_only_stale_copies),
-        cmocka_unit_test(test_stmt_forget_slot_clears_bits_everywhere),
-        cmocka_unit_test(test_stmt_forget_slot_removes_closed_entries_without_stale_copies),
+        cmocka_unit_test(test_stmt_get_on_empty_table_is_null_and_remove_is_harmless),
+        cmocka_unit_test(test_stmt_put_copies_name_and_body_and_sets_content_id),
+        cmocka_unit_test(test_stmt_same_text_and_types_under_two_names_share_one_id),
+        cmocka_unit_test(test_stmt_id_differs_for_other_parameter_types_or_text),
+        cmocka_unit_test(test_stmt_put_replacing_an_entry_changes_its_body_and_id),
+        cmocka_unit_test(test_stmt_remove_drops_only_that_name),
         cmocka_unit_test(test_stmt_clear_drops_everything_and_table_stays_usable),
-        cmocka_unit_test(test_stmt_grows_past_1000_entries_and_finds_each),
-        cmocka_unit_test(test_replay_versions_increase_and_text_is_exact),
-        cmocka_unit_test(test_replay_reset_drops_earlier_items_and_keeps_counting),
-        cmocka_unit_test(test_replay_grows_past_its_first_capacity),
+        cmocka_unit_test(test_stmt_grows_past_2000_entries_and_finds_each),
+        cmocka_unit_test(test_stmt_server_name_is_pgr_and_16_lowercase_hex),
+        cmocka_unit_test(test_srvstmt_add_has_remove),
+        cmocka_unit_test(test_srvstmt_evict_on_empty_set_returns_0),
+        cmocka_unit_test(test_srvstmt_evict_takes_least_recently_added_in_order),
+        cmocka_unit_test(test_srvstmt_has_marks_use_so_evict_takes_least_recently_used),
+        cmocka_unit_test(test_srvstmt_add_of_held_id_marks_it_used),
+        cmocka_unit_test(test_srvstmt_evict_skips_ids_in_keep),
+        cmocka_unit_test(test_srvstmt_grows_past_1000_ids_and_has_is_right_for_each),
+        cmocka_unit_test(test_srvstmt_clear_forgets_all_and_set_stays_usable),
+        cmocka_unit_test(test_replay_keeps_items_in_order_with_exact_text),
+        cmocka_unit_test(test_replay_grows_past_its_first_capacity_in_order),
+        cmocka_unit_test(test_replay_sig_equal_for_equal_lists_built_separately),
+        cmocka_unit_test(test_replay_sig_differs_for_other_lists_and_orders),
+        cmocka_unit_test(test_replay_reset_drops_earlier_items),
+        cmocka_unit_test(test_replay_clear_empties_list_with_sig_0_and_stays_usable),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
