@@ -45,6 +45,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 STARTED_CLUSTER=0
+LOCKED=0
 PGR_PIDS=()
 T0=$SECONDS
 
@@ -71,6 +72,7 @@ cleanup() {
         bash "$CLUSTER_SH" down "$CLUSTER_DIR" >/dev/null 2>&1 ||
             echo "# cluster.sh down $CLUSTER_DIR failed" >&2
     fi
+    [ "$LOCKED" -eq 0 ] || rm -rf "$ITEST_DIR/.lock"
 }
 trap cleanup EXIT
 trap 'echo "# interrupted" >&2; exit 130' INT TERM HUP
@@ -136,6 +138,30 @@ abort() {
 }
 
 # ---- helpers --------------------------------------------------------------
+
+# take_lock: one run at a time per ITEST_DIR, since a run starts by tearing
+# down the cluster in ITEST_DIR/cluster, which may be another run's (two
+# `make integration` in one checkout).  A directory is the lock, so that no
+# file descriptor leaks into the servers; a lock whose owner is gone is taken.
+take_lock() {
+    local lock=$ITEST_DIR/.lock deadline=$((SECONDS + 300)) owner said=0
+    while ! mkdir "$lock" 2>/dev/null; do
+        owner=$(cat "$lock/pid" 2>/dev/null)
+        if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+            rm -rf "$lock"
+            continue
+        fi
+        if [ "$said" -eq 0 ]; then
+            echo "# another run (pid ${owner:-?}) uses ${ITEST_DIR#"$ROOT"/}; waiting" \
+                "(at most 300 s; set ITEST_DIR to run side by side)"
+            said=1
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || abort "lock: another run still holds $lock"
+        sleep 1
+    done
+    echo $$ >"$lock/pid"
+    LOCKED=1
+}
 
 port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -774,7 +800,9 @@ t_pgrouter_sigterm() {
 
 main() {
     local n
-    mkdir -p "$ITEST_DIR" "$LOGDIR"
+    mkdir -p "$ITEST_DIR"
+    take_lock
+    mkdir -p "$LOGDIR"
     rm -f "$LOGDIR"/*.log
 
     if [ "$ITEST_REUSE" = 1 ] && bash "$CLUSTER_SH" status "$CLUSTER_DIR" >/dev/null 2>&1; then
