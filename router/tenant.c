@@ -1,0 +1,916 @@
+/*
+ * router/tenant.c - tenant extraction from one query string: comment hints, the sharded
+ * tables a statement names (with their aliases), and the values it gives the tenant
+ * column in comparisons, IN lists and INSERT ... VALUES rows.
+ *
+ * One pass over sqllex tokens with a little state per statement. It reads SQL shapes,
+ * not a grammar: FROM counts as a table list only at a parenthesis level where SELECT,
+ * DELETE or UPDATE was seen (so EXTRACT(x FROM y) is not), a value counts only if it is
+ * the whole operand ('a' || 'b' is not 'a'), and a qualified column only if its qualifier
+ * is a sharded table or its alias. Anything else yields no value, which the caller turns
+ * into "tenant required" rather than a guess.
+ */
+#include "router/tenant.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "router/sqllex.h"
+
+#define TENANT_MAX_QUALS 16     /* sharded table names and aliases per statement */
+#define TENANT_MAX_CTES 8
+
+/* PostgreSQL type OIDs the binary parameter decoder knows. */
+#define OID_NAME 19
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_TEXT 25
+#define OID_UNKNOWN 705
+#define OID_BPCHAR 1042
+#define OID_VARCHAR 1043
+#define OID_UUID 2950
+
+/* A name part, folded like PostgreSQL folds it (quoted parts kept as written). */
+struct tenant_name {
+    char s[SQLLEX_IDENT_MAX + 1];
+    size_t n;
+};
+
+/* How a table reference is followed: what a '(' after the name means. */
+enum tenant_ref { REF_FROM, REF_INSERT, REF_PLAIN };
+
+struct tenant_scan {
+    const struct tenant_opts *o;
+    const struct tenant_params *params;
+    struct tenant_result *out;
+    struct sqllex_cursor cu;
+    size_t col_len;
+    /* per statement */
+    uint64_t query_at;          /* bit d: SELECT/DELETE/UPDATE seen at depth d */
+    uint64_t from_at;           /* bit d: in a FROM list at depth d (after JOIN ... ON too) */
+    struct tenant_name quals[TENANT_MAX_QUALS];
+    unsigned n_quals;
+    struct tenant_name ctes[TENANT_MAX_CTES];
+    unsigned n_ctes;
+    int insert_col;             /* tenant column's place in the INSERT column list, or -1 */
+    int insert_depth;
+    int copy;                   /* in COPY: FROM and TO name files, not tables */
+};
+
+static const struct sqllex_token *tenant_cur(const struct tenant_scan *ts)
+{
+    return sqllex_back(&ts->cu, 0);
+}
+
+static void tenant_next(struct tenant_scan *ts)
+{
+    sqllex_advance(&ts->cu);
+}
+
+static int tenant_is_punct(const struct sqllex_token *t, char c)
+{
+    return t->kind == SQLLEX_PUNCT && t->len == 1 && t->p[0] == c;
+}
+
+static int tenant_is_op(const struct sqllex_token *t, const char *op)
+{
+    return t->kind == SQLLEX_OP && t->len == strlen(op) && memcmp(t->p, op, t->len) == 0;
+}
+
+static int tenant_is_name(const struct sqllex_token *t)
+{
+    return t->kind == SQLLEX_IDENT || t->kind == SQLLEX_QIDENT;
+}
+
+/* Unquoted names fold to lowercase; quoted ones keep their bytes ("" is left doubled). */
+static void tenant_fold(const struct sqllex_token *t, struct tenant_name *n)
+{
+    size_t len = t->body_len > SQLLEX_IDENT_MAX ? SQLLEX_IDENT_MAX : t->body_len;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = t->body[i];
+
+        if (t->kind == SQLLEX_IDENT && c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        n->s[i] = c;
+    }
+    n->n = len;
+    n->s[len] = '\0';
+}
+
+static int tenant_name_eq(const struct tenant_name *a, const struct tenant_name *b)
+{
+    return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
+}
+
+/* ---- values ---- */
+
+static void tenant_add(struct tenant_scan *ts, const char *p, size_t len, enum tenant_src src)
+{
+    struct tenant_result *r = ts->out;
+
+    for (unsigned i = 0; i < r->n_values; i++)
+        if (r->values[i].len == len && memcmp(r->values[i].p, p, len) == 0)
+            return;
+    if (r->n_values == TENANT_MAX_VALUES) {
+        r->overflow = 1;
+        return;
+    }
+    r->values[r->n_values].p = p;
+    r->values[r->n_values].len = len;
+    r->values[r->n_values].src = src;
+    r->n_values++;
+    r->conflict = r->n_values > 1;
+}
+
+/* Room for n more bytes in the result's buffer, or NULL (and overflow set). */
+static char *tenant_room(struct tenant_scan *ts, size_t n)
+{
+    struct tenant_result *r = ts->out;
+
+    if (n > sizeof(r->buf) - r->buf_used) {
+        r->overflow = 1;
+        return NULL;
+    }
+    return r->buf + r->buf_used;
+}
+
+static int tenant_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* One backslash escape at s[0..n) (s[0] is the backslash): writes a byte, returns length. */
+static size_t tenant_backslash(const char *s, size_t n, char *out)
+{
+    static const char from[] = "bfnrt";
+    static const char to[] = "\b\f\n\r\t";
+    const char *f;
+    unsigned v = 0;
+    size_t i = 1;
+
+    if (n < 2) {
+        *out = '\\';
+        return 1;
+    }
+    if ((f = strchr(from, s[1])) != NULL && s[1] != '\0') {
+        *out = to[f - from];
+        return 2;
+    }
+    if (s[1] >= '0' && s[1] <= '7') {
+        for (; i < 4 && i < n && s[i] >= '0' && s[i] <= '7'; i++)
+            v = v * 8 + (unsigned)(s[i] - '0');
+        *out = (char)v;
+        return i;
+    }
+    if (s[1] == 'x' && n > 2 && tenant_hex(s[2]) >= 0) {
+        for (i = 2; i < 4 && i < n && tenant_hex(s[i]) >= 0; i++)
+            v = v * 16 + (unsigned)tenant_hex(s[i]);
+        *out = (char)v;
+        return i;
+    }
+    *out = s[1];
+    return 2;
+}
+
+/* A string constant's value: the body itself, or a copy with '' and \ escapes undone. */
+static void tenant_string(struct tenant_scan *ts, const struct sqllex_token *t,
+                          enum tenant_src src)
+{
+    int backslash = (t->flags & SQLLEX_T_EXTENDED) ||
+                    (ts->o->escape_strings && !(t->flags & SQLLEX_T_DOLLAR));
+    char *w, *start;
+
+    if (t->flags & SQLLEX_T_UNICODE) {
+        ts->out->unknown = 1;   /* U&'' with \XXXX escapes: rare enough not to decode */
+        return;
+    }
+    if (!(t->flags & SQLLEX_T_ESCAPES)) {
+        tenant_add(ts, t->body, t->body_len, src);
+        return;
+    }
+    start = w = tenant_room(ts, t->body_len);
+    if (w == NULL)
+        return;
+    for (size_t i = 0; i < t->body_len;) {
+        if (t->body[i] == '\'' && i + 1 < t->body_len && t->body[i + 1] == '\'') {
+            *w++ = '\'';
+            i += 2;
+        } else if (backslash && t->body[i] == '\\') {
+            i += tenant_backslash(t->body + i, t->body_len - i, w++);
+        } else {
+            *w++ = t->body[i++];
+        }
+    }
+    ts->out->buf_used += (size_t)(w - start);
+    tenant_add(ts, start, (size_t)(w - start), src);
+}
+
+/* Decimal text of v into the buffer, then added as a value. */
+static void tenant_decimal(struct tenant_scan *ts, int64_t v, enum tenant_src src)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+    char *w = tenant_room(ts, (size_t)n);
+
+    if (w == NULL)
+        return;
+    memcpy(w, tmp, (size_t)n);
+    ts->out->buf_used += (size_t)n;
+    tenant_add(ts, w, (size_t)n, src);
+}
+
+/* A NUMBER token: plain decimal integers only, in canonical form (no leading zeros). */
+static void tenant_number(struct tenant_scan *ts, const struct sqllex_token *t, int negative,
+                          enum tenant_src src)
+{
+    const char *p = t->p;
+    size_t n = t->len;
+    char *w;
+
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            ts->out->unknown = 1;   /* 1.5, 0x2A, 1_000, 1e3: not a tenant key we hash */
+            return;
+        }
+    }
+    while (n > 1 && *p == '0') {
+        p++;
+        n--;
+    }
+    if (!negative || (n == 1 && *p == '0')) {
+        tenant_add(ts, p, n, src);
+        return;
+    }
+    w = tenant_room(ts, n + 1);
+    if (w == NULL)
+        return;
+    w[0] = '-';
+    memcpy(w + 1, p, n);
+    ts->out->buf_used += n + 1;
+    tenant_add(ts, w, n + 1, src);
+}
+
+static uint64_t tenant_be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* A binary parameter of type oid (0 = unspecified). */
+static void tenant_binary(struct tenant_scan *ts, const char *p, size_t n, uint32_t oid)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    char *w;
+
+    if (oid == OID_TEXT || oid == OID_VARCHAR || oid == OID_BPCHAR || oid == OID_NAME ||
+        oid == OID_UNKNOWN || (oid == 0 && n != 2 && n != 4 && n != 8)) {
+        tenant_add(ts, p, n, TENANT_SRC_PARAM);
+    } else if ((oid == OID_INT2 || oid == 0) && n == 2) {
+        tenant_decimal(ts, (int16_t)tenant_be(u, 2), TENANT_SRC_PARAM);
+    } else if ((oid == OID_INT4 || oid == 0) && n == 4) {
+        tenant_decimal(ts, (int32_t)tenant_be(u, 4), TENANT_SRC_PARAM);
+    } else if ((oid == OID_INT8 || oid == 0) && n == 8) {
+        tenant_decimal(ts, (int64_t)tenant_be(u, 8), TENANT_SRC_PARAM);
+    } else if (oid == OID_UUID && n == 16 && (w = tenant_room(ts, 36)) != NULL) {
+        for (size_t i = 0, o = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10)
+                w[o++] = '-';
+            w[o++] = "0123456789abcdef"[u[i] >> 4];
+            w[o++] = "0123456789abcdef"[u[i] & 15];
+        }
+        ts->out->buf_used += 36;
+        tenant_add(ts, w, 36, TENANT_SRC_PARAM);
+    } else if (oid != OID_UUID || n != 16) {
+        ts->out->unknown = 1;
+    }
+}
+
+/* A $n token: the bound value of parameter n. */
+static void tenant_param(struct tenant_scan *ts, const struct sqllex_token *t)
+{
+    const struct tenant_params *pa = ts->params;
+    unsigned long n = 0;
+    int16_t fmt = 0;
+    size_t i;
+
+    for (i = 1; i < t->len && n <= 65535; i++)
+        n = n * 10 + (unsigned long)(t->p[i] - '0');
+    if (pa == NULL || n < 1 || n > pa->n || pa->values == NULL || pa->values[n - 1] == NULL ||
+        pa->lens == NULL || pa->lens[n - 1] < 0) {
+        ts->out->unknown = 1;
+        return;
+    }
+    i = n - 1;
+    if (pa->n_formats == 1)
+        fmt = pa->formats[0];
+    else if (pa->n_formats > i)
+        fmt = pa->formats[i];
+    if (fmt == 0)
+        tenant_add(ts, pa->values[i], (size_t)pa->lens[i], TENANT_SRC_PARAM);
+    else
+        tenant_binary(ts, pa->values[i], (size_t)pa->lens[i],
+                      pa->types != NULL && i < pa->n_types ? pa->types[i] : 0);
+}
+
+/* Skip "::type" casts (type name, optional modifiers and [] suffixes) at the cursor. */
+static void tenant_skip_cast(struct tenant_scan *ts)
+{
+    while (tenant_is_punct(tenant_cur(ts), ':')) {
+        tenant_next(ts);
+        if (!tenant_is_punct(tenant_cur(ts), ':'))
+            return;
+        tenant_next(ts);
+        while (tenant_is_name(tenant_cur(ts)) || tenant_cur(ts)->kind == SQLLEX_DOT)
+            tenant_next(ts);
+        if (tenant_cur(ts)->kind == SQLLEX_LPAREN) {
+            int depth = ts->cu.depth;
+
+            while (tenant_cur(ts)->kind != SQLLEX_EOF &&
+                   !(tenant_cur(ts)->kind == SQLLEX_RPAREN && ts->cu.depth == depth - 1))
+                tenant_next(ts);
+            tenant_next(ts);
+        }
+        while (tenant_is_punct(tenant_cur(ts), '[') || tenant_is_punct(tenant_cur(ts), ']'))
+            tenant_next(ts);
+    }
+}
+
+/* 1 if t may follow a complete operand: the end of it, a keyword, a separator. */
+static int tenant_operand_ends(const struct sqllex_token *t)
+{
+    switch (t->kind) {
+    case SQLLEX_EOF:
+    case SQLLEX_IDENT:
+    case SQLLEX_RPAREN:
+    case SQLLEX_COMMA:
+    case SQLLEX_SEMI:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * An operand at the cursor: a string, integer (negative if a '-' came first) or $n,
+ * optionally cast, standing alone. Records it and returns 1 with the cursor after it;
+ * returns 0 if the operand is anything else (the cursor may have moved).
+ */
+static int tenant_operand(struct tenant_scan *ts, int negative, enum tenant_src src)
+{
+    struct sqllex_token t = *tenant_cur(ts);
+
+    if (tenant_is_op(&t, "-") && !negative) {
+        tenant_next(ts);
+        return tenant_operand(ts, 1, src);
+    }
+    if (t.kind != SQLLEX_STRING && t.kind != SQLLEX_NUMBER && t.kind != SQLLEX_PARAM)
+        return 0;
+    if (negative && t.kind != SQLLEX_NUMBER)
+        return 0;
+    tenant_next(ts);
+    tenant_skip_cast(ts);
+    if (!tenant_operand_ends(tenant_cur(ts)))
+        return 0;
+    if (t.kind == SQLLEX_STRING)
+        tenant_string(ts, &t, src);
+    else if (t.kind == SQLLEX_NUMBER)
+        tenant_number(ts, &t, negative, src);
+    else
+        tenant_param(ts, &t);
+    return 1;
+}
+
+/* ---- tables ---- */
+
+static int tenant_is_cte(const struct tenant_scan *ts, const struct tenant_name *n)
+{
+    for (unsigned i = 0; i < ts->n_ctes; i++)
+        if (tenant_name_eq(&ts->ctes[i], n))
+            return 1;
+    return 0;
+}
+
+/* Index into o->tables of the sharded table schema.table (schema may be NULL), or -1. */
+static long tenant_sharded(const struct tenant_scan *ts, const struct tenant_name *schema,
+                           const struct tenant_name *table)
+{
+    for (size_t i = 0; i < ts->o->n_tables; i++) {
+        const char *e = ts->o->tables[i];
+        const char *dot = strchr(e, '.');
+        const char *t = dot != NULL ? dot + 1 : e;
+
+        if (strlen(t) != table->n || memcmp(t, table->s, table->n) != 0)
+            continue;
+        if (dot == NULL)
+            return (long)i;
+        if (schema != NULL && (size_t)(dot - e) == schema->n &&
+            memcmp(e, schema->s, schema->n) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+static void tenant_add_qual(struct tenant_scan *ts, const struct tenant_name *n)
+{
+    if (ts->n_quals < TENANT_MAX_QUALS)
+        ts->quals[ts->n_quals++] = *n;
+}
+
+static void tenant_note_table(struct tenant_scan *ts, long idx)
+{
+    struct tenant_result *r = ts->out;
+
+    r->touches_sharded = 1;
+    for (unsigned i = 0; i < r->n_tables; i++)
+        if (r->tables[i] == (unsigned)idx)
+            return;
+    if (r->n_tables < TENANT_MAX_TABLES)
+        r->tables[r->n_tables++] = (unsigned)idx;
+}
+
+/* 1 if an identifier after a table name is a keyword, not an alias. */
+static int tenant_not_alias(const struct sqllex_token *t)
+{
+    static const char *const words[] = {
+        "where", "join", "inner", "left", "right", "full", "cross", "natural", "on",
+        "using", "set", "group", "order", "limit", "offset", "fetch", "for", "union",
+        "intersect", "except", "window", "having", "returning", "values", "default",
+        "select", "tablesample", "do", "when", "then", "and", "or", "from", "into",
+        "overriding", "with", "partition", "in", "nowait", "skip", "to", "as", "only",
+    };
+
+    if (t->kind != SQLLEX_IDENT)
+        return t->kind != SQLLEX_QIDENT;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (sqllex_ieq(t->p, t->len, words[i]))
+            return 1;
+    return t->kw != SQLLEX_KW_NONE;
+}
+
+/* INSERT's column list at the cursor '(': where the tenant column is, or -1. */
+static int tenant_insert_columns(struct tenant_scan *ts)
+{
+    int depth = ts->cu.depth, pos = 0, found = -1;
+
+    tenant_next(ts);
+    while (tenant_cur(ts)->kind != SQLLEX_EOF && ts->cu.depth >= depth) {
+        const struct sqllex_token *t = tenant_cur(ts);
+
+        if (ts->cu.depth == depth && t->kind == SQLLEX_COMMA) {
+            pos++;
+        } else if (ts->cu.depth == depth && tenant_is_name(t) && found < 0 &&
+                   ts->col_len > 0) {
+            struct tenant_name n;
+
+            tenant_fold(t, &n);
+            if (n.n == ts->col_len && memcmp(n.s, ts->o->column, n.n) == 0)
+                found = pos;
+        }
+        tenant_next(ts);
+    }
+    tenant_next(ts);            /* past ')' */
+    return found;
+}
+
+/*
+ * A table reference at the cursor: [ONLY] name[.name[.name]] [*] [[AS] alias]. Notes the
+ * table; for a sharded one in an INSERT also reads the column list. Returns with the
+ * cursor on the first token it did not use.
+ */
+static void tenant_table(struct tenant_scan *ts, enum tenant_ref ref)
+{
+    struct tenant_name part[3];
+    unsigned n = 0;
+    long idx;
+
+    while (tenant_cur(ts)->kw == SQLLEX_KW_ONLY || sqllex_is(tenant_cur(ts), "if") ||
+           sqllex_is(tenant_cur(ts), "not") || sqllex_is(tenant_cur(ts), "exists"))
+        tenant_next(ts);
+    if (!tenant_is_name(tenant_cur(ts)) || sqllex_is(tenant_cur(ts), "lateral"))
+        return;
+    for (;;) {
+        tenant_fold(tenant_cur(ts), &part[n < 3 ? n : 2]);
+        n += n < 3;
+        tenant_next(ts);
+        if (tenant_cur(ts)->kind != SQLLEX_DOT)
+            break;
+        tenant_next(ts);
+        if (!tenant_is_name(tenant_cur(ts)))
+            return;
+    }
+    if (ref == REF_FROM && tenant_cur(ts)->kind == SQLLEX_LPAREN)
+        return;                 /* a function in FROM */
+    if (n == 1 && tenant_is_cte(ts, &part[0]))
+        return;
+    idx = tenant_sharded(ts, n > 1 ? &part[n - 2] : NULL, &part[n - 1]);
+    if (idx < 0) {
+        ts->out->touches_other = 1;
+        return;
+    }
+    tenant_note_table(ts, idx);
+    tenant_add_qual(ts, &part[n - 1]);
+    if (tenant_is_op(tenant_cur(ts), "*"))
+        tenant_next(ts);
+    if (tenant_cur(ts)->kw == SQLLEX_KW_AS)
+        tenant_next(ts);
+    if (tenant_is_name(tenant_cur(ts)) && !tenant_not_alias(tenant_cur(ts))) {
+        struct tenant_name alias;
+
+        tenant_fold(tenant_cur(ts), &alias);
+        tenant_add_qual(ts, &alias);
+        tenant_next(ts);
+    }
+    if (ref == REF_INSERT && tenant_cur(ts)->kind == SQLLEX_LPAREN) {
+        ts->insert_depth = ts->cu.depth - 1;
+        ts->insert_col = tenant_insert_columns(ts);
+    }
+    /* no column list, or one without the tenant column: it gets a default or a query's */
+    if (ref == REF_INSERT && ts->insert_col < 0)
+        ts->out->unknown = 1;
+}
+
+/* FROM's list: table references separated by commas at this depth. */
+static void tenant_from(struct tenant_scan *ts)
+{
+    int depth = ts->cu.depth;
+
+    for (;;) {
+        tenant_table(ts, REF_FROM);
+        if (tenant_cur(ts)->kind != SQLLEX_COMMA || ts->cu.depth != depth)
+            return;
+        tenant_next(ts);
+    }
+}
+
+/* VALUES rows of an INSERT into a sharded table: the tenant column's element of each. */
+static void tenant_values(struct tenant_scan *ts)
+{
+    tenant_next(ts);
+    while (tenant_cur(ts)->kind == SQLLEX_LPAREN) {
+        int row = ts->cu.depth;
+        int pos = 0;
+
+        tenant_next(ts);
+        while (tenant_cur(ts)->kind != SQLLEX_EOF && ts->cu.depth >= row) {
+            if (pos == ts->insert_col) {
+                if (!tenant_operand(ts, 0, TENANT_SRC_INSERT))
+                    ts->out->unknown = 1;
+                pos++;          /* rest of this element, if any, is skipped below */
+                continue;
+            }
+            if (ts->cu.depth == row && tenant_cur(ts)->kind == SQLLEX_COMMA)
+                pos += pos < ts->insert_col ? 1 : 0;
+            tenant_next(ts);
+        }
+        if (pos <= ts->insert_col)
+            ts->out->unknown = 1;   /* a short row: PostgreSQL would refuse it anyway */
+        tenant_next(ts);        /* past ')' */
+        if (tenant_cur(ts)->kind != SQLLEX_COMMA)
+            return;
+        tenant_next(ts);
+    }
+}
+
+/* ---- the tenant column ---- */
+
+/* A qualifier before the column (x.tenant_id): must name a sharded table or alias. */
+static int tenant_qual_ok(const struct tenant_scan *ts)
+{
+    const struct sqllex_token *q;
+    struct tenant_name n;
+
+    if (sqllex_back(&ts->cu, 1)->kind != SQLLEX_DOT)
+        return 1;
+    q = sqllex_back(&ts->cu, 2);
+    if (!tenant_is_name(q))
+        return 0;
+    tenant_fold(q, &n);
+    for (unsigned i = 0; i < ts->n_quals; i++)
+        if (tenant_name_eq(&ts->quals[i], &n))
+            return 1;
+    return 0;
+}
+
+/* 'value' = tenant_id: the literal two tokens back. */
+static void tenant_reversed(struct tenant_scan *ts)
+{
+    const struct sqllex_token *v = sqllex_back(&ts->cu, 2);
+    const struct sqllex_token *before = sqllex_back(&ts->cu, 3);
+
+    if (!tenant_is_op(sqllex_back(&ts->cu, 1), "=") || before->kind == SQLLEX_OP ||
+        tenant_is_punct(before, ':') || before->kind == SQLLEX_DOT)
+        return;
+    if (v->kind == SQLLEX_STRING)
+        tenant_string(ts, v, TENANT_SRC_WHERE);
+    else if (v->kind == SQLLEX_NUMBER)
+        tenant_number(ts, v, 0, TENANT_SRC_WHERE);
+    else if (v->kind == SQLLEX_PARAM)
+        tenant_param(ts, v);
+}
+
+/* At a name equal to the tenant column: read "= operand" or "IN (operands)" after it. */
+static void tenant_column(struct tenant_scan *ts)
+{
+    int qualified = sqllex_back(&ts->cu, 1)->kind == SQLLEX_DOT;
+    const struct sqllex_token *t = sqllex_back(&ts->cu, qualified ? 3 : 1);
+    int depth;
+
+    /* NOT tenant_id = 'a' touches every other tenant: no value to route by */
+    if (!tenant_qual_ok(ts) || sqllex_is(t, "not")) {
+        tenant_next(ts);
+        return;
+    }
+    tenant_reversed(ts);
+    tenant_next(ts);
+    tenant_skip_cast(ts);
+    t = tenant_cur(ts);
+    if (tenant_is_op(t, "=") || tenant_is_op(t, "=-")) {
+        int neg = t->p[t->len - 1] == '-';
+        unsigned pos;
+
+        tenant_next(ts);
+        pos = ts->cu.pos;
+        if (tenant_operand(ts, neg, TENANT_SRC_WHERE))
+            return;
+        /* another column (a join) says nothing; an expression hides the value */
+        if (pos != ts->cu.pos) {
+            ts->out->unknown = 1;   /* 'a' || 'b' */
+            return;
+        }
+        while (tenant_is_name(tenant_cur(ts))) {
+            tenant_next(ts);
+            if (tenant_cur(ts)->kind != SQLLEX_DOT)
+                break;
+            tenant_next(ts);
+        }
+        if (tenant_cur(ts)->kind == SQLLEX_LPAREN)
+            ts->out->unknown = 1;   /* lower('A'), ANY($1), (SELECT ...) */
+        return;
+    }
+    if (!sqllex_is(t, "in"))
+        return;
+    tenant_next(ts);
+    if (tenant_cur(ts)->kind != SQLLEX_LPAREN)
+        return;
+    depth = ts->cu.depth;
+    tenant_next(ts);
+    while (tenant_operand(ts, 0, TENANT_SRC_WHERE) && tenant_cur(ts)->kind == SQLLEX_COMMA &&
+           ts->cu.depth == depth)
+        tenant_next(ts);
+    /* IN (SELECT ...) or an expression in the list: the values found do not bound it */
+    if (tenant_cur(ts)->kind != SQLLEX_RPAREN || ts->cu.depth != depth - 1)
+        ts->out->unknown = 1;
+}
+
+/* ---- comments ---- */
+
+static int tenant_word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_';
+}
+
+/* A hint's value at s[0..n): 'quoted' (sqlcommenter: \' and %XX) or a bare word. */
+static void tenant_hint_value(struct tenant_scan *ts, const char *s, size_t n)
+{
+    struct tenant_result *r = ts->out;
+    const char *val = s;
+    size_t len = 0, end = 1;
+    char *w;
+
+    if (n > 0 && s[0] == '\'') {
+        while (end < n && s[end] != '\'')
+            end += s[end] == '\\' ? 2 : 1;
+        w = tenant_room(ts, end - 1);
+        if (w == NULL)
+            return;
+        val = w;
+        for (size_t i = 1; i < end && i < n; i++) {
+            if (s[i] == '\\' && i + 1 < n) {
+                w[len++] = s[++i];
+            } else if (s[i] == '%' && i + 2 < n && tenant_hex(s[i + 1]) >= 0 &&
+                       tenant_hex(s[i + 2]) >= 0) {
+                w[len++] = (char)(tenant_hex(s[i + 1]) * 16 + tenant_hex(s[i + 2]));
+                i += 2;
+            } else {
+                w[len++] = s[i];
+            }
+        }
+        r->buf_used += len;
+    } else {
+        while (len < n && strchr(" \t\r\n,;*'", s[len]) == NULL)
+            len++;
+    }
+    if (len == 0)
+        return;
+    if (r->comment == NULL) {
+        r->comment = val;
+        r->comment_len = len;
+    } else if (r->comment_len != len || memcmp(r->comment, val, len) != 0) {
+        r->comment_conflict = 1;
+    }
+}
+
+/* sqllex's comment callback: look for tenant=value, tenant = 'value'. */
+static void tenant_on_comment(void *arg, const char *text, size_t len)
+{
+    struct tenant_scan *ts = arg;
+
+    for (size_t i = 0; i + 6 <= len; i++) {
+        size_t j = i + 6;
+
+        if (!sqllex_ieq(text + i, 6, "tenant") || (i > 0 && tenant_word_char(text[i - 1])))
+            continue;
+        while (j < len && (text[j] == ' ' || text[j] == '\t'))
+            j++;
+        if (j >= len || text[j] != '=')
+            continue;
+        j++;
+        while (j < len && (text[j] == ' ' || text[j] == '\t'))
+            j++;
+        tenant_hint_value(ts, text + j, len - j);
+    }
+}
+
+/* ---- the scan ---- */
+
+static void tenant_mark_query(struct tenant_scan *ts)
+{
+    if (ts->cu.depth < 64)
+        ts->query_at |= 1ull << ts->cu.depth;
+}
+
+static int tenant_query_here(const struct tenant_scan *ts)
+{
+    return ts->cu.depth >= 64 || (ts->query_at >> ts->cu.depth & 1);
+}
+
+/* At '(' after "name AS" in a WITH list: remember name as a CTE, not a table. */
+static void tenant_maybe_cte(struct tenant_scan *ts)
+{
+    const struct sqllex_token *name = sqllex_back(&ts->cu, 2);
+    const struct sqllex_token *before = sqllex_back(&ts->cu, 3);
+
+    if (sqllex_back(&ts->cu, 1)->kw != SQLLEX_KW_AS || !tenant_is_name(name) ||
+        ts->n_ctes == TENANT_MAX_CTES)
+        return;
+    if (before->kw == SQLLEX_KW_WITH || sqllex_is(before, "recursive") ||
+        before->kind == SQLLEX_COMMA)
+        tenant_fold(name, &ts->ctes[ts->n_ctes++]);
+}
+
+/* A word that ends a FROM list at its level. */
+static int tenant_ends_from(const struct sqllex_token *t)
+{
+    static const char *const words[] = {
+        "where", "group", "having", "order", "limit", "offset", "window", "union",
+        "intersect", "except", "returning", "for", "fetch", "set", "values", "select",
+    };
+
+    if (t->kind != SQLLEX_IDENT)
+        return 0;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (sqllex_ieq(t->p, t->len, words[i]))
+            return 1;
+    return 0;
+}
+
+static void tenant_end_statement(struct tenant_scan *ts)
+{
+    ts->query_at = 0;
+    ts->from_at = 0;
+    ts->n_quals = 0;
+    ts->n_ctes = 0;
+    ts->insert_col = -1;
+    ts->copy = 0;
+}
+
+/* One token of the main loop; every branch leaves the cursor on an unread token. */
+static void tenant_step(struct tenant_scan *ts)
+{
+    const struct sqllex_token *t = tenant_cur(ts);
+    const struct sqllex_token *prev = sqllex_back(&ts->cu, 1);
+    struct tenant_name n;
+
+    switch (t->kind == SQLLEX_IDENT ? t->kw : SQLLEX_KW_NONE) {
+    case SQLLEX_KW_SELECT:
+    case SQLLEX_KW_DELETE:
+        tenant_mark_query(ts);
+        break;
+    case SQLLEX_KW_FROM:
+        if (ts->copy || !tenant_query_here(ts) || sqllex_is(prev, "distinct"))
+            break;
+        if (ts->cu.depth < 64)
+            ts->from_at |= 1ull << ts->cu.depth;
+        tenant_next(ts);
+        tenant_from(ts);
+        return;
+    case SQLLEX_KW_UPDATE:
+        if (prev->kw == SQLLEX_KW_FOR || prev->kw == SQLLEX_KW_KEY ||
+            prev->kw == SQLLEX_KW_DO || sqllex_is(prev, "on") || sqllex_is(prev, "then"))
+            break;              /* FOR UPDATE, ON CONFLICT DO UPDATE, MERGE ... THEN UPDATE */
+        tenant_mark_query(ts);
+        tenant_next(ts);
+        tenant_table(ts, REF_PLAIN);
+        return;
+    case SQLLEX_KW_INTO:
+        tenant_next(ts);
+        tenant_table(ts, prev->kw == SQLLEX_KW_INSERT ? REF_INSERT : REF_PLAIN);
+        return;
+    case SQLLEX_KW_TABLE:
+    case SQLLEX_KW_TRUNCATE:
+    case SQLLEX_KW_LOCK:
+    case SQLLEX_KW_COPY:
+        ts->copy |= t->kw == SQLLEX_KW_COPY;
+        tenant_next(ts);
+        if (tenant_cur(ts)->kw == SQLLEX_KW_TABLE)
+            return;             /* TRUNCATE TABLE x: TABLE reads x */
+        tenant_table(ts, REF_PLAIN);
+        while (ts->cu.depth == 0 && tenant_cur(ts)->kind == SQLLEX_COMMA) {
+            tenant_next(ts);
+            tenant_table(ts, REF_PLAIN);
+        }
+        return;
+    case SQLLEX_KW_VALUES:
+        if (ts->insert_col >= 0 && ts->cu.depth == ts->insert_depth) {
+            tenant_values(ts);
+            ts->insert_col = -1;
+            return;
+        }
+        break;
+    case SQLLEX_KW_OR:
+        ts->out->has_or = 1;
+        break;
+    default:
+        break;
+    }
+    if (sqllex_is(t, "join") || (sqllex_is(t, "using") && !ts->copy)) {
+        tenant_next(ts);
+        tenant_table(ts, REF_FROM);
+        return;
+    }
+    if (t->kind == SQLLEX_COMMA && ts->cu.depth < 64 && (ts->from_at >> ts->cu.depth & 1)) {
+        tenant_next(ts);        /* FROM a JOIN b ON ..., c */
+        tenant_from(ts);
+        return;
+    }
+    if (tenant_ends_from(t) && ts->cu.depth < 64)
+        ts->from_at &= ~(1ull << ts->cu.depth);
+    if (t->kind == SQLLEX_LPAREN) {
+        if (ts->cu.depth < 64) {
+            ts->query_at &= ~(1ull << ts->cu.depth);
+            ts->from_at &= ~(1ull << ts->cu.depth);
+        }
+        tenant_maybe_cte(ts);
+    } else if (t->kind == SQLLEX_SEMI && ts->cu.depth == 0) {
+        tenant_end_statement(ts);
+    } else if (tenant_is_name(t) && ts->col_len > 0 && t->body_len == ts->col_len) {
+        tenant_fold(t, &n);
+        if (memcmp(n.s, ts->o->column, n.n) == 0) {
+            tenant_column(ts);
+            return;
+        }
+    }
+    tenant_next(ts);
+}
+
+int tenant_extract(const struct tenant_opts *o, const char *sql, size_t len,
+                   const struct tenant_params *params, struct tenant_result *out)
+{
+    struct tenant_scan ts;
+
+    memset(out, 0, offsetof(struct tenant_result, buf));
+    out->buf_used = 0;
+    memset(&ts, 0, sizeof(ts));
+    ts.o = o;
+    ts.params = params;
+    ts.out = out;
+    ts.col_len = o->column != NULL ? strlen(o->column) : 0;
+    tenant_end_statement(&ts);
+    sqllex_cursor_init(&ts.cu, sql, len, o->escape_strings, tenant_on_comment, &ts);
+    while (tenant_cur(&ts)->kind != SQLLEX_EOF)
+        tenant_step(&ts);
+    if (out->comment != NULL) {
+        out->tenant = out->comment;
+        out->tenant_len = out->comment_len;
+        out->source = TENANT_SRC_COMMENT;
+    } else if (out->n_values > 0) {
+        out->tenant = out->values[0].p;
+        out->tenant_len = out->values[0].len;
+        out->source = out->values[0].src;
+    }
+    return 0;
+}
