@@ -60,10 +60,10 @@ static void login_begin_auth(struct session *s)
     enum auth_rc rc;
     struct msgbuf b;
 
-    snprintf(s->tag, sizeof(s->tag), "c%u %s@%s", s->id, s->st.user,
-             s->st.database != NULL ? s->st.database : s->st.user);
+    snprintf(s->tag, sizeof(s->tag), "c%u %s@%s", s->id, s->st->user,
+             s->st->database != NULL ? s->st->database : s->st->user);
     if (cfg->have_userlist) {
-        u = cfg_find_user(cfg, s->st.user);
+        u = cfg_find_user(cfg, s->st->user);
         secret = u != NULL ? u->secret : NULL;
     } else {
         secret = "";
@@ -72,10 +72,10 @@ static void login_begin_auth(struct session *s)
              : cfg->auth_type == CFG_AUTH_MD5 ? AUTH_MD5 : AUTH_SCRAM;
     if (method == AUTH_SCRAM && secret != NULL && strncmp(secret, "SCRAM-SHA-256$", 14) != 0 &&
         !(strlen(secret) == 35 && strncmp(secret, "md5", 3) == 0))
-        secret = login_scram_secret(s->w, s->st.user, secret);
+        secret = login_scram_secret(s->w, s->st->user, secret);
     if (method == AUTH_TRUST && secret == NULL) {
         session_fatal(s, "28000", "Add the user to auth_file.",
-                      "user \"%s\" is not allowed to connect (not in auth_file)", s->st.user);
+                      "user \"%s\" is not allowed to connect (not in auth_file)", s->st->user);
         return;
     }
     if (RAND_bytes(random, sizeof(random)) != 1) {
@@ -89,7 +89,7 @@ static void login_begin_auth(struct session *s)
     }
     session_set_state(s, SESSION_AUTH);
     msgbuf_init(&b);
-    rc = auth_begin(s->auth, method, s->st.user, secret, random, s->w->mock_key,
+    rc = auth_begin(s->auth, method, s->st->user, secret, random, s->w->mock_key,
                     sizeof(s->w->mock_key), &b);
     if (session_send(s, &b) < 0)
         return;
@@ -97,7 +97,7 @@ static void login_begin_auth(struct session *s)
         session_login(s);
     else if (rc != AUTH_CONTINUE)
         session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",
-                      s->st.user);
+                      s->st->user);
 }
 
 static void login_startup_packet(struct session *s, const struct frame *f)
@@ -105,14 +105,17 @@ static void login_startup_packet(struct session *s, const struct frame *f)
     struct worker *w = s->w;
     int rc;
 
+    free(s->startup_pkt);
     s->startup_pkt = malloc(f->body_len);
-    if (s->startup_pkt == NULL) {
+    if (s->st == NULL)
+        s->st = malloc(sizeof(*s->st));
+    if (s->startup_pkt == NULL || s->st == NULL) {
         session_fatal(s, "53200", NULL, "out of memory");
         return;
     }
     memcpy(s->startup_pkt, f->body, f->body_len);
-    rc = startup_parse(s->startup_pkt, f->body_len, &s->st);
-    if (s->st.kind == STARTUP_SSL || s->st.kind == STARTUP_GSSENC) {
+    rc = startup_parse(s->startup_pkt, f->body_len, s->st);
+    if (s->st->kind == STARTUP_SSL || s->st->kind == STARTUP_GSSENC) {
         free(s->startup_pkt);
         s->startup_pkt = NULL;
         if (rc < 0) {
@@ -125,7 +128,7 @@ static void login_startup_packet(struct session *s, const struct frame *f)
     }
     if (rc == -EPROTONOSUPPORT) {
         session_fatal(s, "0A000", NULL, "unsupported frontend protocol %u.%u: pgrouter "
-                      "speaks 3.0", s->st.version >> 16, s->st.version & 0xffff);
+                      "speaks 3.0", s->st->version >> 16, s->st->version & 0xffff);
         return;
     }
     if (rc < 0) {
@@ -133,11 +136,11 @@ static void login_startup_packet(struct session *s, const struct frame *f)
                       rc == -E2BIG ? " (too many parameters)" : "");
         return;
     }
-    if (s->st.kind == STARTUP_CANCEL) {
+    if (s->st->kind == STARTUP_CANCEL) {
         session_cancel(s);
         return;
     }
-    const char *repl = startup_get(&s->st, "replication");
+    const char *repl = startup_get(s->st, "replication");
     if (repl != NULL && strcmp(repl, "false") != 0 && strcmp(repl, "0") != 0 &&
         strcmp(repl, "off") != 0 && strcmp(repl, "no") != 0) {
         session_fatal(s, "0A000", "Connect to the server directly for replication.",
@@ -156,6 +159,8 @@ static void login_startup_packet(struct session *s, const struct frame *f)
     }
     w->n_clients++;
     s->counted = 1;
+    s->user = s->st->user;
+    s->db = s->st->database != NULL ? s->st->database : s->st->user;
     s->cluster = s->cfg->default_cluster;
     login_begin_auth(s);
 }
@@ -224,7 +229,7 @@ static void login_auth_read(struct session *s)
             return;
         case AUTH_FAILED:
             session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",
-                          s->st.user);
+                          s->st->user);
             return;
         case AUTH_PROTOCOL:
             session_fatal(s, "08P01", NULL, "malformed authentication message");

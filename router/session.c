@@ -85,6 +85,7 @@ static void session_release(struct session *s)
     stmt_table_free(&s->stmts);
     replay_free(&s->replay);
     free(s->startup_pkt);
+    free(s->st);
     cfg_unref(s->cfg);
     free(s);
     if (w->draining && w->sessions == NULL && !w->listening)
@@ -238,7 +239,7 @@ static const struct backend_ops session_backend_ops = {
 
 static const char *session_password(const struct session *s)
 {
-    const struct cfg_user *u = cfg_find_user(s->cfg, s->st.user);
+    const struct cfg_user *u = cfg_find_user(s->cfg, s->user);
 
     if (u == NULL || u->secret == NULL || strncmp(u->secret, "SCRAM-SHA-256$", 14) == 0 ||
         (strlen(u->secret) == 35 && strncmp(u->secret, "md5", 3) == 0))
@@ -248,9 +249,9 @@ static const char *session_password(const struct session *s)
 
 static struct pool *session_pool(struct session *s, unsigned slot)
 {
-    const char *db = s->st.database != NULL ? s->st.database : s->st.user;
+    const char *db = s->db;
 
-    return pool_get(s->w, session_slot_node(s, slot), slot == 0, db, s->st.user,
+    return pool_get(s->w, session_slot_node(s, slot), slot == 0, db, s->user,
                     session_password(s));
 }
 
@@ -310,8 +311,8 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
     if (err == NULL) {
         char pool[400];
 
-        snprintf(pool, sizeof(pool), "%s@%s on %s %s", s->st.user,
-                 s->st.database != NULL ? s->st.database : s->st.user, session_slot_role(slot),
+        snprintf(pool, sizeof(pool), "%s@%s on %s %s", s->user,
+                 s->db, session_slot_role(slot),
                  node->name);
         if (s->state == SESSION_CONNECT) {
             session_fatal(s, "53300", "Raise default_pool_size or query_wait_timeout.",
@@ -389,15 +390,15 @@ static struct backend *session_borrow(struct session *s, unsigned slot)
 /* Parameters whose client value wins over the pool's in the greeting. */
 static const char *session_client_param(const struct session *s, const char *name)
 {
-    for (size_t i = 0; i < s->st.n_params; i++)
-        if (strcasecmp(s->st.params[i].name, name) == 0)
-            return s->st.params[i].value;
+    for (size_t i = 0; i < s->st->n_params; i++)
+        if (strcasecmp(s->st->params[i].name, name) == 0)
+            return s->st->params[i].value;
     return NULL;
 }
 
 static void session_greet(struct session *s)
 {
-    const char *db = s->st.database != NULL ? s->st.database : s->st.user;
+    const char *db = s->db;
     struct pool *p = session_pool(s, 0);
     struct backend *be = s->be[0];
     struct msgbuf b;
@@ -443,6 +444,8 @@ static void session_greet(struct session *s)
         return;
     uv_timer_stop(&s->timer);
     s->last_slot = 0;
+    free(s->st);    /* user and db point into startup_pkt, which stays */
+    s->st = NULL;
     session_set_state(s, SESSION_IDLE);
     if (be != NULL && !(s->pinned & 1u))
         session_give_back(s, 0, 0);
@@ -537,9 +540,9 @@ void session_login(struct session *s)
               : s->cfg->default_role == CFG_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
               : ROUTE_ROLE_AUTO;
     /* Startup settings become state applied on whichever server the client borrows. */
-    for (size_t i = 0; i < s->st.n_params; i++) {
-        const char *name = s->st.params[i].name;
-        const char *value = s->st.params[i].value;
+    for (size_t i = 0; i < s->st->n_params; i++) {
+        const char *name = s->st->params[i].name;
+        const char *value = s->st->params[i].value;
         int rc = 0;
 
         if (strcmp(name, "user") == 0 || strcmp(name, "database") == 0 ||
@@ -1185,11 +1188,11 @@ void session_cancel(struct session *s)
     struct session *t;
 
     for (t = s->w->sessions; t != NULL; t = t->next) {
-        if (t != s && t->cancel_pid == s->st.cancel_pid && t->cancel_key == s->st.cancel_key)
+        if (t != s && t->cancel_pid == s->st->cancel_pid && t->cancel_key == s->st->cancel_key)
             break;
     }
     if (t == NULL) {
-        log_info("%s: cancel request for unknown key (pid %u)", s->tag, s->st.cancel_pid);
+        log_info("%s: cancel request for unknown key (pid %u)", s->tag, s->st->cancel_pid);
     } else if (t->unit.target != NULL && t->unit.target->ready &&
                t->unit.target->owner == t && (t->unit.pending || t->unit.sent)) {
         /* Only the server this client is using right now, never a shared one at rest. */

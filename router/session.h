@@ -19,7 +19,7 @@
 #include "router/stmt.h"
 #include "router/worker.h"
 
-#define SESSION_MAX_SLOTS 32    /* servers per client: the primary and up to 31 replicas */
+#define SESSION_MAX_SLOTS 16    /* servers per client: the primary and up to 15 replicas */
 
 enum session_state {
     SESSION_STARTUP = 0,    /* waiting for StartupMessage (after optional SSLRequest) */
@@ -93,13 +93,15 @@ struct session {
     uv_timer_t timer;               /* login timeout, then the close deadline */
     int handles;                    /* libuv handles not yet closed */
     int counted;                    /* counts against max_client_conn */
-    uint8_t *startup_pkt;           /* copy of the startup body; st points into it */
-    struct startup st;
+    uint8_t *startup_pkt;           /* copy of the startup body; st, user, db point into it */
+    struct startup *st;             /* parsed startup packet, until the client is greeted */
+    const char *user;
+    const char *db;                 /* database, the user name when none was given */
     const struct cfg_cluster *cluster;
     struct catalog_db *cat;         /* this database's write functions */
     int loading_catalog;            /* greeting waits for the catalog query */
     struct auth *auth;              /* during authentication only */
-    char tag[200];                  /* "c42 app@appdb" for logs */
+    char tag[64];                   /* "c42 app@appdb" for logs */
 };
 
 /* Accept a pending connection on w's listener and start its session. 0 or an error. */
