@@ -418,29 +418,32 @@ xact_commits() {
     DIRECT "$1" "SELECT xact_commit FROM pg_stat_database WHERE datname = 'appdb'" postgres
 }
 
-# pgbench -S -M prepared through pgrouter: both replicas do the work.  Each
-# server's committed transactions in appdb are counted before and after
-# (queried in database postgres, so that counting does not count itself).
+# pgbench -S -M prepared through pgrouter: both replicas do the work, the
+# primary does not.  Each server's committed transactions in appdb are counted
+# before and after (queried in database postgres, so that counting does not
+# count itself).  A backend publishes its counts at most once a second while
+# busy and 10 s after it goes idle, and pgrouter keeps its servers open: so
+# pgbench runs for 3 s (most counts are out when it ends) and each replica
+# must show at least an eighth of the transactions, half its fair share.
 t_route_pgbench_replicas() {
     proxy_only
-    local port out before=() after=() d=() i
+    local port out n before=() after=() d=() i
     wait_replay || fail "replicas did not replay the pgbench tables"
     for port in "$PRIMARY_PORT" "$REPLICA1_PORT" "$REPLICA2_PORT"; do
         out=$(xact_commits "$port")
         [[ $out =~ ^[0-9]+$ ]] || fail "xact_commit on $(node_name "$port"): '$out'"
         before+=("$out")
     done
-    out=$(PGBENCH -n -M prepared -S -c 4 -j 2 -t 500 2>&1) ||
+    out=$(PGBENCH -n -M prepared -S -c 4 -j 2 -T 3 2>&1) ||
         fail "pgbench -S -M prepared exited non-zero: $(tail -n 5 <<<"$out")"
     echo "$out"
-    grep -q 'number of transactions actually processed: 2000/2000' <<<"$out" ||
-        fail "not all 2000 transactions processed"
+    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    [ -n "$n" ] && [ "$n" -ge 100 ] || fail "pgbench processed '${n}' transactions"
     if grep -q 'number of failed transactions' <<<"$out"; then
         grep -q 'number of failed transactions: 0 ' <<<"$out" ||
             fail "$(grep 'number of failed' <<<"$out")"
     fi
-    # a backend reports its counts when it goes idle or exits: allow a moment
-    for i in $(seq 1 40); do
+    for i in $(seq 1 60); do
         after=()
         for port in "$PRIMARY_PORT" "$REPLICA1_PORT" "$REPLICA2_PORT"; do
             out=$(xact_commits "$port")
@@ -448,18 +451,20 @@ t_route_pgbench_replicas() {
             after+=("$out")
         done
         d=($((after[0] - before[0])) $((after[1] - before[1])) $((after[2] - before[2])))
-        if [ "${d[1]}" -ge 400 ] && [ "${d[2]}" -ge 400 ]; then
+        if [ "${d[1]}" -ge $((n / 8)) ] && [ "${d[2]}" -ge $((n / 8)) ]; then
             break
         fi
         sleep 0.25
     done
-    echo "xact_commit deltas in appdb: primary ${d[0]}, replica1 ${d[1]}, replica2 ${d[2]}"
-    if [ "${d[1]}" -lt 400 ] || [ "${d[2]}" -lt 400 ]; then
-        fail "2000 reads, but replica1 committed ${d[1]} and replica2 ${d[2]} transactions" \
+    echo "$n transactions; xact_commit deltas in appdb after $i polls:" \
+        "primary ${d[0]}, replica1 ${d[1]}, replica2 ${d[2]}"
+    if [ "${d[1]}" -lt $((n / 8)) ] || [ "${d[2]}" -lt $((n / 8)) ]; then
+        fail "$n reads, but replica1 committed ${d[1]} and replica2 ${d[2]} transactions" \
             "(primary ${d[0]})"
     fi
-    [ "${d[0]}" -lt 400 ] ||
-        fail "the primary committed ${d[0]} transactions during a read-only pgbench"
+    [ "${d[0]}" -lt $((n / 10)) ] ||
+        fail "the primary committed ${d[0]} transactions during a read-only pgbench of $n" \
+            "(replica1 ${d[1]}, replica2 ${d[2]})"
 }
 
 # pgrouter --classify reads statements on stdin and says read or write.
