@@ -36,6 +36,8 @@ static const char *const session_state_names[] = {
 static void session_pump(struct session *s);
 static void session_dispatch(struct session *s, int end_unit);
 static void session_greet(struct session *s);
+static void session_set_role(struct session *s, int reset);
+static int session_names_role(const char *sql, size_t len);
 
 static uint64_t session_now(const struct session *s)
 {
@@ -978,6 +980,12 @@ static int session_message(struct session *s, const struct frame *f)
         /* A NUL-terminated string: classify up to the terminator. */
         qlen = f->body_len > 0 ? strnlen((const char *)f->body, f->body_len) : 0;
         session_unit_classify(s, (const char *)f->body, qlen);
+        if ((u->cr.flags & CLASSIFY_F_SET_ROLE) && u->cr.n_statements == 1 && !u->rewrite &&
+            session_names_role((const char *)f->body, qlen)) {
+            /* pgrouter's own setting: answered here (PRIMARY is a keyword to the server). */
+            session_set_role(s, session_words((const char *)f->body, qlen, "reset", NULL));
+            return 0;
+        }
         if (u->rewrite)
             unit_append(u, msg, f->len);
         u->open = 1;
@@ -1070,6 +1078,52 @@ static int session_message(struct session *s, const struct frame *f)
     return -EPROTO;
 }
 
+/* Is this SET/RESET [SESSION|LOCAL] pgrouter.role ... (not RESET ALL or DISCARD ALL)? */
+static int session_names_role(const char *sql, size_t len)
+{
+    struct sqllex lx;
+    struct sqllex_token t;
+
+    sqllex_init(&lx, sql, len, 0, NULL, NULL);
+    if (sqllex_next(&lx, &t) != SQLLEX_IDENT || !(sqllex_is(&t, "set") || sqllex_is(&t, "reset")))
+        return 0;
+    if (sqllex_next(&lx, &t) != SQLLEX_IDENT)
+        return 0;
+    if (sqllex_is(&t, "session") || sqllex_is(&t, "local"))
+        if (sqllex_next(&lx, &t) != SQLLEX_IDENT)
+            return 0;
+    if (!sqllex_is(&t, "pgrouter") || sqllex_next(&lx, &t) != SQLLEX_DOT)
+        return 0;
+    return sqllex_next(&lx, &t) == SQLLEX_IDENT && sqllex_is(&t, "role");
+}
+
+/* SET/RESET pgrouter.role as a Query of its own: change the role, answer like SET. */
+static void session_set_role(struct session *s, int reset)
+{
+    struct session_unit *u = &s->unit;
+    struct backend *pin = session_pinned_tx(s);
+    char status = pin != NULL ? pin->status : 'I';
+    struct msgbuf b;
+
+    conn_discard(&s->client);
+    if (u->cr.set_role == CLASSIFY_ROLE_NONE) {
+        unit_reset(u);
+        session_error(s, status, "22023", "Use primary, replica or auto.",
+                      "invalid value for parameter \"pgrouter.role\"");
+        return;
+    }
+    s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
+              : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
+              : ROUTE_ROLE_AUTO;
+    log_debug("%s: pgrouter.role = %s", s->tag, s->role == ROUTE_ROLE_PRIMARY ? "primary"
+              : s->role == ROUTE_ROLE_REPLICA ? "replica" : "auto");
+    unit_reset(u);
+    msgbuf_init(&b);
+    msg_raw(&b, 'C', reset ? "RESET" : "SET", reset ? 6 : 4);
+    msg_ready(&b, status);
+    session_send(s, &b);
+}
+
 /* Frame and route client messages until input runs out or a unit must wait. */
 static void session_pump(struct session *s)
 {
@@ -1078,6 +1132,8 @@ static void session_pump(struct session *s)
     struct frame f;
     int rc;
 
+    if (s->wait == SESSION_RUN && s->state != SESSION_CLOSING)
+        conn_want_read(c, 1);   /* whatever held the client back is over */
     while (s->wait == SESSION_RUN && (s->state == SESSION_IDLE || s->state == SESSION_IN_TX ||
                                       s->state == SESSION_COPY)) {
         switch (conn_next(c, s->cfg->max_packet_size, session_client_stream_ok, &f)) {
