@@ -94,7 +94,7 @@ static void login_begin_auth(struct session *s)
     if (session_send(s, &b) < 0)
         return;
     if (rc == AUTH_DONE)
-        session_login(s);
+        greet_login(s);
     else if (rc != AUTH_CONTINUE)
         session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",
                       s->st->user);
@@ -225,7 +225,7 @@ static void login_auth_read(struct session *s)
             break;
         case AUTH_DONE:
             log_debug("%s: authenticated", s->tag);
-            session_login(s);
+            greet_login(s);
             return;
         case AUTH_FAILED:
             session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",

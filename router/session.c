@@ -26,20 +26,13 @@
 
 #define SESSION_CLOSE_DEADLINE_MS 5000  /* a closing client gets this long to read */
 #define SESSION_DOWN_MS 5000            /* a replica that failed is skipped this long */
-#define SESSION_BATCH_MAX (1u << 20)    /* an unsynced batch larger than this goes out */
 #define SESSION_READ_RETRIES 1          /* a read whose server died unanswered: tries */
 
 static const char *const session_state_names[] = {
     "startup", "auth", "connect", "idle", "in_tx", "copy", "closing",
 };
 
-static void session_pump(struct session *s);
-static void session_dispatch(struct session *s, int end_unit);
-static void session_greet(struct session *s);
-static void session_set_role(struct session *s, int reset);
-static int session_names_role(const char *sql, size_t len);
-
-static uint64_t session_now(const struct session *s)
+uint64_t session_now(const struct session *s)
 {
     return uv_now(s->w->loop);
 }
@@ -52,12 +45,12 @@ void session_set_state(struct session *s, enum session_state to)
     s->state = to;
 }
 
-static const struct cfg_node *session_slot_node(const struct session *s, unsigned slot)
+const struct cfg_node *session_slot_node(const struct session *s, unsigned slot)
 {
     return slot == 0 ? &s->cluster->primary : &s->cluster->replicas[slot - 1];
 }
 
-static const char *session_slot_role(unsigned slot)
+const char *session_slot_role(unsigned slot)
 {
     return slot == 0 ? "primary" : "replica";
 }
@@ -116,7 +109,7 @@ static void session_deadline_cb(uv_timer_t *t)
 }
 
 /* Stop using the server in slot: back to its pool (reset if asked) or closed. */
-static void session_give_back(struct session *s, unsigned slot, int reset)
+void session_give_back(struct session *s, unsigned slot, int reset)
 {
     struct backend *be = s->be[slot];
 
@@ -184,13 +177,8 @@ void session_fatal(struct session *s, const char *sqlstate, const char *hint,
     session_close(s);
 }
 
-/* An ERROR for the current unit, then ReadyForQuery: the client goes on. */
-static void session_error(struct session *s, char status, const char *sqlstate,
-                          const char *hint, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void session_error(struct session *s, char status, const char *sqlstate,
-                          const char *hint, const char *fmt, ...)
+void session_error(struct session *s, char status, const char *sqlstate, const char *hint,
+                   const char *fmt, ...)
 {
     struct msgbuf b;
     va_list ap;
@@ -228,15 +216,13 @@ int session_send(struct session *s, struct msgbuf *b)
 static void session_be_unit_done(struct backend *be, char status, int had_error);
 static void session_be_lost(struct backend *be, const char *why);
 static int session_be_async_ok(struct backend *be);
-static void session_be_row(struct backend *be, const uint8_t *body, size_t n);
-static void session_be_captured(struct backend *be, int had_error);
 
 static const struct backend_ops session_backend_ops = {
     .unit_done = session_be_unit_done,
     .lost = session_be_lost,
     .async_ok = session_be_async_ok,
-    .row = session_be_row,
-    .captured = session_be_captured,
+    .row = greet_row,
+    .captured = greet_captured,
 };
 
 static const char *session_password(const struct session *s)
@@ -249,7 +235,7 @@ static const char *session_password(const struct session *s)
     return u->secret;
 }
 
-static struct pool *session_pool(struct session *s, unsigned slot)
+struct pool *session_pool(struct session *s, unsigned slot)
 {
     const char *db = s->db;
 
@@ -302,10 +288,10 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
         session_attach(s, slot, be);
         s->wait = SESSION_RUN;
         if (s->state == SESSION_CONNECT)
-            session_greet(s);
+            greet_client(s);
         else {
             session_dispatch(s, -1);
-            session_pump(s);
+            frontend_pump(s);
         }
         return;
     }
@@ -327,7 +313,7 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
         session_error(s, 'I', "53300", "Raise default_pool_size or query_wait_timeout, or "
                       "retry later.", "pgrouter: no server connection available in pool %s "
                       "within query_wait_timeout", pool);
-        session_pump(s);
+        frontend_pump(s);
         return;
     }
     code = session_connect_sqlstate(err);
@@ -346,7 +332,7 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
     if (slot > 0 && session_is_node_failure(code)) {
         /* The unit has not gone out: choose again (another replica, or the primary). */
         session_dispatch(s, -1);
-        session_pump(s);
+        frontend_pump(s);
         return;
     }
     conn_discard(&s->client);
@@ -354,14 +340,14 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
     session_error(s, 'I', code, "Check that the server is running; the next statement "
                   "tries again.", "pgrouter: cannot connect to %s %s of cluster \"%s\": %s",
                   session_slot_role(slot), node->name, s->cluster->name, err);
-    session_pump(s);
+    frontend_pump(s);
 }
 
 /*
  * The server for slot, borrowed now if one is idle; else NULL and the session waits
  * (SESSION_WAIT_SERVER) until session_pool_done.
  */
-static struct backend *session_borrow(struct session *s, unsigned slot)
+struct backend *session_borrow(struct session *s, unsigned slot)
 {
     struct pool *p;
     struct backend *be;
@@ -389,204 +375,7 @@ static struct backend *session_borrow(struct session *s, unsigned slot)
 
 /* ---- greeting ---- */
 
-/* Parameters whose client value wins over the pool's in the greeting. */
-static const char *session_client_param(const struct session *s, const char *name)
-{
-    for (size_t i = 0; i < s->st->n_params; i++)
-        if (strcasecmp(s->st->params[i].name, name) == 0)
-            return s->st->params[i].value;
-    return NULL;
-}
-
-static void session_greet(struct session *s)
-{
-    const char *db = s->db;
-    struct pool *p = session_pool(s, 0);
-    struct backend *be = s->be[0];
-    struct msgbuf b;
-
-    if (p == NULL) {
-        session_fatal(s, "53200", NULL, "out of memory");
-        return;
-    }
-    if (s->cfg->volatile_functions_are_writes && s->cat == NULL)
-        s->cat = catalog_db(&s->w->catalog, db, &s->w->routing);
-    int need_catalog = s->cat != NULL && !s->cat->building_active &&
-                       catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms);
-    if (be == NULL && (p->n_params == 0 || need_catalog)) {
-        /* Learn the server's parameters (and its catalog) on a borrowed server first. */
-        if (session_borrow(s, 0) == NULL)
-            return;
-        be = s->be[0];
-    }
-    if (be != NULL && need_catalog) {
-        const char *q = catalog_query();
-
-        msgbuf_init(&b);
-        msg_raw(&b, 'Q', q, strlen(q) + 1);
-        if (!b.oom && backend_send(be, b.data, b.len) == 0 &&
-            backend_push_unit(be, BACKEND_SINK_CAPTURE) == 0) {
-            catalog_begin(s->cat);
-            s->loading_catalog = 1;
-            msgbuf_free(&b);
-            return;     /* greeted again from session_be_captured */
-        }
-        msgbuf_free(&b);
-    }
-    msgbuf_init(&b);
-    msg_auth(&b, MSG_AUTH_OK, NULL, 0);
-    for (size_t i = 0; i < p->n_params; i++) {
-        const char *v = session_client_param(s, p->params[i].name);
-
-        msg_param_status(&b, p->params[i].name, v != NULL ? v : p->params[i].value);
-    }
-    msg_backend_key(&b, s->cancel_pid, s->cancel_key);
-    msg_ready(&b, 'I');
-    if (session_send(s, &b) < 0)
-        return;
-    uv_timer_stop(&s->timer);
-    s->last_slot = 0;
-    free(s->st);    /* user and db point into startup_pkt, which stays */
-    s->st = NULL;
-    session_set_state(s, SESSION_IDLE);
-    if (be != NULL && !(s->pinned & 1u))
-        session_give_back(s, 0, 0);
-    conn_want_read(&s->client, 1);
-}
-
-/* Quote text as a SQL string literal into b (standard_conforming_strings: no backslash). */
-static void session_put_literal(struct msgbuf *b, const char *text, size_t len)
-{
-    msgbuf_put8(b, '\'');
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\'')
-            msgbuf_put8(b, '\'');
-        msgbuf_put8(b, (uint8_t)text[i]);
-    }
-    msgbuf_put8(b, '\'');
-}
-
-/* Record "SELECT set_config(name, value, false)" to apply on every server borrowed. */
-static int session_record_setting(struct session *s, const char *name, size_t nlen,
-                                  const char *value, size_t vlen)
-{
-    struct msgbuf b;
-    int rc;
-
-    if (nlen == 14 && strncasecmp(name, "pgrouter.role", 13) == 0 && name[13] == '\0')
-        nlen = 13;
-    if (nlen == 13 && strncasecmp(name, "pgrouter.role", 13) == 0) {
-        if (vlen == 7 && strncasecmp(value, "primary", 7) == 0)
-            s->role = ROUTE_ROLE_PRIMARY;
-        else if (vlen == 7 && strncasecmp(value, "replica", 7) == 0)
-            s->role = ROUTE_ROLE_REPLICA;
-    }
-    msgbuf_init(&b);
-    msgbuf_put(&b, "SELECT pg_catalog.set_config(", 29);
-    session_put_literal(&b, name, nlen);
-    msgbuf_put8(&b, ',');
-    session_put_literal(&b, value, vlen);
-    msgbuf_put(&b, ", false)", 8);
-    rc = b.oom ? -ENOMEM : replay_add(&s->replay, (const char *)b.data, b.len, 0);
-    msgbuf_free(&b);
-    return rc;
-}
-
-/* "-c name=value" and "--name=value" settings of the options parameter, with \ escapes. */
-static int session_parse_options(struct session *s, const char *opt)
-{
-    char word[1024];
-    int expect_setting = 0;
-
-    while (*opt != '\0') {
-        size_t n = 0;
-
-        while (*opt == ' ' || *opt == '\t')
-            opt++;
-        if (*opt == '\0')
-            break;
-        while (*opt != '\0' && *opt != ' ' && *opt != '\t' && n < sizeof(word) - 1) {
-            if (*opt == '\\' && opt[1] != '\0')
-                opt++;
-            word[n++] = *opt++;
-        }
-        word[n] = '\0';
-        const char *setting = NULL;
-        if (expect_setting)
-            setting = word;
-        else if (strncmp(word, "--", 2) == 0)
-            setting = word + 2;
-        expect_setting = strcmp(word, "-c") == 0;
-        if (setting == NULL)
-            continue;
-        const char *eq = strchr(setting, '=');
-        if (eq == NULL || eq == setting)
-            continue;
-        if (session_record_setting(s, setting, (size_t)(eq - setting), eq + 1,
-                                   strlen(eq + 1)) < 0)
-            return -ENOMEM;
-    }
-    return 0;
-}
-
-void session_login(struct session *s)
-{
-    if (s->auth != NULL) {
-        auth_close(s->auth);
-        free(s->auth);
-        s->auth = NULL;
-    }
-    session_set_state(s, SESSION_CONNECT);
-    conn_want_read(&s->client, 0);
-    s->role = s->cfg->default_role == CFG_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
-              : s->cfg->default_role == CFG_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
-              : ROUTE_ROLE_AUTO;
-    /* Startup settings become state applied on whichever server the client borrows. */
-    for (size_t i = 0; i < s->st->n_params; i++) {
-        const char *name = s->st->params[i].name;
-        const char *value = s->st->params[i].value;
-        int rc = 0;
-
-        if (strcmp(name, "user") == 0 || strcmp(name, "database") == 0 ||
-            strcmp(name, "replication") == 0)
-            continue;
-        if (strcmp(name, "options") == 0)
-            rc = session_parse_options(s, value);
-        else
-            rc = session_record_setting(s, name, strlen(name), value, strlen(value));
-        if (rc < 0) {
-            session_fatal(s, "53200", NULL, "out of memory");
-            return;
-        }
-    }
-    session_greet(s);
-}
-
 /* ---- server events ---- */
-
-static void session_be_row(struct backend *be, const uint8_t *body, size_t n)
-{
-    struct session *s = be->owner;
-
-    if (s->loading_catalog && s->cat != NULL)
-        catalog_row(s->cat, body, n);
-}
-
-static void session_be_captured(struct backend *be, int had_error)
-{
-    struct session *s = be->owner;
-
-    if (!s->loading_catalog)
-        return;
-    s->loading_catalog = 0;
-    if (s->cat != NULL && catalog_finish(s->cat, &s->w->routing, !had_error,
-                                         session_now(s)) < 0) {
-        session_fatal(s, "53200", NULL, "out of memory");
-        return;
-    }
-    if (s->state == SESSION_CONNECT)
-        session_greet(s);
-}
 
 static int session_be_async_ok(struct backend *be)
 {
@@ -594,26 +383,6 @@ static int session_be_async_ok(struct backend *be)
 
     /* Only between units: otherwise the client's stream may be mid-message. */
     return !s->unit.pending && !s->unit.sent && s->state != SESSION_CLOSING;
-}
-
-/* First two words of sql, lowercased, for the few statements matched by name. */
-static int session_words(const char *sql, size_t len, const char *w1, const char *w2)
-{
-    struct sqllex lx;
-    struct sqllex_token t;
-
-    sqllex_init(&lx, sql, len, 0, NULL, NULL);
-    if (sqllex_next(&lx, &t) != SQLLEX_IDENT || !sqllex_is(&t, w1))
-        return 0;
-    if (w2 == NULL)
-        return 1;
-    while (sqllex_next(&lx, &t) == SQLLEX_IDENT) {
-        if (sqllex_is(&t, w2))
-            return 1;
-        if (!sqllex_is(&t, "or") && !sqllex_is(&t, "replace") && !sqllex_is(&t, "prepare"))
-            return 0;
-    }
-    return 0;
 }
 
 static void session_be_unit_done(struct backend *be, char status, int had_error)
@@ -671,7 +440,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         s->wait = SESSION_RUN;
         session_dispatch(s, -1);
     }
-    session_pump(s);
+    frontend_pump(s);
 }
 
 static void session_be_lost(struct backend *be, const char *why)
@@ -718,7 +487,7 @@ static void session_be_lost(struct backend *be, const char *why)
         u->sent = 0;
         log_info("%s: retrying the read on another node", s->tag);
         session_dispatch(s, -1);
-        session_pump(s);
+        frontend_pump(s);
         return;
     }
     unit_reset(u);
@@ -726,52 +495,17 @@ static void session_be_lost(struct backend *be, const char *why)
                   "pgrouter: server connection to %s %s (cluster \"%s\") was lost: %s",
                   session_slot_role(slot), node->name, s->cluster->name, why);
     session_set_state(s, SESSION_IDLE);
-    session_pump(s);
+    frontend_pump(s);
 }
 
 /* ---- routing a unit ---- */
 
-static struct backend *session_pinned_tx(const struct session *s)
+struct backend *session_pinned_tx(const struct session *s)
 {
     for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
         if (s->be[i] != NULL && s->be[i]->status != 'I')
             return s->be[i];
     return NULL;
-}
-
-/* Classify sql and fold it into the unit; remember session-state text to record. */
-static void session_unit_classify(struct session *s, const char *sql, size_t len)
-{
-    struct classify_result cr;
-    struct session_unit *u = &s->unit;
-
-    classify_sql(s->cat != NULL ? &s->cat->opts : &s->w->routing.opts, sql, len, &cr);
-    if (cr.write && s->cat != NULL && (session_words(sql, len, "create", "function") ||
-                                       session_words(sql, len, "create", "procedure") ||
-                                       session_words(sql, len, "alter", "function") ||
-                                       session_words(sql, len, "drop", "function")))
-        u->ddl_function = 1;
-    if (cr.flags & CLASSIFY_F_SESSION) {
-        if (session_words(sql, len, "prepare", NULL) || session_words(sql, len, "execute", NULL)
-            || (session_words(sql, len, "deallocate", NULL) &&
-                !session_words(sql, len, "deallocate", "all")))
-            u->pin_server = 1;  /* SQL prepared statements live on one server */
-        else if (session_words(sql, len, "discard", "all") ||
-                 session_words(sql, len, "deallocate", "all"))
-            u->resets = 2;
-        else if (session_words(sql, len, "reset", "all"))
-            u->resets = u->resets > 1 ? u->resets : 1;
-        if (cr.n_statements > 1)
-            u->force_primary = 1;   /* cannot replay part of a string: stay on the primary */
-        else if (!cr.write && !u->pin_server && u->session_sql == NULL) {
-            u->session_sql = malloc(len + 1);
-            if (u->session_sql != NULL) {
-                memcpy(u->session_sql, sql, len);
-                u->session_sql[len] = '\0';
-            }
-        }
-    }
-    unit_merge(u, &cr);
 }
 
 /* Which slot a decision means now. */
@@ -864,7 +598,7 @@ static int session_send_rewritten(struct session *s, struct backend *be)
  * Send the unit assembled so far. end_unit: 1 when its last message (Query or Sync) is
  * included, 0 for a Flush, -1 to resume a held unit.
  */
-static void session_dispatch(struct session *s, int end_unit)
+void session_dispatch(struct session *s, int end_unit)
 {
     struct session_unit *u = &s->unit;
     struct route_decision d;
@@ -948,261 +682,6 @@ send:
 
 /* ---- client input ---- */
 
-static int session_client_stream_ok(uint8_t type)
-{
-    return type == 'd';     /* CopyData may be large; everything else is held whole */
-}
-
-/* Start rewriting the unit: its messages so far (not this one) move to unit.out. */
-static int session_rewrite_on(struct session *s, const struct frame *f)
-{
-    struct conn *c = &s->client;
-    size_t before = c->parsed - f->len;     /* f is already consumed */
-
-    if (s->unit.rewrite)
-        return 0;
-    if (unit_rewrite_begin(&s->unit, c->buf + c->sent, before - c->sent) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-static int session_message(struct session *s, const struct frame *f)
-{
-    struct session_unit *u = &s->unit;
-    const uint8_t *msg = f->body - FRAME_HDR;
-    const char *name, *query, *portal;
-    struct classify_result cr;
-    size_t qlen;
-    char kind;
-
-    switch (f->type) {
-    case 'Q':
-        /* A NUL-terminated string: classify up to the terminator. */
-        qlen = f->body_len > 0 ? strnlen((const char *)f->body, f->body_len) : 0;
-        session_unit_classify(s, (const char *)f->body, qlen);
-        if ((u->cr.flags & CLASSIFY_F_SET_ROLE) && u->cr.n_statements == 1 && !u->rewrite &&
-            session_names_role((const char *)f->body, qlen)) {
-            /* pgrouter's own setting: answered here (PRIMARY is a keyword to the server). */
-            session_set_role(s, session_words((const char *)f->body, qlen, "reset", NULL));
-            return 0;
-        }
-        if (u->rewrite)
-            unit_append(u, msg, f->len);
-        u->open = 1;
-        session_dispatch(s, 1);
-        return 0;
-    case 'P':
-        if (extq_parse(f->body, f->body_len, &name, &query, &qlen) < 0)
-            return -EPROTO;
-        session_unit_classify(s, query, qlen);
-        if (name[0] != '\0') {
-            size_t skip = strlen(name) + 1;
-            struct stmt *e = stmt_put(&s->stmts, name, f->body + skip, f->body_len - skip,
-                                      u->cr.write, u->cr.flags);
-
-            if (e == NULL || session_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            unit_append_parse(u, e->id, e->body, e->body_len);
-        } else if (u->rewrite) {
-            unit_append(u, msg, f->len);
-        }
-        u->open = 1;
-        return 0;
-    case 'B':
-        if (extq_bind(f->body, f->body_len, &portal, &name) < 0)
-            return -EPROTO;
-        if (name[0] != '\0') {
-            struct stmt *e = stmt_get(&s->stmts, name);
-            size_t skip = strlen(portal) + 1 + strlen(name) + 1;
-
-            if (e != NULL) {
-                memset(&cr, 0, sizeof(cr));
-                cr.write = e->write;
-                cr.certain = 0;
-                cr.flags = e->flags & ~(CLASSIFY_F_SET_ROLE | CLASSIFY_F_SET_TENANT);
-                cr.reason = e->write ? "prepared write" : "prepared read";
-                cr.n_statements = 1;
-                unit_merge(u, &cr);
-            }
-            if (session_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            unit_append_bind(u, portal, e != NULL ? e->id : 0, name, f->body + skip,
-                             f->body_len - skip);
-        } else if (u->rewrite) {
-            unit_append(u, msg, f->len);
-        }
-        u->open = 1;
-        return 0;
-    case 'D':
-    case 'C':
-        if (extq_target(f->body, f->body_len, &kind, &name) < 0)
-            return -EPROTO;
-        if (kind == 'S' && name[0] != '\0') {
-            struct stmt *e = stmt_get(&s->stmts, name);
-
-            if (session_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            if (f->type == 'C') {
-                /* The server-side statement stays cached for others; the name goes. */
-                stmt_remove(&s->stmts, name);
-                unit_append_target(u, 'C', 'S', 0, "pgr_closed");
-            } else {
-                unit_append_target(u, 'D', 'S', e != NULL ? e->id : 0, name);
-            }
-        } else if (u->rewrite) {
-            unit_append(u, msg, f->len);
-        }
-        u->open = 1;
-        return 0;
-    case 'E':
-        if (u->rewrite)
-            unit_append(u, msg, f->len);
-        u->open = 1;
-        return 0;
-    case 'S':
-    case 'H':
-    case 'F':
-        if (!u->have_cr) {
-            memset(&cr, 0, sizeof(cr));
-            cr.flags = f->type == 'F' ? 0 : CLASSIFY_F_EMPTY;
-            cr.write = f->type == 'F';
-            cr.reason = f->type == 'F' ? "function call" : "sync";
-            unit_merge(u, &cr);
-        }
-        if (u->rewrite)
-            unit_append(u, msg, f->len);
-        u->open = 1;
-        session_dispatch(s, f->type != 'H');
-        return 0;
-    }
-    return -EPROTO;
-}
-
-/* Is this SET/RESET [SESSION|LOCAL] pgrouter.role ... (not RESET ALL or DISCARD ALL)? */
-static int session_names_role(const char *sql, size_t len)
-{
-    struct sqllex lx;
-    struct sqllex_token t;
-
-    sqllex_init(&lx, sql, len, 0, NULL, NULL);
-    if (sqllex_next(&lx, &t) != SQLLEX_IDENT || !(sqllex_is(&t, "set") || sqllex_is(&t, "reset")))
-        return 0;
-    if (sqllex_next(&lx, &t) != SQLLEX_IDENT)
-        return 0;
-    if (sqllex_is(&t, "session") || sqllex_is(&t, "local"))
-        if (sqllex_next(&lx, &t) != SQLLEX_IDENT)
-            return 0;
-    if (!sqllex_is(&t, "pgrouter") || sqllex_next(&lx, &t) != SQLLEX_DOT)
-        return 0;
-    return sqllex_next(&lx, &t) == SQLLEX_IDENT && sqllex_is(&t, "role");
-}
-
-/* SET/RESET pgrouter.role as a Query of its own: change the role, answer like SET. */
-static void session_set_role(struct session *s, int reset)
-{
-    struct session_unit *u = &s->unit;
-    struct backend *pin = session_pinned_tx(s);
-    char status = pin != NULL ? pin->status : 'I';
-    struct msgbuf b;
-
-    conn_discard(&s->client);
-    if (u->cr.set_role == CLASSIFY_ROLE_NONE) {
-        unit_reset(u);
-        session_error(s, status, "22023", "Use primary, replica or auto.",
-                      "invalid value for parameter \"pgrouter.role\"");
-        return;
-    }
-    s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
-              : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
-              : ROUTE_ROLE_AUTO;
-    log_debug("%s: pgrouter.role = %s", s->tag, s->role == ROUTE_ROLE_PRIMARY ? "primary"
-              : s->role == ROUTE_ROLE_REPLICA ? "replica" : "auto");
-    unit_reset(u);
-    msgbuf_init(&b);
-    msg_raw(&b, 'C', reset ? "RESET" : "SET", reset ? 6 : 4);
-    msg_ready(&b, status);
-    session_send(s, &b);
-}
-
-/* Frame and route client messages until input runs out or a unit must wait. */
-static void session_pump(struct session *s)
-{
-    struct conn *c = &s->client;
-    struct session_unit *u = &s->unit;
-    struct frame f;
-    int rc;
-
-    if (s->wait == SESSION_RUN && s->state != SESSION_CLOSING)
-        conn_want_read(c, 1);   /* whatever held the client back is over */
-    while (s->wait == SESSION_RUN && (s->state == SESSION_IDLE || s->state == SESSION_IN_TX ||
-                                      s->state == SESSION_COPY)) {
-        switch (conn_next(c, s->cfg->max_packet_size, session_client_stream_ok, &f)) {
-        case CONN_SCAN_MSG:
-            break;
-        case CONN_SCAN_STREAM:
-            /* The start of a large CopyData: it belongs to the server in COPY. */
-            if (u->target != NULL)
-                conn_forward(c, &u->target->srv.conn);
-            else
-                conn_discard(c);
-            continue;
-        case CONN_SCAN_MORE:
-            if (c->skip > 0 || (u->target != NULL && u->target->in_copy)) {
-                if (u->target != NULL)
-                    conn_forward(c, &u->target->srv.conn);
-                else
-                    conn_discard(c);
-            } else if (u->open && !u->rewrite && c->parsed - c->sent > SESSION_BATCH_MAX) {
-                /* A long batch without Sync: send what we have, to the primary. */
-                u->force_primary = 1;
-                session_dispatch(s, 0);
-            }
-            return;
-        case CONN_SCAN_BAD:
-            session_fatal(s, "08P01", NULL,
-                          "invalid message length (message type '%c', limit "
-                          "max_packet_size = %zu bytes)",
-                          f.type >= 32 && f.type < 127 ? f.type : '?',
-                          s->cfg->max_packet_size);
-            return;
-        }
-        if (f.type == 'X') {
-            conn_consume(c, f.len);
-            conn_discard(c);
-            session_close(s);   /* servers go back to their pools */
-            return;
-        }
-        if (f.type == 'd' || f.type == 'c' || f.type == 'f') {
-            /* COPY data goes to the server running the COPY, never starts a unit. */
-            conn_consume(c, f.len);
-            if (u->target != NULL && (u->pending || u->sent))
-                conn_forward(c, &u->target->srv.conn);
-            else
-                conn_discard(c);
-            continue;
-        }
-        if (u->pending) {
-            /* The previous unit is still running: its answer comes first. */
-            s->wait = SESSION_WAIT_DRAIN;
-            conn_want_read(c, 0);
-            return;
-        }
-        conn_consume(c, f.len);
-        rc = session_message(s, &f);
-        if (rc == 0 && u->rewrite)
-            conn_discard(c);    /* its bytes live on in unit.out */
-        if (rc == -ENOMEM || u->out.oom) {
-            session_fatal(s, "53200", NULL, "out of memory");
-            return;
-        }
-        if (rc < 0) {
-            session_fatal(s, "08P01", NULL, "invalid frontend message (type '%c')",
-                          f.type >= 32 && f.type < 127 ? f.type : '?');
-            return;
-        }
-    }
-}
-
 static void session_client_read(struct conn *c)
 {
     struct session *s = c->owner;
@@ -1219,7 +698,7 @@ static void session_client_read(struct conn *c)
     case SESSION_IDLE:
     case SESSION_IN_TX:
     case SESSION_COPY:
-        session_pump(s);
+        frontend_pump(s);
         break;
     case SESSION_CLOSING:
         conn_consume(c, c->recvd - c->parsed);

@@ -122,8 +122,33 @@ void session_fatal(struct session *s, const char *sqlstate, const char *hint,
 int session_send(struct session *s, struct msgbuf *b);
 /* Close the session; the client gets a moment to read what is queued. */
 void session_close(struct session *s);
-/* Authentication succeeded: connect to the primary, then greet the client. */
-void session_login(struct session *s);
+/* Authentication succeeded: record startup settings, greet the client (greet.c). */
+void greet_login(struct session *s);
+/* Greet the client once its pool knows the server parameters (and the catalog). */
+void greet_client(struct session *s);
+/* Rows and end of the catalog query run for a client being greeted. */
+void greet_row(struct backend *be, const uint8_t *body, size_t n);
+void greet_captured(struct backend *be, int had_error);
+/* Frame and route client messages until input runs out or a unit must wait. */
+void frontend_pump(struct session *s);
+/* Do the first words of sql match w1 (and, after OR/REPLACE/PREPARE, w2 if not NULL)? */
+int frontend_words(const char *sql, size_t len, const char *w1, const char *w2);
+uint64_t session_now(const struct session *s);
+const struct cfg_node *session_slot_node(const struct session *s, unsigned slot);
+const char *session_slot_role(unsigned slot);
+/* An ERROR for the current unit, then ReadyForQuery with status: the client goes on. */
+void session_error(struct session *s, char status, const char *sqlstate, const char *hint,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Send the unit assembled so far (end_unit 1: complete, 0: Flush, -1: resume). */
+void session_dispatch(struct session *s, int end_unit);
+/* The borrowed server inside a transaction, or NULL. */
+struct backend *session_pinned_tx(const struct session *s);
+/* The server for slot, borrowed now, or NULL while the session waits for its pool. */
+struct backend *session_borrow(struct session *s, unsigned slot);
+/* Give the server in slot back to its pool (reset: run server_reset_query first). */
+void session_give_back(struct session *s, unsigned slot, int reset);
+/* The pool of slot's node for this client's database and user. */
+struct pool *session_pool(struct session *s, unsigned slot);
 /* Client input during startup and authentication (login.c). */
 void login_read(struct session *s);
 /* Find the session a CancelRequest names and cancel its running query. */

@@ -1,0 +1,212 @@
+/*
+ * router/greet.c - from an authenticated client to a greeted one: the client's startup
+ * settings turned into SET state that follows it from server to server, the server
+ * parameters it is greeted with (from its pool), and the catalog read it may wait for.
+ */
+#include "router/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "protocol/msg.h"
+#include "router/log.h"
+
+/* Parameters whose client value wins over the pool's in the greeting. */
+static const char *greet_client_param(const struct session *s, const char *name)
+{
+    for (size_t i = 0; i < s->st->n_params; i++)
+        if (strcasecmp(s->st->params[i].name, name) == 0)
+            return s->st->params[i].value;
+    return NULL;
+}
+
+void greet_client(struct session *s)
+{
+    const char *db = s->db;
+    struct pool *p = session_pool(s, 0);
+    struct backend *be = s->be[0];
+    struct msgbuf b;
+
+    if (p == NULL) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return;
+    }
+    if (s->cfg->volatile_functions_are_writes && s->cat == NULL)
+        s->cat = catalog_db(&s->w->catalog, db, &s->w->routing);
+    int need_catalog = s->cat != NULL && !s->cat->building_active &&
+                       catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms);
+    if (be == NULL && (p->n_params == 0 || need_catalog)) {
+        /* Learn the server's parameters (and its catalog) on a borrowed server first. */
+        if (session_borrow(s, 0) == NULL)
+            return;
+        be = s->be[0];
+    }
+    if (be != NULL && need_catalog) {
+        const char *q = catalog_query();
+
+        msgbuf_init(&b);
+        msg_raw(&b, 'Q', q, strlen(q) + 1);
+        if (!b.oom && backend_send(be, b.data, b.len) == 0 &&
+            backend_push_unit(be, BACKEND_SINK_CAPTURE) == 0) {
+            catalog_begin(s->cat);
+            s->loading_catalog = 1;
+            msgbuf_free(&b);
+            return;     /* greeted again from greet_captured */
+        }
+        msgbuf_free(&b);
+    }
+    msgbuf_init(&b);
+    msg_auth(&b, MSG_AUTH_OK, NULL, 0);
+    for (size_t i = 0; i < p->n_params; i++) {
+        const char *v = greet_client_param(s, p->params[i].name);
+
+        msg_param_status(&b, p->params[i].name, v != NULL ? v : p->params[i].value);
+    }
+    msg_backend_key(&b, s->cancel_pid, s->cancel_key);
+    msg_ready(&b, 'I');
+    if (session_send(s, &b) < 0)
+        return;
+    uv_timer_stop(&s->timer);
+    s->last_slot = 0;
+    free(s->st);    /* user and db point into startup_pkt, which stays */
+    s->st = NULL;
+    session_set_state(s, SESSION_IDLE);
+    if (be != NULL && !(s->pinned & 1u))
+        session_give_back(s, 0, 0);
+    conn_want_read(&s->client, 1);
+}
+
+/* Quote text as a SQL string literal into b (standard_conforming_strings: no backslash). */
+static void greet_put_literal(struct msgbuf *b, const char *text, size_t len)
+{
+    msgbuf_put8(b, '\'');
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\'')
+            msgbuf_put8(b, '\'');
+        msgbuf_put8(b, (uint8_t)text[i]);
+    }
+    msgbuf_put8(b, '\'');
+}
+
+/* Record "SELECT set_config(name, value, false)" to apply on every server borrowed. */
+static int greet_record_setting(struct session *s, const char *name, size_t nlen,
+                                  const char *value, size_t vlen)
+{
+    struct msgbuf b;
+    int rc;
+
+    if (nlen == 14 && strncasecmp(name, "pgrouter.role", 13) == 0 && name[13] == '\0')
+        nlen = 13;
+    if (nlen == 13 && strncasecmp(name, "pgrouter.role", 13) == 0) {
+        if (vlen == 7 && strncasecmp(value, "primary", 7) == 0)
+            s->role = ROUTE_ROLE_PRIMARY;
+        else if (vlen == 7 && strncasecmp(value, "replica", 7) == 0)
+            s->role = ROUTE_ROLE_REPLICA;
+    }
+    msgbuf_init(&b);
+    msgbuf_put(&b, "SELECT pg_catalog.set_config(", 29);
+    greet_put_literal(&b, name, nlen);
+    msgbuf_put8(&b, ',');
+    greet_put_literal(&b, value, vlen);
+    msgbuf_put(&b, ", false)", 8);
+    rc = b.oom ? -ENOMEM : replay_add(&s->replay, (const char *)b.data, b.len, 0);
+    msgbuf_free(&b);
+    return rc;
+}
+
+/* "-c name=value" and "--name=value" settings of the options parameter, with \ escapes. */
+static int greet_parse_options(struct session *s, const char *opt)
+{
+    char word[1024];
+    int expect_setting = 0;
+
+    while (*opt != '\0') {
+        size_t n = 0;
+
+        while (*opt == ' ' || *opt == '\t')
+            opt++;
+        if (*opt == '\0')
+            break;
+        while (*opt != '\0' && *opt != ' ' && *opt != '\t' && n < sizeof(word) - 1) {
+            if (*opt == '\\' && opt[1] != '\0')
+                opt++;
+            word[n++] = *opt++;
+        }
+        word[n] = '\0';
+        const char *setting = NULL;
+        if (expect_setting)
+            setting = word;
+        else if (strncmp(word, "--", 2) == 0)
+            setting = word + 2;
+        expect_setting = strcmp(word, "-c") == 0;
+        if (setting == NULL)
+            continue;
+        const char *eq = strchr(setting, '=');
+        if (eq == NULL || eq == setting)
+            continue;
+        if (greet_record_setting(s, setting, (size_t)(eq - setting), eq + 1,
+                                   strlen(eq + 1)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+void greet_login(struct session *s)
+{
+    if (s->auth != NULL) {
+        auth_close(s->auth);
+        free(s->auth);
+        s->auth = NULL;
+    }
+    session_set_state(s, SESSION_CONNECT);
+    conn_want_read(&s->client, 0);
+    s->role = s->cfg->default_role == CFG_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
+              : s->cfg->default_role == CFG_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
+              : ROUTE_ROLE_AUTO;
+    /* Startup settings become state applied on whichever server the client borrows. */
+    for (size_t i = 0; i < s->st->n_params; i++) {
+        const char *name = s->st->params[i].name;
+        const char *value = s->st->params[i].value;
+        int rc = 0;
+
+        if (strcmp(name, "user") == 0 || strcmp(name, "database") == 0 ||
+            strcmp(name, "replication") == 0)
+            continue;
+        if (strcmp(name, "options") == 0)
+            rc = greet_parse_options(s, value);
+        else
+            rc = greet_record_setting(s, name, strlen(name), value, strlen(value));
+        if (rc < 0) {
+            session_fatal(s, "53200", NULL, "out of memory");
+            return;
+        }
+    }
+    greet_client(s);
+}
+
+void greet_row(struct backend *be, const uint8_t *body, size_t n)
+{
+    struct session *s = be->owner;
+
+    if (s->loading_catalog && s->cat != NULL)
+        catalog_row(s->cat, body, n);
+}
+
+void greet_captured(struct backend *be, int had_error)
+{
+    struct session *s = be->owner;
+
+    if (!s->loading_catalog)
+        return;
+    s->loading_catalog = 0;
+    if (s->cat != NULL && catalog_finish(s->cat, &s->w->routing, !had_error,
+                                         session_now(s)) < 0) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return;
+    }
+    if (s->state == SESSION_CONNECT)
+        greet_client(s);
+}
