@@ -260,6 +260,7 @@ static const struct cfg_key cfg_keys[] = {
 
     { RT(ryw_window_ms), "read_your_writes_window", cfgvalue_parse_duration,
       0, CFG_MS_DAY, 0 },
+    { RT(health.ryw_lsn), "read_your_writes", cfgvalue_parse_ryw, 0, 0, 0 },
     { RT(write_functions), "write_functions", cfgvalue_parse_funclist, 0, 0, 0 },
     { RT(read_only_functions), "read_only_functions", cfgvalue_parse_funclist, 0, 0, 0 },
     { RT(volatile_functions_are_writes), "volatile_functions_are_writes",
@@ -291,6 +292,9 @@ static const struct cfg_key cfg_keys[] = {
     { HL(max_lag_ms), "max_replica_lag", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
     { HL(read_fallback_error), "read_fallback", cfgvalue_parse_read_fallback, 0, 0, 0 },
     { HL(read_retries), "read_retries", cfgvalue_parse_uint, 0, 10, 0 },
+    { HL(user), "health_check_user", cfgvalue_parse_string, 0, 0, 0 },
+    { HL(password), "health_check_password", cfgvalue_parse_string, 0, 0, 0 },
+    { HL(database), "health_check_database", cfgvalue_parse_string, 0, 0, 0 },
 };
 
 #define CFG_N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -946,6 +950,9 @@ static void cfg_free(struct cfg *c)
     free(c->path);
     free(c->auth_file);
     free(c->logfile);
+    free(c->health.user);
+    free(c->health.password);
+    free(c->health.database);
     free(c->pidfile);
     free(c->server_check_query);
     free(c->server_reset_query);
@@ -982,6 +989,7 @@ static void cfg_set_defaults(struct cfg *c)
     c->breaker.half_open_probes = 1;
     c->health.interval_ms = 1000;
     c->health.read_retries = 1;
+    c->health.ryw_lsn = 1;
     c->health.timeout_ms = 2000;
 }
 

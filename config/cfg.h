@@ -92,6 +92,10 @@ struct cfg_health {
     int read_fallback_error;        /* read_fallback: 0 = primary, 1 = error */
     unsigned read_retries;          /* 0..10 */
     unsigned timeout_ms;            /* health_check_timeout */
+    char *user;                     /* health_check_user (Pgpool-II's name); NULL = no checks */
+    char *password;                 /* health_check_password, NULL = from auth_file / .pgpass */
+    char *database;                 /* health_check_database, NULL = "postgres" */
+    int ryw_lsn;                    /* read_your_writes = lsn (1) or window (0) */
 };
 
 /* One auth_file entry; secret is a password, "md5<32 hex>" or "SCRAM-SHA-256$...". */

@@ -694,6 +694,16 @@ int cfgvalue_parse_read_fallback(const char *v, long long min, long long max, vo
     return cfgvalue_choice(v, words, field, why, why_len);
 }
 
+int cfgvalue_parse_ryw(const char *v, long long min, long long max, void *field,
+                       char *why, size_t why_len)
+{
+    static const char *const words[] = { "window", "lsn", NULL };
+
+    (void)min;
+    (void)max;
+    return cfgvalue_choice(v, words, field, why, why_len);
+}
+
 /* Copy v into field (char[64]) folded to lowercase; the caller checked its length. */
 static void cfgvalue_copy_lower(const char *v, char *field)
 {

@@ -26,8 +26,9 @@ static const char *greet_client_param(const struct session *s, const char *name)
 void greet_client(struct session *s)
 {
     const char *db = s->db;
-    struct pool *p = session_pool(s, 0);
-    struct backend *be = s->be[0];
+    unsigned primary = session_primary_slot(s);
+    struct pool *p = session_pool(s, primary);
+    struct backend *be = s->be[primary];
     struct msgbuf b;
 
     if (p == NULL) {
@@ -40,9 +41,9 @@ void greet_client(struct session *s)
                        catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms);
     if (be == NULL && (p->n_params == 0 || need_catalog)) {
         /* Learn the server's parameters (and its catalog) on a borrowed server first. */
-        if (session_borrow(s, 0) == NULL)
+        if (session_borrow(s, primary) == NULL)
             return;
-        be = s->be[0];
+        be = s->be[primary];
     }
     if (be != NULL && need_catalog) {
         const char *q = catalog_query();
@@ -70,12 +71,12 @@ void greet_client(struct session *s)
     if (session_send(s, &b) < 0)
         return;
     uv_timer_stop(&s->timer);
-    s->last_slot = 0;
+    s->last_slot = (int)primary;
     free(s->st);    /* user and db point into startup_pkt, which stays */
     s->st = NULL;
     session_set_state(s, SESSION_IDLE);
-    if (be != NULL && !(s->pinned & 1u))
-        session_give_back(s, 0, 0);
+    if (be != NULL && !(s->pinned & (1ull << primary)))
+        session_give_back(s, primary, 0);
     conn_want_read(&s->client, 1);
 }
 

@@ -67,6 +67,13 @@ static void main_on_hup(uv_signal_t *h, int signum)
         cfg_unref(fresh);
         return;
     }
+    if (nodes_sync(&w->nodes, w->loop, fresh) < 0) {
+        log_error("reload failed: too many nodes (at most %d)", NODES_MAX);
+        nodes_sync(&w->nodes, w->loop, w->cfg);
+        routing_load(&w->routing, w->cfg);
+        cfg_unref(fresh);
+        return;
+    }
     catalog_invalidate(&w->catalog);
     log_open(fresh->logfile, fresh->verbose);
     /* New clients get the new snapshot; connected ones keep theirs. */
@@ -203,6 +210,10 @@ int main(int argc, char **argv)
         return 1;
     }
     w->loop = uv_default_loop();
+    if (nodes_sync(&w->nodes, w->loop, w->cfg) < 0) {
+        log_error("too many nodes (at most %d)", NODES_MAX);
+        return 1;
+    }
     if (listener_start(w) < 0)
         return 1;
     if (main_write_pidfile(w->cfg->pidfile) < 0)
@@ -223,6 +234,7 @@ int main(int argc, char **argv)
     log_info("pgrouter exiting");
     /* Close what is left (idle servers, timers, signals) and let the loop finish it. */
     pool_close_all(w);
+    nodes_close(&w->nodes, NULL);
     uv_close((uv_handle_t *)&w->maint, NULL);
     if (!uv_is_closing((uv_handle_t *)&main_sig_hup))
         uv_close((uv_handle_t *)&main_sig_hup, NULL);

@@ -15,14 +15,14 @@
 #include "router/log.h"
 #include "router/worker.h"
 
-struct pool *pool_get(struct worker *w, const struct cfg_node *node, int is_primary,
-                      const char *db, const char *user, const char *password)
+struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
+                      const char *password)
 {
+    const struct node *node = &w->nodes.n[node_id];
     struct pool *p;
 
     for (p = w->pools; p != NULL; p = p->next)
-        if (p->port == node->port && strcmp(p->host, node->host) == 0 &&
-            strcmp(p->db, db) == 0 && strcmp(p->user, user) == 0)
+        if (p->node_id == node_id && strcmp(p->db, db) == 0 && strcmp(p->user, user) == 0)
             break;
     if (p != NULL) {
         if ((password == NULL) != (p->password == NULL) ||
@@ -35,7 +35,6 @@ struct pool *pool_get(struct worker *w, const struct cfg_node *node, int is_prim
             free(p->password);
             p->password = copy;
         }
-        p->is_primary = is_primary;
         return p;
     }
     p = calloc(1, sizeof(*p));
@@ -44,10 +43,10 @@ struct pool *pool_get(struct worker *w, const struct cfg_node *node, int is_prim
     p->w = w;
     snprintf(p->host, sizeof(p->host), "%s", node->host);
     p->port = node->port;
+    p->node_id = node_id;
     snprintf(p->node, sizeof(p->node), "%s", node->name);
     snprintf(p->db, sizeof(p->db), "%s", db);
     snprintf(p->user, sizeof(p->user), "%s", user);
-    p->is_primary = is_primary;
     if (password != NULL && (p->password = strdup(password)) == NULL) {
         free(p);
         return NULL;
@@ -244,11 +243,14 @@ void pool_server_ready(struct backend *be, int err, const char *msg)
         log_debug("pool %s@%s/%s: new server (backend pid %u)", p->user, p->db, p->node,
                   be->srv.be_pid);
         pool_remember_params(p, be);
+        nodes_success(&p->w->nodes, p->node_id, uv_now(p->w->loop), 0);
         backend_start(be);
         pool_hand_over(p, be);
         return;
     }
     log_warn("pool %s@%s/%s: cannot connect: %s", p->user, p->db, p->node, msg);
+    if (strstr(msg, "does not exist") == NULL)
+        nodes_failure(&p->w->nodes, p->node_id, uv_now(p->w->loop), msg);
     backend_close(be);
     /* A node that refuses fails every client waiting for it now, not one by one. */
     while ((wt = pool_pop_waiter(p)) != NULL)

@@ -39,10 +39,10 @@ struct pool {
     char host[256];
     uint16_t port;
     char node[280];             /* "host:port" */
+    int node_id;                /* in the worker's node table */
     char db[64];
     char user[64];
     char *password;             /* plain password for the server, or NULL */
-    int is_primary;
     struct backend *idle;       /* idle servers, most recently used first */
     unsigned n_idle, n_used, n_connecting;
     struct pool_waiter *wait_head, *wait_tail;
@@ -53,11 +53,11 @@ struct pool {
 };
 
 /*
- * The pool for (node, db, user), created on first use. password: the plain password to
+ * The pool for (node id, db, user), created on first use. password: the plain password to
  * log in with (copied), or NULL. Returns NULL when out of memory.
  */
-struct pool *pool_get(struct worker *w, const struct cfg_node *node, int is_primary,
-                      const char *db, const char *user, const char *password);
+struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
+                      const char *password);
 
 /* An idle server, detached from the pool's idle list, or NULL if none. */
 struct backend *pool_take(struct pool *p, uint64_t now_ms);

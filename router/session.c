@@ -45,14 +45,23 @@ void session_set_state(struct session *s, enum session_state to)
     s->state = to;
 }
 
-const struct cfg_node *session_slot_node(const struct session *s, unsigned slot)
+const struct node *session_node(const struct session *s, unsigned slot)
 {
-    return slot == 0 ? &s->cluster->primary : &s->cluster->replicas[slot - 1];
+    return &s->w->nodes.n[slot];
 }
 
-const char *session_slot_role(unsigned slot)
+unsigned session_primary_slot(struct session *s)
 {
-    return slot == 0 ? "primary" : "replica";
+    int id = nodes_primary(&s->w->nodes, s->cluster);
+
+    return id < 0 ? 0 : (unsigned)id;
+}
+
+const char *session_slot_role(const struct session *s, unsigned slot)
+{
+    struct nodes_cluster *c = nodes_cluster(&s->w->nodes, s->cluster);
+
+    return c != NULL && c->primary == (int)slot ? "primary" : "replica";
 }
 
 /* ---- lifetime ---- */
@@ -116,7 +125,7 @@ void session_give_back(struct session *s, unsigned slot, int reset)
     if (be == NULL)
         return;
     s->be[slot] = NULL;
-    s->pinned &= ~(1u << slot);
+    s->pinned &= ~(1ull << slot);
     if (s->unit.target == be)
         s->unit.target = NULL;
     if (be->lost || be->status != 'I' || backend_pending(be) > 0) {
@@ -138,7 +147,7 @@ void session_close(struct session *s)
     reset = s->cfg->pool_mode == CFG_POOL_SESSION || s->cfg->server_reset_query_always;
     for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
         if (s->be[i] != NULL)
-            session_give_back(s, i, reset || (s->pinned & (1u << i)));
+            session_give_back(s, i, reset || (s->pinned & (1ull << i)));
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, session_deadline_cb, SESSION_CLOSE_DEADLINE_MS, 0);
     conn_want_read(&s->client, 1);  /* to discard late input and see the EOF */
@@ -215,6 +224,7 @@ int session_send(struct session *s, struct msgbuf *b)
 
 static void session_be_unit_done(struct backend *be, char status, int had_error);
 static void session_be_lost(struct backend *be, const char *why);
+static void session_query_timeout_cb(uv_timer_t *t);
 static int session_be_async_ok(struct backend *be);
 
 static const struct backend_ops session_backend_ops = {
@@ -239,7 +249,7 @@ struct pool *session_pool(struct session *s, unsigned slot)
 {
     const char *db = s->db;
 
-    return pool_get(s->w, session_slot_node(s, slot), slot == 0, db, s->user,
+    return pool_get(s->w, (int)slot, db, s->user,
                     session_password(s));
 }
 
@@ -251,7 +261,7 @@ static void session_attach(struct session *s, unsigned slot, struct backend *be)
     be->slot = slot;
     s->be[slot] = be;
     if (s->cfg->pool_mode == CFG_POOL_SESSION)
-        s->pinned |= 1u << slot;
+        s->pinned |= 1ull << slot;
 }
 
 /* SQLSTATE for a server connection failure, from libpq's message. */
@@ -281,7 +291,7 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
 {
     struct session *s = wt->arg;
     unsigned slot = (unsigned)s->wait_slot;
-    const struct cfg_node *node = session_slot_node(s, slot);
+    const struct node *node = session_node(s, slot);
     const char *code;
 
     if (be != NULL) {
@@ -300,7 +310,7 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
         char pool[400];
 
         snprintf(pool, sizeof(pool), "%s@%s on %s %s", s->user,
-                 s->db, session_slot_role(slot),
+                 s->db, session_slot_role(s, slot),
                  node->name);
         if (s->state == SESSION_CONNECT) {
             session_fatal(s, "53300", "Raise default_pool_size or query_wait_timeout.",
@@ -317,8 +327,6 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
         return;
     }
     code = session_connect_sqlstate(err);
-    if (session_is_node_failure(code) && slot > 0)
-        balance_mark_down(&s->w->routing.bal, node, session_now(s), SESSION_DOWN_MS, err);
     if (s->state == SESSION_CONNECT) {
         if (session_is_node_failure(code))
             session_fatal(s, code, "Check that the server is running and accepts TCP "
@@ -329,7 +337,8 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
             session_fatal(s, code, NULL, "%s (server %s)", err, node->name);
         return;
     }
-    if (slot > 0 && session_is_node_failure(code)) {
+    if (slot != session_primary_slot(s) && session_is_node_failure(code) &&
+        !s->unit.cr.write && !session_pinned_tx(s)) {
         /* The unit has not gone out: choose again (another replica, or the primary). */
         session_dispatch(s, -1);
         frontend_pump(s);
@@ -339,7 +348,7 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
     unit_reset(&s->unit);
     session_error(s, 'I', code, "Check that the server is running; the next statement "
                   "tries again.", "pgrouter: cannot connect to %s %s of cluster \"%s\": %s",
-                  session_slot_role(slot), node->name, s->cluster->name, err);
+                  session_slot_role(s, slot), node->name, s->cluster->name, err);
     frontend_pump(s);
 }
 
@@ -395,9 +404,19 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         log_warn("%s: unexpected ReadyForQuery from %s", s->tag, be->name);
         return;
     }
-    if (slot == 0 && status == 'I' && s->cfg->ryw_window_ms > 0 &&
-        (u->cr.write || u->prev_status != 'I'))
-        s->ryw_until_ms = session_now(s) + s->cfg->ryw_window_ms;
+    uv_timer_stop(&s->timer);   /* query_timeout */
+    be->unit_out = 0;
+    if (s->w->nodes.n[slot].active > 0)
+        s->w->nodes.n[slot].active--;
+    nodes_success(&s->w->nodes, (int)slot, session_now(s),
+                  (uint32_t)((session_now(s) - s->unit_started_ms) * 1000));
+    if (slot == session_primary_slot(s) && status == 'I' &&
+        (u->cr.write || u->prev_status != 'I')) {
+        /* Read-your-writes: the window, and the WAL position replicas must reach. */
+        if (s->cfg->ryw_window_ms > 0)
+            s->ryw_until_ms = session_now(s) + s->cfg->ryw_window_ms;
+        s->ryw_after_ms = session_now(s);
+    }
     if (had_error) {
         /* A failed Parse leaves the server without the statement: ask again next time. */
         for (size_t i = 0; i < u->n_parses; i++)
@@ -411,10 +430,10 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
                          u->force_primary ? "multi-statement string with session state"
                                           : u->cr.reason);
             s->sticky = 1;
-            s->pinned |= 1u << slot;
+            s->pinned |= 1ull << slot;
         }
         if (u->pin_server)
-            s->pinned |= 1u << slot;
+            s->pinned |= 1ull << slot;
         if (u->cr.flags & CLASSIFY_F_SET_ROLE)
             s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
                       : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
@@ -434,7 +453,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     }
     session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
     unit_reset(u);
-    if (status == 'I' && !(s->pinned & (1u << slot)))
+    if (status == 'I' && !(s->pinned & (1ull << slot)))
         session_give_back(s, slot, 0);     /* transaction pooling: back to the pool */
     if (s->wait == SESSION_WAIT_DRAIN) {
         s->wait = SESSION_RUN;
@@ -452,18 +471,21 @@ static void session_be_lost(struct backend *be, const char *why)
     char tx = be->status;
     int copy = be->in_copy;
     unsigned slot = be->slot;
-    const struct cfg_node *node = session_slot_node(s, slot);
+    const struct node *node = session_node(s, slot);
     int answered = be->unit_out > 0;
 
-    log_info("%s: lost %s %s: %s", s->tag, session_slot_role(slot), node->name, why);
+    log_info("%s: lost %s %s: %s", s->tag, session_slot_role(s, slot), node->name, why);
+    if (had_unit && s->w->nodes.n[slot].active > 0)
+        s->w->nodes.n[slot].active--;
+    if (had_unit && s->state != SESSION_CLOSING)
+        uv_timer_stop(&s->timer);   /* query_timeout */
     if (s->be[slot] == be)
         s->be[slot] = NULL;
-    s->pinned &= ~(1u << slot);
+    s->pinned &= ~(1ull << slot);
     if (u->target == be)
         u->target = NULL;
     pool_discard(be);
-    if (slot > 0)
-        balance_mark_down(&s->w->routing.bal, node, session_now(s), SESSION_DOWN_MS, why);
+    nodes_failure(&s->w->nodes, (int)slot, session_now(s), why);
     if (s->state == SESSION_CLOSING)
         return;
     if (s->state == SESSION_CONNECT) {
@@ -476,7 +498,7 @@ static void session_be_lost(struct backend *be, const char *why)
     if (mid_message || copy || tx != 'I') {
         session_fatal(s, "08006", "The transaction or COPY is lost; reconnect and retry.",
                       "pgrouter: server connection to %s %s (cluster \"%s\") was lost%s: %s",
-                      session_slot_role(slot), node->name, s->cluster->name,
+                      session_slot_role(s, slot), node->name, s->cluster->name,
                       copy ? " during COPY" : tx != 'I' ? " inside a transaction" : "", why);
         return;
     }
@@ -493,7 +515,7 @@ static void session_be_lost(struct backend *be, const char *why)
     unit_reset(u);
     session_error(s, 'I', "08006", "The statement did not complete; run it again.",
                   "pgrouter: server connection to %s %s (cluster \"%s\") was lost: %s",
-                  session_slot_role(slot), node->name, s->cluster->name, why);
+                  session_slot_role(s, slot), node->name, s->cluster->name, why);
     session_set_state(s, SESSION_IDLE);
     frontend_pump(s);
 }
@@ -508,29 +530,87 @@ struct backend *session_pinned_tx(const struct session *s)
     return NULL;
 }
 
-/* Which slot a decision means now. */
-static unsigned session_resolve(struct session *s, const struct route_decision *d)
+/*
+ * query_timeout: a read with no answer yet is moved to another node (its server is
+ * closed: a hung server cannot be trusted); anything else gets a cancel, and if the
+ * server stays silent for another period, the client is told the server is lost.
+ */
+static void session_query_timeout_cb(uv_timer_t *t)
 {
+    struct session *s = t->data;
+    struct session_unit *u = &s->unit;
+    struct backend *be = u->target;
+
+    if (be == NULL || !(u->pending || u->sent) || s->state == SESSION_CLOSING)
+        return;
+    log_warn("%s: query_timeout on %s after %u ms", s->tag, be->name,
+             s->cfg->query_timeout_ms);
+    if (be->unit_out == 0 && !u->cr.write && u->prev_status == 'I' && u->rewrite &&
+        s->unit_timeouts == 0) {
+        session_be_lost(be, "query_timeout expired");
+        return;
+    }
+    if (s->unit_timeouts++ == 0) {
+        nodes_failure(&s->w->nodes, (int)be->slot, session_now(s), "query_timeout");
+        cancel_send(s->w->loop, be->srv.pg, be->name);
+        uv_timer_start(&s->timer, session_query_timeout_cb, s->cfg->query_timeout_ms, 0);
+        return;
+    }
+    session_be_lost(be, "no answer after query_timeout and a cancel");
+}
+
+/* Read-your-writes by WAL position: is it on, and what must a replica have replayed? */
+static int session_ryw_lsn(struct session *s, uint64_t *min_lsn)
+{
+    const struct cfg *cfg = s->cfg;
+    struct nodes_cluster *c;
+
+    *min_lsn = 0;
+    if (!cfg->health.ryw_lsn || cfg->health.interval_ms == 0 || cfg->health.user == NULL ||
+        s->ryw_after_ms == 0)
+        return 0;
+    c = nodes_cluster(&s->w->nodes, s->cluster);
+    if (c == NULL || c->primary_lsn_ms <= s->ryw_after_ms)
+        return -1;  /* no position sampled after the write yet: the primary */
+    *min_lsn = c->primary_lsn;
+    return 0;
+}
+
+/*
+ * Which node a decision means now, or -1 with the client told why (a read with
+ * read_fallback = error and no replica).
+ */
+static int session_resolve(struct session *s, const struct route_decision *d)
+{
+    unsigned primary = session_primary_slot(s);
     struct backend *pin;
+    uint64_t min_lsn;
     int r;
 
     switch (d->target) {
     case ROUTE_PRIMARY:
     case ROUTE_ERROR:
-        return 0;
+        return (int)primary;
     case ROUTE_REPLICA:
-        r = balance_pick_replica(&s->w->routing.bal, s->cluster, session_now(s));
-        return r < 0 || r + 1 >= SESSION_MAX_SLOTS ? 0 : (unsigned)r + 1;
+        if (session_ryw_lsn(s, &min_lsn) < 0)
+            return (int)primary;
+        r = nodes_pick_read(&s->w->nodes, s->cluster, session_now(s), min_lsn);
+        if (r >= 0)
+            return r;
+        if (min_lsn > 0 || s->cluster->primary_reads != CFG_PRIMARY_READS_OFF ||
+            !s->cfg->health.read_fallback_error)
+            return (int)primary;    /* read_fallback = primary */
+        return -1;
     case ROUTE_PINNED:
         pin = session_pinned_tx(s);
-        return pin != NULL ? pin->slot : 0;
+        return pin != NULL ? (int)pin->slot : (int)primary;
     case ROUTE_ANY:
         for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
             if (s->be[i] != NULL)
-                return i;   /* a server already borrowed (session mode, pins) */
-        return (unsigned)s->last_slot;
+                return (int)i;  /* a server already borrowed (session mode, pins) */
+        return s->last_slot;
     }
-    return 0;
+    return (int)primary;
 }
 
 /* Bring be to the client's SET state: RESET ALL and replay, as pgrouter's own units. */
@@ -635,12 +715,36 @@ void session_dispatch(struct session *s, int end_unit)
                       "pgrouter: %s", d.reason);
         return;
     }
-    slot = session_resolve(s, &d);
-    /* A retried read goes elsewhere: the balancer skips the node marked down. */
+    rc = session_resolve(s, &d);
+    if (rc < 0) {
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, 'I', "08006", "Retry later, or set read_fallback = primary.",
+                      "pgrouter: no replica of cluster \"%s\" can take reads now "
+                      "(read_fallback = error)", s->cluster->name);
+        return;
+    }
+    slot = (unsigned)rc;
+    if (s->be[slot] == NULL && !nodes_allow(&s->w->nodes, (int)slot, session_now(s))) {
+        /* Open breaker: fail at once rather than wait for a connection that will fail. */
+        const struct node *n = session_node(s, slot);
+        uint64_t at = breaker_retry_at(&n->br);
+        uint64_t now = session_now(s);
+
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, 'I', "08006", "pgrouter retries the node by itself; run the statement "
+                      "again later.", "pgrouter: %s %s of cluster \"%s\" is unavailable "
+                      "(circuit breaker %s, next try in %llu ms)", session_slot_role(s, slot),
+                      n->name, s->cluster->name,
+                      breaker_state_name(breaker_state(&n->br, now)),
+                      (unsigned long long)(at > now ? at - now : 0));
+        return;
+    }
     be = session_borrow(s, slot);
     if (be == NULL)
         return;     /* resumed by session_pool_done */
-    log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(slot), be->name, d.reason);
+    log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(s, slot), be->name, d.reason);
     if (session_apply_state(s, be) < 0) {
         session_fatal(s, "53200", NULL, "out of memory");
         return;
@@ -675,6 +779,13 @@ send:
     if (rc < 0) {
         session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);
         return;
+    }
+    if (!u->sent) {
+        s->unit_started_ms = session_now(s);
+        s->unit_timeouts = 0;
+        s->w->nodes.n[be->slot].active++;
+        if (s->cfg->query_timeout_ms > 0)
+            uv_timer_start(&s->timer, session_query_timeout_cb, s->cfg->query_timeout_ms, 0);
     }
     u->sent = 1;
     conn_want_read(&s->client, 1);

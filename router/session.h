@@ -19,7 +19,7 @@
 #include "router/stmt.h"
 #include "router/worker.h"
 
-#define SESSION_MAX_SLOTS 16    /* servers per client: the primary and up to 15 replicas */
+#define SESSION_MAX_SLOTS NODES_MAX   /* borrowed servers, indexed by node id */
 
 enum session_state {
     SESSION_STARTUP = 0,    /* waiting for StartupMessage (after optional SSLRequest) */
@@ -78,17 +78,21 @@ struct session {
     uint32_t cancel_pid;            /* BackendKeyData we gave the client */
     uint32_t cancel_key;
     struct conn client;
-    struct backend *be[SESSION_MAX_SLOTS];  /* borrowed servers: 0 primary, 1 + i replica i */
-    uint32_t pinned;                /* slots whose server stays borrowed (bit per slot) */
+    struct backend *be[SESSION_MAX_SLOTS];  /* borrowed servers, by node id */
+    uint64_t pinned;                /* node ids whose server stays borrowed (bit per id) */
     int last_slot;                  /* server used last, for units with no preference */
     enum session_wait wait;
     int wait_slot;                  /* with SESSION_WAIT_SERVER */
+    uint64_t unit_started_ms;       /* dispatch time of the running unit */
+    unsigned unit_timeouts;         /* query_timeout expiries of the running unit */
     struct pool_waiter waiter;
     struct session_unit unit;
     struct stmt_table stmts;        /* the client's named prepared statements */
     struct replay replay;           /* SET state to apply on every server it borrows */
     int sticky;                     /* pinned to the primary for good */
     uint64_t ryw_until_ms;          /* read-your-writes window end */
+    uint64_t ryw_after_ms;          /* last write's commit: replicas must pass the primary's
+                                     * WAL position sampled after it (read_your_writes = lsn) */
     enum route_role role;           /* pgrouter.role */
     uv_timer_t timer;               /* login timeout, then the close deadline */
     int handles;                    /* libuv handles not yet closed */
@@ -134,8 +138,11 @@ void frontend_pump(struct session *s);
 /* Do the first words of sql match w1 (and, after OR/REPLACE/PREPARE, w2 if not NULL)? */
 int frontend_words(const char *sql, size_t len, const char *w1, const char *w2);
 uint64_t session_now(const struct session *s);
-const struct cfg_node *session_slot_node(const struct session *s, unsigned slot);
-const char *session_slot_role(unsigned slot);
+const struct node *session_node(const struct session *s, unsigned slot);
+/* "primary" or "replica": what node slot does for this client's cluster now. */
+const char *session_slot_role(const struct session *s, unsigned slot);
+/* The node id acting as primary of the client's current cluster. */
+unsigned session_primary_slot(struct session *s);
 /* An ERROR for the current unit, then ReadyForQuery with status: the client goes on. */
 void session_error(struct session *s, char status, const char *sqlstate, const char *hint,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -10,6 +10,7 @@
 
 #include "config/cfg.h"
 #include "router/catalog.h"
+#include "router/nodes.h"
 #include "router/routing.h"
 
 struct session;
@@ -34,6 +35,7 @@ struct worker {
     uint8_t mock_key[32];       /* secret for mock SCRAM salts of unknown users */
     struct routing routing;     /* classifier sets and replica balancer */
     struct catalog catalog;     /* volatile functions per database */
+    struct nodes nodes;         /* every server: breaker, health, role, load */
     struct pool *pools;         /* server pools, one per (node, database, user) */
     uv_timer_t maint;           /* once a second: pool_maintain */
     struct login_secret *secrets;
