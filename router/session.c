@@ -696,7 +696,10 @@ void session_dispatch(struct session *s, int end_unit)
     memset(&rs, 0, sizeof(rs));
     rs.in_tx = session_pinned_tx(s) != NULL;
     rs.sticky = s->sticky;
-    rs.ryw = s->ryw_until_ms > session_now(s);
+    /* With health checks, read-your-writes follows WAL positions; else the window. */
+    rs.ryw = s->ryw_until_ms > session_now(s) &&
+             !(s->cfg->health.ryw_lsn && s->cfg->health.interval_ms > 0 &&
+               s->cfg->health.user != NULL);
     rs.role = s->role;
     if (u->force_primary || (u->pin_server && !rs.in_tx)) {
         d.target = rs.in_tx ? ROUTE_PINNED : ROUTE_PRIMARY;
