@@ -6,6 +6,7 @@
 #include "router/session.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,14 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/log.h"
+#include "router/shard.h"
 #include "router/sqllex.h"
+#include "router/tenant.h"
 #include "router/unit.h"
 
 #define FRONTEND_BATCH_MAX (1u << 20)   /* an unsynced batch larger than this goes out */
+
+#define FRONTEND_MAX_PARAMS 64          /* Bind parameters looked at for a tenant */
 
 static void frontend_set_role(struct session *s, int reset);
 static int frontend_names_role(const char *sql, size_t len);
@@ -74,6 +79,24 @@ static void frontend_classify(struct session *s, const char *sql, size_t len)
             }
         }
     }
+    if (cr.flags & CLASSIFY_F_SET_TENANT) {
+        /* Kept until the server accepts the SET; '' and case folding undone here. */
+        size_t n = 0;
+
+        for (size_t i = 0; cr.tenant != NULL && i < cr.tenant_len && n + 1 < sizeof(u->set_tenant);
+             i++) {
+            char c = cr.tenant[i];
+
+            if ((cr.flags & CLASSIFY_F_TENANT_ESCAPED) && c == '\'' && i + 1 < cr.tenant_len &&
+                cr.tenant[i + 1] == '\'')
+                i++;
+            if ((cr.flags & CLASSIFY_F_TENANT_FOLD) && c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            u->set_tenant[n++] = c;
+        }
+        u->set_tenant[n] = '\0';
+        u->has_set_tenant = 1;
+    }
     unit_merge(u, &cr);
 }
 
@@ -95,6 +118,158 @@ static int frontend_rewrite_on(struct session *s, const struct frame *f)
     return 0;
 }
 
+/* Refuse the unit (at its end) with sqlstate and a message. */
+static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (u->err_state != NULL)
+        return;     /* the first reason stands */
+    u->err_state = sqlstate;
+    va_start(ap, fmt);
+    vsnprintf(u->err_msg, sizeof(u->err_msg), fmt, ap);
+    va_end(ap);
+}
+
+/* The session's own cluster of the given name (the tenant map may be of a newer config). */
+static const struct cfg_cluster *frontend_cluster_for(struct session *s, const char *t,
+                                                      size_t len)
+{
+    const struct cfg_cluster *c = shard_cluster_for(&s->w->routing.shard, t, len);
+
+    return c != NULL ? cfg_find_cluster(s->cfg, c->name) : NULL;
+}
+
+/* Put the unit on cl, refusing it if it already had another cluster. */
+static void frontend_set_cluster(struct session *s, const struct cfg_cluster *cl,
+                                 const char *t, size_t len)
+{
+    struct session_unit *u = &s->unit;
+
+    if (cl == NULL) {
+        frontend_refuse(u, "22023", "pgrouter: tenant \"%.*s\" is not placed on any cluster",
+                        (int)len, t);
+        return;
+    }
+    if (u->cluster != NULL && u->cluster != cl) {
+        frontend_refuse(u, "0A000", "pgrouter: one statement or batch for tenants on two "
+                        "clusters (%s and %s)", u->cluster->name, cl->name);
+        return;
+    }
+    u->cluster = cl;
+}
+
+/*
+ * Sharding: find the tenant of one statement and the cluster it lives on. Sources in
+ * order: a tenant=... comment, SET pgrouter.tenant / the startup parameter, the statement
+ * itself. Sources that disagree, or a sharded table without any tenant, refuse the unit.
+ */
+static void frontend_tenant(struct session *s, const char *sql, size_t len,
+                            const struct tenant_params *params)
+{
+    const struct cfg *cfg = s->cfg;
+    struct session_unit *u = &s->unit;
+    struct tenant_opts o;
+    struct tenant_result *tr;
+    const char *t = NULL;
+    size_t tlen = 0;
+
+    if (!cfg->sharding.enabled || !s->w->routing.have_shard)
+        return;
+    tr = malloc(sizeof(*tr));
+    if (tr == NULL) {
+        frontend_refuse(u, "53200", "out of memory");
+        return;
+    }
+    memset(&o, 0, sizeof(o));
+    o.column = cfg->sharding.tenant_column;
+    o.tables = (const char *const *)cfg->sharding.tables;
+    o.n_tables = cfg->sharding.n_tables;
+    tenant_extract(&o, sql, len, params, tr);
+    if (tr->comment != NULL) {
+        t = tr->comment;
+        tlen = tr->comment_len;
+    } else if (tr->touches_sharded && s->tenant[0] != '\0') {
+        t = s->tenant;
+        tlen = strlen(s->tenant);
+    }
+    if (tr->comment_conflict)
+        frontend_refuse(u, "0A000", "pgrouter: two different tenant=... comments in one "
+                        "statement");
+    if (!tr->touches_sharded && t == NULL) {
+        free(tr);
+        return;     /* no sharded table, no explicit tenant: the default cluster */
+    }
+    for (unsigned i = 0; i < tr->n_values; i++) {
+        const struct tenant_value *v = &tr->values[i];
+
+        if (t != NULL && (v->len != tlen || memcmp(v->p, t, tlen) != 0)) {
+            frontend_refuse(u, "0A000", "pgrouter: the statement names tenant \"%.*s\" but "
+                            "the session or comment says \"%.*s\"", (int)v->len, v->p,
+                            (int)tlen, t);
+            break;
+        }
+        frontend_set_cluster(s, frontend_cluster_for(s, v->p, v->len), v->p, v->len);
+    }
+    if (t != NULL) {
+        frontend_set_cluster(s, frontend_cluster_for(s, t, tlen), t, tlen);
+    } else if (tr->n_values == 0 || tr->unknown || tr->has_or || tr->overflow) {
+        frontend_refuse(u, "22023", "pgrouter: a statement on sharded table \"%s\" needs a "
+                        "tenant: add %s = '...' to its WHERE clause or INSERT, a /* tenant=... */ "
+                        "comment, or SET %s = '...'",
+                        cfg->sharding.tables[tr->n_tables > 0 ? tr->tables[0] : 0],
+                        cfg->sharding.tenant_column, cfg->sharding.tenant_key);
+    }
+    free(tr);
+}
+
+/* Bind parameters of a Bind body (after the names) for tenant extraction. */
+static void frontend_bind_tenant(struct session *s, const char *sql, size_t sql_len,
+                                 const uint8_t *rest, size_t n)
+{
+    const char *vals[FRONTEND_MAX_PARAMS];
+    int32_t lens[FRONTEND_MAX_PARAMS];
+    int16_t fmts[FRONTEND_MAX_PARAMS];
+    struct tenant_params p;
+    size_t at = 0;
+    unsigned nf, np;
+
+    if (!s->cfg->sharding.enabled || n < 2)
+        return;
+    nf = frame_get16(rest);
+    at = 2;
+    if (nf > FRONTEND_MAX_PARAMS || n - at < (size_t)nf * 2 + 2)
+        return;
+    for (unsigned i = 0; i < nf; i++, at += 2)
+        fmts[i] = (int16_t)frame_get16(rest + at);
+    np = frame_get16(rest + at);
+    at += 2;
+    if (np > FRONTEND_MAX_PARAMS)
+        np = FRONTEND_MAX_PARAMS;
+    for (unsigned i = 0; i < np; i++) {
+        if (n - at < 4)
+            return;
+        lens[i] = (int32_t)frame_get32(rest + at);
+        at += 4;
+        vals[i] = (const char *)(rest + at);
+        if (lens[i] > 0) {
+            if ((size_t)lens[i] > n - at)
+                return;
+            at += (size_t)lens[i];
+        }
+    }
+    memset(&p, 0, sizeof(p));
+    p.n = np;
+    p.values = vals;
+    p.lens = lens;
+    p.formats = fmts;
+    p.n_formats = nf;
+    frontend_tenant(s, sql, sql_len, &p);
+}
+
 static int frontend_message(struct session *s, const struct frame *f)
 {
     struct session_unit *u = &s->unit;
@@ -109,6 +284,7 @@ static int frontend_message(struct session *s, const struct frame *f)
         /* A NUL-terminated string: classify up to the terminator. */
         qlen = f->body_len > 0 ? strnlen((const char *)f->body, f->body_len) : 0;
         frontend_classify(s, (const char *)f->body, qlen);
+        frontend_tenant(s, (const char *)f->body, qlen, NULL);
         if ((u->cr.flags & CLASSIFY_F_SET_ROLE) && u->cr.n_statements == 1 && !u->rewrite &&
             frontend_names_role((const char *)f->body, qlen)) {
             /* pgrouter's own setting: answered here (PRIMARY is a keyword to the server). */
@@ -132,8 +308,13 @@ static int frontend_message(struct session *s, const struct frame *f)
             if (e == NULL || frontend_rewrite_on(s, f) < 0)
                 return -ENOMEM;
             unit_append_parse(u, e->id, e->body, e->body_len);
-        } else if (u->rewrite) {
-            unit_append(u, msg, f->len);
+        } else {
+            if (s->cfg->sharding.enabled) {
+                free(u->unnamed_sql);
+                u->unnamed_sql = strndup(query, qlen);
+            }
+            if (u->rewrite)
+                unit_append(u, msg, f->len);
         }
         u->open = 1;
         return 0;
@@ -155,10 +336,20 @@ static int frontend_message(struct session *s, const struct frame *f)
             }
             if (frontend_rewrite_on(s, f) < 0)
                 return -ENOMEM;
+            if (e != NULL)
+                frontend_bind_tenant(s, (const char *)e->body,
+                                     strnlen((const char *)e->body, e->body_len),
+                                     f->body + skip, f->body_len - skip);
             unit_append_bind(u, portal, e != NULL ? e->id : 0, name, f->body + skip,
                              f->body_len - skip);
-        } else if (u->rewrite) {
-            unit_append(u, msg, f->len);
+        } else {
+            size_t skip = strlen(portal) + 2;
+
+            if (u->unnamed_sql != NULL)
+                frontend_bind_tenant(s, u->unnamed_sql, strlen(u->unnamed_sql),
+                                     f->body + skip, f->body_len - skip);
+            if (u->rewrite)
+                unit_append(u, msg, f->len);
         }
         u->open = 1;
         return 0;

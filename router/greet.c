@@ -107,6 +107,10 @@ static int greet_record_setting(struct session *s, const char *name, size_t nlen
         else if (vlen == 7 && strncasecmp(value, "replica", 7) == 0)
             s->role = ROUTE_ROLE_REPLICA;
     }
+    const char *key = s->cfg->sharding.tenant_key[0] ? s->cfg->sharding.tenant_key
+                                                      : "pgrouter.tenant";
+    if (nlen == strlen(key) && strncasecmp(name, key, nlen) == 0)
+        snprintf(s->tenant, sizeof(s->tenant), "%.*s", (int)vlen, value);
     msgbuf_init(&b);
     msgbuf_put(&b, "SELECT pg_catalog.set_config(", 29);
     greet_put_literal(&b, name, nlen);

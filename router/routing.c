@@ -26,6 +26,17 @@ int routing_load(struct routing *r, const struct cfg *cfg)
         funcset_close(&exempt);
         return rc;
     }
+    if (r->have_shard)
+        shard_map_free(&r->shard);
+    r->have_shard = 0;
+    if (cfg->sharding.enabled) {
+        if (shard_map_build(cfg, &r->shard) < 0) {
+            funcset_close(&writes);
+            funcset_close(&exempt);
+            return -ENOMEM;
+        }
+        r->have_shard = 1;
+    }
     funcset_close(&r->writes);
     funcset_close(&r->exempt);
     r->writes = writes;
@@ -38,6 +49,9 @@ int routing_load(struct routing *r, const struct cfg *cfg)
 
 void routing_close(struct routing *r)
 {
+    if (r->have_shard)
+        shard_map_free(&r->shard);
+    r->have_shard = 0;
     funcset_close(&r->writes);
     funcset_close(&r->exempt);
 }

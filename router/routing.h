@@ -10,12 +10,15 @@
 #include "router/balance.h"
 #include "router/classify.h"
 #include "router/funcset.h"
+#include "router/shard.h"
 
 struct routing {
     struct funcset writes;
     struct funcset exempt;
     struct classify_opts opts;
     struct balance bal;
+    struct shard_map shard;     /* points into the snapshot routing_load was given */
+    int have_shard;
 };
 
 /* Build r from cfg (r zeroed by the caller the first time). 0 or -ENOMEM. */

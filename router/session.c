@@ -434,6 +434,10 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         }
         if (u->pin_server)
             s->pinned |= 1ull << slot;
+        if (u->has_set_tenant) {
+            snprintf(s->tenant, sizeof(s->tenant), "%s", u->set_tenant);
+            log_debug("%s: pgrouter.tenant = '%s'", s->tag, s->tenant);
+        }
         if (u->cr.flags & CLASSIFY_F_SET_ROLE)
             s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
                       : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
@@ -675,6 +679,36 @@ static int session_send_rewritten(struct session *s, struct backend *be)
 }
 
 /*
+ * Sharding: the unit's cluster (its tenant's), the cluster of the open transaction, or
+ * the session's default. A tenant on another cluster inside a transaction is refused.
+ * Returns 0, or -1 when the client was answered with an error.
+ */
+static int session_pick_cluster(struct session *s)
+{
+    struct session_unit *u = &s->unit;
+    struct backend *pin = session_pinned_tx(s);
+    const struct cfg_cluster *tx = NULL;
+
+    if (!s->cfg->sharding.enabled) {
+        s->cluster = s->cfg->default_cluster;
+        return 0;
+    }
+    if (pin != NULL)
+        tx = cfg_find_cluster(s->cfg, s->w->nodes.n[pin->slot].cluster);
+    if (tx != NULL && u->cluster != NULL && u->cluster != tx) {
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, pin->status, "0A000", "Commit or roll back first; a transaction "
+                      "stays on one cluster.", "pgrouter: this statement belongs to cluster "
+                      "\"%s\", but the transaction runs on cluster \"%s\"",
+                      u->cluster->name, tx->name);
+        return -1;
+    }
+    s->cluster = tx != NULL ? tx : u->cluster != NULL ? u->cluster : s->cfg->default_cluster;
+    return 0;
+}
+
+/*
  * Send the unit assembled so far. end_unit: 1 when its last message (Query or Sync) is
  * included, 0 for a Flush, -1 to resume a held unit.
  */
@@ -693,6 +727,22 @@ void session_dispatch(struct session *s, int end_unit)
         be = u->target;     /* the rest of a batch that already went out */
         goto send;
     }
+    if (u->err_state != NULL) {
+        /* Refused (sharding): answer at Sync, as PostgreSQL does after an error. */
+        if (!u->pending)
+            return;
+        struct backend *pin = session_pinned_tx(s);
+        char msg[sizeof(u->err_msg)];
+        const char *state = u->err_state;
+
+        memcpy(msg, u->err_msg, sizeof(msg));
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, pin != NULL ? pin->status : 'I', state, NULL, "%s", msg);
+        return;
+    }
+    if (session_pick_cluster(s) < 0)
+        return;
     memset(&rs, 0, sizeof(rs));
     rs.in_tx = session_pinned_tx(s) != NULL;
     rs.sticky = s->sticky;

@@ -63,6 +63,12 @@ struct session_unit {
     uint64_t *uses;                 /* statement ids Bind/Describe need on the server */
     size_t n_uses, cap_uses;
     char *session_sql;              /* SET/RESET... text to record on success */
+    const struct cfg_cluster *cluster;  /* sharding: the unit's cluster, NULL = the session's */
+    const char *err_state;          /* refuse the unit at Sync with this SQLSTATE... */
+    char err_msg[240];              /* ...and message (tenant missing or conflicting) */
+    char *unnamed_sql;              /* text of the unit's unnamed Parse, for tenant lookup */
+    int has_set_tenant;             /* SET/RESET pgrouter.tenant: set_tenant on success */
+    char set_tenant[64];
     int pending;                    /* sent with its last message; awaiting ReadyForQuery */
     uint8_t *copy;                  /* the unit's bytes, to retry a read elsewhere */
     size_t copy_len;
@@ -94,6 +100,7 @@ struct session {
     uint64_t ryw_after_ms;          /* last write's commit: replicas must pass the primary's
                                      * WAL position sampled after it (read_your_writes = lsn) */
     enum route_role role;           /* pgrouter.role */
+    char tenant[64];                /* pgrouter.tenant from SET or startup, "" = none */
     uv_timer_t timer;               /* login timeout, then the close deadline */
     int handles;                    /* libuv handles not yet closed */
     int counted;                    /* counts against max_client_conn */

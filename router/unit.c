@@ -12,6 +12,12 @@ void unit_reset(struct session_unit *u)
 {
     free(u->session_sql);
     free(u->copy);
+    free(u->unnamed_sql);
+    u->unnamed_sql = NULL;
+    u->cluster = NULL;
+    u->err_state = NULL;
+    u->err_msg[0] = '\0';
+    u->has_set_tenant = 0;
     u->session_sql = NULL;
     u->copy = NULL;
     u->copy_len = 0;
