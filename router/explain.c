@@ -9,6 +9,8 @@
 
 #include "router/classify.h"
 #include "router/route.h"
+#include "router/shard.h"
+#include "router/tenant.h"
 
 size_t explain_route(const struct routing *r, const struct cfg *cfg, const char *sql,
                      size_t len, char *buf, size_t n)
@@ -17,7 +19,43 @@ size_t explain_route(const struct routing *r, const struct cfg *cfg, const char 
     struct route_decision d;
     struct route_state rs;
     const char *cluster = cfg->default_cluster->name;
+    char where[200] = "";
     int w;
+
+    if (cfg->sharding.enabled && r->have_shard) {
+        /* The tenant as a fresh session sees it: a comment or the statement's values. */
+        struct tenant_result *tr = malloc(sizeof(*tr));
+        struct tenant_opts o;
+
+        if (tr == NULL)
+            return 0;
+        memset(&o, 0, sizeof(o));
+        o.column = cfg->sharding.tenant_column;
+        o.tables = (const char *const *)cfg->sharding.tables;
+        o.n_tables = cfg->sharding.n_tables;
+        tenant_extract(&o, sql, len, NULL, tr);
+        const char *t = tr->comment != NULL ? tr->comment
+                        : tr->n_values > 0 ? tr->values[0].p : NULL;
+        size_t tl = tr->comment != NULL ? tr->comment_len
+                    : tr->n_values > 0 ? tr->values[0].len : 0;
+        if (t != NULL && (tr->touches_sharded || tr->comment != NULL)) {
+            const struct cfg_cluster *c = shard_cluster_for(&r->shard, t, tl);
+            const struct cfg_tenant *ex = shard_explicit(&r->shard, t, tl);
+            int bucket = shard_bucket(t, tl, cfg->sharding.n_buckets);
+
+            cluster = c != NULL ? c->name : "(none)";
+            if (ex != NULL)
+                snprintf(where, sizeof(where), ", tenant %.*s placed in [tenants]", (int)tl, t);
+            else
+                snprintf(where, sizeof(where), ", tenant %.*s, bucket %d", (int)tl, t, bucket);
+        } else if (tr->touches_sharded) {
+            w = snprintf(buf, n, "%s ? refused (sharded table without a tenant, SQLSTATE "
+                         "22023)", "write");
+            free(tr);
+            return w < 0 ? 0 : (size_t)w < n ? (size_t)w : n - 1;
+        }
+        free(tr);
+    }
 
     classify_sql(&r->opts, sql, len, &cr);
     memset(&rs, 0, sizeof(rs));
@@ -40,16 +78,18 @@ size_t explain_route(const struct routing *r, const struct cfg *cfg, const char 
                      cluster, d.reason, d.sqlstate);
         break;
     case ROUTE_REPLICA:
-        w = snprintf(buf, n, "%s %s replica", cr.write ? "write" : "read", cluster);
+        w = snprintf(buf, n, "%s %s replica%s%s%s", cr.write ? "write" : "read", cluster,
+                     where[0] ? " (" : "", where[0] ? where + 2 : "", where[0] ? ")" : "");
         break;
     case ROUTE_ANY:
     case ROUTE_PINNED:
-        w = snprintf(buf, n, "%s %s current server (%s)", cr.write ? "write" : "read",
-                     cluster, why);
+        w = snprintf(buf, n, "%s %s current server (%s%s)", cr.write ? "write" : "read",
+                     cluster, why, where);
         break;
     case ROUTE_PRIMARY:
     default:
-        w = snprintf(buf, n, "%s %s primary (%s)", cr.write ? "write" : "read", cluster, why);
+        w = snprintf(buf, n, "%s %s primary (%s%s)", cr.write ? "write" : "read", cluster, why,
+                     where);
         break;
     }
     if (w < 0)
