@@ -73,8 +73,7 @@ void msgbuf_putstr(struct msgbuf *b, const char *s)
     msgbuf_put(b, s, strlen(s) + 1);
 }
 
-/* Start a typed message; returns the offset of its length field for msg_end. */
-static size_t msg_begin(struct msgbuf *b, uint8_t type)
+size_t msg_begin(struct msgbuf *b, uint8_t type)
 {
     size_t at;
 
@@ -84,7 +83,7 @@ static size_t msg_begin(struct msgbuf *b, uint8_t type)
     return at;
 }
 
-static void msg_end(struct msgbuf *b, size_t at)
+void msg_end(struct msgbuf *b, size_t at)
 {
     uint32_t len;
 

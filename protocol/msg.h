@@ -49,6 +49,13 @@ void msg_param_status(struct msgbuf *b, const char *name, const char *value);
 void msg_backend_key(struct msgbuf *b, uint32_t pid, uint32_t key);
 /* Authentication request: code, then data (may be NULL/0). */
 void msg_auth(struct msgbuf *b, enum msg_auth code, const void *data, size_t n);
+/*
+ * Start a typed message of type in b; returns the offset of its length field, which
+ * msg_end fills in once the body is appended.
+ */
+size_t msg_begin(struct msgbuf *b, uint8_t type);
+void msg_end(struct msgbuf *b, size_t at);
+
 /* A typed message with an arbitrary body (used for tests and simple replies). */
 void msg_raw(struct msgbuf *b, uint8_t type, const void *body, size_t n);
 

@@ -1,13 +1,12 @@
 /*
  * router/routing.h - the routing context a worker shares among its sessions: the
  * classifier's function sets (built-in and configured write functions, exemptions) and
- * the replica balancer. Rebuilt from a config snapshot on start and reload.
+ * the tenant shard map. Rebuilt from a config snapshot on start and reload.
  */
 #ifndef PGROUTER_ROUTING_H
 #define PGROUTER_ROUTING_H
 
 #include "config/cfg.h"
-#include "router/balance.h"
 #include "router/classify.h"
 #include "router/funcset.h"
 #include "router/shard.h"
@@ -16,7 +15,6 @@ struct routing {
     struct funcset writes;
     struct funcset exempt;
     struct classify_opts opts;
-    struct balance bal;
     struct shard_map shard;     /* points into the snapshot routing_load was given */
     int have_shard;
 };

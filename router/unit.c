@@ -76,39 +76,15 @@ void unit_append(struct session_unit *u, const uint8_t *msg, size_t len)
     msgbuf_put(&u->out, msg, len);
 }
 
-/* Start a typed message in out; returns where its length goes. */
-static size_t unit_begin(struct msgbuf *b, uint8_t type)
-{
-    size_t at;
-
-    msgbuf_put8(b, type);
-    at = b->len;
-    msgbuf_put32(b, 0);
-    return at;
-}
-
-static void unit_end(struct msgbuf *b, size_t at)
-{
-    uint32_t len;
-
-    if (b->oom)
-        return;
-    len = (uint32_t)(b->len - at);
-    b->data[at] = (uint8_t)(len >> 24);
-    b->data[at + 1] = (uint8_t)(len >> 16);
-    b->data[at + 2] = (uint8_t)(len >> 8);
-    b->data[at + 3] = (uint8_t)len;
-}
-
 static void unit_put_parse(struct msgbuf *b, uint64_t id, const uint8_t *body, size_t len)
 {
     char name[STMT_SERVER_NAME_LEN];
-    size_t at = unit_begin(b, 'P');
+    size_t at = msg_begin(b, 'P');
 
     stmt_server_name(id, name);
     msgbuf_putstr(b, name);
     msgbuf_put(b, body, len);
-    unit_end(b, at);
+    msg_end(b, at);
 }
 
 void unit_append_parse(struct session_unit *u, uint64_t id, const uint8_t *body, size_t len)
@@ -159,7 +135,7 @@ void unit_append_bind(struct session_unit *u, const char *portal, uint64_t id,
                       const char *stmt, const uint8_t *rest, size_t rest_len)
 {
     char name[STMT_SERVER_NAME_LEN];
-    size_t at = unit_begin(&u->out, 'B');
+    size_t at = msg_begin(&u->out, 'B');
 
     msgbuf_putstr(&u->out, portal);
     if (id != 0) {
@@ -170,14 +146,14 @@ void unit_append_bind(struct session_unit *u, const char *portal, uint64_t id,
         msgbuf_putstr(&u->out, stmt);
     }
     msgbuf_put(&u->out, rest, rest_len);
-    unit_end(&u->out, at);
+    msg_end(&u->out, at);
 }
 
 void unit_append_target(struct session_unit *u, uint8_t type, char kind, uint64_t id,
                         const char *name)
 {
     char sname[STMT_SERVER_NAME_LEN];
-    size_t at = unit_begin(&u->out, type);
+    size_t at = msg_begin(&u->out, type);
 
     msgbuf_put8(&u->out, (uint8_t)kind);
     if (id != 0) {
@@ -188,7 +164,7 @@ void unit_append_target(struct session_unit *u, uint8_t type, char kind, uint64_
     } else {
         msgbuf_putstr(&u->out, name);
     }
-    unit_end(&u->out, at);
+    msg_end(&u->out, at);
 }
 
 static const struct stmt *unit_find_id(const struct stmt_table *t, uint64_t id)
@@ -221,10 +197,10 @@ static void unit_make_room(struct session_unit *u, struct srvstmt *ss, unsigned 
         if (victim == 0)
             return;
         stmt_server_name(victim, name);
-        at = unit_begin(pre, 'C');
+        at = msg_begin(pre, 'C');
         msgbuf_put8(pre, 'S');
         msgbuf_putstr(pre, name);
-        unit_end(pre, at);
+        msg_end(pre, at);
     }
 }
 
@@ -263,10 +239,10 @@ int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
             /* Close first in case an earlier failed unit left us unsure it exists. */
             unit_make_room(u, ss, max_stmts, pre);
             stmt_server_name(p->id, name);
-            at = unit_begin(pre, 'C');
+            at = msg_begin(pre, 'C');
             msgbuf_put8(pre, 'S');
             msgbuf_putstr(pre, name);
-            unit_end(pre, at);
+            msg_end(pre, at);
             msgbuf_put(out, u->out.data + p->off, p->len);
             if (srvstmt_add(ss, p->id) < 0)
                 return -ENOMEM;
