@@ -457,6 +457,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     }
     session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
     unit_reset(u);
+    session_idle_timer(s, status);
     if (status == 'I' && !(s->pinned & (1ull << slot)))
         session_give_back(s, slot, 0);     /* transaction pooling: back to the pool */
     if (s->wait == SESSION_WAIT_DRAIN) {
@@ -532,6 +533,33 @@ struct backend *session_pinned_tx(const struct session *s)
         if (s->be[i] != NULL && s->be[i]->status != 'I')
             return s->be[i];
     return NULL;
+}
+
+/* Between units: client_idle_timeout, or idle_transaction_timeout inside a transaction. */
+static void session_idle_cb(uv_timer_t *t)
+{
+    struct session *s = t->data;
+
+    if (s->unit.pending || s->unit.sent || s->state == SESSION_CLOSING)
+        return;
+    if (s->state == SESSION_IN_TX)
+        session_fatal(s, "25P03", NULL, "terminating connection due to idle-in-transaction "
+                      "timeout (idle_transaction_timeout)");
+    else
+        session_fatal(s, "57P05", NULL, "terminating connection due to idle timeout "
+                      "(client_idle_timeout)");
+}
+
+void session_idle_timer(struct session *s, char status)
+{
+    unsigned ms = status == 'I' ? s->cfg->client_idle_timeout_ms
+                                : s->cfg->idle_transaction_timeout_ms;
+
+    if (s->state == SESSION_CLOSING)
+        return;
+    uv_timer_stop(&s->timer);
+    if (ms > 0)
+        uv_timer_start(&s->timer, session_idle_cb, ms, 0);
 }
 
 /*
@@ -834,6 +862,7 @@ send:
         return;
     }
     if (!u->sent) {
+        uv_timer_stop(&s->timer);   /* the idle timeouts */
         s->unit_started_ms = session_now(s);
         s->unit_timeouts = 0;
         s->w->nodes.n[be->slot].active++;

@@ -153,6 +153,8 @@ unsigned session_primary_slot(struct session *s);
 /* An ERROR for the current unit, then ReadyForQuery with status: the client goes on. */
 void session_error(struct session *s, char status, const char *sqlstate, const char *hint,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Start the idle timer for ReadyForQuery status ('I' client_idle_timeout, else idle tx). */
+void session_idle_timer(struct session *s, char status);
 /* Send the unit assembled so far (end_unit 1: complete, 0: Flush, -1: resume). */
 void session_dispatch(struct session *s, int end_unit);
 /* The borrowed server inside a transaction, or NULL. */
