@@ -59,6 +59,11 @@ seed fuzz_classify \
     '\003SET pgrouter.tenant = '"'"'a'"'"''"'"'b'"'"'; PREPARE p AS SELECT 1 INTO TEMP x' \
     '\000CREATE FUNCTION f() BEGIN ATOMIC SELECT CASE WHEN 1 THEN 2 END; END; END' \
     '\000DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 1 FROM c; CLOSE c'
+# fuzz_cfg: a valid file, errors of several kinds, sharding sections.
+seed fuzz_cfg \
+    '[pgrouter]\nlisten_port = 6432\nauth_type = trust\n[cluster.main]\nprimary = 127.0.0.1:5432\n' \
+    '[pgrouter]\nlisten_port = 70000\nbogus = 1\n[cluster.x]\nreplicas = a:1, b:2 weight=3\n' \
+    '[pgrouter]\nauth_type = trust\ndefault_cluster = a\n[sharding]\ntenant_column = t\nsharded_tables = x\nbuckets = 4\n[cluster.a]\nprimary = h:1\nbuckets = 0-1\n[cluster.b]\nprimary = h:2\nbuckets = 2-3\n[tenants]\nacme = b\n'
 
 failed=0
 run()
@@ -85,5 +90,6 @@ run()
 run fuzz_frame protocol/frame.c protocol/msg.c
 run fuzz_startup protocol/frame.c protocol/startup.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
+run fuzz_cfg config/*.c -linih
 
 [ "$failed" -eq 0 ]
