@@ -1,8 +1,10 @@
 /*
  * config/cfg.c - builds the struct cfg snapshot from the INI file: the table of
  * known keys, sections ([pgrouter], [routing], [cluster.NAME], [sharding], [tenants],
- * [breaker], [health]), checks that span keys, and the snapshot's refcount.
- * Single values are parsed in cfgvalue.c, the auth_file in userlist.c.
+ * [breaker], [health]), the checks within [pgrouter] and each cluster, and the
+ * snapshot's refcount. Single values are parsed in cfgvalue.c, the auth_file in
+ * userlist.c; checks across [sharding], [tenants] and [breaker] are in cfgcheck.c, the
+ * error list in cfgload.c, the loader state all of them share in cfgload.h.
  *
  * inih splits "key = value" and strips comments. Our own line reader feeds it
  * one physical line at a time, so we always know the line number (Debian's inih
@@ -15,7 +17,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,179 +27,21 @@
 
 #include <ini.h>
 
+#include "config/cfgload.h"
 #include "config/cfgvalue.h"
 #include "config/userlist.h"
 
-#define CFG_KEYS_MAX 96         /* room in the per-section key bookkeeping */
-#define CFG_WHY_MAX 512
-#define CUR_NONE (-1L)          /* no section header seen yet */
-#define CUR_IGNORE (-2L)        /* inside a section already reported as bad */
 #define CFG_MS_DAY 86400000LL
 #define CFG_MS_WEEK (7 * CFG_MS_DAY)
 
-enum cfg_sect {
-    SECT_PGROUTER, SECT_ROUTING, SECT_CLUSTER, SECT_SHARDING, SECT_TENANTS, SECT_BREAKER,
-    SECT_HEALTH,
-};
-
-#define KEY_REQUIRED 0x1u       /* reported at the section header if missing */
-#define KEY_REPEAT 0x2u         /* may be given on several lines; the parser appends */
-
-/* Where a key's field lives: the snapshot, the current cluster, or load-time scratch. */
-enum cfg_where { IN_CFG, IN_CLUSTER, IN_LOADER };
-
-struct cfg_key {
-    enum cfg_sect sect;
-    enum cfg_where where;
-    size_t offset;              /* into the struct named by where */
-    const char *name;
-    cfgvalue_parse_fn parse;
-    long long min, max;         /* for numeric parsers */
-    unsigned flags;             /* KEY_* */
-};
-
-/* One accepted section header. */
-struct cfg_section {
-    enum cfg_sect sect;
-    int line;
-    size_t cluster;                     /* index into cfg->clusters */
-    int key_line[CFG_KEYS_MAX];         /* where each key was set, 0 if not */
-    unsigned char key_bad[CFG_KEYS_MAX];
-};
-
-/* Load-time facts about one [tenants] entry, parallel to cfg->tenants. */
-struct cfg_tenant_src {
-    int line;
-    char cluster[64];           /* resolved in cfg_check_tenants */
-};
-
-struct cfg_error {
-    int line;                   /* line in the main file, for ordering */
-    int subline;                /* line in the auth_file, 0 for the main file */
-    size_t seq;
-    char *text;                 /* "file:line: message\n" */
-};
-
-struct loader {
-    struct cfg *cfg;
-    const char *path;
-    FILE *f;
-    char *buf;
-    size_t buf_cap;
-    int line;                   /* physical line last handed to inih */
-    int read_errno;
-    long cur;                   /* index into sects, or CUR_NONE / CUR_IGNORE */
-    struct cfg_section *sects;
-    size_t n_sects;
-    size_t clusters_cap;
-    char default_name[64];      /* default_cluster, resolved in cfg_check */
-    struct cfg_tenant_src *tenant_src;
-    size_t tenants_cap;
-    int auth_line;              /* line of auth_file, anchors its errors */
-    const char *auth_path;
-    size_t n_auth_errors;
-    struct cfg_error *errs;
-    size_t n_errs, errs_cap;
-    int oom;
-    char why[CFG_WHY_MAX];
-};
-
-/* ---- errors ---- */
-
-static void cfg_add_error(struct loader *ld, int line, int subline, const char *file,
-                          int file_line, const char *msg)
-{
-    struct cfg_error *e;
-    size_t len;
-    char *text;
-
-    if (ld->n_errs == ld->errs_cap) {
-        size_t cap = ld->errs_cap ? ld->errs_cap * 2 : 8;
-
-        e = realloc(ld->errs, cap * sizeof(*e));
-        if (e == NULL) {
-            ld->oom = 1;
-            return;
-        }
-        ld->errs = e;
-        ld->errs_cap = cap;
-    }
-    len = (size_t)snprintf(NULL, 0, "%s:%d: %s\n", file, file_line, msg);
-    text = malloc(len + 1);
-    if (text == NULL) {
-        ld->oom = 1;
-        return;
-    }
-    snprintf(text, len + 1, "%s:%d: %s\n", file, file_line, msg);
-    e = &ld->errs[ld->n_errs];
-    e->line = line;
-    e->subline = subline;
-    e->seq = ld->n_errs;
-    e->text = text;
-    ld->n_errs++;
-}
-
-__attribute__((format(printf, 3, 4)))
-static void cfg_error(struct loader *ld, int line, const char *fmt, ...)
-{
-    char msg[CFG_WHY_MAX + 128];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    cfg_add_error(ld, line, 0, ld->path, line, msg);
-}
+/* ---- errors from the auth_file (the error list itself is in cfgload.c) ---- */
 
 static void cfg_on_userlist_error(void *arg, int line, const char *msg)
 {
     struct loader *ld = arg;
 
     ld->n_auth_errors++;
-    cfg_add_error(ld, ld->auth_line, line, ld->auth_path, line, msg);
-}
-
-static int cfg_has_error_at(const struct loader *ld, int line)
-{
-    for (size_t i = 0; i < ld->n_errs; i++)
-        if (ld->errs[i].line == line && ld->errs[i].subline == 0)
-            return 1;
-    return 0;
-}
-
-static int cfg_cmp_error(const void *a, const void *b)
-{
-    const struct cfg_error *x = a;
-    const struct cfg_error *y = b;
-
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    if (x->subline != y->subline)
-        return x->subline < y->subline ? -1 : 1;
-    return (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-/* All error texts in file order as one malloc'd string, or NULL if out of memory. */
-static char *cfg_join_errors(struct loader *ld)
-{
-    size_t len = 0;
-    char *out, *w;
-
-    qsort(ld->errs, ld->n_errs, sizeof(*ld->errs), cfg_cmp_error);
-    for (size_t i = 0; i < ld->n_errs; i++)
-        len += strlen(ld->errs[i].text);
-    out = malloc(len + 1);
-    if (out == NULL)
-        return NULL;
-    w = out;
-    for (size_t i = 0; i < ld->n_errs; i++) {
-        size_t n = strlen(ld->errs[i].text);
-
-        memcpy(w, ld->errs[i].text, n);
-        w += n;
-    }
-    *w = '\0';
-    return out;
+    cfgload_add_error(ld, ld->auth_line, line, ld->auth_path, line, msg);
 }
 
 /* ---- the key table: adding a key is one line here plus its field ---- */
@@ -300,7 +143,7 @@ static const struct cfg_key cfg_keys[] = {
 #define CFG_N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 _Static_assert(CFG_N_KEYS <= CFG_KEYS_MAX, "raise CFG_KEYS_MAX");
 
-static size_t cfg_key_find(enum cfg_sect sect, const char *name)
+size_t cfg_key_find(enum cfg_sect sect, const char *name)
 {
     for (size_t i = 0; i < CFG_N_KEYS; i++)
         if (cfg_keys[i].sect == sect && strcmp(cfg_keys[i].name, name) == 0)
@@ -386,20 +229,21 @@ static void cfg_begin_section(struct loader *ld, const char *name)
         sect = SECT_CLUSTER;
         cl_name = name + 8;
         if (!cfgvalue_name_ok(cl_name)) {
-            cfg_error(ld, ld->line, "invalid cluster name \"%s\" (1-63 of A-Z a-z 0-9 _ -)",
-                      cl_name);
+            cfgload_error(ld, ld->line, "invalid cluster name \"%s\" (1-63 of A-Z a-z 0-9 _ -)",
+                          cl_name);
             return;
         }
     } else {
-        cfg_error(ld, ld->line, "unknown section [%s] (expected [pgrouter], [routing], "
-                  "[cluster.NAME], [sharding], [tenants], [breaker] or [health])", name);
+        cfgload_error(ld, ld->line, "unknown section [%s] (expected [pgrouter], [routing], "
+                      "[cluster.NAME], [sharding], [tenants], [breaker] or [health])", name);
         return;
     }
     for (size_t i = 0; i < ld->n_sects; i++) {
         s = &ld->sects[i];
         if (s->sect == sect &&
             (sect != SECT_CLUSTER || strcmp(ld->cfg->clusters[s->cluster].name, cl_name) == 0)) {
-            cfg_error(ld, ld->line, "duplicate section [%s] (first on line %d)", name, s->line);
+            cfgload_error(ld, ld->line, "duplicate section [%s] (first on line %d)", name,
+                          s->line);
             return;
         }
     }
@@ -428,13 +272,13 @@ static void cfg_scan_section(struct loader *ld, char *p)
 
     if (close == NULL) {
         ld->cur = CUR_IGNORE;
-        cfg_error(ld, ld->line, "section header without closing \"]\"");
+        cfgload_error(ld, ld->line, "section header without closing \"]\"");
         return;
     }
     rest = close + 1 + strspn(close + 1, " \t");
     if (*rest != '\0' && *rest != ';' && *rest != '#') {
         ld->cur = CUR_IGNORE;
-        cfg_error(ld, ld->line, "unexpected text after \"]\"");
+        cfgload_error(ld, ld->line, "unexpected text after \"]\"");
         return;
     }
     *close = '\0';
@@ -460,7 +304,7 @@ static int cfg_scan_line(struct loader *ld, char *p)
         if (*q == ';' && (q[-1] == ' ' || q[-1] == '\t'))
             break;
     if (*q != '=' || q == p) {
-        cfg_error(ld, ld->line, "syntax error (expected \"key = value\" or \"[section]\")");
+        cfgload_error(ld, ld->line, "syntax error (expected \"key = value\" or \"[section]\")");
         return 0;
     }
     return 1;
@@ -492,13 +336,13 @@ static char *cfg_read_line(char *str, int num, void *stream)
         p += 3;
     p += strspn(p, " \t");
     if (memchr(ld->buf, '\0', (size_t)n) != NULL) {
-        cfg_error(ld, ld->line, "line contains a NUL byte");
+        cfgload_error(ld, ld->line, "line contains a NUL byte");
         return str;
     }
     if (*p == ';' || *p == '#')
         return str;             /* a comment may be as long as it likes */
     if (n > num - 1) {
-        cfg_error(ld, ld->line, "line too long (max %d characters)", num - 1);
+        cfgload_error(ld, ld->line, "line too long (max %d characters)", num - 1);
         return str;
     }
     if (cfg_scan_line(ld, p))
@@ -512,12 +356,12 @@ static void cfg_add_tenant(struct loader *ld, const char *name, const char *clus
     struct cfg *c = ld->cfg;
 
     if (!cfgvalue_tenant_ok(name)) {
-        cfg_error(ld, ld->line, "tenant \"%s\": a tenant name is 1-63 bytes without control "
-                  "characters", name);
+        cfgload_error(ld, ld->line, "tenant \"%s\": a tenant name is 1-63 bytes without control "
+                      "characters", name);
         return;
     }
     if (!cfgvalue_name_ok(cluster)) {
-        cfg_error(ld, ld->line, "tenant \"%s\": \"%s\" is not a cluster name", name, cluster);
+        cfgload_error(ld, ld->line, "tenant \"%s\": \"%s\" is not a cluster name", name, cluster);
         return;
     }
     if (c->n_tenants == ld->tenants_cap) {
@@ -562,7 +406,7 @@ static int cfg_on_key(void *user, const char *section, const char *name, const c
     if (ld->cur == CUR_IGNORE)
         return 1;
     if (ld->cur == CUR_NONE) {
-        cfg_error(ld, ld->line, "key \"%s\" before any [section]", name);
+        cfgload_error(ld, ld->line, "key \"%s\" before any [section]", name);
         return 1;
     }
     s = &ld->sects[ld->cur];
@@ -582,13 +426,13 @@ static int cfg_on_key(void *user, const char *section, const char *name, const c
             else
                 snprintf(hint, sizeof(hint), " (keys are lower-case)");
         }
-        cfg_error(ld, ld->line, "unknown key \"%s\" in %s%s", name, label, hint);
+        cfgload_error(ld, ld->line, "unknown key \"%s\" in %s%s", name, label, hint);
         return 1;
     }
     k = &cfg_keys[i];
     if (s->key_line[i] != 0 && !(k->flags & KEY_REPEAT)) {
-        cfg_error(ld, ld->line, "duplicate key \"%s\" (first set on line %d)", name,
-                  s->key_line[i]);
+        cfgload_error(ld, ld->line, "duplicate key \"%s\" (first set on line %d)", name,
+                      s->key_line[i]);
         return 1;
     }
     if (s->key_line[i] == 0)
@@ -610,7 +454,7 @@ static int cfg_on_key(void *user, const char *section, const char *name, const c
         ld->oom = 1;
     } else if (rc < 0) {
         s->key_bad[i] = 1;
-        cfg_error(ld, ld->line, "%s: %s", k->name, ld->why);
+        cfgload_error(ld, ld->line, "%s: %s", k->name, ld->why);
     }
     return 1;
 }
@@ -630,8 +474,8 @@ static void cfg_check_cluster(struct loader *ld, const struct cfg_section *s)
             twice = strcmp(r->host, cl->replicas[j].host) == 0 &&
                     r->port == cl->replicas[j].port;
         if (twice)
-            cfg_error(ld, line, "replicas: %s is listed twice in [cluster.%s]", r->name,
-                      cl->name);
+            cfgload_error(ld, line, "replicas: %s is listed twice in [cluster.%s]", r->name,
+                          cl->name);
     }
 }
 
@@ -664,7 +508,7 @@ static void cfg_check_auth(struct loader *ld, const struct cfg_section *pg)
 
     if (c->auth_file == NULL) {
         if (c->auth_type != CFG_AUTH_TRUST && !pg->key_bad[type_key])
-            cfg_error(ld, pg->line, "auth_file is required unless auth_type = trust");
+            cfgload_error(ld, pg->line, "auth_file is required unless auth_type = trust");
         return;
     }
     if (cfg_resolve_auth_file(ld) < 0) {
@@ -677,7 +521,7 @@ static void cfg_check_auth(struct loader *ld, const struct cfg_section *pg)
     if (rc == -ENOMEM)
         ld->oom = 1;
     else if (rc < 0 && ld->n_auth_errors == 0)
-        cfg_error(ld, ld->auth_line, "auth_file \"%s\": %s", c->auth_file, strerror(-rc));
+        cfgload_error(ld, ld->auth_line, "auth_file \"%s\": %s", c->auth_file, strerror(-rc));
     else if (rc == 0)
         c->have_userlist = 1;
 }
@@ -690,199 +534,8 @@ static void cfg_check_pool(struct loader *ld, const struct cfg_section *pg)
 
     /* a bad default_pool_size was reported already; comparing with 20 would mislead */
     if (c->min_pool_size > c->default_pool_size && !pg->key_bad[size_key])
-        cfg_error(ld, pg->key_line[min_key], "min_pool_size: %d is more than "
-                  "default_pool_size (%d)", c->min_pool_size, c->default_pool_size);
-}
-
-static const struct cfg_section *cfg_find_section(const struct loader *ld, enum cfg_sect sect)
-{
-    for (size_t i = 0; i < ld->n_sects; i++)
-        if (ld->sects[i].sect == sect)
-            return &ld->sects[i];
-    return NULL;
-}
-
-static void cfg_check_breaker(struct loader *ld)
-{
-    const struct cfg_breaker *b = &ld->cfg->breaker;
-    const struct cfg_section *s = cfg_find_section(ld, SECT_BREAKER);
-    size_t lo = cfg_key_find(SECT_BREAKER, "open_timeout");
-    size_t hi = cfg_key_find(SECT_BREAKER, "max_open_timeout");
-
-    if (s == NULL || s->key_bad[lo] || s->key_bad[hi] || b->max_open_timeout_ms >=
-        b->open_timeout_ms)
-        return;
-    if (s->key_line[hi] != 0)
-        cfg_error(ld, s->key_line[hi], "max_open_timeout: %u ms is less than open_timeout "
-                  "(%u ms)", b->max_open_timeout_ms, b->open_timeout_ms);
-    else
-        cfg_error(ld, s->key_line[lo], "open_timeout: %u ms is more than max_open_timeout "
-                  "(%u ms by default)", b->open_timeout_ms, b->max_open_timeout_ms);
-}
-
-/* "a-b" or "a" into buf, after a ", " unless first. */
-static void cfg_put_range(char *buf, size_t len, unsigned a, unsigned b, int first)
-{
-    size_t used = strlen(buf);
-
-    if (used + 1 >= len)
-        return;
-    if (a == b)
-        snprintf(buf + used, len - used, "%s%u", first ? "" : ", ", a);
-    else
-        snprintf(buf + used, len - used, "%s%u-%u", first ? "" : ", ", a, b);
-}
-
-/*
- * Each bucket 0..n_buckets-1 must belong to exactly one cluster. Overlaps are reported at
- * the later cluster's buckets line, gaps at the [sharding] buckets line.
- */
-static void cfg_check_buckets(struct loader *ld, const struct cfg_section *sh)
-{
-    const struct cfg *c = ld->cfg;
-    size_t ckey = cfg_key_find(SECT_CLUSTER, "buckets");
-    unsigned n = c->sharding.n_buckets;
-    uint32_t *owner;            /* section index + 1 of the owner, 0 = none */
-    int bad = 0;                /* a cluster's buckets line was refused: gaps would mislead */
-    char gaps[160] = "";
-    unsigned n_gaps = 0, gap_count = 0;
-
-    owner = calloc(n, sizeof(*owner));
-    if (owner == NULL) {
-        ld->oom = 1;
-        return;
-    }
-    for (size_t i = 0; i < ld->n_sects; i++) {
-        const struct cfg_section *s = &ld->sects[i];
-        const struct cfg_cluster *cl = &c->clusters[s->cluster];
-        int line = s->key_line[ckey];
-
-        if (s->sect != SECT_CLUSTER)
-            continue;
-        bad |= s->key_bad[ckey];
-        for (size_t r = 0; r < cl->n_bucket_ranges; r++) {
-            unsigned lo = cl->bucket_ranges[2 * r], hi = cl->bucket_ranges[2 * r + 1];
-            int reported = 0;
-
-            if (hi >= n) {
-                cfg_error(ld, line, "buckets: bucket %u is out of range ([sharding] buckets = "
-                          "%u, so 0-%u)", lo >= n ? lo : n, n, n - 1);
-                if (lo >= n)
-                    continue;
-                hi = n - 1;
-            }
-            for (unsigned b = lo; b <= hi; b++) {
-                const struct cfg_section *o;
-
-                if (owner[b] == 0) {
-                    owner[b] = (uint32_t)(i + 1);
-                    continue;
-                }
-                if (reported++)
-                    continue;
-                o = &ld->sects[owner[b] - 1];
-                if (o == s)
-                    cfg_error(ld, line, "buckets: bucket %u is listed twice", b);
-                else
-                    cfg_error(ld, line, "buckets: bucket %u is already owned by cluster "
-                              "\"%s\" (line %d)", b, c->clusters[o->cluster].name,
-                              o->key_line[ckey]);
-            }
-        }
-    }
-    for (unsigned b = 0; b < n; b++) {
-        unsigned e = b;
-
-        if (owner[b] != 0)
-            continue;
-        while (e + 1 < n && owner[e + 1] == 0)
-            e++;
-        if (n_gaps++ < 6)
-            cfg_put_range(gaps, sizeof(gaps), b, e, n_gaps == 1);
-        gap_count += e - b + 1;
-        b = e;
-    }
-    if (gap_count > 0 && !bad)
-        cfg_error(ld, sh->key_line[cfg_key_find(SECT_SHARDING, "buckets")],
-                  "buckets: %s %s%s %s to no cluster (add them to a [cluster.NAME] "
-                  "buckets line)", gap_count == 1 ? "bucket" : "buckets", gaps,
-                  n_gaps > 6 ? ", ..." : "", gap_count == 1 ? "belongs" : "belong");
-    free(owner);
-}
-
-static int cfg_cmp_tenant(const void *a, const void *b, void *arg)
-{
-    const struct loader *ld = arg;
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int r = strcmp(ld->cfg->tenants[x].name, ld->cfg->tenants[y].name);
-
-    return r != 0 ? r : (x > y) - (x < y);
-}
-
-/* Resolve each tenant's cluster; a name placed twice is reported at its later line. */
-static void cfg_check_tenants(struct loader *ld)
-{
-    struct cfg *c = ld->cfg;
-    size_t *order;
-
-    for (size_t i = 0; i < c->n_tenants; i++) {
-        c->tenants[i].cluster = cfg_find_cluster(c, ld->tenant_src[i].cluster);
-        if (c->tenants[i].cluster == NULL)
-            cfg_error(ld, ld->tenant_src[i].line, "tenant \"%s\": no [cluster.%s] section",
-                      c->tenants[i].name, ld->tenant_src[i].cluster);
-    }
-    order = malloc((c->n_tenants + 1) * sizeof(*order));
-    if (order == NULL) {
-        ld->oom = 1;
-        return;
-    }
-    for (size_t i = 0; i < c->n_tenants; i++)
-        order[i] = i;
-    qsort_r(order, c->n_tenants, sizeof(*order), cfg_cmp_tenant, ld);
-    for (size_t i = 1, first = 0; i < c->n_tenants; i++) {
-        if (strcmp(c->tenants[order[i]].name, c->tenants[order[first]].name) != 0) {
-            first = i;
-            continue;
-        }
-        cfg_error(ld, ld->tenant_src[order[i]].line, "tenant \"%s\" is listed twice "
-                  "(first on line %d)", c->tenants[order[i]].name,
-                  ld->tenant_src[order[first]].line);
-    }
-    free(order);
-}
-
-static void cfg_check_sharding(struct loader *ld)
-{
-    struct cfg *c = ld->cfg;
-    const struct cfg_section *sh = cfg_find_section(ld, SECT_SHARDING);
-    const struct cfg_section *tn = cfg_find_section(ld, SECT_TENANTS);
-    size_t ckey = cfg_key_find(SECT_CLUSTER, "buckets");
-    size_t nkey = cfg_key_find(SECT_SHARDING, "buckets");
-    size_t tkey = cfg_key_find(SECT_SHARDING, "sharded_tables");
-
-    c->sharding.enabled = sh != NULL;
-    if (tn != NULL && sh == NULL)
-        cfg_error(ld, tn->line, "[tenants] needs a [sharding] section");
-    for (size_t i = 0; i < ld->n_sects; i++) {
-        const struct cfg_section *s = &ld->sects[i];
-
-        if (s->sect == SECT_CLUSTER && s->key_line[ckey] != 0 && c->sharding.n_buckets == 0 &&
-            (sh == NULL || !sh->key_bad[nkey]))
-            cfg_error(ld, s->key_line[ckey], "buckets: [sharding] buckets is not set, so "
-                      "there are no buckets to own");
-    }
-    cfg_check_tenants(ld);
-    if (sh == NULL)
-        return;
-    if (c->sharding.n_tables > 0 && c->sharding.tenant_column[0] == '\0' &&
-        !sh->key_bad[cfg_key_find(SECT_SHARDING, "tenant_column")])
-        cfg_error(ld, sh->key_line[tkey], "sharded_tables: tenant_column is not set, so "
-                  "statements on them cannot name their tenant");
-    if (c->sharding.n_buckets > 0)
-        cfg_check_buckets(ld, sh);
-    else if (c->n_tenants == 0 && !sh->key_bad[nkey])
-        cfg_error(ld, sh->line, "[sharding] places no tenant: set buckets (and buckets in "
-                  "each [cluster.NAME]) or list tenants in [tenants]");
+        cfgload_error(ld, pg->key_line[min_key], "min_pool_size: %d is more than "
+                      "default_pool_size (%d)", c->min_pool_size, c->default_pool_size);
 }
 
 static void cfg_check(struct loader *ld)
@@ -901,34 +554,34 @@ static void cfg_check(struct loader *ld)
         for (size_t k = 0; k < CFG_N_KEYS; k++)
             if (cfg_keys[k].sect == s->sect && (cfg_keys[k].flags & KEY_REQUIRED) &&
                 !s->key_line[k])
-                cfg_error(ld, s->line, "missing required key \"%s\" in %s", cfg_keys[k].name,
-                          label);
+                cfgload_error(ld, s->line, "missing required key \"%s\" in %s", cfg_keys[k].name,
+                              label);
         if (s->sect == SECT_CLUSTER)
             cfg_check_cluster(ld, s);
     }
     anchor = pg != NULL ? pg->line : 1;
     if (pg == NULL)
-        cfg_error(ld, 1, "missing [pgrouter] section");
+        cfgload_error(ld, 1, "missing [pgrouter] section");
     if (c->n_clusters == 0)
-        cfg_error(ld, anchor, "no [cluster.NAME] section: at least one cluster is required");
+        cfgload_error(ld, anchor, "no [cluster.NAME] section: at least one cluster is required");
     if (ld->default_name[0] != '\0') {
         int line = pg->key_line[cfg_key_find(SECT_PGROUTER, "default_cluster")];
 
         c->default_cluster = cfg_find_cluster(c, ld->default_name);
         if (c->default_cluster == NULL)
-            cfg_error(ld, line, "default_cluster: no [cluster.%s] section", ld->default_name);
+            cfgload_error(ld, line, "default_cluster: no [cluster.%s] section", ld->default_name);
     } else if (c->n_clusters == 1) {
         c->default_cluster = &c->clusters[0];
     } else if (c->n_clusters > 1 && pg != NULL &&
                !pg->key_bad[cfg_key_find(SECT_PGROUTER, "default_cluster")]) {
-        cfg_error(ld, anchor, "default_cluster is required when there are several clusters");
+        cfgload_error(ld, anchor, "default_cluster is required when there are several clusters");
     }
     if (pg != NULL) {
         cfg_check_auth(ld, pg);
         cfg_check_pool(ld, pg);
     }
-    cfg_check_breaker(ld);
-    cfg_check_sharding(ld);
+    cfgcheck_breaker(ld);
+    cfgcheck_sharding(ld);
 }
 
 /* ---- the snapshot ---- */
@@ -1050,8 +703,8 @@ int cfg_load_stream(FILE *f, const char *path, struct cfg **out, char **errors)
         goto out;
     }
     /* every line inih could object to was checked by cfg_scan_line; just in case: */
-    if (ini_rc > 0 && !cfg_has_error_at(&ld, ini_rc))
-        cfg_error(&ld, ini_rc, "syntax error (expected \"key = value\" or \"[section]\")");
+    if (ini_rc > 0 && !cfgload_has_error_at(&ld, ini_rc))
+        cfgload_error(&ld, ini_rc, "syntax error (expected \"key = value\" or \"[section]\")");
     if (ini_rc < 0)
         ld.oom = 1;
     if (!ld.oom && cfg_set_late_defaults(ld.cfg) < 0)
@@ -1064,7 +717,7 @@ int cfg_load_stream(FILE *f, const char *path, struct cfg **out, char **errors)
     }
     if (ld.n_errs > 0) {
         rc = -EINVAL;
-        if (errors != NULL && (*errors = cfg_join_errors(&ld)) == NULL)
+        if (errors != NULL && (*errors = cfgload_join_errors(&ld)) == NULL)
             rc = -ENOMEM;
         goto out;
     }

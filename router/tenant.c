@@ -8,30 +8,20 @@
  * DELETE or UPDATE was seen (so EXTRACT(x FROM y) is not), a value counts only if it is
  * the whole operand ('a' || 'b' is not 'a'), and a qualified column only if its qualifier
  * is a sharded table or its alias. Anything else yields no value, which the caller turns
- * into "tenant required" rather than a guess.
+ * into "tenant required" rather than a guess. Turning a value as written (escaped string,
+ * integer, bound parameter, hint) into the tenant's bytes is tenantval.c's job.
  */
 #include "router/tenant.h"
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "router/sqllex.h"
+#include "router/tenantval.h"
 
 #define TENANT_MAX_QUALS 16     /* sharded table names and aliases per statement */
 #define TENANT_MAX_CTES 8
-
-/* PostgreSQL type OIDs the binary parameter decoder knows. */
-#define OID_NAME 19
-#define OID_INT8 20
-#define OID_INT2 21
-#define OID_INT4 23
-#define OID_TEXT 25
-#define OID_UNKNOWN 705
-#define OID_BPCHAR 1042
-#define OID_VARCHAR 1043
-#define OID_UUID 2950
 
 /* A name part, folded like PostgreSQL folds it (quoted parts kept as written). */
 struct tenant_name {
@@ -108,223 +98,6 @@ static int tenant_name_eq(const struct tenant_name *a, const struct tenant_name 
 
 /* ---- values ---- */
 
-static void tenant_add(struct tenant_scan *ts, const char *p, size_t len, enum tenant_src src)
-{
-    struct tenant_result *r = ts->out;
-
-    for (unsigned i = 0; i < r->n_values; i++)
-        if (r->values[i].len == len && memcmp(r->values[i].p, p, len) == 0)
-            return;
-    if (r->n_values == TENANT_MAX_VALUES) {
-        r->overflow = 1;
-        return;
-    }
-    r->values[r->n_values].p = p;
-    r->values[r->n_values].len = len;
-    r->values[r->n_values].src = src;
-    r->n_values++;
-    r->conflict = r->n_values > 1;
-}
-
-/* Room for n more bytes in the result's buffer, or NULL (and overflow set). */
-static char *tenant_room(struct tenant_scan *ts, size_t n)
-{
-    struct tenant_result *r = ts->out;
-
-    if (n > sizeof(r->buf) - r->buf_used) {
-        r->overflow = 1;
-        return NULL;
-    }
-    return r->buf + r->buf_used;
-}
-
-static int tenant_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* One backslash escape at s[0..n) (s[0] is the backslash): writes a byte, returns length. */
-static size_t tenant_backslash(const char *s, size_t n, char *out)
-{
-    static const char from[] = "bfnrt";
-    static const char to[] = "\b\f\n\r\t";
-    const char *f;
-    unsigned v = 0;
-    size_t i = 1;
-
-    if (n < 2) {
-        *out = '\\';
-        return 1;
-    }
-    if ((f = strchr(from, s[1])) != NULL && s[1] != '\0') {
-        *out = to[f - from];
-        return 2;
-    }
-    if (s[1] >= '0' && s[1] <= '7') {
-        for (; i < 4 && i < n && s[i] >= '0' && s[i] <= '7'; i++)
-            v = v * 8 + (unsigned)(s[i] - '0');
-        *out = (char)v;
-        return i;
-    }
-    if (s[1] == 'x' && n > 2 && tenant_hex(s[2]) >= 0) {
-        for (i = 2; i < 4 && i < n && tenant_hex(s[i]) >= 0; i++)
-            v = v * 16 + (unsigned)tenant_hex(s[i]);
-        *out = (char)v;
-        return i;
-    }
-    *out = s[1];
-    return 2;
-}
-
-/* A string constant's value: the body itself, or a copy with '' and \ escapes undone. */
-static void tenant_string(struct tenant_scan *ts, const struct sqllex_token *t,
-                          enum tenant_src src)
-{
-    int backslash = (t->flags & SQLLEX_T_EXTENDED) ||
-                    (ts->o->escape_strings && !(t->flags & SQLLEX_T_DOLLAR));
-    char *w, *start;
-
-    if (t->flags & SQLLEX_T_UNICODE) {
-        ts->out->unknown = 1;   /* U&'' with \XXXX escapes: rare enough not to decode */
-        return;
-    }
-    if (!(t->flags & SQLLEX_T_ESCAPES)) {
-        tenant_add(ts, t->body, t->body_len, src);
-        return;
-    }
-    start = w = tenant_room(ts, t->body_len);
-    if (w == NULL)
-        return;
-    for (size_t i = 0; i < t->body_len;) {
-        if (t->body[i] == '\'' && i + 1 < t->body_len && t->body[i + 1] == '\'') {
-            *w++ = '\'';
-            i += 2;
-        } else if (backslash && t->body[i] == '\\') {
-            i += tenant_backslash(t->body + i, t->body_len - i, w++);
-        } else {
-            *w++ = t->body[i++];
-        }
-    }
-    ts->out->buf_used += (size_t)(w - start);
-    tenant_add(ts, start, (size_t)(w - start), src);
-}
-
-/* Decimal text of v into the buffer, then added as a value. */
-static void tenant_decimal(struct tenant_scan *ts, int64_t v, enum tenant_src src)
-{
-    char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-    char *w = tenant_room(ts, (size_t)n);
-
-    if (w == NULL)
-        return;
-    memcpy(w, tmp, (size_t)n);
-    ts->out->buf_used += (size_t)n;
-    tenant_add(ts, w, (size_t)n, src);
-}
-
-/* A NUMBER token: plain decimal integers only, in canonical form (no leading zeros). */
-static void tenant_number(struct tenant_scan *ts, const struct sqllex_token *t, int negative,
-                          enum tenant_src src)
-{
-    const char *p = t->p;
-    size_t n = t->len;
-    char *w;
-
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            ts->out->unknown = 1;   /* 1.5, 0x2A, 1_000, 1e3: not a tenant key we hash */
-            return;
-        }
-    }
-    while (n > 1 && *p == '0') {
-        p++;
-        n--;
-    }
-    if (!negative || (n == 1 && *p == '0')) {
-        tenant_add(ts, p, n, src);
-        return;
-    }
-    w = tenant_room(ts, n + 1);
-    if (w == NULL)
-        return;
-    w[0] = '-';
-    memcpy(w + 1, p, n);
-    ts->out->buf_used += n + 1;
-    tenant_add(ts, w, n + 1, src);
-}
-
-static uint64_t tenant_be(const unsigned char *p, size_t n)
-{
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* A binary parameter of type oid (0 = unspecified). */
-static void tenant_binary(struct tenant_scan *ts, const char *p, size_t n, uint32_t oid)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    char *w;
-
-    if (oid == OID_TEXT || oid == OID_VARCHAR || oid == OID_BPCHAR || oid == OID_NAME ||
-        oid == OID_UNKNOWN || (oid == 0 && n != 2 && n != 4 && n != 8)) {
-        tenant_add(ts, p, n, TENANT_SRC_PARAM);
-    } else if ((oid == OID_INT2 || oid == 0) && n == 2) {
-        tenant_decimal(ts, (int16_t)tenant_be(u, 2), TENANT_SRC_PARAM);
-    } else if ((oid == OID_INT4 || oid == 0) && n == 4) {
-        tenant_decimal(ts, (int32_t)tenant_be(u, 4), TENANT_SRC_PARAM);
-    } else if ((oid == OID_INT8 || oid == 0) && n == 8) {
-        tenant_decimal(ts, (int64_t)tenant_be(u, 8), TENANT_SRC_PARAM);
-    } else if (oid == OID_UUID && n == 16 && (w = tenant_room(ts, 36)) != NULL) {
-        for (size_t i = 0, o = 0; i < 16; i++) {
-            if (i == 4 || i == 6 || i == 8 || i == 10)
-                w[o++] = '-';
-            w[o++] = "0123456789abcdef"[u[i] >> 4];
-            w[o++] = "0123456789abcdef"[u[i] & 15];
-        }
-        ts->out->buf_used += 36;
-        tenant_add(ts, w, 36, TENANT_SRC_PARAM);
-    } else if (oid != OID_UUID || n != 16) {
-        ts->out->unknown = 1;
-    }
-}
-
-/* A $n token: the bound value of parameter n. */
-static void tenant_param(struct tenant_scan *ts, const struct sqllex_token *t)
-{
-    const struct tenant_params *pa = ts->params;
-    unsigned long n = 0;
-    int16_t fmt = 0;
-    size_t i;
-
-    for (i = 1; i < t->len && n <= 65535; i++)
-        n = n * 10 + (unsigned long)(t->p[i] - '0');
-    if (pa == NULL || n < 1 || n > pa->n || pa->values == NULL || pa->values[n - 1] == NULL ||
-        pa->lens == NULL || pa->lens[n - 1] < 0) {
-        ts->out->unknown = 1;
-        return;
-    }
-    i = n - 1;
-    if (pa->n_formats == 1)
-        fmt = pa->formats[0];
-    else if (pa->n_formats > i)
-        fmt = pa->formats[i];
-    if (fmt == 0)
-        tenant_add(ts, pa->values[i], (size_t)pa->lens[i], TENANT_SRC_PARAM);
-    else
-        tenant_binary(ts, pa->values[i], (size_t)pa->lens[i],
-                      pa->types != NULL && i < pa->n_types ? pa->types[i] : 0);
-}
-
 /* Skip "::type" casts (type name, optional modifiers and [] suffixes) at the cursor. */
 static void tenant_skip_cast(struct tenant_scan *ts)
 {
@@ -385,11 +158,11 @@ static int tenant_operand(struct tenant_scan *ts, int negative, enum tenant_src 
     if (!tenant_operand_ends(tenant_cur(ts)))
         return 0;
     if (t.kind == SQLLEX_STRING)
-        tenant_string(ts, &t, src);
+        tenantval_add_string(ts->out, &t, ts->o->escape_strings, src);
     else if (t.kind == SQLLEX_NUMBER)
-        tenant_number(ts, &t, negative, src);
+        tenantval_add_number(ts->out, &t, negative, src);
     else
-        tenant_param(ts, &t);
+        tenantval_add_param(ts->out, ts->params, &t);
     return 1;
 }
 
@@ -614,11 +387,11 @@ static void tenant_reversed(struct tenant_scan *ts)
         tenant_is_punct(before, ':') || before->kind == SQLLEX_DOT)
         return;
     if (v->kind == SQLLEX_STRING)
-        tenant_string(ts, v, TENANT_SRC_WHERE);
+        tenantval_add_string(ts->out, v, ts->o->escape_strings, TENANT_SRC_WHERE);
     else if (v->kind == SQLLEX_NUMBER)
-        tenant_number(ts, v, 0, TENANT_SRC_WHERE);
+        tenantval_add_number(ts->out, v, 0, TENANT_SRC_WHERE);
     else if (v->kind == SQLLEX_PARAM)
-        tenant_param(ts, v);
+        tenantval_add_param(ts->out, ts->params, v);
 }
 
 /* At a name equal to the tenant column: read "= operand" or "IN (operands)" after it. */
@@ -683,47 +456,6 @@ static int tenant_word_char(char c)
            c == '_';
 }
 
-/* A hint's value at s[0..n): 'quoted' (sqlcommenter: \' and %XX) or a bare word. */
-static void tenant_hint_value(struct tenant_scan *ts, const char *s, size_t n)
-{
-    struct tenant_result *r = ts->out;
-    const char *val = s;
-    size_t len = 0, end = 1;
-    char *w;
-
-    if (n > 0 && s[0] == '\'') {
-        while (end < n && s[end] != '\'')
-            end += s[end] == '\\' ? 2 : 1;
-        w = tenant_room(ts, end - 1);
-        if (w == NULL)
-            return;
-        val = w;
-        for (size_t i = 1; i < end && i < n; i++) {
-            if (s[i] == '\\' && i + 1 < n) {
-                w[len++] = s[++i];
-            } else if (s[i] == '%' && i + 2 < n && tenant_hex(s[i + 1]) >= 0 &&
-                       tenant_hex(s[i + 2]) >= 0) {
-                w[len++] = (char)(tenant_hex(s[i + 1]) * 16 + tenant_hex(s[i + 2]));
-                i += 2;
-            } else {
-                w[len++] = s[i];
-            }
-        }
-        r->buf_used += len;
-    } else {
-        while (len < n && strchr(" \t\r\n,;*'", s[len]) == NULL)
-            len++;
-    }
-    if (len == 0)
-        return;
-    if (r->comment == NULL) {
-        r->comment = val;
-        r->comment_len = len;
-    } else if (r->comment_len != len || memcmp(r->comment, val, len) != 0) {
-        r->comment_conflict = 1;
-    }
-}
-
 /* sqllex's comment callback: look for tenant=value, tenant = 'value'. */
 static void tenant_on_comment(void *arg, const char *text, size_t len)
 {
@@ -741,7 +473,7 @@ static void tenant_on_comment(void *arg, const char *text, size_t len)
         j++;
         while (j < len && (text[j] == ' ' || text[j] == '\t'))
             j++;
-        tenant_hint_value(ts, text + j, len - j);
+        tenantval_add_hint(ts->out, text + j, len - j);
     }
 }
 
