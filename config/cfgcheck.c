@@ -72,11 +72,12 @@ static void cfgcheck_buckets(struct loader *ld, const struct cfg_section *sh)
     }
     for (size_t i = 0; i < ld->n_sects; i++) {
         const struct cfg_section *s = &ld->sects[i];
-        const struct cfg_cluster *cl = &c->clusters[s->cluster];
+        const struct cfg_cluster *cl;
         int line = s->key_line[ckey];
 
         if (s->sect != SECT_CLUSTER)
             continue;
+        cl = &c->clusters[s->cluster];  /* only cluster sections index clusters */
         bad |= s->key_bad[ckey];
         for (size_t r = 0; r < cl->n_bucket_ranges; r++) {
             unsigned lo = cl->bucket_ranges[2 * r], hi = cl->bucket_ranges[2 * r + 1];
