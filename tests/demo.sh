@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # tests/demo.sh - `make demo` / `make demo-down`: a local primary with two
-# streaming replicas and ./pgrouter in front of them, for trying things by hand.
+# streaming replicas, two shard clusters (shard_a, shard_b: a primary and a
+# replica each) and ./pgrouter in front of them, for trying things by hand.
 #
 #   bash tests/demo.sh up     start PostgreSQL (build/demo/cluster) and pgrouter
 #   bash tests/demo.sh down   stop both (idempotent)
 #
 # The pgrouter config is config/pgrouter.ini with the real ports of this run
-# (build/demo/pgrouter.ini); pgrouter logs to build/demo/pgrouter.log.
+# (build/demo/pgrouter.ini): 127.0.0.1:5432/5433/5434 become main's nodes,
+# 5442/5443 shard_a's and 5452/5453 shard_b's.  pgrouter logs to
+# build/demo/pgrouter.log.  The sample sharded table accounts is created on
+# all three primaries, and a worked example of tenant routing is printed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,7 +51,7 @@ pgrouter_pid() {
 }
 
 up() {
-    local port pid i
+    local port pid i p
     [ -x "$BIN" ] || die "no $BIN; build it first (make)"
     [ -f config/pgrouter.ini ] || die "config/pgrouter.ini is missing"
     if [ -n "$(pgrouter_pid)" ]; then
@@ -55,7 +59,7 @@ up() {
     fi
     mkdir -p "$DEMO"
 
-    bash tests/cluster.sh up "$CLUSTER_DIR"
+    bash tests/cluster.sh up "$CLUSTER_DIR" --shards
     # shellcheck disable=SC1091
     . "$CLUSTER_DIR/cluster.env"
 
@@ -67,9 +71,21 @@ up() {
     sed -e "s/127\.0\.0\.1:5432\b/127.0.0.1:$PRIMARY_PORT/g" \
         -e "s/127\.0\.0\.1:5433\b/127.0.0.1:$REPLICA1_PORT/g" \
         -e "s/127\.0\.0\.1:5434\b/127.0.0.1:$REPLICA2_PORT/g" \
+        -e "s/127\.0\.0\.1:5442\b/127.0.0.1:$SHARD_A_PRIMARY_PORT/g" \
+        -e "s/127\.0\.0\.1:5443\b/127.0.0.1:$SHARD_A_REPLICA_PORT/g" \
+        -e "s/127\.0\.0\.1:5452\b/127.0.0.1:$SHARD_B_PRIMARY_PORT/g" \
+        -e "s/127\.0\.0\.1:5453\b/127.0.0.1:$SHARD_B_REPLICA_PORT/g" \
         -e "s|^\([[:space:]]*listen_port[[:space:]]*=\).*|\1 $port|" \
         -e "s|^\([[:space:]]*auth_file[[:space:]]*=\).*|\1 $ROOT/config/userlist.txt|" \
         config/pgrouter.ini >"$INI"
+
+    # the sample sharded table, on every cluster (DDL goes to each primary directly)
+    for p in "$PRIMARY_PORT" "$SHARD_A_PRIMARY_PORT" "$SHARD_B_PRIMARY_PORT"; do
+        PGPASSWORD=app "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$p" -U app \
+            -d appdb -c 'CREATE TABLE IF NOT EXISTS accounts
+                         (tenant_id text, id int, balance numeric)' ||
+            die "cannot create table accounts on 127.0.0.1:$p"
+    done
 
     # its own session, so that it outlives make and ignores make's ctrl-c
     setsid "$BIN" -c "$INI" >"$LOG" 2>&1 </dev/null &
@@ -92,15 +108,64 @@ up() {
     cat <<EOF
 
 $("$BIN" --version 2>/dev/null | head -n 1 || echo pgrouter) is running (pid $pid) on 127.0.0.1:$port
-  primary  127.0.0.1:$PRIMARY_PORT
-  replica1 127.0.0.1:$REPLICA1_PORT
-  replica2 127.0.0.1:$REPLICA2_PORT
+  cluster main     primary 127.0.0.1:$PRIMARY_PORT, replicas 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT
+  cluster shard_a  primary 127.0.0.1:$SHARD_A_PRIMARY_PORT, replica 127.0.0.1:$SHARD_A_REPLICA_PORT (buckets 0-1)
+  cluster shard_b  primary 127.0.0.1:$SHARD_B_PRIMARY_PORT, replica 127.0.0.1:$SHARD_B_REPLICA_PORT (buckets 2-3)
   config   $INI
   log      $LOG
+EOF
+    example "$port"
+    cat <<EOF
 
 Connect:  PGPASSWORD=app psql -h 127.0.0.1 -p $port -U app appdb
 Stop:     make demo-down
 EOF
+}
+
+# node_label PORT: which demo server listens on PORT.
+node_label() {
+    case $1 in
+    "$PRIMARY_PORT") echo "main's primary" ;;
+    "$REPLICA1_PORT" | "$REPLICA2_PORT") echo "a replica of main" ;;
+    "$SHARD_A_PRIMARY_PORT") echo "shard_a's primary" ;;
+    "$SHARD_A_REPLICA_PORT") echo "shard_a's replica" ;;
+    "$SHARD_B_PRIMARY_PORT") echo "shard_b's primary" ;;
+    "$SHARD_B_REPLICA_PORT") echo "shard_b's replica" ;;
+    *) echo "port $1" ;;
+    esac
+}
+
+# example PORT: the worked example of tenant sharding, run through pgrouter;
+# each statement is printed with what answered it.
+example() {
+    local port=$1 sql out
+    echo
+    echo "Tenant sharding, a worked example (table accounts, sharded by tenant_id):"
+    while IFS= read -r sql; do
+        out=$(PGPASSWORD=app "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+            -p "$port" -U app -d appdb -c "$sql" 2>&1 | tail -n 1) || true
+        case $sql in
+        *inet_server_port*) out=$(node_label "$out") ;;
+        esac
+        printf '  %s\n      -> %s\n' "$sql" "$out"
+    done <<'SQL'
+INSERT INTO accounts (tenant_id, id, balance) VALUES ('acme', 1, 100) RETURNING inet_server_port()
+INSERT INTO accounts (tenant_id, id, balance) VALUES ('globex', 1, 250) RETURNING inet_server_port()
+INSERT INTO accounts (tenant_id, id, balance) VALUES ('initech', 1, 75) RETURNING inet_server_port()
+/* tenant=globex */ UPDATE accounts SET balance = balance + 1 WHERE id = 1 RETURNING inet_server_port()
+SELECT ((hashtext('globex')::bigint % 4) + 4) % 4 AS bucket
+SELECT count(*) FROM accounts
+SQL
+    cat <<'TXT'
+  acme's bucket is 2 (shard_b's), globex's 0 (shard_a's); initech's is 1, but [tenants]
+  places it on shard_b.  A statement on accounts needs a tenant: tenant_id = '...' in its
+  WHERE clause or INSERT, a /* tenant=... */ comment, or SET pgrouter.tenant = '...'
+  (PGOPTIONS='-c pgrouter.tenant=acme' for a whole session); other tables stay on main.
+  Reads go to the tenant cluster's replica (after the replica has replayed the rows):
+    SELECT *, inet_server_port() FROM accounts WHERE tenant_id = 'acme';
+    SET pgrouter.tenant = 'globex';
+    SELECT count(*), inet_server_port() FROM accounts;
+TXT
 }
 
 down() {

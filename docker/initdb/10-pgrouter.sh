@@ -11,6 +11,9 @@ CREATE ROLE other LOGIN PASSWORD 'other';
 SQL
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
     -c "CREATE DATABASE appdb OWNER app"
+# the sample sharded table of docker/pgrouter.ini, on every primary (main and shards)
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname appdb \
+    -c "SET ROLE app" -c "CREATE TABLE accounts (tenant_id text, id int, balance numeric)"
 
 # the image's pg_hba.conf has no line for replication connections from other hosts
 echo "host replication all all scram-sha-256" >>"$PGDATA/pg_hba.conf"

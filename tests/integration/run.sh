@@ -272,6 +272,10 @@ write_ini() {
         sed -e "s/127\.0\.0\.1:5432\b/127.0.0.1:$PRIMARY_PORT/g" \
             -e "s/127\.0\.0\.1:5433\b/127.0.0.1:$REPLICA1_PORT/g" \
             -e "s/127\.0\.0\.1:5434\b/127.0.0.1:$REPLICA2_PORT/g" \
+            -e "s/127\.0\.0\.1:5442\b/127.0.0.1:${SHARD_A_PRIMARY_PORT:-5442}/g" \
+            -e "s/127\.0\.0\.1:5443\b/127.0.0.1:${SHARD_A_REPLICA_PORT:-5443}/g" \
+            -e "s/127\.0\.0\.1:5452\b/127.0.0.1:${SHARD_B_PRIMARY_PORT:-5452}/g" \
+            -e "s/127\.0\.0\.1:5453\b/127.0.0.1:${SHARD_B_REPLICA_PORT:-5453}/g" \
             -e "s|^\([[:space:]]*listen_addr[[:space:]]*=\).*|\1 127.0.0.1|" \
             -e "s|^\([[:space:]]*listen_port[[:space:]]*=\).*|\1 $port|" \
             -e "s|^\([[:space:]]*auth_type[[:space:]]*=\).*|\1 $auth|" \
@@ -358,6 +362,10 @@ start_pgrouter() {
 # read/write routing: the t_route_* cases
 # shellcheck source=tests/integration/routing.sh
 . "$HERE/routing.sh"
+
+# tenant sharding: start_shard_pgrouter, the t_shard_* cases
+# shellcheck source=tests/integration/sharding.sh
+. "$HERE/sharding.sh"
 
 # ---- cases: plain psql ----------------------------------------------------
 
@@ -801,7 +809,7 @@ t_docker_pgrouter_ini() {
 t_pgrouter_alive() {
     proxy_only
     local name pid
-    for name in main md5 trust; do
+    for name in main md5 trust shard; do
         pid=PID_$name
         kill -0 "${!pid}" 2>/dev/null ||
             fail "pgrouter ($name) is gone; see ${ITEST_DIR#"$ROOT"/}/$name/pgrouter.log"
@@ -840,12 +848,13 @@ main() {
     mkdir -p "$LOGDIR"
     rm -f "$LOGDIR"/*.log
 
-    if [ "$ITEST_REUSE" = 1 ] && bash "$CLUSTER_SH" status "$CLUSTER_DIR" >/dev/null 2>&1; then
+    if [ "$ITEST_REUSE" = 1 ] && bash "$CLUSTER_SH" status "$CLUSTER_DIR" >/dev/null 2>&1 &&
+        grep -q '^CLUSTER_SHARDS=1' "$CLUSTER_DIR/cluster.env"; then
         echo "# reusing the cluster in ${CLUSTER_DIR#"$ROOT"/}"
     else
         bash "$CLUSTER_SH" down "$CLUSTER_DIR" >/dev/null 2>&1
         STARTED_CLUSTER=1
-        if ! bash "$CLUSTER_SH" up "$CLUSTER_DIR" >"$LOGDIR/cluster-up.log" 2>&1; then
+        if ! bash "$CLUSTER_SH" up "$CLUSTER_DIR" --shards >"$LOGDIR/cluster-up.log" 2>&1; then
             sed 's/^/#   /' "$LOGDIR/cluster-up.log"
             abort "cluster up"
         fi
@@ -862,6 +871,7 @@ main() {
         start_pgrouter main scram-sha-256
         start_pgrouter md5 md5
         start_pgrouter trust trust
+        start_shard_pgrouter
         PGR_PORT=$PORT_main
     fi
     export PGR_PORT PGCONNECT_TIMEOUT=10
@@ -905,6 +915,7 @@ main() {
     run route_pgbench_replicas t_route_pgbench_replicas
     run route_classify t_route_classify
     run_py routing test_routing.py 240
+    shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini
     run primary_stopped t_primary_stopped
