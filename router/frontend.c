@@ -226,19 +226,83 @@ static void frontend_tenant(struct session *s, const char *sql, size_t len,
     free(tr);
 }
 
+/* Answer a transaction statement pgrouter handled itself: CommandComplete, ReadyForQuery. */
+static void frontend_answer(struct session *s, const char *tag, char status)
+{
+    struct msgbuf b;
+
+    conn_discard(&s->client);
+    unit_reset(&s->unit);
+    msgbuf_init(&b);
+    msg_raw(&b, 'C', tag, strlen(tag) + 1);
+    msg_ready(&b, status);
+    session_send(s, &b);
+    session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
+}
+
+/*
+ * Sharding: a BEGIN on its own does not say which cluster the transaction is for. With a
+ * session tenant it goes to that tenant's cluster; otherwise pgrouter answers it and sends
+ * it later, in front of the first statement that names the cluster (and answers a COMMIT
+ * or ROLLBACK that comes first itself). Returns 1 when the unit was answered.
+ */
+static int frontend_lazy_tx(struct session *s, const char *sql, size_t len)
+{
+    struct session_unit *u = &s->unit;
+    unsigned f = u->cr.flags;
+
+    if (!s->cfg->sharding.enabled || u->rewrite || u->cr.n_statements != 1 ||
+        session_pinned_tx(s) != NULL || u->err_state != NULL)
+        return 0;
+    if (s->deferred_begin != NULL && (f & CLASSIFY_F_END) && !(f & CLASSIFY_F_BEGIN)) {
+        free(s->deferred_begin);
+        s->deferred_begin = NULL;
+        frontend_answer(s, frontend_words(sql, len, "rollback", NULL) ||
+                        frontend_words(sql, len, "abort", NULL) ? "ROLLBACK" : "COMMIT", 'I');
+        return 1;
+    }
+    if (!(f & CLASSIFY_F_BEGIN) || u->cluster != NULL || s->deferred_begin != NULL)
+        return 0;
+    if (s->tenant[0] != '\0') {
+        frontend_set_cluster(s, frontend_cluster_for(s, s->tenant, strlen(s->tenant)),
+                             s->tenant, strlen(s->tenant));
+        return 0;
+    }
+    s->deferred_begin = strndup(sql, len);
+    if (s->deferred_begin == NULL)
+        return 0;
+    s->deferred_ro = (f & CLASSIFY_F_BEGIN_READ_ONLY) != 0;
+    frontend_answer(s, frontend_words(sql, len, "start", NULL) ? "START TRANSACTION" : "BEGIN",
+                    'T');
+    return 1;
+}
+
 /* Bind parameters of a Bind body (after the names) for tenant extraction. */
-static void frontend_bind_tenant(struct session *s, const char *sql, size_t sql_len,
+static void frontend_bind_tenant(struct session *s, const uint8_t *parse, size_t parse_len,
                                  const uint8_t *rest, size_t n)
 {
     const char *vals[FRONTEND_MAX_PARAMS];
     int32_t lens[FRONTEND_MAX_PARAMS];
     int16_t fmts[FRONTEND_MAX_PARAMS];
+    uint32_t types[FRONTEND_MAX_PARAMS];
     struct tenant_params p;
-    size_t at = 0;
-    unsigned nf, np;
+    const char *sql = (const char *)parse;
+    size_t sql_len = strnlen(sql, parse_len), at = 0;
+    unsigned nf, np, nt = 0;
 
     if (!s->cfg->sharding.enabled || n < 2)
         return;
+    /* The Parse's parameter types, so binary values are decoded as what they are. */
+    if (parse_len - sql_len >= 3) {
+        const uint8_t *tp = parse + sql_len + 1;
+        size_t left = parse_len - sql_len - 1;
+
+        nt = frame_get16(tp);
+        if (nt > FRONTEND_MAX_PARAMS || left - 2 < (size_t)nt * 4)
+            nt = 0;
+        for (unsigned i = 0; i < nt; i++)
+            types[i] = frame_get32(tp + 2 + 4 * (size_t)i);
+    }
     nf = frame_get16(rest);
     at = 2;
     if (nf > FRONTEND_MAX_PARAMS || n - at < (size_t)nf * 2 + 2)
@@ -267,6 +331,8 @@ static void frontend_bind_tenant(struct session *s, const char *sql, size_t sql_
     p.lens = lens;
     p.formats = fmts;
     p.n_formats = nf;
+    p.types = types;
+    p.n_types = nt;
     frontend_tenant(s, sql, sql_len, &p);
 }
 
@@ -285,6 +351,8 @@ static int frontend_message(struct session *s, const struct frame *f)
         qlen = f->body_len > 0 ? strnlen((const char *)f->body, f->body_len) : 0;
         frontend_classify(s, (const char *)f->body, qlen);
         frontend_tenant(s, (const char *)f->body, qlen, NULL);
+        if (frontend_lazy_tx(s, (const char *)f->body, qlen))
+            return 0;
         if ((u->cr.flags & CLASSIFY_F_SET_ROLE) && u->cr.n_statements == 1 && !u->rewrite &&
             frontend_names_role((const char *)f->body, qlen)) {
             /* pgrouter's own setting: answered here (PRIMARY is a keyword to the server). */
@@ -310,8 +378,13 @@ static int frontend_message(struct session *s, const struct frame *f)
             unit_append_parse(u, e->id, e->body, e->body_len);
         } else {
             if (s->cfg->sharding.enabled) {
+                /* Query text and parameter types, for the tenant of the next Bind. */
                 free(u->unnamed_sql);
-                u->unnamed_sql = strndup(query, qlen);
+                u->unnamed_len = f->body_len - 1;
+                u->unnamed_sql = malloc(u->unnamed_len);
+                if (u->unnamed_sql == NULL)
+                    return -ENOMEM;
+                memcpy(u->unnamed_sql, f->body + 1, u->unnamed_len);
             }
             if (u->rewrite)
                 unit_append(u, msg, f->len);
@@ -337,16 +410,15 @@ static int frontend_message(struct session *s, const struct frame *f)
             if (frontend_rewrite_on(s, f) < 0)
                 return -ENOMEM;
             if (e != NULL)
-                frontend_bind_tenant(s, (const char *)e->body,
-                                     strnlen((const char *)e->body, e->body_len),
-                                     f->body + skip, f->body_len - skip);
+                frontend_bind_tenant(s, e->body, e->body_len, f->body + skip,
+                                     f->body_len - skip);
             unit_append_bind(u, portal, e != NULL ? e->id : 0, name, f->body + skip,
                              f->body_len - skip);
         } else {
             size_t skip = strlen(portal) + 2;
 
             if (u->unnamed_sql != NULL)
-                frontend_bind_tenant(s, u->unnamed_sql, strlen(u->unnamed_sql),
+                frontend_bind_tenant(s, (const uint8_t *)u->unnamed_sql, u->unnamed_len,
                                      f->body + skip, f->body_len - skip);
             if (u->rewrite)
                 unit_append(u, msg, f->len);

@@ -89,6 +89,7 @@ static void session_release(struct session *s)
     stmt_table_free(&s->stmts);
     replay_free(&s->replay);
     free(s->startup_pkt);
+    free(s->deferred_begin);
     free(s->st);
     cfg_unref(s->cfg);
     free(s);
@@ -724,12 +725,14 @@ static int session_pick_cluster(struct session *s)
     if (pin != NULL)
         tx = cfg_find_cluster(s->cfg, s->w->nodes.n[pin->slot].cluster);
     if (tx != NULL && u->cluster != NULL && u->cluster != tx) {
+        const struct cfg_cluster *other = u->cluster;
+
         conn_discard(&s->client);
         unit_reset(u);
         session_error(s, pin->status, "0A000", "Commit or roll back first; a transaction "
                       "stays on one cluster.", "pgrouter: this statement belongs to cluster "
                       "\"%s\", but the transaction runs on cluster \"%s\"",
-                      u->cluster->name, tx->name);
+                      other->name, tx->name);
         return -1;
     }
     s->cluster = tx != NULL ? tx : u->cluster != NULL ? u->cluster : s->cfg->default_cluster;
@@ -766,7 +769,8 @@ void session_dispatch(struct session *s, int end_unit)
         memcpy(msg, u->err_msg, sizeof(msg));
         conn_discard(&s->client);
         unit_reset(u);
-        session_error(s, pin != NULL ? pin->status : 'I', state, NULL, "%s", msg);
+        session_error(s, pin != NULL ? pin->status : s->deferred_begin != NULL ? 'E' : 'I',
+                      state, NULL, "%s", msg);
         return;
     }
     if (session_pick_cluster(s) < 0)
@@ -779,7 +783,12 @@ void session_dispatch(struct session *s, int end_unit)
              !(s->cfg->health.ryw_lsn && s->cfg->health.interval_ms > 0 &&
                s->cfg->health.user != NULL);
     rs.role = s->role;
-    if (u->force_primary || (u->pin_server && !rs.in_tx)) {
+    if (s->deferred_begin != NULL) {
+        /* The transaction the client began: now its cluster is known. */
+        d.target = s->deferred_ro ? ROUTE_REPLICA : ROUTE_PRIMARY;
+        d.reason = s->deferred_ro ? "read-only transaction" : "transaction";
+        d.sqlstate = NULL;
+    } else if (u->force_primary || (u->pin_server && !rs.in_tx)) {
         d.target = rs.in_tx ? ROUTE_PINNED : ROUTE_PRIMARY;
         d.reason = "session state that stays on one server";
         d.sqlstate = NULL;
@@ -829,6 +838,21 @@ void session_dispatch(struct session *s, int end_unit)
     if (session_apply_state(s, be) < 0) {
         session_fatal(s, "53200", NULL, "out of memory");
         return;
+    }
+    if (s->deferred_begin != NULL) {
+        struct msgbuf b;
+
+        msgbuf_init(&b);
+        msg_raw(&b, 'Q', s->deferred_begin, strlen(s->deferred_begin) + 1);
+        rc = b.oom ? -ENOMEM : backend_send(be, b.data, b.len);
+        msgbuf_free(&b);
+        if (rc < 0 || backend_push_unit(be, BACKEND_SINK_DROP) < 0) {
+            session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);
+            return;
+        }
+        free(s->deferred_begin);
+        s->deferred_begin = NULL;
+        be->status = 'T';   /* as it will be once the BEGIN ran */
     }
     u->target = be;
     u->prev_status = be->status;

@@ -66,7 +66,8 @@ struct session_unit {
     const struct cfg_cluster *cluster;  /* sharding: the unit's cluster, NULL = the session's */
     const char *err_state;          /* refuse the unit at Sync with this SQLSTATE... */
     char err_msg[240];              /* ...and message (tenant missing or conflicting) */
-    char *unnamed_sql;              /* text of the unit's unnamed Parse, for tenant lookup */
+    char *unnamed_sql;              /* the unit's unnamed Parse body (query, types)... */
+    size_t unnamed_len;             /* ...for the tenant of its Bind */
     int has_set_tenant;             /* SET/RESET pgrouter.tenant: set_tenant on success */
     char set_tenant[64];
     int pending;                    /* sent with its last message; awaiting ReadyForQuery */
@@ -101,6 +102,8 @@ struct session {
                                      * WAL position sampled after it (read_your_writes = lsn) */
     enum route_role role;           /* pgrouter.role */
     char tenant[64];                /* pgrouter.tenant from SET or startup, "" = none */
+    char *deferred_begin;           /* sharding: a BEGIN answered, not yet sent anywhere */
+    int deferred_ro;                /* it was BEGIN READ ONLY */
     uv_timer_t timer;               /* login timeout, then the close deadline */
     int handles;                    /* libuv handles not yet closed */
     int counted;                    /* counts against max_client_conn */
