@@ -327,17 +327,19 @@ launch_pgrouter() {
     LAUNCHED_PID=$(cat "$dir/pid")
 }
 
-# start_pgrouter NAME AUTH_TYPE: sets PORT_<NAME> and PID_<NAME>; aborts the
-# suite on failure.  Another process may take the port between free_port and
-# the bind (other test runs share the machine): then retry on a new port.
+# start_pgrouter NAME AUTH_TYPE [EDIT]: sets PORT_<NAME> and PID_<NAME>; aborts
+# the suite on failure.  Another process may take the port between free_port and
+# the bind (other test runs share the machine): then retry on a new port.  EDIT,
+# a function, is called with the config file to change what write_ini wrote.
 start_pgrouter() {
-    local name=$1 auth=$2 port ini log pid attempt
+    local name=$1 auth=$2 edit=${3:-} port ini log pid attempt
     ini=$ITEST_DIR/$name/pgrouter.ini
     log=$ITEST_DIR/$name/pgrouter.log
     mkdir -p "$ITEST_DIR/$name"
     for attempt in 1 2 3; do
         port=$(free_port)
         write_ini "$ini" "$port" "$auth"
+        [ -z "$edit" ] || "$edit" "$ini"
         if ! "$PGROUTER_BIN" -t -c "$ini" >"$ITEST_DIR/$name/check.log" 2>&1; then
             sed 's/^/#   /' "$ITEST_DIR/$name/check.log"
             abort "start pgrouter ($name): pgrouter -t rejects $ini"
@@ -366,6 +368,10 @@ start_pgrouter() {
 # tenant sharding: start_shard_pgrouter, the t_shard_* cases
 # shellcheck source=tests/integration/sharding.sh
 . "$HERE/sharding.sh"
+
+# server faults on a pgrouter with health checks: faults_cases, the t_faults_* cases
+# shellcheck source=tests/integration/faults.sh
+. "$HERE/faults.sh"
 
 # ---- cases: plain psql ----------------------------------------------------
 
@@ -921,6 +927,9 @@ main() {
     run primary_stopped t_primary_stopped
     run pgrouter_alive t_pgrouter_alive
     run pgrouter_sigterm t_pgrouter_sigterm
+    # kill, stop, pause and promote servers; the promotion leaves the old primary
+    # stopped, so these stay last
+    faults_cases
 
     n=$((PASSED + FAILED + SKIPPED))
     [ "$n" -gt 0 ] || abort "no case matched ITEST_ONLY='$ITEST_ONLY'"
