@@ -373,6 +373,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/faults.sh
 . "$HERE/faults.sh"
 
+# transaction pooling on instances of its own: pooling_cases, the t_pool_* cases
+# shellcheck source=tests/integration/pooling.sh
+. "$HERE/pooling.sh"
+
 # ---- cases: plain psql ----------------------------------------------------
 
 t_simple_query() {
@@ -921,6 +925,7 @@ main() {
     run route_pgbench_replicas t_route_pgbench_replicas
     run route_classify t_route_classify
     run_py routing test_routing.py 240
+    pooling_cases
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini

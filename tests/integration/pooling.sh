@@ -1,0 +1,129 @@
+# tests/integration/pooling.sh - transaction pooling cases, sourced by run.sh
+# (which provides start_pgrouter, run, run_py, PGBENCH, fail, skip, proxy_only),
+# which calls pooling_cases.
+#
+# Two pgrouter instances of their own, for a primary without replicas so that
+# every statement uses one pool (app@appdb on the primary):
+#   pool      pool_mode = transaction, default_pool_size = POOL_SIZE (10),
+#             query_wait_timeout = POOL_QUERY_WAIT (2 s), max_client_conn = 400
+#   poollife  the same with server_lifetime = 1 and server_idle_timeout = 1
+# The cases: pgbench -M prepared and node-postgres named statements here, the
+# rest in test_pooling.py (200 clients on 10 servers, psycopg prepared
+# statements, SET following the client, query_wait_timeout, cancel, lifetime).
+# shellcheck shell=bash disable=SC2317,SC2154
+
+POOL_SIZE=10
+POOL_QUERY_WAIT=2
+NODE_DIR=$HERE/node
+
+# pool_write_ini FILE [KEY = VALUE...]: replace the config start_pgrouter wrote
+# with a minimal one (keeping its port and auth settings) plus the given lines.
+pool_write_ini() {
+    local ini=$1 port auth userlist line
+    shift
+    port=$(sed -n 's/^[[:space:]]*listen_port[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$ini")
+    auth=$(sed -n 's/^[[:space:]]*auth_type[[:space:]]*=[[:space:]]*\([^[:space:]]*\).*/\1/p' \
+        "$ini")
+    userlist=$(dirname "$ini")/userlist.txt
+    {
+        echo "; written by tests/integration/pooling.sh"
+        echo "[pgrouter]"
+        echo "listen_addr = 127.0.0.1"
+        echo "listen_port = $port"
+        echo "auth_type = ${auth:-scram-sha-256}"
+        echo "auth_file = $userlist"
+        echo "max_client_conn = 400"
+        echo "pool_mode = transaction"
+        echo "default_pool_size = $POOL_SIZE"
+        echo "query_wait_timeout = $POOL_QUERY_WAIT"
+        for line in "$@"; do
+            echo "$line"
+        done
+        echo
+        echo "[cluster.main]"
+        echo "primary = 127.0.0.1:$PRIMARY_PORT"
+    } >"$ini.new" && mv "$ini.new" "$ini"
+}
+
+pool_ini() {
+    pool_write_ini "$1"
+}
+
+poollife_ini() {
+    pool_write_ini "$1" "server_lifetime = 1" "server_idle_timeout = 1"
+}
+
+# ---- cases ----------------------------------------------------------------
+
+# pgbench's TPC-B-like script with named prepared statements, 8 clients on a
+# pool of 10: every transaction succeeds.
+t_pool_pgbench_prepared() {
+    proxy_only
+    local out n
+    PGR_PORT=$PORT_pool PGBENCH -i -s 1 -q >/dev/null 2>&1 ||
+        fail "pgbench -i through the pool instance failed"
+    out=$(PGR_PORT=$PORT_pool PGBENCH -n -M prepared -c 8 -j 2 -T 3 2>&1)
+    n=$?
+    echo "$out"
+    [ "$n" -eq 0 ] || fail "pgbench -M prepared exited $n: $(grep -i -m 1 error <<<"$out")"
+    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    if [ -z "$n" ] || [ "$n" -lt 50 ]; then
+        fail "pgbench processed '${n}' transactions in 3 s"
+    fi
+    if grep -q 'number of failed transactions' <<<"$out"; then
+        grep -q 'number of failed transactions: 0 ' <<<"$out" ||
+            fail "$(grep 'number of failed' <<<"$out")"
+    fi
+}
+
+# node-postgres named prepared statements from 4 concurrent clients (node/).
+t_pool_node_prepared() {
+    proxy_only
+    local out
+    command -v node >/dev/null 2>&1 || skip "node is not installed"
+    if [ ! -d "$NODE_DIR/node_modules/pg" ]; then
+        command -v npm >/dev/null 2>&1 || skip "npm is not installed"
+        out=$(timeout 180 npm install --prefix "$NODE_DIR" --no-audit --no-fund \
+            --no-package-lock 2>&1) ||
+            skip "npm install pg failed (offline?): $(tail -n 1 <<<"$out")"
+        [ -d "$NODE_DIR/node_modules/pg" ] || skip "npm install did not install pg"
+    fi
+    out=$(PGR_PORT=$PORT_pool timeout 60 node "$NODE_DIR/prepared.js" 2>&1)
+    echo "$out"
+    [[ $out == "ok 100 queries"* ]] || fail "node-postgres: $(tail -n 1 <<<"$out")"
+}
+
+t_pool_instances_alive() {
+    proxy_only
+    local name pid
+    for name in pool poollife; do
+        pid=PID_$name
+        kill -0 "${!pid}" 2>/dev/null ||
+            fail "pgrouter ($name) is gone; see ${ITEST_DIR#"$ROOT"/}/$name/pgrouter.log"
+        if grep -E -q 'Sanitizer|runtime error:' "$ITEST_DIR/$name/pgrouter.log"; then
+            fail "sanitizer report in ${ITEST_DIR#"$ROOT"/}/$name/pgrouter.log"
+        fi
+    done
+}
+
+# pooling_cases: start the two instances (unless ITEST_DIRECT=1 or ITEST_ONLY
+# leaves no pooling case) and run the cases.
+pooling_cases() {
+    local name wanted=0
+    for name in pool_pgbench_prepared pool_node_prepared pooling pool_instances_alive; do
+        if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
+            wanted=1
+        fi
+    done
+    [ "$wanted" -eq 1 ] || return 0
+    if [ "$ITEST_DIRECT" != 1 ]; then
+        start_pgrouter pool scram-sha-256 pool_ini
+        start_pgrouter poollife scram-sha-256 poollife_ini
+    fi
+    run pool_pgbench_prepared t_pool_pgbench_prepared
+    run pool_node_prepared t_pool_node_prepared
+    PGR_PORT=${PORT_pool:-$PGR_PORT} POOL_LIFE_PORT=${PORT_poollife:-} POOL_PID=${PID_pool:-} \
+        POOL_SIZE=$POOL_SIZE QUERY_WAIT_TIMEOUT=$POOL_QUERY_WAIT \
+        run_py pooling test_pooling.py 150
+    run pool_instances_alive t_pool_instances_alive
+}
