@@ -129,8 +129,11 @@ static void frontend_refuse(struct session_unit *u, const char *sqlstate, const 
     if (u->err_state != NULL)
         return;     /* the first reason stands */
     u->err_state = sqlstate;
+    u->err_msg = malloc(240);
+    if (u->err_msg == NULL)
+        return;
     va_start(ap, fmt);
-    vsnprintf(u->err_msg, sizeof(u->err_msg), fmt, ap);
+    vsnprintf(u->err_msg, 240, fmt, ap);
     va_end(ap);
 }
 

@@ -28,7 +28,7 @@ void greet_client(struct session *s)
     const char *db = s->db;
     unsigned primary = session_primary_slot(s);
     struct pool *p = session_pool(s, primary);
-    struct backend *be = s->be[primary];
+    struct backend *be = session_held(s, primary);
     struct msgbuf b;
 
     if (p == NULL) {
@@ -43,7 +43,7 @@ void greet_client(struct session *s)
         /* Learn the server's parameters (and its catalog) on a borrowed server first. */
         if (session_borrow(s, primary) == NULL)
             return;
-        be = s->be[primary];
+        be = session_held(s, primary);
     }
     if (be != NULL && need_catalog) {
         const char *q = catalog_query();

@@ -118,14 +118,29 @@ static void session_deadline_cb(uv_timer_t *t)
     conn_close(&s->client);
 }
 
+struct backend *session_held(const struct session *s, unsigned slot)
+{
+    for (unsigned i = 0; i < SESSION_HELD; i++)
+        if (s->held[i] != NULL && s->held[i]->slot == slot)
+            return s->held[i];
+    return NULL;
+}
+
+static void session_unhold(struct session *s, struct backend *be)
+{
+    for (unsigned i = 0; i < SESSION_HELD; i++)
+        if (s->held[i] == be)
+            s->held[i] = NULL;
+}
+
 /* Stop using the server in slot: back to its pool (reset if asked) or closed. */
 void session_give_back(struct session *s, unsigned slot, int reset)
 {
-    struct backend *be = s->be[slot];
+    struct backend *be = session_held(s, slot);
 
     if (be == NULL)
         return;
-    s->be[slot] = NULL;
+    session_unhold(s, be);
     s->pinned &= ~(1ull << slot);
     if (s->unit.target == be)
         s->unit.target = NULL;
@@ -146,9 +161,12 @@ void session_close(struct session *s)
     session_set_state(s, SESSION_CLOSING);
     pool_unwait(&s->waiter);
     reset = s->cfg->pool_mode == CFG_POOL_SESSION || s->cfg->server_reset_query_always;
-    for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
-        if (s->be[i] != NULL)
-            session_give_back(s, i, reset || (s->pinned & (1ull << i)));
+    for (unsigned i = 0; i < SESSION_HELD; i++) {
+        struct backend *be = s->held[i];
+
+        if (be != NULL)
+            session_give_back(s, be->slot, reset || (s->pinned & (1ull << be->slot)));
+    }
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, session_deadline_cb, SESSION_CLOSE_DEADLINE_MS, 0);
     conn_want_read(&s->client, 1);  /* to discard late input and see the EOF */
@@ -260,7 +278,12 @@ static void session_attach(struct session *s, unsigned slot, struct backend *be)
     be->ops = &session_backend_ops;
     be->client = &s->client;
     be->slot = slot;
-    s->be[slot] = be;
+    for (unsigned i = 0; i < SESSION_HELD; i++) {
+        if (s->held[i] == NULL) {
+            s->held[i] = be;
+            break;
+        }
+    }
     if (s->cfg->pool_mode == CFG_POOL_SESSION)
         s->pinned |= 1ull << slot;
 }
@@ -362,8 +385,17 @@ struct backend *session_borrow(struct session *s, unsigned slot)
     struct pool *p;
     struct backend *be;
 
-    if (s->be[slot] != NULL)
-        return s->be[slot];
+    if (session_held(s, slot) != NULL)
+        return session_held(s, slot);
+    unsigned n_held = 0;
+
+    for (unsigned i = 0; i < SESSION_HELD; i++)
+        n_held += s->held[i] != NULL;
+    if (n_held == SESSION_HELD) {
+        session_fatal(s, "53300", NULL, "pgrouter: this client holds %d servers already",
+                      SESSION_HELD);
+        return NULL;
+    }
     p = session_pool(s, slot);
     if (p == NULL) {
         session_fatal(s, "53200", NULL, "out of memory");
@@ -485,8 +517,7 @@ static void session_be_lost(struct backend *be, const char *why)
         s->w->nodes.n[slot].active--;
     if (had_unit && s->state != SESSION_CLOSING)
         uv_timer_stop(&s->timer);   /* query_timeout */
-    if (s->be[slot] == be)
-        s->be[slot] = NULL;
+    session_unhold(s, be);
     s->pinned &= ~(1ull << slot);
     if (u->target == be)
         u->target = NULL;
@@ -530,9 +561,9 @@ static void session_be_lost(struct backend *be, const char *why)
 
 struct backend *session_pinned_tx(const struct session *s)
 {
-    for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
-        if (s->be[i] != NULL && s->be[i]->status != 'I')
-            return s->be[i];
+    for (unsigned i = 0; i < SESSION_HELD; i++)
+        if (s->held[i] != NULL && s->held[i]->status != 'I')
+            return s->held[i];
     return NULL;
 }
 
@@ -638,9 +669,9 @@ static int session_resolve(struct session *s, const struct route_decision *d)
         pin = session_pinned_tx(s);
         return pin != NULL ? (int)pin->slot : (int)primary;
     case ROUTE_ANY:
-        for (unsigned i = 0; i < SESSION_MAX_SLOTS; i++)
-            if (s->be[i] != NULL)
-                return (int)i;  /* a server already borrowed (session mode, pins) */
+        for (unsigned i = 0; i < SESSION_HELD; i++)
+            if (s->held[i] != NULL)
+                return (int)s->held[i]->slot;   /* one already borrowed (session mode, pins) */
         return s->last_slot;
     }
     return (int)primary;
@@ -763,10 +794,10 @@ void session_dispatch(struct session *s, int end_unit)
         if (!u->pending)
             return;
         struct backend *pin = session_pinned_tx(s);
-        char msg[sizeof(u->err_msg)];
+        char msg[240];
         const char *state = u->err_state;
 
-        memcpy(msg, u->err_msg, sizeof(msg));
+        snprintf(msg, sizeof(msg), "%s", u->err_msg != NULL ? u->err_msg : "refused");
         conn_discard(&s->client);
         unit_reset(u);
         session_error(s, pin != NULL ? pin->status : s->deferred_begin != NULL ? 'E' : 'I',
@@ -815,7 +846,7 @@ void session_dispatch(struct session *s, int end_unit)
         return;
     }
     slot = (unsigned)rc;
-    if (s->be[slot] == NULL && !nodes_allow(&s->w->nodes, (int)slot, session_now(s))) {
+    if (session_held(s, slot) == NULL && !nodes_allow(&s->w->nodes, (int)slot, session_now(s))) {
         /* Open breaker: fail at once rather than wait for a connection that will fail. */
         const struct node *n = session_node(s, slot);
         uint64_t at = breaker_retry_at(&n->br);

@@ -19,7 +19,7 @@
 #include "router/stmt.h"
 #include "router/worker.h"
 
-#define SESSION_MAX_SLOTS NODES_MAX   /* borrowed servers, indexed by node id */
+#define SESSION_HELD 16         /* servers one client may hold at once (session mode: all) */
 
 enum session_state {
     SESSION_STARTUP = 0,    /* waiting for StartupMessage (after optional SSLRequest) */
@@ -65,7 +65,7 @@ struct session_unit {
     char *session_sql;              /* SET/RESET... text to record on success */
     const struct cfg_cluster *cluster;  /* sharding: the unit's cluster, NULL = the session's */
     const char *err_state;          /* refuse the unit at Sync with this SQLSTATE... */
-    char err_msg[240];              /* ...and message (tenant missing or conflicting) */
+    char *err_msg;                  /* ...and message (tenant missing or conflicting) */
     char *unnamed_sql;              /* the unit's unnamed Parse body (query, types)... */
     size_t unnamed_len;             /* ...for the tenant of its Bind */
     int has_set_tenant;             /* SET/RESET pgrouter.tenant: set_tenant on success */
@@ -85,7 +85,7 @@ struct session {
     uint32_t cancel_pid;            /* BackendKeyData we gave the client */
     uint32_t cancel_key;
     struct conn client;
-    struct backend *be[SESSION_MAX_SLOTS];  /* borrowed servers, by node id */
+    struct backend *held[SESSION_HELD];     /* borrowed servers; each knows its node id */
     uint64_t pinned;                /* node ids whose server stays borrowed (bit per id) */
     int last_slot;                  /* server used last, for units with no preference */
     enum session_wait wait;
@@ -160,6 +160,8 @@ void session_error(struct session *s, char status, const char *sqlstate, const c
 void session_idle_timer(struct session *s, char status);
 /* Send the unit assembled so far (end_unit 1: complete, 0: Flush, -1: resume). */
 void session_dispatch(struct session *s, int end_unit);
+/* The server this client holds on node slot, or NULL. */
+struct backend *session_held(const struct session *s, unsigned slot);
 /* The borrowed server inside a transaction, or NULL. */
 struct backend *session_pinned_tx(const struct session *s);
 /* The server for slot, borrowed now, or NULL while the session waits for its pool. */

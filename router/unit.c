@@ -16,7 +16,8 @@ void unit_reset(struct session_unit *u)
     u->unnamed_sql = NULL;
     u->cluster = NULL;
     u->err_state = NULL;
-    u->err_msg[0] = '\0';
+    free(u->err_msg);
+    u->err_msg = NULL;
     u->has_set_tenant = 0;
     u->session_sql = NULL;
     u->copy = NULL;
