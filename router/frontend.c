@@ -365,7 +365,7 @@ static int frontend_message(struct session *s, const struct frame *f)
         if (u->rewrite)
             unit_append(u, msg, f->len);
         u->open = 1;
-        session_dispatch(s, 1);
+        dispatch_unit(s, 1);
         return 0;
     case 'P':
         if (extq_parse(f->body, f->body_len, &name, &query, &qlen) < 0)
@@ -467,7 +467,7 @@ static int frontend_message(struct session *s, const struct frame *f)
         if (u->rewrite)
             unit_append(u, msg, f->len);
         u->open = 1;
-        session_dispatch(s, f->type != 'H');
+        dispatch_unit(s, f->type != 'H');
         return 0;
     }
     return -EPROTO;
@@ -550,7 +550,7 @@ void frontend_pump(struct session *s)
             } else if (u->open && !u->rewrite && c->parsed - c->sent > FRONTEND_BATCH_MAX) {
                 /* A long batch without Sync: send what we have, to the primary. */
                 u->force_primary = 1;
-                session_dispatch(s, 0);
+                dispatch_unit(s, 0);
             }
             return;
         case CONN_SCAN_BAD:

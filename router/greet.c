@@ -75,7 +75,7 @@ void greet_client(struct session *s)
     free(s->st);    /* user and db point into startup_pkt, which stays */
     s->st = NULL;
     session_set_state(s, SESSION_IDLE);
-    session_idle_timer(s, 'I');
+    dispatch_idle_timer(s, 'I');
     if (be != NULL && !(s->pinned & (1ull << primary)))
         session_give_back(s, primary, 0);
     conn_want_read(&s->client, 1);

@@ -156,10 +156,12 @@ unsigned session_primary_slot(struct session *s);
 /* An ERROR for the current unit, then ReadyForQuery with status: the client goes on. */
 void session_error(struct session *s, char status, const char *sqlstate, const char *hint,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The server of a unit is gone or hung (why): retry, report, or close the client. */
+void session_server_lost(struct backend *be, const char *why);
 /* Start the idle timer for ReadyForQuery status ('I' client_idle_timeout, else idle tx). */
-void session_idle_timer(struct session *s, char status);
+void dispatch_idle_timer(struct session *s, char status);
 /* Send the unit assembled so far (end_unit 1: complete, 0: Flush, -1: resume). */
-void session_dispatch(struct session *s, int end_unit);
+void dispatch_unit(struct session *s, int end_unit);
 /* The server this client holds on node slot, or NULL. */
 struct backend *session_held(const struct session *s, unsigned slot);
 /* The borrowed server inside a transaction, or NULL. */

@@ -1,0 +1,379 @@
+/*
+ * router/dispatch.c - sending a client's unit of work: the cluster (sharding), the node
+ * (routing rules, breakers, balancing, read-your-writes), the borrowed server brought up
+ * to the client's SET state and prepared statements, then the bytes; and the timers that
+ * watch a unit (query_timeout) or an idle client (client_idle_timeout,
+ * idle_transaction_timeout).
+ */
+#include "router/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/msg.h"
+#include "router/cancel.h"
+#include "router/log.h"
+#include "router/unit.h"
+
+/* Between units: client_idle_timeout, or idle_transaction_timeout inside a transaction. */
+static void dispatch_idle_cb(uv_timer_t *t)
+{
+    struct session *s = t->data;
+
+    if (s->unit.pending || s->unit.sent || s->state == SESSION_CLOSING)
+        return;
+    if (s->state == SESSION_IN_TX)
+        session_fatal(s, "25P03", NULL, "terminating connection due to idle-in-transaction "
+                      "timeout (idle_transaction_timeout)");
+    else
+        session_fatal(s, "57P05", NULL, "terminating connection due to idle timeout "
+                      "(client_idle_timeout)");
+}
+
+void dispatch_idle_timer(struct session *s, char status)
+{
+    unsigned ms = status == 'I' ? s->cfg->client_idle_timeout_ms
+                                : s->cfg->idle_transaction_timeout_ms;
+
+    if (s->state == SESSION_CLOSING)
+        return;
+    uv_timer_stop(&s->timer);
+    if (ms > 0)
+        uv_timer_start(&s->timer, dispatch_idle_cb, ms, 0);
+}
+
+/*
+ * query_timeout: a read with no answer yet is moved to another node (its server is
+ * closed: a hung server cannot be trusted); anything else gets a cancel, and if the
+ * server stays silent for another period, the client is told the server is lost.
+ */
+static void dispatch_query_timeout_cb(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    struct session_unit *u = &s->unit;
+    struct backend *be = u->target;
+
+    if (be == NULL || !(u->pending || u->sent) || s->state == SESSION_CLOSING)
+        return;
+    log_warn("%s: query_timeout on %s after %u ms", s->tag, be->name,
+             s->cfg->query_timeout_ms);
+    if (be->unit_out == 0 && !u->cr.write && u->prev_status == 'I' && u->rewrite &&
+        s->unit_timeouts == 0) {
+        session_server_lost(be, "query_timeout expired");
+        return;
+    }
+    if (s->unit_timeouts++ == 0) {
+        nodes_failure(&s->w->nodes, (int)be->slot, session_now(s), "query_timeout");
+        cancel_send(s->w->loop, be->srv.pg, be->name);
+        uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
+        return;
+    }
+    session_server_lost(be, "no answer after query_timeout and a cancel");
+}
+
+/* Read-your-writes by WAL position: is it on, and what must a replica have replayed? */
+static int dispatch_ryw_lsn(struct session *s, uint64_t *min_lsn)
+{
+    const struct cfg *cfg = s->cfg;
+    struct nodes_cluster *c;
+
+    *min_lsn = 0;
+    if (!cfg->health.ryw_lsn || cfg->health.interval_ms == 0 || cfg->health.user == NULL ||
+        s->ryw_after_ms == 0)
+        return 0;
+    c = nodes_cluster(&s->w->nodes, s->cluster);
+    if (c == NULL || c->primary_lsn_ms <= s->ryw_after_ms)
+        return -1;  /* no position sampled after the write yet: the primary */
+    *min_lsn = c->primary_lsn;
+    return 0;
+}
+
+/*
+ * Which node a decision means now, or -1 with the client told why (a read with
+ * read_fallback = error and no replica).
+ */
+static int dispatch_resolve(struct session *s, const struct route_decision *d)
+{
+    unsigned primary = session_primary_slot(s);
+    struct backend *pin;
+    uint64_t min_lsn;
+    int r;
+
+    switch (d->target) {
+    case ROUTE_PRIMARY:
+    case ROUTE_ERROR:
+        return (int)primary;
+    case ROUTE_REPLICA:
+        if (dispatch_ryw_lsn(s, &min_lsn) < 0)
+            return (int)primary;
+        r = nodes_pick_read(&s->w->nodes, s->cluster, session_now(s), min_lsn);
+        if (r >= 0)
+            return r;
+        if (min_lsn > 0 || s->cluster->primary_reads != CFG_PRIMARY_READS_OFF ||
+            !s->cfg->health.read_fallback_error)
+            return (int)primary;    /* read_fallback = primary */
+        return -1;
+    case ROUTE_PINNED:
+        pin = session_pinned_tx(s);
+        return pin != NULL ? (int)pin->slot : (int)primary;
+    case ROUTE_ANY:
+        for (unsigned i = 0; i < SESSION_HELD; i++)
+            if (s->held[i] != NULL)
+                return (int)s->held[i]->slot;   /* one already borrowed (session mode, pins) */
+        return s->last_slot;
+    }
+    return (int)primary;
+}
+
+/* Bring be to the client's SET state: RESET ALL and replay, as pgrouter's own units. */
+static int dispatch_apply_state(struct session *s, struct backend *be)
+{
+    const struct replay *r = &s->replay;
+    struct msgbuf b;
+    unsigned n = 0;
+
+    if (be->state_sig == r->sig)
+        return 0;
+    msgbuf_init(&b);
+    if (be->state_sig != 0) {
+        msg_raw(&b, 'Q', "RESET ALL", 10);
+        n++;
+    }
+    for (size_t i = 0; i < r->n; i++, n++)
+        msg_raw(&b, 'Q', r->items[i].sql, strlen(r->items[i].sql) + 1);
+    if (b.oom || backend_send(be, b.data, b.len) < 0) {
+        msgbuf_free(&b);
+        return -ENOMEM;
+    }
+    msgbuf_free(&b);
+    for (unsigned i = 0; i < n; i++)
+        backend_push_unit(be, BACKEND_SINK_DROP);
+    be->state_sig = r->sig;
+    return 0;
+}
+
+/* Send the unit's rewritten bytes to be, preparing what it lacks first. */
+static int dispatch_send_rewritten(struct session *s, struct backend *be)
+{
+    struct session_unit *u = &s->unit;
+    struct msgbuf pre, out;
+    uint8_t *data;
+    size_t n;
+    int rc;
+
+    msgbuf_init(&pre);
+    msgbuf_init(&out);
+    rc = unit_build(u, &be->stmts, (unsigned)s->cfg->max_prepared_statements, &s->stmts,
+                    &pre, &out);
+    if (rc == 0 && pre.len > 0) {
+        rc = backend_send(be, pre.data, pre.len);
+        if (rc == 0)
+            rc = backend_push_unit(be, BACKEND_SINK_DROP);
+    }
+    msgbuf_free(&pre);
+    if (rc < 0) {
+        msgbuf_free(&out);
+        return rc;
+    }
+    if (!u->sent) {
+        rc = backend_push_unit(be, BACKEND_SINK_CLIENT);
+        if (rc < 0) {
+            msgbuf_free(&out);
+            return rc;
+        }
+    }
+    data = msgbuf_steal(&out, &n);
+    return n > 0 ? conn_send_owned(&be->srv.conn, data, n) : (free(data), 0);
+}
+
+/*
+ * Sharding: the unit's cluster (its tenant's), the cluster of the open transaction, or
+ * the session's default. A tenant on another cluster inside a transaction is refused.
+ * Returns 0, or -1 when the client was answered with an error.
+ */
+static int dispatch_pick_cluster(struct session *s)
+{
+    struct session_unit *u = &s->unit;
+    struct backend *pin = session_pinned_tx(s);
+    const struct cfg_cluster *tx = NULL;
+
+    if (!s->cfg->sharding.enabled) {
+        s->cluster = s->cfg->default_cluster;
+        return 0;
+    }
+    if (pin != NULL)
+        tx = cfg_find_cluster(s->cfg, s->w->nodes.n[pin->slot].cluster);
+    if (tx != NULL && u->cluster != NULL && u->cluster != tx) {
+        const struct cfg_cluster *other = u->cluster;
+
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, pin->status, "0A000", "Commit or roll back first; a transaction "
+                      "stays on one cluster.", "pgrouter: this statement belongs to cluster "
+                      "\"%s\", but the transaction runs on cluster \"%s\"",
+                      other->name, tx->name);
+        return -1;
+    }
+    s->cluster = tx != NULL ? tx : u->cluster != NULL ? u->cluster : s->cfg->default_cluster;
+    return 0;
+}
+
+/*
+ * Send the unit assembled so far. end_unit: 1 when its last message (Query or Sync) is
+ * included, 0 for a Flush, -1 to resume a held unit.
+ */
+void dispatch_unit(struct session *s, int end_unit)
+{
+    struct session_unit *u = &s->unit;
+    struct route_decision d;
+    struct route_state rs;
+    struct backend *be;
+    unsigned slot;
+    int rc;
+
+    if (end_unit >= 0)
+        u->pending = end_unit;
+    if (u->sent && u->target != NULL) {
+        be = u->target;     /* the rest of a batch that already went out */
+        goto send;
+    }
+    if (u->err_state != NULL) {
+        /* Refused (sharding): answer at Sync, as PostgreSQL does after an error. */
+        if (!u->pending)
+            return;
+        struct backend *pin = session_pinned_tx(s);
+        char msg[240];
+        const char *state = u->err_state;
+
+        snprintf(msg, sizeof(msg), "%s", u->err_msg != NULL ? u->err_msg : "refused");
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, pin != NULL ? pin->status : s->deferred_begin != NULL ? 'E' : 'I',
+                      state, NULL, "%s", msg);
+        return;
+    }
+    if (dispatch_pick_cluster(s) < 0)
+        return;
+    memset(&rs, 0, sizeof(rs));
+    rs.in_tx = session_pinned_tx(s) != NULL;
+    rs.sticky = s->sticky;
+    /* With health checks, read-your-writes follows WAL positions; else the window. */
+    rs.ryw = s->ryw_until_ms > session_now(s) &&
+             !(s->cfg->health.ryw_lsn && s->cfg->health.interval_ms > 0 &&
+               s->cfg->health.user != NULL);
+    rs.role = s->role;
+    if (s->deferred_begin != NULL) {
+        /* The transaction the client began: now its cluster is known. */
+        d.target = s->deferred_ro ? ROUTE_REPLICA : ROUTE_PRIMARY;
+        d.reason = s->deferred_ro ? "read-only transaction" : "transaction";
+        d.sqlstate = NULL;
+    } else if (u->force_primary || (u->pin_server && !rs.in_tx)) {
+        d.target = rs.in_tx ? ROUTE_PINNED : ROUTE_PRIMARY;
+        d.reason = "session state that stays on one server";
+        d.sqlstate = NULL;
+    } else {
+        route_decide(&rs, &u->cr, &d);
+    }
+    if (d.target == ROUTE_ERROR) {
+        struct backend *pin = session_pinned_tx(s);
+
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, pin != NULL ? pin->status : 'I', d.sqlstate,
+                      "Remove the replica hint or set pgrouter.role = auto.",
+                      "pgrouter: %s", d.reason);
+        return;
+    }
+    rc = dispatch_resolve(s, &d);
+    if (rc < 0) {
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, 'I', "08006", "Retry later, or set read_fallback = primary.",
+                      "pgrouter: no replica of cluster \"%s\" can take reads now "
+                      "(read_fallback = error)", s->cluster->name);
+        return;
+    }
+    slot = (unsigned)rc;
+    if (session_held(s, slot) == NULL && !nodes_allow(&s->w->nodes, (int)slot, session_now(s))) {
+        /* Open breaker: fail at once rather than wait for a connection that will fail. */
+        const struct node *n = session_node(s, slot);
+        uint64_t at = breaker_retry_at(&n->br);
+        uint64_t now = session_now(s);
+
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, 'I', "08006", "pgrouter retries the node by itself; run the statement "
+                      "again later.", "pgrouter: %s %s of cluster \"%s\" is unavailable "
+                      "(circuit breaker %s, next try in %llu ms)", session_slot_role(s, slot),
+                      n->name, s->cluster->name,
+                      breaker_state_name(breaker_state(&n->br, now)),
+                      (unsigned long long)(at > now ? at - now : 0));
+        return;
+    }
+    be = session_borrow(s, slot);
+    if (be == NULL)
+        return;     /* resumed by session_pool_done */
+    log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(s, slot), be->name, d.reason);
+    if (dispatch_apply_state(s, be) < 0) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return;
+    }
+    if (s->deferred_begin != NULL) {
+        struct msgbuf b;
+
+        msgbuf_init(&b);
+        msg_raw(&b, 'Q', s->deferred_begin, strlen(s->deferred_begin) + 1);
+        rc = b.oom ? -ENOMEM : backend_send(be, b.data, b.len);
+        msgbuf_free(&b);
+        if (rc < 0 || backend_push_unit(be, BACKEND_SINK_DROP) < 0) {
+            session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);
+            return;
+        }
+        free(s->deferred_begin);
+        s->deferred_begin = NULL;
+        be->status = 'T';   /* as it will be once the BEGIN ran */
+    }
+    u->target = be;
+    u->prev_status = be->status;
+    s->last_slot = (int)slot;
+    /* A read outside a transaction keeps a copy, to run again if its server dies. */
+    if (!u->rewrite && u->pending && !u->cr.write && be->status == 'I' &&
+        !(u->cr.flags & CLASSIFY_F_COPY_FROM)) {
+        struct conn *c = &s->client;
+
+        if (unit_rewrite_begin(u, c->buf + c->sent, c->parsed - c->sent) < 0) {
+            session_fatal(s, "53200", NULL, "out of memory");
+            return;
+        }
+        conn_discard(c);
+    }
+send:
+    if (u->rewrite) {
+        rc = dispatch_send_rewritten(s, be);
+        if (rc == 0 && !u->pending) {
+            /* A Flush sent part of the batch: what follows starts a new buffer. */
+            u->out.len = 0;
+            u->n_parses = u->n_uses = 0;
+        }
+    } else {
+        rc = u->sent ? 0 : backend_push_unit(be, BACKEND_SINK_CLIENT);
+        if (rc == 0)
+            rc = conn_forward(&s->client, &be->srv.conn);
+    }
+    if (rc < 0) {
+        session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);
+        return;
+    }
+    if (!u->sent) {
+        uv_timer_stop(&s->timer);   /* the idle timeouts */
+        s->unit_started_ms = session_now(s);
+        s->unit_timeouts = 0;
+        s->w->nodes.n[be->slot].active++;
+        if (s->cfg->query_timeout_ms > 0)
+            uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
+    }
+    u->sent = 1;
+    conn_want_read(&s->client, 1);
+}
