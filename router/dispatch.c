@@ -81,7 +81,7 @@ static int dispatch_ryw_lsn(struct session *s, uint64_t *min_lsn)
 
     *min_lsn = 0;
     if (!cfg->health.ryw_lsn || cfg->health.interval_ms == 0 || cfg->health.user == NULL ||
-        s->ryw_after_ms == 0)
+        s->ryw_after_ms == 0 || s->ryw_cluster != s->cluster)
         return 0;
     c = nodes_cluster(&s->w->nodes, s->cluster);
     if (c == NULL || c->primary_lsn_ms <= s->ryw_after_ms)
@@ -260,7 +260,7 @@ void dispatch_unit(struct session *s, int end_unit)
     rs.in_tx = session_pinned_tx(s) != NULL;
     rs.sticky = s->sticky;
     /* With health checks, read-your-writes follows WAL positions; else the window. */
-    rs.ryw = s->ryw_until_ms > session_now(s) &&
+    rs.ryw = s->ryw_until_ms > session_now(s) && s->ryw_cluster == s->cluster &&
              !(s->cfg->health.ryw_lsn && s->cfg->health.interval_ms > 0 &&
                s->cfg->health.user != NULL);
     rs.role = s->role;

@@ -445,6 +445,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         if (s->cfg->ryw_window_ms > 0)
             s->ryw_until_ms = session_now(s) + s->cfg->ryw_window_ms;
         s->ryw_after_ms = session_now(s);
+        s->ryw_cluster = s->cluster;    /* reads of other clusters are not affected */
     }
     if (had_error) {
         /* A failed Parse leaves the server without the statement: ask again next time. */

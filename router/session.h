@@ -98,6 +98,7 @@ struct session {
     struct replay replay;           /* SET state to apply on every server it borrows */
     int sticky;                     /* pinned to the primary for good */
     uint64_t ryw_until_ms;          /* read-your-writes window end */
+    const struct cfg_cluster *ryw_cluster;  /* the cluster that write went to */
     uint64_t ryw_after_ms;          /* last write's commit: replicas must pass the primary's
                                      * WAL position sampled after it (read_your_writes = lsn) */
     enum route_role role;           /* pgrouter.role */
