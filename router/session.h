@@ -71,9 +71,7 @@ struct session_unit {
     int has_set_tenant;             /* SET/RESET pgrouter.tenant: set_tenant on success */
     char set_tenant[64];
     int pending;                    /* sent with its last message; awaiting ReadyForQuery */
-    uint8_t *copy;                  /* the unit's bytes, to retry a read elsewhere */
-    size_t copy_len;
-    unsigned retries;
+    unsigned retries;               /* times it was run again on another node */
 };
 
 struct session {

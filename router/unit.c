@@ -11,7 +11,6 @@
 void unit_reset(struct session_unit *u)
 {
     free(u->session_sql);
-    free(u->copy);
     free(u->unnamed_sql);
     u->unnamed_sql = NULL;
     u->cluster = NULL;
@@ -20,8 +19,6 @@ void unit_reset(struct session_unit *u)
     u->err_msg = NULL;
     u->has_set_tenant = 0;
     u->session_sql = NULL;
-    u->copy = NULL;
-    u->copy_len = 0;
     u->retries = 0;
     u->open = u->sent = u->have_cr = u->force_primary = u->pending = 0;
     u->ddl_function = u->pin_server = u->resets = u->rewrite = 0;
