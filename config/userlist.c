@@ -344,3 +344,17 @@ const struct cfg_user *userlist_find(const struct cfg_user *users, size_t n_user
         return NULL;
     return bsearch(name, users, n_users, sizeof(*users), ul_cmp_key);
 }
+
+int userlist_is_plain(const char *secret)
+{
+    size_t i;
+
+    if (secret == NULL || strncmp(secret, "SCRAM-SHA-256$", 14) == 0)
+        return 0;
+    if (strncmp(secret, "md5", 3) != 0 || strlen(secret) != 35)
+        return 1;
+    for (i = 3; i < 35; i++)
+        if (!((secret[i] >= '0' && secret[i] <= '9') || (secret[i] >= 'a' && secret[i] <= 'f')))
+            return 1;
+    return 0;
+}

@@ -38,4 +38,11 @@ void userlist_free(struct cfg_user *users, size_t n_users);
 const struct cfg_user *userlist_find(const struct cfg_user *users, size_t n_users,
                                      const char *name);
 
+/*
+ * 1 if secret is a plain password, 0 if it is a stored secret: "SCRAM-SHA-256$..." or
+ * "md5" followed by 32 lowercase hex digits (anything else after "md5" is a password,
+ * as in PgBouncer). Only a plain password can log in to a server for a client.
+ */
+int userlist_is_plain(const char *secret);
+
 #endif

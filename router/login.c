@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/userlist.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/log.h"
@@ -70,8 +71,7 @@ static void login_begin_auth(struct session *s)
     }
     method = cfg->auth_type == CFG_AUTH_TRUST ? AUTH_TRUST
              : cfg->auth_type == CFG_AUTH_MD5 ? AUTH_MD5 : AUTH_SCRAM;
-    if (method == AUTH_SCRAM && secret != NULL && strncmp(secret, "SCRAM-SHA-256$", 14) != 0 &&
-        !(strlen(secret) == 35 && strncmp(secret, "md5", 3) == 0))
+    if (method == AUTH_SCRAM && secret != NULL && secret[0] != '\0' && userlist_is_plain(secret))
         secret = login_scram_secret(s->w, s->st->user, secret);
     if (method == AUTH_TRUST && secret == NULL) {
         session_fatal(s, "28000", "Add the user to auth_file.",

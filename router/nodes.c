@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/userlist.h"
 #include "router/log.h"
 
 static void nodes_breaker_params(const struct cfg *cfg, struct breaker_params *p)
@@ -163,8 +164,7 @@ static void nodes_start_health(struct nodes *ns, struct node *n)
     } else {
         const struct cfg_user *u = cfg_find_user(cfg, cfg->health.user);
 
-        if (u != NULL && strncmp(u->secret, "SCRAM-SHA-256$", 14) != 0 &&
-            !(strlen(u->secret) == 35 && strncmp(u->secret, "md5", 3) == 0)) {
+        if (u != NULL && userlist_is_plain(u->secret)) {
             keys[k] = "password";
             vals[k++] = u->secret;
         }

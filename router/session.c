@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/userlist.h"
 #include "protocol/extq.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
@@ -254,8 +255,7 @@ static const char *session_password(const struct session *s)
 {
     const struct cfg_user *u = cfg_find_user(s->cfg, s->user);
 
-    if (u == NULL || u->secret == NULL || strncmp(u->secret, "SCRAM-SHA-256$", 14) == 0 ||
-        (strlen(u->secret) == 35 && strncmp(u->secret, "md5", 3) == 0))
+    if (u == NULL || !userlist_is_plain(u->secret))
         return NULL;
     return u->secret;
 }

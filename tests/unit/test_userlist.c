@@ -239,9 +239,23 @@ static void test_userlist_load_returns_errno_without_reporting(void **state)
     assert_null(users);
 }
 
+static void test_userlist_is_plain_tells_passwords_from_secrets(void **state)
+{
+    (void)state;
+    assert_true(userlist_is_plain("app"));
+    assert_true(userlist_is_plain(""));
+    assert_true(userlist_is_plain("md5"));
+    assert_true(userlist_is_plain("md5notreallyahashbutapassword123"));
+    assert_true(userlist_is_plain("md5A7D4C2E94D1B2BD0C3F5E4A8A4F2E2F1"));   /* upper case */
+    assert_false(userlist_is_plain("md5a7d4c2e94d1b2bd0c3f5e4a8a4f2e2f1"));
+    assert_false(userlist_is_plain("SCRAM-SHA-256$4096:c2FsdA==$a:b"));
+    assert_false(userlist_is_plain(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_userlist_is_plain_tells_passwords_from_secrets),
         cmocka_unit_test(test_userlist_parses_entries_sorted_by_name),
         cmocka_unit_test(test_userlist_unescapes_doubled_quotes),
         cmocka_unit_test(test_userlist_skips_comments_blank_lines_and_crlf),
