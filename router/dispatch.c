@@ -254,6 +254,13 @@ void dispatch_unit(struct session *s, int end_unit)
                       state, NULL, "%s", msg);
         return;
     }
+    if (u->slot > 0 && session_held(s, (unsigned)u->slot - 1) != NULL) {
+        /* Resumed after its pool handed over a server: that server runs it. */
+        slot = (unsigned)u->slot - 1;
+        d.reason = "resumed";
+        be = session_held(s, slot);
+        goto borrowed;
+    }
     if (dispatch_pick_cluster(s) < 0)
         return;
     memset(&rs, 0, sizeof(rs));
@@ -312,9 +319,11 @@ void dispatch_unit(struct session *s, int end_unit)
                       (unsigned long long)(at > now ? at - now : 0));
         return;
     }
+    u->slot = (int)slot + 1;
     be = session_borrow(s, slot);
     if (be == NULL)
         return;     /* resumed by session_pool_done */
+borrowed:
     log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(s, slot), be->name, d.reason);
     if (dispatch_apply_state(s, be) < 0) {
         session_fatal(s, "53200", NULL, "out of memory");

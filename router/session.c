@@ -151,6 +151,22 @@ void session_give_back(struct session *s, unsigned slot, int reset)
     pool_release(be, reset);
 }
 
+/*
+ * Give back every borrowed server that is between transactions, not pinned and not
+ * running the client's unit: transaction pooling holds a server only while it is needed.
+ */
+static void session_give_back_idle(struct session *s)
+{
+    for (unsigned i = 0; i < SESSION_HELD; i++) {
+        struct backend *be = s->held[i];
+
+        if (be == NULL || be->status != 'I' || (s->pinned & (1ull << be->slot)) ||
+            be == s->unit.target || backend_pending(be) > 0)
+            continue;
+        session_give_back(s, be->slot, 0);
+    }
+}
+
 void session_close(struct session *s)
 {
     int reset;
@@ -360,6 +376,7 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
     if (slot != session_primary_slot(s) && session_is_node_failure(code) &&
         !s->unit.cr.write && !session_pinned_tx(s)) {
         /* The unit has not gone out: choose again (another replica, or the primary). */
+        s->unit.slot = 0;
         dispatch_unit(s, -1);
         frontend_pump(s);
         return;
@@ -488,8 +505,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
     unit_reset(u);
     dispatch_idle_timer(s, status);
-    if (status == 'I' && !(s->pinned & (1ull << slot)))
-        session_give_back(s, slot, 0);     /* transaction pooling: back to the pool */
+    session_give_back_idle(s);     /* transaction pooling: back to the pool */
     if (s->wait == SESSION_WAIT_DRAIN) {
         s->wait = SESSION_RUN;
         dispatch_unit(s, -1);
@@ -541,6 +557,7 @@ void session_server_lost(struct backend *be, const char *why)
         /* Nothing reached the client: run the read again elsewhere, unseen. */
         u->retries++;
         u->sent = 0;
+        u->slot = 0;
         log_info("%s: retrying the read on another node", s->tag);
         dispatch_unit(s, -1);
         frontend_pump(s);

@@ -49,6 +49,10 @@ struct session_unit {
     int open;                       /* messages taken since the last unit ended */
     int sent;                       /* part of it went out already (Flush) */
     struct backend *target;         /* where it went */
+    int slot;                       /* node slot chosen for it + 1; 0: not chosen yet. Once
+                                     * chosen, a unit resumed after waiting for that node's
+                                     * pool goes there: choosing again would strand the
+                                     * server the pool just handed over. */
     struct classify_result cr;      /* merged over its statements */
     int have_cr;
     int force_primary;              /* a multi-statement string that changes session state */

@@ -24,6 +24,7 @@ void unit_reset(struct session_unit *u)
     u->ddl_function = u->pin_server = u->resets = u->rewrite = 0;
     u->n_parses = u->n_uses = 0;
     u->target = NULL;
+    u->slot = 0;
     u->prev_status = 'I';
     u->out.len = 0;
     u->out.oom = 0;
