@@ -34,6 +34,18 @@ static const char *const classify_writes[] = {
 
 static const char cls_unknown[] = "unrecognised statement";
 
+/*
+ * Functions that act on the node they run on: on a random replica they would promote,
+ * pause, reload or signal the wrong server. Matched with any qualification, never exempt.
+ */
+static const char *const classify_node_funcs[] = {
+    "pg_promote", "pg_wal_replay_pause", "pg_wal_replay_resume", "pg_reload_conf",
+    "pg_switch_wal", "pg_create_restore_point", "pg_terminate_backend", "pg_cancel_backend",
+    "pg_rotate_logfile", "pg_log_backend_memory_contexts",
+};
+
+static const char cls_node_func[] = "node-specific admin function";
+
 /* Advisory locks held until the session ends (the _xact_ ones end with the transaction). */
 static const char *const classify_session_locks[] = {
     "pg_advisory_lock", "pg_advisory_lock_shared",
@@ -141,6 +153,17 @@ static void cls_call(struct cls *c)
         if (strlen(classify_session_locks[i]) == nlen &&
             memcmp(classify_session_locks[i], name, nlen) == 0)
             c->st.flags |= CLASSIFY_F_STICKY;
+    }
+    for (size_t i = 0; i < sizeof(classify_node_funcs) / sizeof(classify_node_funcs[0]); i++) {
+        if (strlen(classify_node_funcs[i]) == nlen &&
+            memcmp(classify_node_funcs[i], name, nlen) == 0) {
+            c->st.flags |= CLASSIFY_F_NODE;
+            if (cls_write(c, cls_node_func, 0)) {
+                c->st.func = (s != NULL ? s : n)->p;
+                c->st.func_len = (size_t)(n->p + n->len - c->st.func);
+            }
+            return;
+        }
     }
     if (c->st.write || c->o == NULL || funcset_count(c->o->writes) == 0)
         return;

@@ -40,6 +40,10 @@ enum classify_role {
 #define CLASSIFY_F_TENANT_ESCAPED   0x2000u /* tenant holds '' "" or backslash escapes that are
                                              * not undone in the slice */
 #define CLASSIFY_F_BAD              0x4000u /* unterminated string, identifier or comment */
+#define CLASSIFY_F_NODE             0x8000u /* calls a node-specific admin function (pg_promote,
+                                             * pg_reload_conf, pg_cancel_backend...): it acts
+                                             * on the server it runs on, so the primary unless
+                                             * a hint names a role */
 
 struct classify_result {
     int write;                  /* 1: must run on the primary */

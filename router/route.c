@@ -45,6 +45,13 @@ void route_decide(const struct route_state *rs, const struct classify_result *cr
         return;
     }
     if (cr->write) {
+        if ((f & CLASSIFY_F_NODE) && cr->hint == CLASSIFY_ROLE_REPLICA &&
+            !route_certain_write(cr)) {
+            /* pg_cancel_backend() and friends on a replica: only when a hint asks. */
+            route_set(out, ROUTE_REPLICA, "node-specific admin function, pgrouter_role: "
+                      "replica hint");
+            return;
+        }
         if (rs->role == ROUTE_ROLE_REPLICA && cr->hint != CLASSIFY_ROLE_PRIMARY &&
             !(f & (CLASSIFY_F_SESSION | CLASSIFY_F_CURSOR | CLASSIFY_F_EXECUTE)) &&
             route_certain_write(cr)) {

@@ -243,9 +243,22 @@ static const struct tcase cases[] = {
     { "select lo_create(0)", W, 0, PLAIN, "write function" },
     { "select lo_import('/tmp/x')", W, 0, PLAIN, "write function" },
     { "select set_config('a.b', 'c', false)", W, 0, PLAIN, "write function" },
-    { "select pg_terminate_backend(123)", W, 0, PLAIN, "write function" },
-    { "select pg_reload_conf()", W, 0, PLAIN, "write function" },
-    { "select pg_switch_wal()", W, 0, PLAIN, "write function" },
+    /* Node-specific admin functions: writes (the primary) flagged as such. */
+    { "select pg_terminate_backend(123)", W, CLASSIFY_F_NODE, PLAIN, "node-specific admin" },
+    { "select pg_reload_conf()", W, CLASSIFY_F_NODE, PLAIN, "node-specific admin" },
+    { "select pg_switch_wal()", W, CLASSIFY_F_NODE, PLAIN, "node-specific admin" },
+    { "SELECT pg_promote()", W, CLASSIFY_F_NODE, PLAIN, "node-specific admin" },
+    { "SELECT pg_promote(true, 60)", W, CLASSIFY_F_NODE, PLAIN, "node-specific admin" },
+    { "select pg_catalog.pg_wal_replay_pause()", W, CLASSIFY_F_NODE, PLAIN,
+      "node-specific admin" },
+    { "SELECT PG_WAL_REPLAY_RESUME()", W, CLASSIFY_F_NODE, PLAIN, "node-specific admin" },
+    { "select pg_create_restore_point('x')", W, CLASSIFY_F_NODE, PLAIN,
+      "node-specific admin" },
+    { "select pg_cancel_backend(pid) from pg_stat_activity", W, CLASSIFY_F_NODE, PLAIN,
+      "node-specific admin" },
+    { "select pg_rotate_logfile()", W, CLASSIFY_F_NODE, PLAIN, "node-specific admin" },
+    { "select 'pg_promote()', pg_promote_x()", R, 0, PLAIN | CLASSIFY_F_NODE, "read" },
+    { "select pg_get_wal_replay_pause_state()", R, 0, PLAIN | CLASSIFY_F_NODE, "read" },
     { "select * from pg_create_logical_replication_slot('s', 'pgoutput')", W, 0, PLAIN,
       "write function" },
     { "SELECT pg_advisory_lock(1)", W, STICKY, 0, "write function" },
@@ -704,6 +717,34 @@ static void test_classify_without_function_sets(void **state)
     assert_true(r.flags & CLASSIFY_F_EMPTY);
 }
 
+/* pg_promote() and friends act on the node they run on: no set or exemption changes that. */
+static void test_classify_node_functions_need_no_sets_and_are_never_exempt(void **state)
+{
+    struct funcset ex;
+    struct classify_opts o = { NULL, &ex, 0 };
+    struct classify_result r;
+
+    (void)state;
+    funcset_init(&ex);
+    assert_int_equal(funcset_add(&ex, "pg_reload_conf", 14), 0);
+    assert_int_equal(classify_sql(NULL, "select pg_promote()", 19, &r), 0);
+    assert_true(r.write);
+    assert_false(r.certain);
+    assert_true(r.flags & CLASSIFY_F_NODE);
+    classify_with(&o, "select pg_reload_conf()", &r);
+    assert_true(r.write);
+    assert_true(r.flags & CLASSIFY_F_NODE);
+    assert_non_null(r.func);
+    assert_int_equal(r.func_len, 14);
+    assert_memory_equal(r.func, "pg_reload_conf", 14);
+    /* A certain write in the same string keeps its reason. */
+    classify_with(&o, "insert into t values (1); select pg_cancel_backend(1)", &r);
+    assert_true(r.write && r.certain);
+    assert_string_equal(r.reason, "INSERT");
+    assert_true(r.flags & CLASSIFY_F_NODE);
+    funcset_close(&ex);
+}
+
 static void test_classify_exempt_and_qualified_entries(void **state)
 {
     struct funcset w, ex;
@@ -891,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_classify_hints),
         cmocka_unit_test(test_classify_certain_writes),
         cmocka_unit_test(test_classify_without_function_sets),
+        cmocka_unit_test(test_classify_node_functions_need_no_sets_and_are_never_exempt),
         cmocka_unit_test(test_classify_exempt_and_qualified_entries),
         cmocka_unit_test(test_classify_identifiers_cut_at_63_bytes),
         cmocka_unit_test(test_classify_standard_conforming_strings_off),

@@ -122,6 +122,21 @@ static const struct route_case route_cases[] = {
       R_HINT_CONFLICT, "25006" },
     { "/* pgrouter_role: replica */ SELECT nextval('s')", AUTO, ROUTE_PRIMARY,
       "write function", NULL },
+    /* Node-specific admin functions: the primary, whatever the session prefers... */
+    { "SELECT pg_promote()", AUTO, ROUTE_PRIMARY, "node-specific admin function", NULL },
+    { "select pg_wal_replay_pause()", REPLICA, ROUTE_PRIMARY, "node-specific admin function",
+      NULL },
+    { "SELECT pg_catalog.pg_wal_replay_resume()", RYW, ROUTE_PRIMARY,
+      "node-specific admin function", NULL },
+    { "SELECT pg_cancel_backend(pid) FROM pg_stat_activity", AUTO, ROUTE_PRIMARY,
+      "node-specific admin function", NULL },
+    { "/* pgrouter_role: primary */ SELECT pg_reload_conf()", REPLICA, ROUTE_PRIMARY,
+      "node-specific admin function", NULL },
+    /* ...unless a hint names the replica. */
+    { "/* pgrouter_role: replica */ SELECT pg_wal_replay_pause()", AUTO, ROUTE_REPLICA,
+      "node-specific admin function, pgrouter_role: replica hint", NULL },
+    { "/* pgrouter_role: replica */ SELECT pg_terminate_backend(42)", RYW, ROUTE_REPLICA,
+      "node-specific admin function, pgrouter_role: replica hint", NULL },
     /* Session state and transaction control outside a transaction: no preference. */
     { "SET search_path = app", AUTO, ROUTE_ANY, "session state", NULL },
     { "SET pgrouter.role = replica", AUTO, ROUTE_ANY, "session state", NULL },
