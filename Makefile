@@ -53,9 +53,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 unit: deps $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
-integration: all
+integration: all $(BUILD)/tests/test_health
 	@sh tests/deps.sh test
-	@PGROUTER_BIN=$(abspath $(BIN)) bash tests/integration/run.sh
+	@PGROUTER_BIN=$(abspath $(BIN)) HEALTH_TEST_BIN=$(abspath $(BUILD)/tests/test_health) \
+	    bash tests/integration/run.sh
 
 test: unit integration
 

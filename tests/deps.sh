@@ -2,15 +2,20 @@
 # tests/deps.sh - check that the Debian packages pgrouter needs are installed.
 #
 #   sh tests/deps.sh build   compiler, libuv, libpq, inih, OpenSSL, cmocka
-#   sh tests/deps.sh test    the above plus PostgreSQL 15, psycopg 3, PgBouncer
+#   sh tests/deps.sh test    the above plus PostgreSQL 15, psycopg 3, PgBouncer, PyYAML,
+#                            docker-compose (only to validate docker/), node and npm
 #
+# node and npm count as present when the commands are (a NodeSource nodejs
+# package brings its own npm and conflicts with Debian's); otherwise Debian's
+# nodejs and npm are installed.
 # Quiet and fast when everything is present (make runs it on every build).
 # When something is missing: as root it installs it with apt-get; as any other
 # user it prints the exact command to run and exits 1.
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libuv1-dev libpq-dev libinih-dev libssl-dev libcmocka-dev"
-TEST_PKGS="postgresql-15 postgresql-client-15 python3 python3-psycopg pgbouncer"
+TEST_PKGS="postgresql-15 postgresql-client-15 python3 python3-psycopg pgbouncer python3-yaml
+docker-compose"
 
 usage() {
     echo "usage: sh tests/deps.sh build|test" >&2
@@ -38,6 +43,10 @@ for p in $pkgs; do
     *) missing="$missing $p" ;;
     esac
 done
+if [ "$1" = test ]; then
+    command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+    command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 [ -n "$missing" ] || exit 0
 missing=${missing# }
 

@@ -5,8 +5,9 @@
 #   FUZZ_SECONDS=300 sh tests/fuzz/run.sh
 #
 # Binaries, corpora and crash inputs go to build/fuzz/. A corpus persists between runs so
-# each run starts where the last one stopped. Exits 1 if a harness fails to build or
-# finds a crash (the input is saved as build/fuzz/<harness>-crash-*).
+# each run starts where the last one stopped. Ends with `fuzz: N passed, M failed` (one
+# per harness). Exits 1 if a harness fails to build or finds a crash (the input is saved
+# as build/fuzz/<harness>-crash-*).
 
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -66,6 +67,7 @@ seed fuzz_cfg \
     '[pgrouter]\nauth_type = trust\ndefault_cluster = a\n[sharding]\ntenant_column = t\nsharded_tables = x\nbuckets = 4\n[cluster.a]\nprimary = h:1\nbuckets = 0-1\n[cluster.b]\nprimary = h:2\nbuckets = 2-3\n[tenants]\nacme = b\n'
 
 failed=0
+passed=0
 run()
 {
     name=$1
@@ -74,16 +76,17 @@ run()
     # shellcheck disable=SC2086 # CFLAGS is a list of words
     if ! "$CLANG" $CFLAGS -o "$OUT/$name" "tests/fuzz/$name.c" "$@"; then
         echo "fuzz: $name: build failed"
-        failed=1
+        failed=$((failed + 1))
         return
     fi
     echo "fuzz: running $name for ${FUZZ_SECONDS}s"
     if "$OUT/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
         -artifact_prefix="$OUT/$name-" "$OUT/corpus/$name"; then
         echo "fuzz: $name: no crash"
+        passed=$((passed + 1))
     else
         echo "fuzz: $name: CRASH, input saved under $OUT/$name-*"
-        failed=1
+        failed=$((failed + 1))
     fi
 }
 
@@ -92,4 +95,5 @@ run fuzz_startup protocol/frame.c protocol/startup.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
 
+echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -80,14 +80,7 @@ t_pool_pgbench_prepared() {
 t_pool_node_prepared() {
     proxy_only
     local out
-    command -v node >/dev/null 2>&1 || skip "node is not installed"
-    if [ ! -d "$NODE_DIR/node_modules/pg" ]; then
-        command -v npm >/dev/null 2>&1 || skip "npm is not installed"
-        out=$(timeout 180 npm install --prefix "$NODE_DIR" --no-audit --no-fund \
-            --no-package-lock 2>&1) ||
-            skip "npm install pg failed (offline?): $(tail -n 1 <<<"$out")"
-        [ -d "$NODE_DIR/node_modules/pg" ] || skip "npm install did not install pg"
-    fi
+    node_deps || fail "node-postgres cannot run: $NODE_DEPS_ERROR"
     out=$(PGR_PORT=$PORT_pool timeout 60 node "$NODE_DIR/prepared.js" 2>&1)
     echo "$out"
     [[ $out == "ok 100 queries"* ]] || fail "node-postgres: $(tail -n 1 <<<"$out")"

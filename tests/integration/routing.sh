@@ -471,7 +471,7 @@ t_route_pgbench_replicas() {
 t_route_classify() {
     proxy_only
     local out lines=() want=(read write write write write) i
-    "$PGROUTER_BIN" --help 2>&1 | grep -q -e '--classify' || skip "pgrouter has no --classify"
+    "$PGROUTER_BIN" --help 2>&1 | grep -q -e '--classify' || fail "pgrouter --help has no --classify"
     out=$(printf '%s\n' 'SELECT 1' 'INSERT INTO itest_wf VALUES (3)' \
         'SELECT * FROM itest_wf FOR UPDATE' 'BEGIN' "SELECT nextval('itest_seq')" |
         timeout 20 "$PGROUTER_BIN" --classify -c "$ITEST_DIR/main/pgrouter.ini" 2>&1) ||

@@ -4,7 +4,9 @@
 # with psql, pgbench, psycopg 3 and a raw-socket client (rawpg.py).
 #
 # Prints `ok - NAME`, `ok - NAME # SKIP why` or `not ok - NAME: why` per case,
-# then `N passed, M failed` alone on the last line; exits 1 if anything failed.
+# then `N passed, M failed, K skipped` alone on the last line; exits 1 if anything
+# failed.  Under CI=true or PGROUTER_STRICT_SKIPS=1 a skip is a failure unless
+# tests/skips.txt lists it (`integration NAME reason`).
 # Whatever happens (failure, ctrl-c), pgrouter is killed and PostgreSQL stopped.
 #
 # Environment:
@@ -15,6 +17,8 @@
 #                  start one) and leave it running afterwards
 #   ITEST_ONLY=RE  run only the cases whose name matches the regex RE
 #   ITEST_DIR      work directory (default build/itest); logs in ITEST_DIR/logs
+#   HEALTH_TEST_BIN the cmocka binary of tests/unit/test_health.c, run again here
+#                  against the cluster (default build/tests/test_health)
 #
 # Cases are called indirectly through run(); PORT_x/PID_x are set with printf -v.
 # shellcheck disable=SC2317,SC2154
@@ -40,6 +44,12 @@ case $PGROUTER_BIN in
 /*) ;;
 *) PGROUTER_BIN=$START_CWD/$PGROUTER_BIN ;;
 esac
+HEALTH_TEST_BIN=${HEALTH_TEST_BIN:-$ROOT/build/tests/test_health}
+SKIPS_TXT=$ROOT/tests/skips.txt
+STRICT_SKIPS=${PGROUTER_STRICT_SKIPS:-}
+if [ -z "$STRICT_SKIPS" ] && [ "${CI:-}" = true ]; then
+    STRICT_SKIPS=1
+fi
 
 PASSED=0
 FAILED=0
@@ -98,6 +108,26 @@ proxy_only() {
     [ "$ITEST_DIRECT" != 1 ] || skip "proxy-only check (ITEST_DIRECT=1)"
 }
 
+# skip_allowed NAME: tests/skips.txt accepts a skip of the case NAME (with a reason).
+skip_allowed() {
+    [ -f "$SKIPS_TXT" ] &&
+        awk -v n="$1" '$1 == "integration" && $2 == n && NF >= 3 { ok = 1 } END { exit !ok }' \
+            "$SKIPS_TXT"
+}
+
+# count_skip NAME WHY: report a skipped case; under the strict rule (CI=true) a
+# skip that tests/skips.txt does not list is a failure.
+count_skip() {
+    if skip_allowed "$1" || [ "$STRICT_SKIPS" != 1 ]; then
+        echo "ok - $1 # SKIP $2"
+        SKIPPED=$((SKIPPED + 1))
+    else
+        echo "not ok - $1: skipped ($2), and under CI=true a skip is a failure unless" \
+            "tests/skips.txt lists it"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
 # run NAME FUNCTION: one case, in a subshell so that it cannot disturb the
 # others; its output goes to LOGDIR/NAME.log.
 run() {
@@ -113,8 +143,7 @@ run() {
         echo "ok - $name"
         PASSED=$((PASSED + 1))
     elif [ $rc -eq 77 ]; then
-        echo "ok - $name # SKIP ${REASON#SKIP: }"
-        SKIPPED=$((SKIPPED + 1))
+        count_skip "$name" "${REASON#SKIP: }"
     else
         [ $rc -ne 124 ] || REASON="timed out; $REASON"
         echo "not ok - $name: ${REASON:-exit status $rc} (log: ${log#"$ROOT"/})"
@@ -123,9 +152,8 @@ run() {
 }
 
 finish() {
-    [ "$SKIPPED" -eq 0 ] || echo "# $SKIPPED skipped"
     echo "# $((SECONDS - T0))s, logs in ${LOGDIR#"$ROOT"/}"
-    echo "$PASSED passed, $FAILED failed"
+    echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
     [ "$FAILED" -eq 0 ]
     exit $?
 }
@@ -198,6 +226,36 @@ child_pid() {
         fi
     done
     return 1
+}
+
+# node_deps: node and npm are there and tests/integration/node's packages are
+# installed (`npm ci` if it has a package-lock.json, else `npm install`), again
+# whenever package.json or the lock file changes.  Returns 1 with the reason in
+# NODE_DEPS_ERROR; a missing node is a failure, never a skip.
+NODE_DIR=$HERE/node
+NODE_DEPS_ERROR=""
+node_deps() {
+    local stamp=$NODE_DIR/node_modules/.pgrouter-stamp sum out how=(install --no-package-lock)
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        NODE_DEPS_ERROR="node or npm is not installed (sh tests/deps.sh test installs them)"
+        return 1
+    fi
+    sum=$(cat "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" 2>/dev/null | cksum)
+    [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ] && return 0
+    [ -f "$NODE_DIR/package-lock.json" ] && how=(ci)
+    echo "# npm ${how[*]} in ${NODE_DIR#"$ROOT"/}"
+    out=$(cd "$NODE_DIR" && timeout 300 npm "${how[@]}" --no-audit --no-fund 2>&1)
+    if [ $? -ne 0 ]; then
+        NODE_DEPS_ERROR="npm ${how[*]} in ${NODE_DIR#"$ROOT"/} failed: $(tail -n 1 <<<"$out")"
+        return 1
+    fi
+    echo "$sum" >"$stamp"
+}
+
+t_node_deps() {
+    node_deps || fail "$NODE_DEPS_ERROR"
+    echo "node $(node --version), npm $(npm --version)"
+    ls "$NODE_DIR/node_modules"
 }
 
 # psql through the proxy as app; extra arguments follow.
@@ -652,7 +710,7 @@ t_pgbench_prepared() { pgbench_mode prepared; }
 # `ok - LABEL: NAME` / `not ok - ...` lines; each becomes one result here.  Its
 # stderr goes to LOGDIR/LABEL.log.  ITEST_ONLY is matched against LABEL.
 run_py() {
-    local label=$1 script=$2 secs=$3 line rc out=$LOGDIR/$1.out log=$LOGDIR/$1.log nbad=0
+    local label=$1 script=$2 secs=$3 line rc out=$LOGDIR/$1.out log=$LOGDIR/$1.log nbad=0 name
     if [ -n "$ITEST_ONLY" ] && ! [[ $label =~ $ITEST_ONLY ]]; then
         return 0
     fi
@@ -668,7 +726,12 @@ run_py() {
     rc=$?
     while IFS= read -r line; do
         case $line in
-        "ok - "*"# SKIP"*) SKIPPED=$((SKIPPED + 1)); echo "$line" ;;
+        "ok - "*"# SKIP"*)
+            # the case's name without spaces, e.g. pooling:test_x
+            name=${line#ok - }
+            name=${name%% # SKIP*}
+            count_skip "${name// /}" "${line#*# SKIP }"
+            ;;
         "ok - "*) PASSED=$((PASSED + 1)); echo "$line" ;;
         "not ok - "*) FAILED=$((FAILED + 1)); nbad=$((nbad + 1)); echo "$line" ;;
         "#"*) echo "$line" ;;
@@ -770,8 +833,35 @@ t_primary_stopped() {
     fi
 }
 
+# ---- cases: unit tests that need a server ---------------------------------
+
+# tests/unit/test_health.c skips its server tests without PGROUTER_TEST_PGPORT
+# (as in `make unit`); here it runs again against this cluster's primary and a
+# replica, and every one of its tests must run and pass: no skip is accepted.
+t_health_unit() {
+    local out rc runs passed
+    [ -x "$HEALTH_TEST_BIN" ] || fail "no executable $HEALTH_TEST_BIN (make $HEALTH_TEST_BIN)"
+    out=$(CMOCKA_MESSAGE_OUTPUT=STDOUT PGROUTER_TEST_PGHOST=127.0.0.1 \
+        PGROUTER_TEST_PGPORT=$PRIMARY_PORT PGROUTER_TEST_PGREPLICA_PORT=$REPLICA1_PORT \
+        PGROUTER_TEST_PGUSER=app PGROUTER_TEST_PGPASSWORD=app PGROUTER_TEST_PGDATABASE=appdb \
+        timeout 120 "$HEALTH_TEST_BIN" 2>&1)
+    rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || fail "$HEALTH_TEST_BIN exited $rc: $(grep -m 1 -e FAILED -e ERROR <<<"$out")"
+    ! grep -q '^\[  SKIPPED \]' <<<"$out" ||
+        fail "skipped with a server given: $(grep -m 1 '^\[  SKIPPED \]' <<<"$out")"
+    runs=$(grep -c '^\[ RUN      \]' <<<"$out")
+    passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s).*/\1/p' <<<"$out")
+    [ "$runs" -ge 13 ] || fail "only $runs health tests ran"
+    [ "${passed:-0}" -eq "$runs" ] || fail "$runs ran but ${passed:-0} passed"
+    echo "all $runs health tests ran and passed against 127.0.0.1:$PRIMARY_PORT"
+}
+
 # ---- cases: packaging -----------------------------------------------------
 
+# The compose file: `docker compose config` (or docker-compose, which CI and
+# tests/deps.sh install; no Docker daemon is needed) validates it, and a YAML
+# read checks the files and services it refers to.
 t_docker_compose_config() {
     local out
     if docker compose version >/dev/null 2>&1; then
@@ -780,9 +870,13 @@ t_docker_compose_config() {
     elif command -v docker-compose >/dev/null 2>&1; then
         out=$(docker-compose -f docker/docker-compose.yml config -q 2>&1) ||
             fail "docker-compose config: $out"
-    elif "$PY" -c 'import yaml' 2>/dev/null; then
-        # no compose here: at least parse the file and check what it refers to
-        out=$("$PY" - docker/docker-compose.yml <<'PYEOF' 2>&1
+    else
+        fail "neither docker compose nor docker-compose is installed" \
+            "(apt-get install docker-compose, or sh tests/deps.sh test)"
+    fi
+    "$PY" -c 'import yaml' 2>/dev/null ||
+        fail "$PY cannot import yaml (apt-get install python3-yaml)"
+    out=$("$PY" - docker/docker-compose.yml <<'PYEOF' 2>&1
 import os, sys, yaml
 path = sys.argv[1]
 base = os.path.dirname(path)
@@ -802,12 +896,8 @@ for name, svc in services.items():
         assert dep in services, "%s depends on unknown %s" % (name, dep)
 print("structure ok")
 PYEOF
-        ) || fail "docker-compose.yml: $out"
-        echo "$out"
-        skip "docker compose not installed (checked the YAML structure only)"
-    else
-        skip "docker compose not installed"
-    fi
+    ) || fail "docker-compose.yml: $out"
+    echo "$out"
 }
 
 t_docker_pgrouter_ini() {
@@ -886,6 +976,8 @@ main() {
     fi
     export PGR_PORT PGCONNECT_TIMEOUT=10
 
+    run health_unit t_health_unit
+    run node_deps t_node_deps
     run simple_query t_simple_query
     run describe_table t_describe_table
     run multi_statement t_multi_statement

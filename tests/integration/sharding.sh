@@ -631,7 +631,7 @@ t_shard_example_config() {
     proxy_only
     local out
     grep -q '^\[sharding\]' "$ITEST_DIR/main/pgrouter.ini" ||
-        skip "config/pgrouter.ini has no [sharding] section"
+        fail "config/pgrouter.ini has no [sharding] section (README: make demo shards accounts)"
     out=$(PSQL -q -At -F ' ' \
         -c "INSERT INTO accounts (tenant_id, id, balance) VALUES ('acme', 2, 7)
             RETURNING 'ins', inet_server_port()" 2>&1) || fail "INSERT failed: $out"
@@ -647,7 +647,8 @@ t_shard_example_config() {
 # exactly the compose services as its shard nodes.
 t_shard_docker_config() {
     local out
-    "$PY" -c 'import yaml' 2>/dev/null || skip "python3 has no yaml module"
+    "$PY" -c 'import yaml' 2>/dev/null ||
+        fail "$PY cannot import yaml (apt-get install python3-yaml, or sh tests/deps.sh test)"
     out=$("$PY" - docker/docker-compose.yml docker/pgrouter.ini <<'PYEOF' 2>&1
 import re, sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
