@@ -19,7 +19,19 @@ static int backend_stream_ok(uint8_t type)
 {
     /* Only what the proxy inspects must arrive whole; rows and copy data stream through. */
     return type != 'Z' && type != 'E' && type != 'G' && type != 'H' && type != 'W' &&
-           type != 'c';
+           type != 'c' && type != 'S';
+}
+
+/* standard_conforming_strings from a ParameterStatus body (name NUL value NUL). */
+static void backend_param(struct backend *be, const uint8_t *body, size_t n)
+{
+    static const char name[] = "standard_conforming_strings";
+    const char *value = (const char *)body + sizeof(name);
+
+    if (n < sizeof(name) + 1 || memcmp(body, name, sizeof(name)) != 0 ||
+        memchr(value, '\0', n - sizeof(name)) == NULL)
+        return;
+    be->escape_strings = strcmp(value, "off") == 0;
 }
 
 static void backend_server_ready(struct server *srv, int err, const char *msg)
@@ -124,6 +136,8 @@ static int backend_message(struct backend *be, const struct frame *f)
                      m != NULL ? m : "?");
         }
     }
+    if (f->type == 'S')
+        backend_param(be, f->body, f->body_len);
     switch (f->type) {
     case 'G':
     case 'H':
@@ -252,6 +266,9 @@ void backend_close(struct backend *be)
 
 void backend_start(struct backend *be)
 {
+    const char *scs = server_param(&be->srv, "standard_conforming_strings");
+
+    be->escape_strings = scs != NULL && strcmp(scs, "off") == 0;
     be->srv.conn.on_read = backend_read;
     be->srv.conn.on_error = backend_error;
     conn_want_read(&be->srv.conn, 1);

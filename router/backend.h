@@ -61,6 +61,7 @@ struct backend {
     int unit_fatal;                 /* the server sent FATAL: not relayed, it will close */
     size_t unit_out;                /* bytes of the head unit relayed to the client */
     int in_copy;                    /* the head unit is in COPY */
+    int escape_strings;             /* the server reported standard_conforming_strings = off */
     char fatal[200];                /* text of a FATAL we kept from the client */
 };
 

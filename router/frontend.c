@@ -52,8 +52,10 @@ static void frontend_classify(struct session *s, const char *sql, size_t len)
 {
     struct classify_result cr;
     struct session_unit *u = &s->unit;
+    struct classify_opts o = s->cat != NULL ? s->cat->opts : s->w->routing.opts;
 
-    classify_sql(s->cat != NULL ? &s->cat->opts : &s->w->routing.opts, sql, len, &cr);
+    o.escape_strings = s->escape_strings;   /* lexed as the server will parse it */
+    classify_sql(&o, sql, len, &cr);
     if (cr.write && s->cat != NULL && (frontend_words(sql, len, "create", "function") ||
                                        frontend_words(sql, len, "create", "procedure") ||
                                        frontend_words(sql, len, "alter", "function") ||
@@ -191,6 +193,7 @@ static void frontend_tenant(struct session *s, const char *sql, size_t len,
     o.column = cfg->sharding.tenant_column;
     o.tables = (const char *const *)cfg->sharding.tables;
     o.n_tables = cfg->sharding.n_tables;
+    o.escape_strings = s->escape_strings;
     tenant_extract(&o, sql, len, params, tr);
     if (tr->comment != NULL) {
         t = tr->comment;

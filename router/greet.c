@@ -59,6 +59,9 @@ void greet_client(struct session *s)
         }
         msgbuf_free(&b);
     }
+    for (size_t i = 0; !s->escape_known && i < p->n_params; i++)
+        if (strcmp(p->params[i].name, "standard_conforming_strings") == 0)
+            s->escape_strings = strcmp(p->params[i].value, "off") == 0;
     msgbuf_init(&b);
     msg_auth(&b, MSG_AUTH_OK, NULL, 0);
     for (size_t i = 0; i < p->n_params; i++) {
@@ -81,16 +84,33 @@ void greet_client(struct session *s)
     conn_want_read(&s->client, 1);
 }
 
-/* Quote text as a SQL string literal into b (standard_conforming_strings: no backslash). */
+/* Quote text as an E'' literal into b: read the same whatever standard_conforming_strings. */
 static void greet_put_literal(struct msgbuf *b, const char *text, size_t len)
 {
-    msgbuf_put8(b, '\'');
+    msgbuf_put(b, "E'", 2);
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\'')
-            msgbuf_put8(b, '\'');
+        if (text[i] == '\'' || text[i] == '\\')
+            msgbuf_put8(b, (uint8_t)text[i]);
         msgbuf_put8(b, (uint8_t)text[i]);
     }
     msgbuf_put8(b, '\'');
+}
+
+/* A boolean setting's "off" as PostgreSQL reads it (off, false, no, 0 and prefixes). */
+static int greet_is_off(const char *v, size_t n)
+{
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n == 1 && v[0] == '0')
+        return 1;
+    if (n >= 2 && strncasecmp(v, "off", n) == 0 && n <= 3)
+        return 1;
+    return n >= 1 && ((n <= 5 && strncasecmp(v, "false", n) == 0) ||
+                      (n <= 2 && strncasecmp(v, "no", n) == 0));
 }
 
 /* Record "SELECT set_config(name, value, false)" to apply on every server borrowed. */
@@ -100,6 +120,10 @@ static int greet_record_setting(struct session *s, const char *name, size_t nlen
     struct msgbuf b;
     int rc;
 
+    if (nlen == 27 && strncasecmp(name, "standard_conforming_strings", 27) == 0) {
+        s->escape_strings = greet_is_off(value, vlen);
+        s->escape_known = 1;
+    }
     if (nlen == 14 && strncasecmp(name, "pgrouter.role", 13) == 0 && name[13] == '\0')
         nlen = 13;
     if (nlen == 13 && strncasecmp(name, "pgrouter.role", 13) == 0) {

@@ -452,6 +452,10 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     }
     uv_timer_stop(&s->timer);   /* query_timeout */
     be->unit_out = 0;
+    /* The server ran the unit in the client's state: its standard_conforming_strings
+     * (reported by ParameterStatus after SET, RESET, set_config or a rollback) is the
+     * client's from now on. */
+    s->escape_strings = be->escape_strings;
     if (s->w->nodes.n[slot].active > 0)
         s->w->nodes.n[slot].active--;
     nodes_success(&s->w->nodes, (int)slot, session_now(s),

@@ -104,6 +104,8 @@ struct session {
     uint64_t ryw_after_ms;          /* last write's commit: replicas must pass the primary's
                                      * WAL position sampled after it (read_your_writes = lsn) */
     enum route_role role;           /* pgrouter.role */
+    int escape_strings;             /* standard_conforming_strings = off: how to lex its SQL */
+    int escape_known;               /* set by the startup packet (else the server's default) */
     char tenant[64];                /* pgrouter.tenant from SET or startup, "" = none */
     char *deferred_begin;           /* sharding: a BEGIN answered, not yet sent anywhere */
     int deferred_ro;                /* it was BEGIN READ ONLY */

@@ -431,6 +431,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/faults.sh
 . "$HERE/faults.sh"
 
+# session state, identity and lexing: state_cases, the t_state_* cases
+# shellcheck source=tests/integration/state.sh
+. "$HERE/state.sh"
+
 # transaction pooling on instances of its own: pooling_cases, the t_pool_* cases
 # shellcheck source=tests/integration/pooling.sh
 . "$HERE/pooling.sh"
@@ -1018,6 +1022,7 @@ main() {
     run route_classify t_route_classify
     run_py routing test_routing.py 240
     pooling_cases
+    state_cases
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini

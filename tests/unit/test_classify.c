@@ -820,6 +820,28 @@ static void test_classify_standard_conforming_strings_off(void **state)
     assert_int_equal(r.n_statements, 1);
 }
 
+/* The text from issue 9: three statements with the setting off, one SELECT with it on. */
+static void test_classify_backslash_quote_hides_insert_only_when_off(void **state)
+{
+    const char *sql = "SELECT 'a\\', ' ; INSERT INTO t VALUES (1) ; SELECT 'x' -- '";
+    struct classify_opts on = { &defaults, NULL, 0 }, off = { &defaults, NULL, 1 };
+    struct classify_result r;
+
+    (void)state;
+    classify_with(&off, sql, &r);
+    assert_true(r.write && r.certain);
+    assert_string_equal(r.reason, "INSERT");
+    assert_int_equal(r.n_statements, 3);
+    classify_with(&on, sql, &r);
+    assert_false(r.write);
+    assert_int_equal(r.n_statements, 1);
+    /* E'' strings escape in both modes; dollar quotes in neither. */
+    classify_with(&on, "SELECT E'\\'; DELETE FROM t; --'", &r);
+    assert_false(r.write);
+    classify_with(&off, "SELECT $$\\$$; DELETE FROM t", &r);
+    assert_true(r.write);
+}
+
 static void test_classify_default_writes_listed(void **state)
 {
     static const char *const want[] = {
@@ -936,6 +958,7 @@ int main(void)
         cmocka_unit_test(test_classify_exempt_and_qualified_entries),
         cmocka_unit_test(test_classify_identifiers_cut_at_63_bytes),
         cmocka_unit_test(test_classify_standard_conforming_strings_off),
+        cmocka_unit_test(test_classify_backslash_quote_hides_insert_only_when_off),
         cmocka_unit_test(test_classify_default_writes_listed),
         cmocka_unit_test(test_classify_survives_deep_nesting),
         cmocka_unit_test(test_classify_never_fails),
