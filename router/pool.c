@@ -73,23 +73,73 @@ static unsigned pool_db_size(const struct pool *p)
     return n;
 }
 
-static int pool_may_open(const struct pool *p, uint64_t now_ms)
+/* default_pool_size, plus the reserve for a client that waited reserve_pool_timeout. */
+static unsigned pool_limit(const struct pool *p, uint64_t now_ms)
 {
     const struct cfg *cfg = p->w->cfg;
     unsigned limit = (unsigned)cfg->default_pool_size;
 
-    /* The reserve opens only for a client that has waited reserve_pool_timeout. */
     if (cfg->reserve_pool_size > 0 && p->wait_head != NULL &&
         now_ms - p->wait_head->since_ms >= cfg->reserve_pool_timeout_ms)
         limit += (unsigned)cfg->reserve_pool_size;
-    if (pool_size(p) >= limit)
+    return limit;
+}
+
+static int pool_same_db(const struct pool *p, const struct pool *q)
+{
+    return q->port == p->port && strcmp(q->host, p->host) == 0 && strcmp(q->db, p->db) == 0;
+}
+
+static int pool_may_open(const struct pool *p, uint64_t now_ms)
+{
+    const struct cfg *cfg = p->w->cfg;
+
+    if (pool_size(p) >= pool_limit(p, now_ms))
         return 0;
     if (cfg->max_db_connections > 0 && pool_db_size(p) >= (unsigned)cfg->max_db_connections)
         return 0;
     return 1;
 }
 
-static void pool_open(struct pool *p)
+/*
+ * Room for one more connection of p: within its own limit and max_db_connections. When
+ * only max_db_connections stands in the way, the longest-idle server of another pool on the
+ * same database is closed to make room (an idle server must not starve a waiting client).
+ */
+static int pool_make_room(struct pool *p, uint64_t now_ms)
+{
+    while (!pool_may_open(p, now_ms)) {
+        struct backend **victim = NULL;
+        struct pool *owner = NULL;
+        struct backend *be;
+
+        if (pool_size(p) >= pool_limit(p, now_ms))
+            return 0;
+        /* A reload may have lowered the limit below what is open: close until there is room. */
+        for (struct pool *q = p->w->pools; q != NULL; q = q->next) {
+            if (q == p || !pool_same_db(p, q))
+                continue;
+            for (struct backend **pp = &q->idle; *pp != NULL; pp = &(*pp)->pool_next) {
+                if (victim == NULL || (*pp)->idle_since_ms <= (*victim)->idle_since_ms) {
+                    victim = pp;
+                    owner = q;
+                }
+            }
+        }
+        if (victim == NULL)
+            return 0;
+        be = *victim;
+        *victim = be->pool_next;
+        owner->n_idle--;
+        log_debug("pool %s@%s/%s: closing an idle server for pool %s@%s (max_db_connections)",
+                  owner->user, owner->db, owner->node, p->user, p->db);
+        backend_close(be);
+    }
+    return 1;
+}
+
+/* Start one more connection. 0, or -errno with p->start_error set (nothing was started). */
+static int pool_open(struct pool *p)
 {
     const struct cfg *cfg = p->w->cfg;
     const char *keys[6], *vals[6];
@@ -97,8 +147,10 @@ static void pool_open(struct pool *p)
     size_t n = 0;
     int rc;
 
-    if (be == NULL)
-        return;
+    if (be == NULL) {
+        p->start_error = -ENOMEM;
+        return -ENOMEM;
+    }
     keys[n] = "user";
     vals[n++] = p->user;
     keys[n] = "dbname";
@@ -117,10 +169,42 @@ static void pool_open(struct pool *p)
         log_warn("pool %s@%s/%s: cannot start a connection: %s", p->user, p->db, p->node,
                  strerror(-rc));
         free(be);
-        return;
+        p->start_error = rc;
+        return rc;
     }
+    p->start_error = 0;
     be->created_ms = uv_now(p->w->loop);
     p->n_connecting++;
+    return 0;
+}
+
+static struct pool_waiter *pool_pop_waiter(struct pool *p);
+
+/*
+ * Open connections for p's waiters that no connection being opened covers, within the
+ * limits. Returns the error of a connection that could not start, else 0.
+ */
+static int pool_cover_waiters(struct pool *p, uint64_t now_ms)
+{
+    int rc = 0;
+
+    while (p->wait_head != NULL && p->n_connecting < p->n_waiting &&
+           pool_make_room(p, now_ms)) {
+        rc = pool_open(p);
+        if (rc < 0)
+            break;
+    }
+    return rc;
+}
+
+/* Room was made on p's database: waiters of the other pools there may use it. */
+static void pool_serve_db(struct pool *p, uint64_t now_ms)
+{
+    if (p->w->cfg->max_db_connections <= 0)
+        return;
+    for (struct pool *q = p->w->pools; q != NULL; q = q->next)
+        if (q != p && pool_same_db(p, q))
+            pool_cover_waiters(q, now_ms);
 }
 
 int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms)
@@ -134,9 +218,12 @@ int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms)
         p->wait_head = wt;
     p->wait_tail = wt;
     p->n_waiting++;
-    /* One connection per waiter not yet covered by one being opened. */
-    if (p->n_connecting < p->n_waiting && pool_may_open(p, now_ms))
-        pool_open(p);
+    /*
+     * One connection per waiter not yet covered by one being opened. One that cannot start
+     * is retried by pool_maintain, which fails the waiters if it still cannot (the waiter
+     * hears nothing from inside this call).
+     */
+    pool_cover_waiters(p, now_ms);
     return 0;
 }
 
@@ -193,6 +280,7 @@ static void pool_hand_over(struct pool *p, struct backend *be)
 
     if (wt == NULL) {
         pool_push_idle(p, be, uv_now(p->w->loop));
+        pool_serve_db(p, uv_now(p->w->loop));
         return;
     }
     p->n_used++;
@@ -255,6 +343,7 @@ void pool_server_ready(struct backend *be, int err, const char *msg)
     /* A node that refuses fails every client waiting for it now, not one by one. */
     while ((wt = pool_pop_waiter(p)) != NULL)
         wt->done(wt, NULL, msg);
+    pool_serve_db(p, uv_now(p->w->loop));
 }
 
 void pool_server_lost(struct backend *be, const char *why)
@@ -272,6 +361,7 @@ void pool_server_lost(struct backend *be, const char *why)
     }
     log_info("pool %s@%s/%s: idle server closed: %s", p->user, p->db, p->node, why);
     backend_close(be);
+    pool_serve_db(p, uv_now(p->w->loop));
 }
 
 void pool_server_closed(struct backend *be)
@@ -316,9 +406,8 @@ void pool_discard(struct backend *be)
     }
     backend_close(be);
     /* Someone may be waiting for the room this one leaves. */
-    if (p->wait_head != NULL && p->n_connecting < p->n_waiting &&
-        pool_may_open(p, uv_now(p->w->loop)))
-        pool_open(p);
+    pool_cover_waiters(p, uv_now(p->w->loop));
+    pool_serve_db(p, uv_now(p->w->loop));
 }
 
 void pool_release(struct backend *be, int reset)
@@ -382,7 +471,8 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
             backend_close(be);
         }
         while (pool_size(p) < (unsigned)cfg->min_pool_size && pool_may_open(p, now_ms))
-            pool_open(p);
+            if (pool_open(p) < 0)
+                break;
         /* Waiters past query_wait_timeout get an error; waiters may also use the reserve. */
         while (cfg->query_wait_timeout_ms > 0 && p->wait_head != NULL &&
                now_ms - p->wait_head->since_ms >= cfg->query_wait_timeout_ms) {
@@ -390,9 +480,19 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
 
             wt->done(wt, NULL, NULL);
         }
-        if (p->wait_head != NULL && p->n_connecting < p->n_waiting && pool_may_open(p, now_ms))
-            pool_open(p);
+        if (pool_cover_waiters(p, now_ms) < 0) {
+            /* Tried a second time: the waiters no connection covers hear why. */
+            snprintf(p->err, sizeof(p->err), "pgrouter cannot open a server connection: %s",
+                     strerror(-p->start_error));
+            while (p->n_waiting > p->n_connecting) {
+                struct pool_waiter *wt = pool_pop_waiter(p);
+
+                wt->done(wt, NULL, p->err);
+            }
+        }
     }
+    for (struct pool *p = w->pools; p != NULL; p = p->next)
+        pool_serve_db(p, now_ms);
 }
 
 void pool_close_all(struct worker *w)

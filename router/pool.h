@@ -50,6 +50,8 @@ struct pool {
     struct pool_param *params;  /* ParameterStatus of a fresh server */
     size_t n_params;
     uint64_t n_served;          /* units of work served (for SHOW POOLS / stats) */
+    int start_error;            /* the last connection could not even start (-errno), 0 */
+    char err[160];              /* text handed to waiters failed by this pool */
 };
 
 /*
@@ -85,7 +87,11 @@ void pool_server_ready(struct backend *be, int err, const char *msg);
 void pool_server_lost(struct backend *be, const char *why);
 void pool_server_closed(struct backend *be);
 
-/* Once a second: idle and lifetime limits, min_pool_size, query_wait_timeout. */
+/*
+ * Once a second: idle and lifetime limits, min_pool_size, query_wait_timeout, and waiters
+ * not covered by a connection being opened (a connection that could not start is tried
+ * again here; if it fails again, those waiters get the error).
+ */
 void pool_maintain(struct worker *w, uint64_t now_ms);
 
 /* Close every idle server (shutdown). */
