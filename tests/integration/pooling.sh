@@ -53,6 +53,13 @@ poollife_ini() {
     pool_write_ini "$1" "server_lifetime = 1" "server_idle_timeout = 1"
 }
 
+# poolrep: reads spread over two replicas, one server per node (capacity 3).
+POOLREP_SIZE=1
+poolrep_ini() {
+    POOL_SIZE=$POOLREP_SIZE POOL_QUERY_WAIT=10 pool_write_ini "$1"
+    echo "replicas = 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT" >>"$1"
+}
+
 # ---- cases ----------------------------------------------------------------
 
 # pgbench's TPC-B-like script with named prepared statements, 8 clients on a
@@ -86,10 +93,46 @@ t_pool_node_prepared() {
     [[ $out == "ok 100 queries"* ]] || fail "node-postgres: $(tail -n 1 <<<"$out")"
 }
 
+# 30 pgbench clients, 10x the capacity of a pool of 1 on each of a primary and
+# two replicas, reading in every protocol mode: all clients finish with no
+# failure (a resumed read once stranded the server its pool handed over and
+# every client stalled until query_wait_timeout), and afterwards no node holds
+# more pgrouter connections than the pool size.
+t_pool_replicas_10x() {
+    proxy_only
+    local out rc mode port n deadline
+    if [ "$(DIRECT "$PRIMARY_PORT" "SELECT to_regclass('pgbench_branches') IS NULL")" = t ]; then
+        PGR_PORT=$PORT_poolrep PGBENCH -i -s 1 -q >/dev/null 2>&1 || fail "pgbench -i failed"
+    fi
+    wait_replay || fail "the replicas did not replay pgbench's tables"
+    for mode in simple extended prepared; do
+        out=$(PGR_PORT=$PORT_poolrep PGBENCH -n -S -M "$mode" -c 30 -j 2 -T 3 2>&1)
+        rc=$?
+        echo "$out" | grep -E 'processed|failed|tps|abort'
+        [ "$rc" -eq 0 ] || fail "pgbench -S -M $mode -c 30 on pools of 1 exited $rc:" \
+            "$(grep -i -m 1 -E 'error|abort' <<<"$out")"
+        grep -q 'number of failed transactions: 0 ' <<<"$out" ||
+            fail "-M $mode: $(grep 'number of failed' <<<"$out")"
+        n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+        [ "${n:-0}" -gt 0 ] || fail "-M $mode: no transaction processed"
+    done
+    for port in "$PRIMARY_PORT" "$REPLICA1_PORT" "$REPLICA2_PORT"; do
+        deadline=$((SECONDS + 10))
+        while :; do
+            n=$(DIRECT "$port" "SELECT count(*) FROM pg_stat_activity
+                WHERE application_name = 'pgrouter' AND usename = 'app'" postgres)
+            [ "${n:-99}" -le "$POOLREP_SIZE" ] && break
+            [ "$SECONDS" -lt "$deadline" ] ||
+                fail "node on port $port: $n pgrouter connections for a pool of $POOLREP_SIZE"
+            sleep 0.2
+        done
+    done
+}
+
 t_pool_instances_alive() {
     proxy_only
     local name pid
-    for name in pool poollife; do
+    for name in pool poollife poolrep; do
         pid=PID_$name
         kill -0 "${!pid}" 2>/dev/null ||
             fail "pgrouter ($name) is gone; see ${ITEST_DIR#"$ROOT"/}/$name/pgrouter.log"
@@ -103,7 +146,8 @@ t_pool_instances_alive() {
 # leaves no pooling case) and run the cases.
 pooling_cases() {
     local name wanted=0
-    for name in pool_pgbench_prepared pool_node_prepared pooling pool_instances_alive; do
+    for name in pool_pgbench_prepared pool_node_prepared pool_replicas_10x pooling \
+        pool_instances_alive; do
         if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
             wanted=1
         fi
@@ -112,9 +156,11 @@ pooling_cases() {
     if [ "$ITEST_DIRECT" != 1 ]; then
         start_pgrouter pool scram-sha-256 pool_ini
         start_pgrouter poollife scram-sha-256 poollife_ini
+        start_pgrouter poolrep scram-sha-256 poolrep_ini
     fi
     run pool_pgbench_prepared t_pool_pgbench_prepared
     run pool_node_prepared t_pool_node_prepared
+    run pool_replicas_10x t_pool_replicas_10x
     PGR_PORT=${PORT_pool:-$PGR_PORT} POOL_LIFE_PORT=${PORT_poollife:-} POOL_PID=${PID_pool:-} \
         POOL_SIZE=$POOL_SIZE QUERY_WAIT_TIMEOUT=$POOL_QUERY_WAIT \
         run_py pooling test_pooling.py 150
