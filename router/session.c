@@ -510,10 +510,12 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     unit_reset(u);
     dispatch_idle_timer(s, status);
     session_give_back_idle(s);     /* transaction pooling: back to the pool */
-    if (s->wait == SESSION_WAIT_DRAIN) {
+    /*
+     * The next unit has not been started (its first message waits in the client's
+     * buffer): reading on assembles it. Dispatching here would send an empty unit.
+     */
+    if (s->wait == SESSION_WAIT_DRAIN)
         s->wait = SESSION_RUN;
-        dispatch_unit(s, -1);
-    }
     frontend_pump(s);
 }
 
