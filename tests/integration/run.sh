@@ -439,6 +439,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/pooling.sh
 . "$HERE/pooling.sh"
 
+# pipelined extended-protocol batches and postgres.js: pipeline_cases
+# shellcheck source=tests/integration/pipeline.sh
+. "$HERE/pipeline.sh"
+
 # ---- cases: plain psql ----------------------------------------------------
 
 t_simple_query() {
@@ -1023,6 +1027,7 @@ main() {
     run_py routing test_routing.py 240
     pooling_cases
     state_cases
+    pipeline_cases
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini

@@ -1,0 +1,50 @@
+# tests/integration/pipeline.sh - pipelined extended-protocol batches compared
+# with PostgreSQL's own answers (test_pipeline.py), and postgres.js, which
+# pipelines on every connection (node/pipelined.js).  Sourced by run.sh (which
+# provides start_pgrouter, run, run_py, DIRECT, wait_replay, fail, proxy_only),
+# which calls pipeline_cases.
+#
+# Instances: main (transaction pooling, a primary and two replicas), and two of
+# their own: pipeprimary (transaction pooling, the primary alone) and
+# pipesession (pool_mode = session, with the replicas).
+# shellcheck shell=bash disable=SC2317,SC2154
+
+pipe_session_ini() {
+    sed -i 's|^\([[:space:]]*pool_mode[[:space:]]*=\).*|\1 session|' "$1"
+    grep -q '^[[:space:]]*pool_mode[[:space:]]*=[[:space:]]*session' "$1" ||
+        sed -i 's|^\[pgrouter\].*|&\npool_mode = session|' "$1"
+}
+
+pipe_primary_ini() {
+    sed -i '/^[[:space:]]*replicas[[:space:]]*=/d' "$1"
+}
+
+# pipe_run LABEL INSTANCE: test_pipeline.py against one pgrouter instance.
+pipe_run() {
+    local port=PORT_$2
+    PGR_PORT=${!port:-$PGR_PORT} PIPE_LABEL=$1 run_py "$1" test_pipeline.py 240
+}
+
+pipeline_cases() {
+    local name wanted=0
+    for name in pipeline_tx pipeline_primary pipeline_session; do
+        if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
+            wanted=1
+        fi
+    done
+    [ "$wanted" -eq 1 ] || return 0
+    if ! DIRECT "$PRIMARY_PORT" "DROP TABLE IF EXISTS itest_pipe;
+            CREATE TABLE itest_pipe (v int); GRANT ALL ON itest_pipe TO app" >/dev/null ||
+        ! wait_replay; then
+        echo "not ok - pipeline: cannot create itest_pipe on the primary"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    if [ "$ITEST_DIRECT" != 1 ]; then
+        start_pgrouter pipeprimary scram-sha-256 pipe_primary_ini
+        start_pgrouter pipesession scram-sha-256 pipe_session_ini
+    fi
+    pipe_run pipeline_tx main
+    pipe_run pipeline_primary pipeprimary
+    pipe_run pipeline_session pipesession
+}
