@@ -1,7 +1,8 @@
 # tests/integration/pipeline.sh - pipelined extended-protocol batches compared
 # with PostgreSQL's own answers (test_pipeline.py), and postgres.js, which
 # pipelines on every connection (node/pipelined.js).  Sourced by run.sh (which
-# provides start_pgrouter, run, run_py, DIRECT, wait_replay, fail, proxy_only),
+# provides start_pgrouter, run, run_py, DIRECT, wait_replay, node_deps, fail,
+# proxy_only),
 # which calls pipeline_cases.
 #
 # Instances: main (transaction pooling, a primary and two replicas), and two of
@@ -25,9 +26,21 @@ pipe_run() {
     PGR_PORT=${!port:-$PGR_PORT} PIPE_LABEL=$1 run_py "$1" test_pipeline.py 240
 }
 
+# postgres.js: 10 connections, 30 concurrent tasks, 3,000 queries (node/pipelined.js)
+# through the main instance (transaction pooling, reads on the replicas).
+t_pipeline_postgresjs() {
+    proxy_only
+    local out
+    node_deps || fail "postgres.js cannot run: $NODE_DEPS_ERROR"
+    out=$(timeout 120 node "$NODE_DIR/pipelined.js" 2>&1)
+    echo "$out"
+    [[ $out == "ok 3000 queries, 0 empty results, 0 wrong results, 0 errors"* ]] ||
+        fail "postgres.js: $(tail -n 1 <<<"$out")"
+}
+
 pipeline_cases() {
     local name wanted=0
-    for name in pipeline_tx pipeline_primary pipeline_session; do
+    for name in pipeline_tx pipeline_primary pipeline_session pipeline_postgresjs; do
         if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
             wanted=1
         fi
@@ -47,4 +60,5 @@ pipeline_cases() {
     pipe_run pipeline_tx main
     pipe_run pipeline_primary pipeprimary
     pipe_run pipeline_session pipesession
+    run pipeline_postgresjs t_pipeline_postgresjs
 }
