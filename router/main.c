@@ -232,6 +232,7 @@ int main(int argc, char **argv)
              w->cfg->default_cluster->name, w->cfg->default_cluster->primary.name);
     uv_run(w->loop, UV_RUN_DEFAULT);
     log_info("pgrouter exiting");
+    pool_log_waits(w);
     /* Close what is left (idle servers, timers, signals) and let the loop finish it. */
     pool_close_all(w);
     nodes_close(&w->nodes, NULL);

@@ -273,6 +273,17 @@ static void pool_push_idle(struct pool *p, struct backend *be, uint64_t now_ms)
     p->n_idle++;
 }
 
+static void pool_count_wait(struct pool *p, uint64_t waited_ms)
+{
+    unsigned b = 0;
+
+    while (b + 1 < POOL_WAIT_BUCKETS && waited_ms >= (1ull << b))
+        b++;
+    p->waits[b]++;
+    if (waited_ms > p->wait_max_ms)
+        p->wait_max_ms = waited_ms;
+}
+
 /* A server became free: the longest-waiting client gets it, else it goes idle. */
 static void pool_hand_over(struct pool *p, struct backend *be)
 {
@@ -285,6 +296,7 @@ static void pool_hand_over(struct pool *p, struct backend *be)
     }
     p->n_used++;
     p->n_served++;
+    pool_count_wait(p, uv_now(p->w->loop) - wt->since_ms);
     wt->done(wt, be, NULL);
 }
 
@@ -382,6 +394,7 @@ struct backend *pool_take(struct pool *p, uint64_t now_ms)
     p->n_idle--;
     p->n_used++;
     p->n_served++;
+    p->waits[0]++;
     if (cfg->server_check_query[0] != '\0' &&
         now_ms - be->idle_since_ms >= cfg->server_check_delay_ms) {
         /* Long idle: check it first, pipelined before the client's work. */
@@ -478,6 +491,7 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
                now_ms - p->wait_head->since_ms >= cfg->query_wait_timeout_ms) {
             struct pool_waiter *wt = pool_pop_waiter(p);
 
+            p->n_wait_timeouts++;
             wt->done(wt, NULL, NULL);
         }
         if (pool_cover_waiters(p, now_ms) < 0) {
@@ -493,6 +507,42 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
     }
     for (struct pool *p = w->pools; p != NULL; p = p->next)
         pool_serve_db(p, now_ms);
+}
+
+/* Upper bound in ms of the bucket where the q-th fraction of n borrows falls. */
+static uint64_t pool_wait_quantile(const uint64_t *hist, uint64_t n, double q)
+{
+    uint64_t want = (uint64_t)((double)n * q), seen = 0;
+
+    for (unsigned b = 0; b < POOL_WAIT_BUCKETS; b++) {
+        seen += hist[b];
+        if (seen > want || seen == n)
+            return b == 0 ? 1 : 1ull << b;
+    }
+    return 1ull << (POOL_WAIT_BUCKETS - 1);
+}
+
+void pool_log_waits(struct worker *w)
+{
+    uint64_t hist[POOL_WAIT_BUCKETS] = { 0 }, n = 0, max = 0, timeouts = 0;
+
+    for (const struct pool *p = w->pools; p != NULL; p = p->next) {
+        for (unsigned b = 0; b < POOL_WAIT_BUCKETS; b++) {
+            hist[b] += p->waits[b];
+            n += p->waits[b];
+        }
+        if (p->wait_max_ms > max)
+            max = p->wait_max_ms;
+        timeouts += p->n_wait_timeouts;
+    }
+    if (n == 0 && timeouts == 0)
+        return;
+    log_info("pool waits: %llu borrows, %llu waited for a server, p50 < %llu ms, "
+             "p99 < %llu ms, max %llu ms, %llu query_wait_timeout",
+             (unsigned long long)n, (unsigned long long)(n - hist[0]),
+             (unsigned long long)pool_wait_quantile(hist, n, 0.50),
+             (unsigned long long)pool_wait_quantile(hist, n, 0.99),
+             (unsigned long long)max, (unsigned long long)timeouts);
 }
 
 void pool_close_all(struct worker *w)

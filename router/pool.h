@@ -33,6 +33,8 @@ struct pool_param {
     char *value;
 };
 
+#define POOL_WAIT_BUCKETS 22      /* < 1 ms, then [2^(i-1), 2^i) ms up to about 35 min */
+
 struct pool {
     struct pool *next;
     struct worker *w;
@@ -50,6 +52,9 @@ struct pool {
     struct pool_param *params;  /* ParameterStatus of a fresh server */
     size_t n_params;
     uint64_t n_served;          /* units of work served (for SHOW POOLS / stats) */
+    uint64_t waits[POOL_WAIT_BUCKETS];  /* borrows by time spent waiting (0: none) */
+    uint64_t wait_max_ms;
+    uint64_t n_wait_timeouts;   /* waiters failed by query_wait_timeout */
     int start_error;            /* the last connection could not even start (-errno), 0 */
     char err[160];              /* text handed to waiters failed by this pool */
 };
@@ -93,6 +98,12 @@ void pool_server_closed(struct backend *be);
  * again here; if it fails again, those waiters get the error).
  */
 void pool_maintain(struct worker *w, uint64_t now_ms);
+
+/*
+ * Log how long borrows waited for a server, over every pool of w: count, how many waited,
+ * p50/p99 (bucket upper bounds) and the maximum, and query_wait_timeout failures.
+ */
+void pool_log_waits(struct worker *w);
 
 /* Close every idle server (shutdown). */
 void pool_close_all(struct worker *w);

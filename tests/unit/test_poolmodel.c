@@ -517,6 +517,16 @@ static void m_run_seed(uint64_t seed)
             m_check(m);
         }
     }
+    /* Every borrow was counted once in the wait histogram, every timeout once. */
+    uint64_t borrows = 0, timeouts = 0;
+
+    for (struct pool *p = m->w.pools; p != NULL; p = p->next) {
+        for (unsigned b = 0; b < POOL_WAIT_BUCKETS; b++)
+            borrows += p->waits[b];
+        timeouts += p->n_wait_timeouts;
+    }
+    assert_int_equal(borrows, m->served);
+    assert_int_equal(timeouts, m->timeouts);
     pool_close_all(&m->w);
     assert_int_equal(uv_run(&m->loop, UV_RUN_DEFAULT), 0);
     for (int i = 0; i < m->n_srv; i++)
