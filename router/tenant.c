@@ -8,7 +8,9 @@
  * DELETE or UPDATE was seen (so EXTRACT(x FROM y) is not), a value counts only if it is
  * the whole operand ('a' || 'b' is not 'a'), and a qualified column only if its qualifier
  * is a sharded table or its alias. Anything else yields no value, which the caller turns
- * into "tenant required" rather than a guess. Turning a value as written (escaped string,
+ * into "tenant required" rather than a guess. A comparison that can match several tenants
+ * (a NOT around it, <>, LIKE, IS DISTINCT FROM, NOT IN, IN (SELECT ...)) sets broad, which
+ * the caller refuses outright; one hidden in a CASE sets unknown. Turning a value as written (escaped string,
  * integer, bound parameter, hint) into the tenant's bytes is tenantval.c's job.
  */
 #include "router/tenant.h"
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "router/sqllex.h"
+#include "router/tenantneg.h"
 #include "router/tenantval.h"
 
 #define TENANT_MAX_QUALS 16     /* sharded table names and aliases per statement */
@@ -48,6 +51,7 @@ struct tenant_scan {
     int insert_col;             /* tenant column's place in the INSERT column list, or -1 */
     int insert_depth;
     int copy;                   /* in COPY: FROM and TO name files, not tables */
+    struct tenantneg ng;        /* NOT, CASE and subqueries around the cursor */
 };
 
 static const struct sqllex_token *tenant_cur(const struct tenant_scan *ts)
@@ -94,6 +98,31 @@ static void tenant_fold(const struct sqllex_token *t, struct tenant_name *n)
 static int tenant_name_eq(const struct tenant_name *a, const struct tenant_name *b)
 {
     return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
+}
+
+/* A comparison that can match several tenants; outside queries (DDL) it says nothing. */
+static void tenant_broad(struct tenant_scan *ts)
+{
+    if (ts->ng.dml)
+        ts->out->broad = 1;
+}
+
+/*
+ * The tenant column is compared by equality here. Returns 1 if the value counts; 0 if a
+ * NOT makes it "every other tenant" (broad) or a CASE hides what it selects (unknown).
+ */
+static int tenant_eq_ok(struct tenant_scan *ts, int neg)
+{
+    tenantneg_compared(&ts->ng, ts->cu.depth);
+    if (neg) {
+        tenant_broad(ts);
+        return 0;
+    }
+    if (ts->ng.in_case > 0) {
+        ts->out->unknown = 1;
+        return 0;
+    }
+    return 1;
 }
 
 /* ---- values ---- */
@@ -378,13 +407,17 @@ static int tenant_qual_ok(const struct tenant_scan *ts)
 }
 
 /* 'value' = tenant_id: the literal two tokens back. */
-static void tenant_reversed(struct tenant_scan *ts)
+static void tenant_reversed(struct tenant_scan *ts, int neg)
 {
     const struct sqllex_token *v = sqllex_back(&ts->cu, 2);
     const struct sqllex_token *before = sqllex_back(&ts->cu, 3);
 
     if (!tenant_is_op(sqllex_back(&ts->cu, 1), "=") || before->kind == SQLLEX_OP ||
         tenant_is_punct(before, ':') || before->kind == SQLLEX_DOT)
+        return;
+    if (v->kind != SQLLEX_STRING && v->kind != SQLLEX_NUMBER && v->kind != SQLLEX_PARAM)
+        return;
+    if (!tenant_eq_ok(ts, neg))
         return;
     if (v->kind == SQLLEX_STRING)
         tenantval_add_string(ts->out, v, ts->o->escape_strings, TENANT_SRC_WHERE);
@@ -394,58 +427,120 @@ static void tenant_reversed(struct tenant_scan *ts)
         tenantval_add_param(ts->out, ts->params, v);
 }
 
-/* At a name equal to the tenant column: read "= operand" or "IN (operands)" after it. */
-static void tenant_column(struct tenant_scan *ts)
+/* After IS: 1 with "NOT DISTINCT FROM" consumed; else 0 (the cursor may have moved). */
+static int tenant_not_distinct(struct tenant_scan *ts)
 {
-    int qualified = sqllex_back(&ts->cu, 1)->kind == SQLLEX_DOT;
-    const struct sqllex_token *t = sqllex_back(&ts->cu, qualified ? 3 : 1);
-    int depth;
+    static const char *const words[] = { "not", "distinct", "from" };
 
-    /* NOT tenant_id = 'a' touches every other tenant: no value to route by */
-    if (!tenant_qual_ok(ts) || sqllex_is(t, "not")) {
+    for (unsigned i = 0; i < 3; i++) {
+        if (!sqllex_is(tenant_cur(ts), words[i]))
+            return 0;
         tenant_next(ts);
+    }
+    return 1;
+}
+
+/* After "= value": a comparison of the comparison (= 'a' IS FALSE) hides which rows. */
+static void tenant_after_value(struct tenant_scan *ts)
+{
+    const struct sqllex_token *t = tenant_cur(ts);
+
+    if (sqllex_is(t, "is") || tenantneg_is_cmp_op(t) || tenant_is_op(t, "="))
+        tenant_broad(ts);
+}
+
+/* "= operand" at the cursor (at '=', or '=-' when minus): the value, else unknown. */
+static void tenant_equals(struct tenant_scan *ts, int minus)
+{
+    unsigned pos;
+
+    tenant_next(ts);
+    pos = ts->cu.pos;
+    if (tenant_operand(ts, minus, TENANT_SRC_WHERE)) {
+        tenant_after_value(ts);
         return;
     }
-    tenant_reversed(ts);
-    tenant_next(ts);
-    tenant_skip_cast(ts);
-    t = tenant_cur(ts);
-    if (tenant_is_op(t, "=") || tenant_is_op(t, "=-")) {
-        int neg = t->p[t->len - 1] == '-';
-        unsigned pos;
-
-        tenant_next(ts);
-        pos = ts->cu.pos;
-        if (tenant_operand(ts, neg, TENANT_SRC_WHERE))
-            return;
-        /* another column (a join) says nothing; an expression hides the value */
-        if (pos != ts->cu.pos) {
-            ts->out->unknown = 1;   /* 'a' || 'b' */
-            return;
-        }
-        while (tenant_is_name(tenant_cur(ts))) {
-            tenant_next(ts);
-            if (tenant_cur(ts)->kind != SQLLEX_DOT)
-                break;
-            tenant_next(ts);
-        }
-        if (tenant_cur(ts)->kind == SQLLEX_LPAREN)
-            ts->out->unknown = 1;   /* lower('A'), ANY($1), (SELECT ...) */
+    /* another column (a join) says nothing; an expression hides the value */
+    if (pos != ts->cu.pos) {
+        ts->out->unknown = 1;   /* 'a' || 'b' */
+        tenant_after_value(ts);
         return;
     }
-    if (!sqllex_is(t, "in"))
+    if (sqllex_is(tenant_cur(ts), "any") || sqllex_is(tenant_cur(ts), "some") ||
+        sqllex_is(tenant_cur(ts), "all")) {
+        tenant_broad(ts);       /* = ANY ($1): an array of tenants */
+        ts->out->unknown = 1;
         return;
-    tenant_next(ts);
-    if (tenant_cur(ts)->kind != SQLLEX_LPAREN)
-        return;
-    depth = ts->cu.depth;
+    }
+    while (tenant_is_name(tenant_cur(ts))) {
+        tenant_next(ts);
+        if (tenant_cur(ts)->kind != SQLLEX_DOT)
+            break;
+        tenant_next(ts);
+    }
+    if (tenant_cur(ts)->kind == SQLLEX_LPAREN)
+        ts->out->unknown = 1;   /* lower('A'), (SELECT ...) */
+}
+
+/* "IN (...)" at the cursor (at '('): the list's values, broad unless all are read. */
+static void tenant_in_list(struct tenant_scan *ts)
+{
+    int depth = ts->cu.depth;
+
     tenant_next(ts);
     while (tenant_operand(ts, 0, TENANT_SRC_WHERE) && tenant_cur(ts)->kind == SQLLEX_COMMA &&
            ts->cu.depth == depth)
         tenant_next(ts);
     /* IN (SELECT ...) or an expression in the list: the values found do not bound it */
-    if (tenant_cur(ts)->kind != SQLLEX_RPAREN || ts->cu.depth != depth - 1)
+    if (tenant_cur(ts)->kind != SQLLEX_RPAREN || ts->cu.depth != depth - 1) {
         ts->out->unknown = 1;
+        tenant_broad(ts);
+    }
+}
+
+/* At a name equal to the tenant column: read "= operand", "IN (operands)" and the rest. */
+static void tenant_column(struct tenant_scan *ts)
+{
+    int qualified = sqllex_back(&ts->cu, 1)->kind == SQLLEX_DOT;
+    const struct sqllex_token *t = sqllex_back(&ts->cu, qualified ? 3 : 1);
+    int neg = tenantneg_negated(&ts->ng, ts->cu.depth);
+
+    if (!tenant_qual_ok(ts)) {
+        tenant_next(ts);
+        return;
+    }
+    if (tenantneg_is_cmp_op(t) || sqllex_is(t, "like") || sqllex_is(t, "ilike"))
+        tenant_broad(ts);       /* 'a' <> tenant_id */
+    if (!qualified)
+        tenant_reversed(ts, neg);
+    tenant_next(ts);
+    tenant_skip_cast(ts);
+    t = tenant_cur(ts);
+    if (tenant_is_op(t, "=") || tenant_is_op(t, "=-")) {
+        if (tenant_eq_ok(ts, neg))
+            tenant_equals(ts, t->p[t->len - 1] == '-');
+        return;
+    }
+    if (sqllex_is(t, "in")) {
+        tenant_next(ts);
+        if (tenant_cur(ts)->kind != SQLLEX_LPAREN || !tenant_eq_ok(ts, neg))
+            return;
+        tenant_in_list(ts);
+        return;
+    }
+    if (sqllex_is(t, "is")) {
+        tenant_next(ts);
+        if (tenant_not_distinct(ts)) {
+            /* IS NOT DISTINCT FROM 'a' is = 'a' that also matches NULL to NULL */
+            if (tenant_eq_ok(ts, neg) && !tenant_operand(ts, 0, TENANT_SRC_WHERE))
+                ts->out->unknown = 1;
+            return;
+        }
+        tenant_broad(ts);       /* IS NULL, IS NOT NULL, IS DISTINCT FROM */
+        return;
+    }
+    if (tenantneg_is_cmp_op(t) || tenantneg_is_broad_word(t))
+        tenant_broad(ts);       /* <>, !=, <, LIKE, NOT IN, BETWEEN ... */
 }
 
 /* ---- comments ---- */
@@ -528,6 +623,7 @@ static void tenant_end_statement(struct tenant_scan *ts)
     ts->n_ctes = 0;
     ts->insert_col = -1;
     ts->copy = 0;
+    tenantneg_reset(&ts->ng);
 }
 
 /* One token of the main loop; every branch leaves the cursor on an unread token. */
@@ -537,6 +633,8 @@ static void tenant_step(struct tenant_scan *ts)
     const struct sqllex_token *prev = sqllex_back(&ts->cu, 1);
     struct tenant_name n;
 
+    if (tenantneg_track(&ts->ng, &ts->cu))
+        tenant_broad(ts);
     switch (t->kind == SQLLEX_IDENT ? t->kw : SQLLEX_KW_NONE) {
     case SQLLEX_KW_SELECT:
     case SQLLEX_KW_DELETE:

@@ -91,6 +91,14 @@ struct tenant_result {
      */
     int unknown;
     int has_or;                 /* an OR somewhere: values may not bound the rows touched */
+    /*
+     * A query compares the tenant column in a way that can match several tenants, so no
+     * single cluster holds its rows: under a NOT, with <>, !=, <, >, LIKE, BETWEEN,
+     * IS [NOT] NULL, IS DISTINCT FROM, NOT IN, = ANY (...), IN (SELECT ...), or a
+     * comparison whose result is itself compared ((tenant_id = 'a') = false). The caller
+     * refuses it even when a comment or the session names a tenant.
+     */
+    int broad;
 
     /* convenience: the comment hint if any, else values[0]; NULL and NONE if neither */
     const char *tenant;

@@ -26,6 +26,7 @@ static const struct tenant_opts opts = {
 #define O 2u    /* touches another table */
 #define U 4u    /* unknown */
 #define R 8u    /* has_or */
+#define B 16u   /* broad: can match several tenants */
 
 struct tcase {
     const char *sql;
@@ -65,13 +66,13 @@ static const struct tcase cases[] = {
     { "SELECT * FROM accounts WHERE tenant_id = 'a' || 'b'", S | U, "", NULL },
     { "SELECT * FROM accounts WHERE tenant_id = lower('ACME')", S | U, "", NULL },
     { "SELECT * FROM accounts WHERE tenant_id = pg_catalog.lower('ACME')", S | U, "", NULL },
-    { "SELECT * FROM accounts WHERE tenant_id = ANY($1)", S | U, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id = ANY($1)", S | U | B, "", NULL },
     { "SELECT * FROM accounts WHERE tenant_id = (SELECT 'a')", S | U, "", NULL },
     { "SELECT * FROM accounts a, orders o WHERE a.tenant_id = o.tenant_id", S, "", NULL },
     { "SELECT * FROM accounts WHERE tenant_id = 'a' UNION ALL SELECT * FROM orders "
       "WHERE tenant_id = 'b'", S, "a|b", NULL },
-    { "SELECT * FROM accounts WHERE tenant_id <> 'acme'", S, "", NULL },
-    { "SELECT * FROM accounts WHERE NOT tenant_id = 'acme'", S, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id <> 'acme'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE NOT tenant_id = 'acme'", S | B, "", NULL },
     { "SELECT * FROM accounts WHERE tenant_id::text = 'acme'", S, "acme", NULL },
     { "SELECT * FROM accounts WHERE \"tenant_id\" = 'acme'", S, "acme", NULL },
     { "SELECT * FROM accounts WHERE \"Tenant_Id\" = 'acme'", S, "", NULL },
@@ -80,13 +81,56 @@ static const struct tcase cases[] = {
       NULL },
     { "SELECT * FROM accounts WHERE tenant_id = 'a' OR id = 5", S | R, "a", NULL },
     { "SELECT * FROM accounts WHERE tenant_id = 'a' AND tenant_id = 'a'", S, "a", NULL },
+    /* negations and comparisons that can match several tenants */
+    { "SELECT * FROM accounts WHERE NOT (tenant_id = 'a')", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE NOT (id = 1 AND (tenant_id = 'a'))", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE NOT (tenant_id IN ('a', 'b'))", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE NOT 'a' = tenant_id", S | B, "", NULL },
+    { "SELECT * FROM accounts a WHERE NOT a.tenant_id = 'a'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE NOT coalesce(tenant_id = 'a', false)", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id != 'a'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id < 'm'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id >= 'm'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE 'a' <> tenant_id", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE 'm' < tenant_id", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id LIKE 'a%'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id NOT LIKE 'a%'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id ILIKE 'A'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id ~ '^a'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id SIMILAR TO 'a'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id BETWEEN 'a' AND 'b'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id IS DISTINCT FROM 'a'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id IS NOT NULL", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id IS NULL", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id IS NOT DISTINCT FROM 'a'", S, "a", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id::text <> 'a'", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE (tenant_id = 'a') = false", S | B, "a", NULL },
+    { "SELECT * FROM accounts WHERE (tenant_id = 'a') IS NOT TRUE", S | B, "a", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id = 'a' IS FALSE", S | B, "a", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id = 'a' = false", S | U | B, "", NULL },
+    { "SELECT * FROM accounts WHERE CASE WHEN tenant_id = 'a' THEN false ELSE true END",
+      S | U, "", NULL },
+    { "DELETE FROM accounts WHERE tenant_id <> 'a'", S | B, "", NULL },
+    { "UPDATE accounts SET x = 1 WHERE NOT (tenant_id = 'a')", S | B, "", NULL },
+    /* ... and what stays a plain equality */
+    { "SELECT * FROM accounts WHERE NOT deleted AND tenant_id = 'a'", S, "a", NULL },
+    { "SELECT * FROM accounts WHERE x IS NOT NULL AND tenant_id = 'a'", S, "a", NULL },
+    { "SELECT * FROM accounts a WHERE a.tenant_id = 'a' AND NOT EXISTS (SELECT 1 FROM "
+      "orders o WHERE o.tenant_id = 'a' AND o.id = a.id)", S, "a", NULL },
+    { "SELECT * FROM accounts WHERE id NOT IN (SELECT id FROM orders WHERE tenant_id = 'a') "
+      "AND tenant_id = 'a'", S, "a", NULL },
+    { "SELECT * FROM accounts WHERE (tenant_id = 'a') AND id = 1", S, "a", NULL },
+    { "SELECT * FROM accounts WHERE x NOT BETWEEN 1 AND 2 AND tenant_id = 'a'", S, "a",
+      NULL },
+    { "SELECT tenant_id || ':' || id FROM accounts WHERE tenant_id = 'a'", S, "a", NULL },
+    { "ALTER TABLE accounts ADD CHECK (tenant_id <> '')", S, "", NULL },
     /* IN lists */
     { "SELECT * FROM accounts WHERE tenant_id IN ('a', 'b', 'c')", S, "a|b|c", NULL },
     { "SELECT * FROM accounts WHERE tenant_id IN ('a')", S, "a", NULL },
     { "SELECT * FROM accounts WHERE tenant_id IN (1, 2::int)", S, "1|2", NULL },
-    { "SELECT * FROM accounts WHERE tenant_id NOT IN ('a', 'b')", S, "", NULL },
-    { "SELECT * FROM accounts WHERE tenant_id IN (SELECT t FROM x)", S | O | U, "", NULL },
-    { "SELECT * FROM accounts WHERE tenant_id IN ('a', upper('b'))", S | U, "a", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id NOT IN ('a', 'b')", S | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id IN (SELECT t FROM x)", S | O | U | B, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id IN ('a', upper('b'))", S | U | B, "a", NULL },
     /* aliases, qualification, schemas, quoting */
     { "SELECT * FROM accounts a WHERE a.tenant_id = 'x'", S, "x", NULL },
     { "SELECT * FROM accounts AS a WHERE a.tenant_id = 'x'", S, "x", NULL },
@@ -171,7 +215,7 @@ static const struct tcase cases[] = {
     /* unterminated and odd text never crashes */
     { "SELECT * FROM accounts WHERE tenant_id = 'acme", S, "", NULL },
     { "SELECT * FROM accounts WHERE tenant_id =", S, "", NULL },
-    { "SELECT * FROM accounts WHERE tenant_id IN (", S | U, "", NULL },
+    { "SELECT * FROM accounts WHERE tenant_id IN (", S | U | B, "", NULL },
     { "INSERT INTO accounts (id, tenant_id) VALUES (1", S | U, "", NULL },
     { "INSERT INTO accounts (id, tenant_id", S, "", NULL },
     { "", 0, "", NULL },
@@ -200,7 +244,7 @@ static void test_tenant_extracts_every_case_in_the_table(void **state)
         assert_int_equal(tenant_extract(&opts, c->sql, strlen(c->sql), NULL, &r), 0);
         join_values(&r, got, sizeof(got));
         flags = (r.touches_sharded ? S : 0) | (r.touches_other ? O : 0) |
-                (r.unknown ? U : 0) | (r.has_or ? R : 0);
+                (r.unknown ? U : 0) | (r.has_or ? R : 0) | (r.broad ? B : 0);
         if (flags != c->flags || strcmp(got, c->values) != 0 ||
             (c->comment == NULL) != (r.comment == NULL) ||
             (c->comment != NULL && (strlen(c->comment) != r.comment_len ||

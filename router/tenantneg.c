@@ -1,0 +1,124 @@
+/*
+ * router/tenantneg.c - the context of a tenant column comparison for tenant.c: NOT spans
+ * (a NOT at depth d lasts until AND, OR, THEN, a comma or the end of its parentheses),
+ * subqueries that end a NOT's reach, CASE nesting, and comparisons compared again.
+ * Depths are bits of 64-bit masks; anything deeper counts as negated, never as plain.
+ */
+#include "router/tenantneg.h"
+
+#include <string.h>
+
+/* Bits 0..d of a depth mask. */
+static uint64_t tenantneg_upto(int d)
+{
+    return d >= 63 ? ~0ull : (2ull << d) - 1;
+}
+
+static int tenantneg_is_op(const struct sqllex_token *t, const char *op)
+{
+    return t->kind == SQLLEX_OP && t->len == strlen(op) && memcmp(t->p, op, t->len) == 0;
+}
+
+static int tenantneg_word(const struct sqllex_token *t, const char *const *words, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (sqllex_is(t, words[i]))
+            return 1;
+    return 0;
+}
+
+/* A token that ends what a NOT at its depth applies to. */
+static int tenantneg_ends_not(const struct sqllex_token *t)
+{
+    static const char *const words[] = {
+        "and", "or", "when", "then", "else", "end", "on", "where", "group", "having",
+        "order", "limit", "offset", "window", "union", "intersect", "except", "returning",
+        "for", "fetch", "set", "values", "select", "from",
+    };
+
+    return t->kind == SQLLEX_COMMA || t->kind == SQLLEX_SEMI ||
+           tenantneg_word(t, words, sizeof(words) / sizeof(words[0]));
+}
+
+void tenantneg_reset(struct tenantneg *n)
+{
+    memset(n, 0, sizeof(*n));
+}
+
+int tenantneg_track(struct tenantneg *n, const struct sqllex_cursor *cu)
+{
+    const struct sqllex_token *t = sqllex_back(cu, 0);
+    const struct sqllex_token *prev = sqllex_back(cu, 1);
+    int d = cu->depth;
+    int after_value = n->paren_value, broad = 0;
+
+    n->paren_value = 0;
+    if (d < 63) {
+        /* parentheses deeper than here are closed; one opening here is new */
+        n->neg_at &= tenantneg_upto(d);
+        n->sub_at &= tenantneg_upto(d);
+        if (t->kind == SQLLEX_LPAREN) {
+            n->neg_at &= ~(1ull << d);
+            n->sub_at &= ~(1ull << d);
+            n->val_at &= ~(1ull << d);
+        }
+    }
+    if (after_value && (sqllex_is(t, "is") || tenantneg_is_cmp_op(t) ||
+                        tenantneg_is_op(t, "=")))
+        broad = 1;              /* (tenant_id = 'a') = false, (...) IS NOT TRUE */
+    if (t->kind == SQLLEX_RPAREN && d < 63 && (n->val_at >> (d + 1) & 1)) {
+        n->val_at |= 1ull << d;
+        n->paren_value = 1;
+    }
+    if (prev->kind == SQLLEX_LPAREN && d < 64 &&
+        (t->kw == SQLLEX_KW_SELECT || t->kw == SQLLEX_KW_WITH || t->kw == SQLLEX_KW_VALUES ||
+         t->kw == SQLLEX_KW_TABLE))
+        n->sub_at |= 1ull << d;
+    if (t->kw == SQLLEX_KW_SELECT || t->kw == SQLLEX_KW_INSERT || t->kw == SQLLEX_KW_UPDATE ||
+        t->kw == SQLLEX_KW_DELETE || t->kw == SQLLEX_KW_MERGE)
+        n->dml = 1;
+    if (t->kw == SQLLEX_KW_CASE)
+        n->in_case++;
+    else if (t->kw == SQLLEX_KW_END && n->in_case > 0)
+        n->in_case--;
+    if (d < 63 && sqllex_is(t, "not"))
+        n->neg_at |= 1ull << d;
+    else if (d < 63 && tenantneg_ends_not(t))
+        n->neg_at &= ~(1ull << d);
+    return broad;
+}
+
+int tenantneg_negated(const struct tenantneg *n, int d)
+{
+    int s = 0;
+
+    if (d >= 63)
+        return 1;
+    for (int i = d; i > 0; i--) {
+        if (n->sub_at >> i & 1) {
+            s = i;
+            break;
+        }
+    }
+    return (n->neg_at & tenantneg_upto(d) & ~(s > 0 ? tenantneg_upto(s - 1) : 0)) != 0;
+}
+
+void tenantneg_compared(struct tenantneg *n, int d)
+{
+    if (d < 64)
+        n->val_at |= 1ull << d;
+}
+
+int tenantneg_is_cmp_op(const struct sqllex_token *t)
+{
+    return t->kind == SQLLEX_OP && t->len > 0 && strchr("<>!~@&?^", t->p[0]) != NULL;
+}
+
+int tenantneg_is_broad_word(const struct sqllex_token *t)
+{
+    static const char *const words[] = {
+        "not", "like", "ilike", "similar", "between", "isnull", "notnull", "overlaps",
+    };
+
+    return tenantneg_word(t, words, sizeof(words) / sizeof(words[0]));
+}

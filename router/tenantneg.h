@@ -1,0 +1,50 @@
+/*
+ * router/tenantneg.h - what surrounds a comparison of the tenant column, for tenant.c's
+ * scan: a NOT that applies to it (not one outside the innermost subquery), a CASE that
+ * hides what it selects, parentheses around it whose value is compared again
+ * ((tenant_id = 'a') = false), and whether the statement is a query at all (DDL's CHECK
+ * and index predicates select no rows). Pure bookkeeping over sqllex cursor positions.
+ */
+#ifndef PGROUTER_TENANTNEG_H
+#define PGROUTER_TENANTNEG_H
+
+#include <stdint.h>
+
+#include "router/sqllex.h"
+
+struct tenantneg {
+    int dml;                    /* SELECT, INSERT, UPDATE, DELETE or MERGE seen (not DDL) */
+    uint64_t neg_at;            /* bit d: a NOT at depth d, until its AND/OR/THEN/',' */
+    uint64_t sub_at;            /* bit d: the parentheses at depth d hold a subquery */
+    uint64_t val_at;            /* bit d: the tenant column is compared at depth d */
+    int paren_value;            /* the token before is a ')' closing such a comparison */
+    unsigned in_case;           /* CASE ... END open */
+};
+
+/* Forget everything: a new statement starts. */
+void tenantneg_reset(struct tenantneg *n);
+
+/*
+ * Account for the cursor's current token; call it once for every token the scan's main
+ * loop looks at, in order. Returns 1 if the token compares a parenthesised comparison of
+ * the tenant column again (then the statement selects "not this tenant" or worse).
+ */
+int tenantneg_track(struct tenantneg *n, const struct sqllex_cursor *cu);
+
+/*
+ * 1 if a NOT applies at depth d: one opened at d or an enclosing depth, but not outside
+ * the innermost subquery (NOT EXISTS (SELECT ...) negates the subquery's result, not the
+ * comparisons inside it). Deeper than 62 parentheses counts as negated.
+ */
+int tenantneg_negated(const struct tenantneg *n, int d);
+
+/* The tenant column is compared at depth d (see tenantneg_track's return). */
+void tenantneg_compared(struct tenantneg *n, int d);
+
+/* An operator that compares other than by equality: <> != < > <= >= ~ ~~ @> && ... */
+int tenantneg_is_cmp_op(const struct sqllex_token *t);
+
+/* A word after a column that compares it with more than one value: NOT, LIKE, BETWEEN... */
+int tenantneg_is_broad_word(const struct sqllex_token *t);
+
+#endif
