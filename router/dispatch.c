@@ -188,6 +188,32 @@ static int dispatch_send_rewritten(struct session *s, struct backend *be)
     return n > 0 ? conn_send_owned(&be->srv.conn, data, n) : (free(data), 0);
 }
 
+/* The cluster of the transaction the client has open (sharding), or NULL. */
+static const struct cfg_cluster *dispatch_tx_cluster(struct session *s)
+{
+    struct backend *pin = session_pinned_tx(s);
+
+    if (!s->cfg->sharding.enabled || pin == NULL)
+        return NULL;
+    return cfg_find_cluster(s->cfg, s->w->nodes.n[pin->slot].cluster);
+}
+
+void dispatch_decide_state(struct session *s, struct decide_session *ds)
+{
+    memset(ds, 0, sizeof(*ds));
+    ds->in_tx = session_pinned_tx(s) != NULL;
+    ds->sticky = s->sticky;
+    /* With health checks, read-your-writes follows WAL positions; else the window. */
+    ds->ryw = s->ryw_until_ms > session_now(s) &&
+              !(s->cfg->health.ryw_lsn && s->cfg->health.interval_ms > 0 &&
+                s->cfg->health.user != NULL);
+    ds->ryw_cluster = s->ryw_cluster;
+    ds->role = s->role;
+    ds->tenant = s->tenant;
+    ds->tx_cluster = dispatch_tx_cluster(s);
+    ds->escape_strings = s->escape_strings;
+}
+
 /*
  * Sharding: the unit's cluster (its tenant's), the cluster of the open transaction, or
  * the session's default. A tenant on another cluster inside a transaction is refused.
@@ -197,23 +223,20 @@ static int dispatch_pick_cluster(struct session *s)
 {
     struct session_unit *u = &s->unit;
     struct backend *pin = session_pinned_tx(s);
-    const struct cfg_cluster *tx = NULL;
+    const struct cfg_cluster *tx = dispatch_tx_cluster(s);
 
     if (!s->cfg->sharding.enabled) {
         s->cluster = s->cfg->default_cluster;
         return 0;
     }
-    if (pin != NULL)
-        tx = cfg_find_cluster(s->cfg, s->w->nodes.n[pin->slot].cluster);
     if (tx != NULL && u->cluster != NULL && u->cluster != tx) {
-        const struct cfg_cluster *other = u->cluster;
+        char msg[DECIDE_MSG_MAX];
 
+        decide_tx_message(msg, sizeof(msg), u->cluster, tx);
         conn_discard(&s->client);
         unit_reset(u);
         session_error(s, pin->status, "0A000", "Commit or roll back first; a transaction "
-                      "stays on one cluster.", "pgrouter: this statement belongs to cluster "
-                      "\"%s\", but the transaction runs on cluster \"%s\"",
-                      other->name, tx->name);
+                      "stays on one cluster.", "%s", msg);
         return -1;
     }
     s->cluster = tx != NULL ? tx : u->cluster != NULL ? u->cluster : s->cfg->default_cluster;
@@ -228,6 +251,7 @@ void dispatch_unit(struct session *s, int end_unit)
 {
     struct session_unit *u = &s->unit;
     struct route_decision d;
+    struct decide_session ds;
     struct route_state rs;
     struct backend *be;
     unsigned slot;
@@ -263,14 +287,12 @@ void dispatch_unit(struct session *s, int end_unit)
     }
     if (dispatch_pick_cluster(s) < 0)
         return;
+    dispatch_decide_state(s, &ds);
     memset(&rs, 0, sizeof(rs));
-    rs.in_tx = session_pinned_tx(s) != NULL;
-    rs.sticky = s->sticky;
-    /* With health checks, read-your-writes follows WAL positions; else the window. */
-    rs.ryw = s->ryw_until_ms > session_now(s) && s->ryw_cluster == s->cluster &&
-             !(s->cfg->health.ryw_lsn && s->cfg->health.interval_ms > 0 &&
-               s->cfg->health.user != NULL);
-    rs.role = s->role;
+    rs.in_tx = ds.in_tx;
+    rs.sticky = ds.sticky;
+    rs.ryw = ds.ryw && ds.ryw_cluster == s->cluster;
+    rs.role = ds.role;
     if (s->deferred_begin != NULL) {
         /* The transaction the client began: now its cluster is known. */
         d.target = s->deferred_ro ? ROUTE_REPLICA : ROUTE_PRIMARY;
@@ -280,6 +302,8 @@ void dispatch_unit(struct session *s, int end_unit)
         d.target = rs.in_tx ? ROUTE_PINNED : ROUTE_PRIMARY;
         d.reason = "session state that stays on one server";
         d.sqlstate = NULL;
+    } else if (u->decided) {
+        d = u->route;       /* a lone simple Query: decide_query's answer (as --classify's) */
     } else {
         route_decide(&rs, &u->cr, &d);
     }

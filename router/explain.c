@@ -1,100 +1,86 @@
 /*
- * router/explain.c - routing explanations for --classify: the classifier and the routing
- * rules applied to a statement for a fresh autocommit session.
+ * router/explain.c - routing explanations for --classify: decide_query's answer for a
+ * statement from a fresh autocommit session, as one line of text.
  */
 #include "router/explain.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/classify.h"
-#include "router/route.h"
-#include "router/shard.h"
-#include "router/tenant.h"
+#include "router/decide.h"
+
+/* The node a decision names, as a person reads it. */
+static const char *explain_node(const struct decide_route *dr)
+{
+    switch (dr->d.target) {
+    case ROUTE_REPLICA:
+        return dr->cluster->n_replicas > 0 ? "replica" : "primary";
+    case ROUTE_ANY:
+    case ROUTE_PINNED:
+        return "current server";
+    case ROUTE_PRIMARY:
+    case ROUTE_ERROR:
+        break;
+    }
+    return "primary";
+}
+
+size_t explain_route_in(const struct routing *r, const struct cfg *cfg,
+                        const struct decide_session *ds, const char *sql, size_t len,
+                        char *buf, size_t n)
+{
+    struct decide_route *dr = malloc(sizeof(*dr));
+    const struct decide_tenant *tn;
+    const char *verb;
+    char why[200], where[200] = "";
+    int w;
+
+    if (dr == NULL || n == 0) {
+        free(dr);
+        return 0;
+    }
+    decide_query(cfg, r, NULL, ds, sql, len, dr);
+    tn = &dr->tn;
+    verb = dr->cr.write ? "write" : "read";
+    if (dr->sqlstate != NULL) {
+        w = snprintf(buf, n, "%s %s refused (SQLSTATE %s: %s)", verb,
+                     tn->sqlstate != NULL ? "?" : dr->cluster->name, dr->sqlstate,
+                     dr->message);
+        free(dr);
+        return w < 0 ? 0 : (size_t)w < n ? (size_t)w : n - 1;
+    }
+    if (dr->d.target == ROUTE_REPLICA && dr->cluster->n_replicas == 0)
+        snprintf(why, sizeof(why), "cluster has no replicas");
+    else if (dr->cr.func != NULL && dr->d.target == ROUTE_PRIMARY &&
+             dr->cr.reason == dr->d.reason)
+        snprintf(why, sizeof(why), "%s %.*s()", dr->d.reason, (int)dr->cr.func_len,
+                 dr->cr.func);
+    else
+        snprintf(why, sizeof(why), "%s", dr->d.reason);
+    if (tn->cluster != NULL && tn->placed)
+        snprintf(where, sizeof(where), "; %s: %s, placed in [tenants]", tn->rule, tn->tenant);
+    else if (tn->cluster != NULL)
+        snprintf(where, sizeof(where), "; %s: %s, bucket %d", tn->rule, tn->tenant,
+                 tn->bucket);
+    else if (cfg->sharding.enabled && r->have_shard)
+        snprintf(where, sizeof(where), "; %s", tn->rule);
+    w = snprintf(buf, n, "%s %s %s (%s%s)", verb, dr->cluster->name, explain_node(dr), why,
+                 where);
+    free(dr);
+    if (w < 0)
+        return 0;
+    return (size_t)w < n ? (size_t)w : n - 1;
+}
 
 size_t explain_route(const struct routing *r, const struct cfg *cfg, const char *sql,
                      size_t len, char *buf, size_t n)
 {
-    struct classify_result cr;
-    struct route_decision d;
-    struct route_state rs;
-    const char *cluster = cfg->default_cluster->name;
-    char where[200] = "";
-    int w;
+    struct decide_session ds;
 
-    if (cfg->sharding.enabled && r->have_shard) {
-        /* The tenant as a fresh session sees it: a comment or the statement's values. */
-        struct tenant_result *tr = malloc(sizeof(*tr));
-        struct tenant_opts o;
-
-        if (tr == NULL)
-            return 0;
-        memset(&o, 0, sizeof(o));
-        o.column = cfg->sharding.tenant_column;
-        o.tables = (const char *const *)cfg->sharding.tables;
-        o.n_tables = cfg->sharding.n_tables;
-        tenant_extract(&o, sql, len, NULL, tr);
-        const char *t = tr->comment != NULL ? tr->comment
-                        : tr->n_values > 0 ? tr->values[0].p : NULL;
-        size_t tl = tr->comment != NULL ? tr->comment_len
-                    : tr->n_values > 0 ? tr->values[0].len : 0;
-        if (t != NULL && (tr->touches_sharded || tr->comment != NULL)) {
-            const struct cfg_cluster *c = shard_cluster_for(&r->shard, t, tl);
-            const struct cfg_tenant *ex = shard_explicit(&r->shard, t, tl);
-            int bucket = shard_bucket(t, tl, cfg->sharding.n_buckets);
-
-            cluster = c != NULL ? c->name : "(none)";
-            if (ex != NULL)
-                snprintf(where, sizeof(where), ", tenant %.*s placed in [tenants]", (int)tl, t);
-            else
-                snprintf(where, sizeof(where), ", tenant %.*s, bucket %d", (int)tl, t, bucket);
-        } else if (tr->touches_sharded) {
-            w = snprintf(buf, n, "%s ? refused (sharded table without a tenant, SQLSTATE "
-                         "22023)", "write");
-            free(tr);
-            return w < 0 ? 0 : (size_t)w < n ? (size_t)w : n - 1;
-        }
-        free(tr);
-    }
-
-    classify_sql(&r->opts, sql, len, &cr);
-    memset(&rs, 0, sizeof(rs));
-    rs.role = cfg->default_role == CFG_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
+    memset(&ds, 0, sizeof(ds));
+    ds.role = cfg->default_role == CFG_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
               : cfg->default_role == CFG_ROLE_REPLICA ? ROUTE_ROLE_REPLICA : ROUTE_ROLE_AUTO;
-    route_decide(&rs, &cr, &d);
-    if (d.target == ROUTE_REPLICA && cfg->default_cluster->n_replicas == 0) {
-        d.target = ROUTE_PRIMARY;
-        d.reason = "cluster has no replicas";
-    }
-    char why[256];
-
-    if (cr.func != NULL && d.target == ROUTE_PRIMARY && cr.reason == d.reason)
-        snprintf(why, sizeof(why), "%s %.*s()", d.reason, (int)cr.func_len, cr.func);
-    else
-        snprintf(why, sizeof(why), "%s", d.reason);
-    switch (d.target) {
-    case ROUTE_ERROR:
-        w = snprintf(buf, n, "%s %s refused (%s, SQLSTATE %s)", cr.write ? "write" : "read",
-                     cluster, d.reason, d.sqlstate);
-        break;
-    case ROUTE_REPLICA:
-        w = snprintf(buf, n, "%s %s replica%s%s%s", cr.write ? "write" : "read", cluster,
-                     where[0] ? " (" : "", where[0] ? where + 2 : "", where[0] ? ")" : "");
-        break;
-    case ROUTE_ANY:
-    case ROUTE_PINNED:
-        w = snprintf(buf, n, "%s %s current server (%s%s)", cr.write ? "write" : "read",
-                     cluster, why, where);
-        break;
-    case ROUTE_PRIMARY:
-    default:
-        w = snprintf(buf, n, "%s %s primary (%s%s)", cr.write ? "write" : "read", cluster, why,
-                     where);
-        break;
-    }
-    if (w < 0)
-        return 0;
-    return (size_t)w < n ? (size_t)w : n - 1;
+    return explain_route_in(r, cfg, &ds, sql, len, buf, n);
 }
 
 int explain_stream(const struct routing *r, const struct cfg *cfg, FILE *in, FILE *out)

@@ -12,12 +12,21 @@
 #include "router/routing.h"
 
 /*
- * Write one line for sql[0..len) to buf: "read CLUSTER replica", "read CLUSTER primary
- * (why)", "write CLUSTER primary (why)", as a client in autocommit with no session state
- * would be routed. Returns the length written (truncated to n - 1).
+ * Write one line for sql[0..len) to buf, as a client in autocommit with no session state
+ * would be routed (decide_query, as the proxy decides): "read CLUSTER replica (why)",
+ * "write CLUSTER primary (why; tenant from the statement: acme, bucket 3)", or
+ * "read ? refused (SQLSTATE 22023: the message the client would get)". Returns the length
+ * written (truncated to n - 1).
  */
 size_t explain_route(const struct routing *r, const struct cfg *cfg, const char *sql,
                      size_t len, char *buf, size_t n);
+
+struct decide_session;
+
+/* explain_route for a session in state *ds (explain_route: a fresh one). */
+size_t explain_route_in(const struct routing *r, const struct cfg *cfg,
+                        const struct decide_session *ds, const char *sql, size_t len,
+                        char *buf, size_t n);
 
 /* Read statements from in, one per line, and print explain_route for each. Returns 0. */
 int explain_stream(const struct routing *r, const struct cfg *cfg, FILE *in, FILE *out);

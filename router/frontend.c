@@ -15,7 +15,6 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/log.h"
-#include "router/shard.h"
 #include "router/sqllex.h"
 #include "router/tenant.h"
 #include "router/unit.h"
@@ -47,15 +46,12 @@ int frontend_words(const char *sql, size_t len, const char *w1, const char *w2)
     return 0;
 }
 
-/* Classify sql and fold it into the unit; remember session-state text to record. */
-static void frontend_classify(struct session *s, const char *sql, size_t len)
+/* Fold sql's classification cr into the unit; remember session-state text to record. */
+static void frontend_note(struct session *s, const char *sql, size_t len,
+                          const struct classify_result *crp)
 {
-    struct classify_result cr;
+    struct classify_result cr = *crp;
     struct session_unit *u = &s->unit;
-    struct classify_opts o = s->cat != NULL ? s->cat->opts : s->w->routing.opts;
-
-    o.escape_strings = s->escape_strings;   /* lexed as the server will parse it */
-    classify_sql(&o, sql, len, &cr);
     if (cr.write && s->cat != NULL && (frontend_words(sql, len, "create", "function") ||
                                        frontend_words(sql, len, "create", "procedure") ||
                                        frontend_words(sql, len, "alter", "function") ||
@@ -102,6 +98,17 @@ static void frontend_classify(struct session *s, const char *sql, size_t len)
     unit_merge(u, &cr);
 }
 
+/* Classify sql (a statement of the extended protocol) and fold it into the unit. */
+static void frontend_classify(struct session *s, const char *sql, size_t len)
+{
+    struct classify_opts o = s->cat != NULL ? s->cat->opts : s->w->routing.opts;
+    struct classify_result cr;
+
+    o.escape_strings = s->escape_strings;   /* lexed as the server will parse it */
+    classify_sql(&o, sql, len, &cr);
+    frontend_note(s, sql, len, &cr);
+}
+
 static int frontend_stream_ok(uint8_t type)
 {
     return type == 'd';     /* CopyData may be large; everything else is held whole */
@@ -139,15 +146,6 @@ static void frontend_refuse(struct session_unit *u, const char *sqlstate, const 
     va_end(ap);
 }
 
-/* The session's own cluster of the given name (the tenant map may be of a newer config). */
-static const struct cfg_cluster *frontend_cluster_for(struct session *s, const char *t,
-                                                      size_t len)
-{
-    const struct cfg_cluster *c = shard_cluster_for(&s->w->routing.shard, t, len);
-
-    return c != NULL ? cfg_find_cluster(s->cfg, c->name) : NULL;
-}
-
 /* Put the unit on cl, refusing it if it already had another cluster. */
 static void frontend_set_cluster(struct session *s, const struct cfg_cluster *cl,
                                  const char *t, size_t len)
@@ -167,69 +165,58 @@ static void frontend_set_cluster(struct session *s, const struct cfg_cluster *cl
     u->cluster = cl;
 }
 
+/* Fold decide_tenant's answer for one statement into the unit. */
+static void frontend_apply_tenant(struct session *s, const struct decide_tenant *tn)
+{
+    if (tn->sqlstate != NULL)
+        frontend_refuse(&s->unit, tn->sqlstate, "%s", tn->message);
+    else if (tn->cluster != NULL)
+        frontend_set_cluster(s, tn->cluster, tn->tenant, strlen(tn->tenant));
+}
+
 /*
- * Sharding: find the tenant of one statement and the cluster it lives on. Sources in
- * order: a tenant=... comment, SET pgrouter.tenant / the startup parameter, the statement
- * itself. Sources that disagree, or a sharded table without any tenant, refuse the unit.
+ * Sharding: the tenant of one statement of the extended protocol (with its bound
+ * parameters) and the cluster it lives on, by decide_tenant's rules.
  */
 static void frontend_tenant(struct session *s, const char *sql, size_t len,
                             const struct tenant_params *params)
 {
-    const struct cfg *cfg = s->cfg;
-    struct session_unit *u = &s->unit;
-    struct tenant_opts o;
-    struct tenant_result *tr;
-    const char *t = NULL;
-    size_t tlen = 0;
+    struct decide_session ds;
+    struct decide_tenant tn;
 
-    if (!cfg->sharding.enabled || !s->w->routing.have_shard)
+    if (!s->cfg->sharding.enabled || !s->w->routing.have_shard)
         return;
-    tr = malloc(sizeof(*tr));
-    if (tr == NULL) {
+    dispatch_decide_state(s, &ds);
+    decide_tenant(s->cfg, &s->w->routing.shard, &ds, sql, len, params, &tn);
+    frontend_apply_tenant(s, &tn);
+}
+
+/*
+ * A simple Query: decide_query (the decision --classify prints) gives its class, its
+ * tenant's cluster and, for a Query that is the whole unit, its node.
+ */
+static void frontend_query(struct session *s, const char *sql, size_t len)
+{
+    struct session_unit *u = &s->unit;
+    int alone = !u->have_cr && u->cluster == NULL && u->err_state == NULL;
+    struct classify_opts o = s->cat != NULL ? s->cat->opts : s->w->routing.opts;
+    struct decide_session ds;
+    struct decide_route *dr = malloc(sizeof(*dr));
+
+    if (dr == NULL) {
         frontend_refuse(u, "53200", "out of memory");
         return;
     }
-    memset(&o, 0, sizeof(o));
-    o.column = cfg->sharding.tenant_column;
-    o.tables = (const char *const *)cfg->sharding.tables;
-    o.n_tables = cfg->sharding.n_tables;
-    o.escape_strings = s->escape_strings;
-    tenant_extract(&o, sql, len, params, tr);
-    if (tr->comment != NULL) {
-        t = tr->comment;
-        tlen = tr->comment_len;
-    } else if (tr->touches_sharded && s->tenant[0] != '\0') {
-        t = s->tenant;
-        tlen = strlen(s->tenant);
+    o.escape_strings = s->escape_strings;   /* lexed as the server will parse it */
+    dispatch_decide_state(s, &ds);
+    decide_query(s->cfg, &s->w->routing, &o, &ds, sql, len, dr);
+    frontend_note(s, sql, len, &dr->cr);
+    frontend_apply_tenant(s, &dr->tn);
+    if (alone && dr->tn.sqlstate == NULL) {
+        u->decided = 1;
+        u->route = dr->d;
     }
-    if (tr->comment_conflict)
-        frontend_refuse(u, "0A000", "pgrouter: two different tenant=... comments in one "
-                        "statement");
-    if (!tr->touches_sharded && t == NULL) {
-        free(tr);
-        return;     /* no sharded table, no explicit tenant: the default cluster */
-    }
-    for (unsigned i = 0; i < tr->n_values; i++) {
-        const struct tenant_value *v = &tr->values[i];
-
-        if (t != NULL && (v->len != tlen || memcmp(v->p, t, tlen) != 0)) {
-            frontend_refuse(u, "0A000", "pgrouter: the statement names tenant \"%.*s\" but "
-                            "the session or comment says \"%.*s\"", (int)v->len, v->p,
-                            (int)tlen, t);
-            break;
-        }
-        frontend_set_cluster(s, frontend_cluster_for(s, v->p, v->len), v->p, v->len);
-    }
-    if (t != NULL) {
-        frontend_set_cluster(s, frontend_cluster_for(s, t, tlen), t, tlen);
-    } else if (tr->n_values == 0 || tr->unknown || tr->has_or || tr->overflow) {
-        frontend_refuse(u, "22023", "pgrouter: a statement on sharded table \"%s\" needs a "
-                        "tenant: add %s = '...' to its WHERE clause or INSERT, a /* tenant=... */ "
-                        "comment, or SET %s = '...'",
-                        cfg->sharding.tables[tr->n_tables > 0 ? tr->tables[0] : 0],
-                        cfg->sharding.tenant_column, cfg->sharding.tenant_key);
-    }
-    free(tr);
+    free(dr);
 }
 
 /* Answer a transaction statement pgrouter handled itself: CommandComplete, ReadyForQuery. */
@@ -267,13 +254,10 @@ static int frontend_lazy_tx(struct session *s, const char *sql, size_t len)
                         frontend_words(sql, len, "abort", NULL) ? "ROLLBACK" : "COMMIT", 'I');
         return 1;
     }
-    if (!(f & CLASSIFY_F_BEGIN) || u->cluster != NULL || s->deferred_begin != NULL)
+    /* with a session tenant, decide_query put the BEGIN on its cluster already */
+    if (!(f & CLASSIFY_F_BEGIN) || u->cluster != NULL || s->deferred_begin != NULL ||
+        s->tenant[0] != '\0')
         return 0;
-    if (s->tenant[0] != '\0') {
-        frontend_set_cluster(s, frontend_cluster_for(s, s->tenant, strlen(s->tenant)),
-                             s->tenant, strlen(s->tenant));
-        return 0;
-    }
     s->deferred_begin = strndup(sql, len);
     if (s->deferred_begin == NULL)
         return 0;
@@ -355,8 +339,7 @@ static int frontend_message(struct session *s, const struct frame *f)
     case 'Q':
         /* A NUL-terminated string: classify up to the terminator. */
         qlen = f->body_len > 0 ? strnlen((const char *)f->body, f->body_len) : 0;
-        frontend_classify(s, (const char *)f->body, qlen);
-        frontend_tenant(s, (const char *)f->body, qlen, NULL);
+        frontend_query(s, (const char *)f->body, qlen);
         if (frontend_lazy_tx(s, (const char *)f->body, qlen))
             return 0;
         if ((u->cr.flags & CLASSIFY_F_SET_ROLE) && u->cr.n_statements == 1 && !u->rewrite &&

@@ -14,6 +14,7 @@
 #include "router/backend.h"
 #include "router/classify.h"
 #include "router/conn.h"
+#include "router/decide.h"
 #include "router/pool.h"
 #include "router/route.h"
 #include "router/stmt.h"
@@ -74,6 +75,8 @@ struct session_unit {
     size_t unnamed_len;             /* ...for the tenant of its Bind */
     int has_set_tenant;             /* SET/RESET pgrouter.tenant: set_tenant on success */
     char set_tenant[64];
+    int decided;                    /* a lone simple Query: route holds decide_query's node */
+    struct route_decision route;
     int pending;                    /* sent with its last message; awaiting ReadyForQuery */
     unsigned retries;               /* times it was run again on another node */
 };
@@ -165,6 +168,8 @@ void session_error(struct session *s, char status, const char *sqlstate, const c
 void session_server_lost(struct backend *be, const char *why);
 /* Start the idle timer for ReadyForQuery status ('I' client_idle_timeout, else idle tx). */
 void dispatch_idle_timer(struct session *s, char status);
+/* What s knows for routing its next statement (decide.h), as dispatch_unit uses it. */
+void dispatch_decide_state(struct session *s, struct decide_session *ds);
 /* Send the unit assembled so far (end_unit 1: complete, 0: Flush, -1: resume). */
 void dispatch_unit(struct session *s, int end_unit);
 /* The server this client holds on node slot, or NULL. */

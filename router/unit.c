@@ -18,6 +18,7 @@ void unit_reset(struct session_unit *u)
     free(u->err_msg);
     u->err_msg = NULL;
     u->has_set_tenant = 0;
+    u->decided = 0;
     u->session_sql = NULL;
     u->retries = 0;
     u->open = u->sent = u->have_cr = u->force_primary = u->pending = 0;
