@@ -514,6 +514,75 @@ EOF
     all_equal "a query after the error" 1 $(tagged "$out" alive)
 }
 
+# pgrouter --classify and the proxy give the same answer (decide_query): for
+# each statement, a refusal in --classify is the same ERROR (SQLSTATE and
+# message) from the proxy, and a route names the node that answers.
+# Negations and comparisons other than = never pick a cluster, not even with a
+# comment or SET naming the tenant.
+t_shard_classify_agrees() {
+    proxy_only
+    local sel="SELECT 'k', inet_server_port(), count(*) FROM accounts" stmts=() lines=()
+    local i out err line state msg want errf=$LOGDIR/shard_classify_agrees.err refused=0
+    stmts=(
+        "$sel WHERE tenant_id = 'globex' OR tenant_id = 'acme'"
+        "$sel WHERE tenant_id IN ('globex', 'acme')"
+        "$sel WHERE tenant_id = 'globex' OR balance > 5"
+        "/* tenant=globex */ $sel WHERE tenant_id = 'acme'"
+        "$sel WHERE NOT (tenant_id = 'globex')"
+        "$sel WHERE tenant_id <> 'globex'"
+        "$sel WHERE tenant_id NOT IN ('globex')"
+        "$sel WHERE tenant_id IS DISTINCT FROM 'globex'"
+        "$sel WHERE tenant_id LIKE 'glob%'"
+        "/* tenant=globex */ $sel WHERE tenant_id <> 'globex'"
+        "$sel WHERE tenant_id = 'globex'"
+        "$sel WHERE tenant_id IN ('globex', 'initech')"
+        "$sel WHERE tenant_id IS NOT DISTINCT FROM 'acme'"
+        "/* tenant=acme */ $sel"
+        "SELECT 'k', inet_server_port(), 1"
+    )
+    shard_wait_replay || fail "replicas did not replay"
+    out=$(printf '%s\n' "${stmts[@]}" |
+        timeout 20 "$PGROUTER_BIN" --classify -c "$ITEST_DIR/shard/pgrouter.ini" 2>&1) ||
+        fail "pgrouter --classify failed: $out"
+    echo "$out"
+    mapfile -t lines <<<"$out"
+    [ "${#lines[@]}" -eq "${#stmts[@]}" ] ||
+        fail "${#stmts[@]} statements, ${#lines[@]} lines from --classify"
+    for i in "${!stmts[@]}"; do
+        line=${lines[$i]}
+        out=$(with_errors "$errf" -c "${stmts[$i]}")
+        err=$(cat "$errf")
+        echo "[$i] ${stmts[$i]}"
+        echo "    classify: $line"
+        echo "    proxy: ${out:-(no rows)} ${err:+/ $err}"
+        if [[ $line =~ ^(read|write)\ [^\ ]+\ refused\ \(SQLSTATE\ ([0-9A-Z]{5}):\ (.*)\)$ ]]; then
+            state=${BASH_REMATCH[2]}
+            msg=${BASH_REMATCH[3]}
+            refused=$((refused + 1))
+            grep -qF "ERROR:  $state: $msg" <<<"$err" ||
+                fail "[$i] --classify refuses with $state '$msg'; the proxy said: ${err:-$out}"
+            [ -z "$out" ] || fail "[$i] refused by --classify, but the proxy answered: $out"
+        elif [[ $line =~ ^read\ ([a-z_]+)\ (primary|replica)\ \( ]]; then
+            want="${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"
+            [ -z "$err" ] || fail "[$i] --classify routes it to $want; the proxy said: $err"
+            served_by "[$i] ${stmts[$i]}" "$want" $(tagged "$out" k)
+        else
+            fail "[$i] unexpected --classify line: $line"
+        fi
+    done
+    [ "$refused" -eq 10 ] || fail "expected 10 refusals from --classify, got $refused"
+    # the session's tenant does not make a negation one cluster's either
+    out=$(with_errors "$errf" -c "SET pgrouter.tenant = 'globex'" \
+        -c "$sel WHERE NOT (tenant_id = 'globex')" -c "$sel WHERE tenant_id <> 'acme'" \
+        -c "$sel WHERE tenant_id = 'globex' OR balance > 5")
+    err=$(cat "$errf")
+    echo "with SET pgrouter.tenant = 'globex': ${out:-(no rows)} / $err"
+    [ "$(grep -c 'ERROR:  22023: pgrouter: a statement on sharded table "accounts" needs a tenant: it compares tenant_id with NOT' <<<"$err")" -eq 2 ] ||
+        fail "NOT (...) and <> after SET pgrouter.tenant: expected two ERROR 22023: $err"
+    served_by "= 'globex' OR balance > 5 after SET pgrouter.tenant = 'globex'" \
+        shard_a/replica $(tagged "$out" k)
+}
+
 # A transaction stays on one cluster: it starts on shard_b (comment on BEGIN),
 # a statement for globex (shard_a) inside is refused with 0A000 naming both.
 t_shard_error_tx_cross() {
@@ -727,6 +796,7 @@ shard_cases() {
     run shard_error_conflict t_shard_error_conflict
     run shard_error_in_two_clusters t_shard_error_in_two_clusters
     run shard_error_tx_cross t_shard_error_tx_cross
+    run shard_classify_agrees t_shard_classify_agrees
     run shard_tx_session_tenant t_shard_tx_session_tenant
     run shard_hash_sql t_shard_hash_sql
     run shard_pgbench t_shard_pgbench
