@@ -34,15 +34,15 @@ static void backend_param(struct backend *be, const uint8_t *body, size_t n)
     be->escape_strings = strcmp(value, "off") == 0;
 }
 
-static void backend_server_ready(struct server *srv, int err, const char *msg)
+static void backend_server_ready(struct server *srv, const struct pqloop_error *err)
 {
     struct backend *be = srv->owner;
 
-    if (err == 0) {
+    if (err == NULL) {
         be->ready = 1;
         be->status = 'I';
     }
-    pool_server_ready(be, err, msg);
+    pool_server_ready(be, err);
 }
 
 static void backend_server_closed(struct server *srv)

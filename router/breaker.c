@@ -148,7 +148,11 @@ const char *breaker_state_name(enum breaker_state s)
 
 int breaker_counts(const char *sqlstate)
 {
-    static const char *const counted[] = { "57P01", "57P02", "57P03", "53300" };
+    /*
+     * Not 53300: "too many connections" is as often a limit of one role or database
+     * (CONNECTION LIMIT) as the server's, and a client must not take a node down.
+     */
+    static const char *const counted[] = { "57P01", "57P02", "57P03" };
 
     if (sqlstate == NULL || strlen(sqlstate) != 5)
         return 0;

@@ -5,8 +5,8 @@
  * (the loop's uv_now). The caller reports the outcome of every attempt it was
  * allowed to make: exactly one breaker_success or breaker_failure per breaker_allow
  * that returned 1. Only failures that say the node is unusable count (connection
- * refused or lost, timeouts, crash or shutdown, too many connections: see
- * breaker_counts); SQL errors from a healthy server do not.
+ * refused or lost, timeouts, crash or shutdown: see breaker_counts); SQL errors from
+ * a healthy server and login errors of one database or user do not.
  *
  *   closed --(failure_threshold consecutive failures)--> open
  *   open --(open timeout elapsed, at the next breaker_allow)--> half-open
@@ -103,9 +103,10 @@ const char *breaker_state_name(enum breaker_state s);
 
 /*
  * Does an error with this SQLSTATE (5 characters) count as a node failure? 1 for
- * class 08 (connection exception), 57P01 admin_shutdown, 57P02 crash_shutdown,
- * 57P03 cannot_connect_now and 53300 too_many_connections; 0 for everything else
- * (syntax, constraints, permissions...) and for NULL or malformed codes.
+ * class 08 (connection exception), 57P01 admin_shutdown, 57P02 crash_shutdown and
+ * 57P03 cannot_connect_now; 0 for everything else (syntax, constraints, permissions,
+ * login errors such as 3D000, 28P01, 55000, and 53300 too_many_connections, which a
+ * role's or database's CONNECTION LIMIT gives too) and for NULL or malformed codes.
  */
 int breaker_counts(const char *sqlstate);
 

@@ -66,7 +66,7 @@ static void dispatch_query_timeout_cb(uv_timer_t *t)
     }
     if (s->unit_timeouts++ == 0) {
         nodes_failure(&s->w->nodes, (int)be->slot, session_now(s), "query_timeout");
-        cancel_send(s->w->loop, be->srv.pg, be->name);
+        cancel_send(s->w->loop, server_pg(&be->srv), be->name);
         uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
         return;
     }

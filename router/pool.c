@@ -79,6 +79,7 @@ static unsigned pool_limit(const struct pool *p, uint64_t now_ms)
     const struct cfg *cfg = p->w->cfg;
     unsigned limit = (unsigned)cfg->default_pool_size;
 
+    /* The reserve opens only for a client that has waited reserve_pool_timeout. */
     if (cfg->reserve_pool_size > 0 && p->wait_head != NULL &&
         now_ms - p->wait_head->since_ms >= cfg->reserve_pool_timeout_ms)
         limit += (unsigned)cfg->reserve_pool_size;
@@ -108,6 +109,9 @@ static int pool_may_open(const struct pool *p, uint64_t now_ms)
  */
 static int pool_make_room(struct pool *p, uint64_t now_ms)
 {
+    /* The server just refused this database/user: no new attempt until that expires. */
+    if (now_ms < p->login_err_until_ms)
+        return 0;
     while (!pool_may_open(p, now_ms)) {
         struct backend **victim = NULL;
         struct pool *owner = NULL;
@@ -207,17 +211,32 @@ static void pool_serve_db(struct pool *p, uint64_t now_ms)
             pool_cover_waiters(q, now_ms);
 }
 
+static void pool_kick_cb(uv_timer_t *t);
+
 int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms)
 {
     wt->next = NULL;
     wt->pool = p;
     wt->since_ms = now_ms;
+    wt->sqlstate[0] = '\0';
+    wt->node_down = 0;
     if (p->wait_tail != NULL)
         p->wait_tail->next = wt;
     else
         p->wait_head = wt;
     p->wait_tail = wt;
     p->n_waiting++;
+    if (now_ms < p->login_err_until_ms) {
+        /* The server just refused this database/user: answer the same, from the loop. */
+        if (!p->kick_live) {
+            if (uv_timer_init(p->w->loop, &p->kick) < 0)
+                return 0;   /* query_wait_timeout answers instead */
+            p->kick.data = p;
+            p->kick_live = 1;
+        }
+        uv_timer_start(&p->kick, pool_kick_cb, 0, 0);
+        return 0;
+    }
     /*
      * One connection per waiter not yet covered by one being opened. One that cannot start
      * is retried by pool_maintain, which fails the waiters if it still cannot (the waiter
@@ -333,29 +352,78 @@ static void pool_remember_params(struct pool *p, struct backend *be)
     }
 }
 
-void pool_server_ready(struct backend *be, int err, const char *msg)
+/* Fail the clients waiting now (not those queued by their callbacks) with err. */
+static void pool_fail_waiters(struct pool *p, const struct pqloop_error *err)
 {
-    struct pool *p = be->pool;
+    unsigned n = p->n_waiting;
     struct pool_waiter *wt;
 
+    while (n-- > 0 && (wt = pool_pop_waiter(p)) != NULL) {
+        snprintf(wt->sqlstate, sizeof(wt->sqlstate), "%s", err->sqlstate);
+        wt->node_down = err->fault == PQLOOP_FAULT_NODE;
+        wt->done(wt, NULL, err->message);
+    }
+}
+
+void pool_server_ready(struct backend *be, const struct pqloop_error *err)
+{
+    struct pool *p = be->pool;
+    uint64_t now = uv_now(p->w->loop);
+    struct pqloop_error e;
+
     p->n_connecting--;
-    if (err == 0) {
+    if (err == NULL) {
         log_debug("pool %s@%s/%s: new server (backend pid %u)", p->user, p->db, p->node,
                   be->srv.be_pid);
         pool_remember_params(p, be);
-        nodes_success(&p->w->nodes, p->node_id, uv_now(p->w->loop), 0);
+        nodes_success(&p->w->nodes, p->node_id, now, 0);
+        p->login_err_until_ms = 0;
         backend_start(be);
         pool_hand_over(p, be);
         return;
     }
-    log_warn("pool %s@%s/%s: cannot connect: %s", p->user, p->db, p->node, msg);
-    if (strstr(msg, "does not exist") == NULL)
-        nodes_failure(&p->w->nodes, p->node_id, uv_now(p->w->loop), msg);
+    e = *err;
+    switch (e.fault) {
+    case PQLOOP_FAULT_NODE:
+        log_warn("pool %s@%s/%s: cannot connect: %s (%s)", p->user, p->db, p->node,
+                 e.message, e.sqlstate);
+        nodes_failure(&p->w->nodes, p->node_id, now, e.message);
+        break;
+    case PQLOOP_FAULT_LOGIN:
+        if (e.needs_password && p->password == NULL)
+            snprintf(e.message, sizeof(e.message), "pgrouter has no password to log in to "
+                     "the server as \"%s\": its auth_file entry is a SCRAM or md5 secret, "
+                     "not a plain password", p->user);
+        log_warn("pool %s@%s/%s: the server refused the login: %s (%s); not a node failure, "
+                 "new clients of this pool get the same error for %u ms", p->user, p->db,
+                 p->node, e.message, e.sqlstate, POOL_LOGIN_ERROR_MS);
+        /* The server answered: the node itself works. */
+        nodes_success(&p->w->nodes, p->node_id, now, 0);
+        p->login_err = e;
+        p->login_err_until_ms = now + POOL_LOGIN_ERROR_MS;
+        break;
+    case PQLOOP_FAULT_LOCAL:
+        log_error("pool %s@%s/%s: cannot open a server connection: %s (%s)", p->user, p->db,
+                  p->node, e.message, e.sqlstate);
+        break;
+    }
     backend_close(be);
-    /* A node that refuses fails every client waiting for it now, not one by one. */
-    while ((wt = pool_pop_waiter(p)) != NULL)
-        wt->done(wt, NULL, msg);
-    pool_serve_db(p, uv_now(p->w->loop));
+    /* Every client waiting now gets the answer at once, not one by one. */
+    pool_fail_waiters(p, &e);
+    pool_serve_db(p, now);
+}
+
+static void pool_kick_cb(uv_timer_t *t)
+{
+    struct pool *p = t->data;
+    uint64_t now = uv_now(p->w->loop);
+
+    if (now < p->login_err_until_ms) {
+        pool_fail_waiters(p, &p->login_err);
+        return;
+    }
+    /* The error has expired meanwhile: try the server again for those waiting. */
+    pool_cover_waiters(p, now);
 }
 
 void pool_server_lost(struct backend *be, const char *why)
@@ -483,7 +551,8 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
                       too_old ? "server_lifetime" : "server_idle_timeout");
             backend_close(be);
         }
-        while (pool_size(p) < (unsigned)cfg->min_pool_size && pool_may_open(p, now_ms))
+        while (pool_size(p) < (unsigned)cfg->min_pool_size && now_ms >= p->login_err_until_ms &&
+               pool_may_open(p, now_ms))
             if (pool_open(p) < 0)
                 break;
         /* Waiters past query_wait_timeout get an error; waiters may also use the reserve. */
@@ -501,6 +570,10 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
             while (p->n_waiting > p->n_connecting) {
                 struct pool_waiter *wt = pool_pop_waiter(p);
 
+                if (wt == NULL)
+                    break;
+                snprintf(wt->sqlstate, sizeof(wt->sqlstate), "53000");
+                wt->node_down = 0;
                 wt->done(wt, NULL, p->err);
             }
         }
@@ -551,6 +624,10 @@ void pool_close_all(struct worker *w)
 
     for (p = w->pools; p != NULL; p = next) {
         next = p->next;
+        if (p->kick_live) {
+            uv_close((uv_handle_t *)&p->kick, NULL);
+            p->kick_live = 0;
+        }
         while (p->idle != NULL) {
             struct backend *be = p->idle;
 

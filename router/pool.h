@@ -12,12 +12,20 @@
 
 #include "config/cfg.h"
 #include "router/backend.h"
+#include "router/pqloop.h"
+
+/* How long a pool answers new clients with the login error its server gave (not retried). */
+#define POOL_LOGIN_ERROR_MS 3000
 
 struct worker;
 struct pool;
 
 struct pool_waiter;
-/* A server for the waiter (be != NULL), or the reason there will be none (err). */
+/*
+ * A server for the waiter (be != NULL), or the reason there will be none: err, a one-line
+ * message (the server's own for a login error), with wt->sqlstate and wt->node_down set;
+ * or neither (query_wait_timeout).
+ */
 typedef void (*pool_done_fn)(struct pool_waiter *wt, struct backend *be, const char *err);
 
 struct pool_waiter {
@@ -26,6 +34,8 @@ struct pool_waiter {
     uint64_t since_ms;
     pool_done_fn done;
     void *arg;
+    char sqlstate[6];           /* with err: the server's SQLSTATE, or pgrouter's */
+    int node_down;              /* with err: the node failed (else: this database/user) */
 };
 
 struct pool_param {
@@ -57,6 +67,10 @@ struct pool {
     uint64_t n_wait_timeouts;   /* waiters failed by query_wait_timeout */
     int start_error;            /* the last connection could not even start (-errno), 0 */
     char err[160];              /* text handed to waiters failed by this pool */
+    struct pqloop_error login_err;  /* the server refused this database/user... */
+    uint64_t login_err_until_ms;    /* ...and new waiters get that answer until then */
+    uv_timer_t kick;            /* fails such waiters from the loop (initialised on use) */
+    int kick_live;
 };
 
 /*
@@ -87,8 +101,12 @@ void pool_release(struct backend *be, int reset);
 /* Close a broken server (or one a session can no longer use). */
 void pool_discard(struct backend *be);
 
-/* The backend's connection finished (pool_server_*: called by backend.c). */
-void pool_server_ready(struct backend *be, int err, const char *msg);
+/*
+ * The backend's connection finished (pool_server_*: called by backend.c). err == NULL:
+ * connected. Otherwise every waiter gets err; only a node fault counts against the node's
+ * breaker, and a login error is kept POOL_LOGIN_ERROR_MS for the next waiters.
+ */
+void pool_server_ready(struct backend *be, const struct pqloop_error *err);
 void pool_server_lost(struct backend *be, const char *why);
 void pool_server_closed(struct backend *be);
 

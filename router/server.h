@@ -1,7 +1,8 @@
 /*
  * router/server.h - one connection to a PostgreSQL server: opened with libpq's
- * non-blocking API on the loop (so libpq does the server's authentication), then taken
- * over as a raw stream for relaying.
+ * non-blocking API on the loop (pqloop: so libpq does the server's authentication, and
+ * host names are resolved without blocking), then taken over as a raw stream for
+ * relaying.
  */
 #ifndef PGROUTER_SERVER_H
 #define PGROUTER_SERVER_H
@@ -11,6 +12,7 @@
 #include <uv.h>
 
 #include "router/conn.h"
+#include "router/pqloop.h"
 
 enum server_state {
     SERVER_CONNECTING = 0,
@@ -19,22 +21,23 @@ enum server_state {
 };
 
 struct server;
-/* Connection attempt finished: err = 0 and srv is ready, or err < 0 and msg says why. */
-typedef void (*server_ready_fn)(struct server *srv, int err, const char *msg);
+/* Connection attempt finished: err == NULL and srv is ready, or err says why and whose
+ * fault it is (see struct pqloop_error). */
+typedef void (*server_ready_fn)(struct server *srv, const struct pqloop_error *err);
 /* Every handle of srv is closed and libpq is finished: srv may be freed. */
 typedef void (*server_closed_fn)(struct server *srv);
 
 struct server {
     struct conn conn;           /* valid once SERVER_READY */
     enum server_state state;
-    PGconn *pg;
+    struct pqloop pq;           /* pq.pg: libpq's connection, kept until closed */
     uv_loop_t *loop;
-    uv_poll_t *poll;            /* during connect; reallocated if libpq changes socket */
-    int poll_fd;
-    uv_timer_t timer;           /* connect timeout */
+    uv_timer_t timer;           /* connect timeout; reports an early failure from the loop */
+    unsigned timeout_ms;
     int handles;                /* libuv handles not yet closed */
     char node[280];             /* "host:port", for messages */
-    char errmsg[256];           /* a failure to report from the loop */
+    struct pqloop_error early;  /* a failure to report from the loop */
+    int have_early;
     uint32_t be_pid;
     void *owner;
     server_ready_fn on_ready;
@@ -43,7 +46,8 @@ struct server {
 
 /*
  * Start connecting srv (caller-owned, zeroed by this call) to host:port with the given
- * libpq keyword/value pairs (NULL-terminated arrays; host, port, sslmode are added here).
+ * libpq keyword/value pairs (NULL-terminated arrays, copied; host, hostaddr, port,
+ * sslmode are added here). host may be a name: it is resolved on the loop.
  * on_ready fires exactly once unless server_close comes first. Returns 0, or a negative
  * error with nothing to close.
  */
@@ -53,6 +57,9 @@ int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16
 
 /* Begin closing; on_closed fires when done. Idempotent. */
 void server_close(struct server *srv);
+
+/* libpq's connection (for PQcancel), or NULL. */
+PGconn *server_pg(const struct server *srv);
 
 /* ParameterStatus value the server reported at start-up, or NULL. */
 const char *server_param(const struct server *srv, const char *name);

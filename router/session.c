@@ -300,35 +300,13 @@ static void session_attach(struct session *s, unsigned slot, struct backend *be)
         s->pinned |= 1ull << slot;
 }
 
-/* SQLSTATE for a server connection failure, from libpq's message. */
-static const char *session_connect_sqlstate(const char *msg)
-{
-    if (strstr(msg, "database \"") != NULL && strstr(msg, "does not exist") != NULL)
-        return "3D000";
-    if (strstr(msg, "role \"") != NULL && strstr(msg, "does not exist") != NULL)
-        return "28000";
-    if (strstr(msg, "password authentication failed") != NULL)
-        return "28P01";
-    if (strstr(msg, "too many") != NULL)
-        return "53300";
-    if (strstr(msg, "starting up") != NULL || strstr(msg, "shutting down") != NULL)
-        return "57P03";
-    return "08006";
-}
-
-static int session_is_node_failure(const char *sqlstate)
-{
-    return strcmp(sqlstate, "08006") == 0 || strcmp(sqlstate, "57P03") == 0 ||
-           strcmp(sqlstate, "53300") == 0;
-}
-
 /* A pool answered: a server, a connection failure (err), or query_wait_timeout (none). */
 static void session_pool_done(struct pool_waiter *wt, struct backend *be, const char *err)
 {
     struct session *s = wt->arg;
     unsigned slot = (unsigned)s->wait_slot;
     const struct node *node = session_node(s, slot);
-    const char *code;
+    const char *code = wt->sqlstate[0] != '\0' ? wt->sqlstate : "08006";
 
     if (be != NULL) {
         session_attach(s, slot, be);
@@ -362,18 +340,17 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
         frontend_pump(s);
         return;
     }
-    code = session_connect_sqlstate(err);
     if (s->state == SESSION_CONNECT) {
-        if (session_is_node_failure(code))
+        if (wt->node_down)
             session_fatal(s, code, "Check that the server is running and accepts TCP "
                           "connections; pgrouter tries again for the next client.",
                           "pgrouter: cannot connect to primary %s of cluster \"%s\": %s",
                           node->name, s->cluster->name, err);
-        else
-            session_fatal(s, code, NULL, "%s (server %s)", err, node->name);
+        else    /* the server's own words, as a direct login would get them */
+            session_fatal(s, code, NULL, "%s", err);
         return;
     }
-    if (slot != session_primary_slot(s) && session_is_node_failure(code) &&
+    if (slot != session_primary_slot(s) && wt->node_down &&
         !s->unit.cr.write && !session_pinned_tx(s)) {
         /* The unit has not gone out: choose again (another replica, or the primary). */
         s->unit.slot = 0;
@@ -383,9 +360,11 @@ static void session_pool_done(struct pool_waiter *wt, struct backend *be, const 
     }
     conn_discard(&s->client);
     unit_reset(&s->unit);
-    session_error(s, 'I', code, "Check that the server is running; the next statement "
-                  "tries again.", "pgrouter: cannot connect to %s %s of cluster \"%s\": %s",
-                  session_slot_role(s, slot), node->name, s->cluster->name, err);
+    session_error(s, 'I', code, wt->node_down ? "Check that the server is running; the "
+                  "next statement tries again." : NULL,
+                  "pgrouter: cannot %s %s %s of cluster \"%s\": %s",
+                  wt->node_down ? "connect to" : "log in to", session_slot_role(s, slot),
+                  node->name, s->cluster->name, err);
     frontend_pump(s);
 }
 
@@ -641,7 +620,7 @@ void session_cancel(struct session *s)
         struct backend *be = t->unit.target;
 
         log_info("%s: cancel request for %s, sent to %s", s->tag, t->tag, be->name);
-        if (cancel_send(s->w->loop, be->srv.pg, be->name) < 0)
+        if (cancel_send(s->w->loop, server_pg(&be->srv), be->name) < 0)
             log_warn("%s: cannot start cancel for %s", s->tag, t->tag);
     } else {
         log_info("%s: cancel request for %s, which runs no query", s->tag, t->tag);

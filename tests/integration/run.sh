@@ -435,6 +435,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/state.sh
 . "$HERE/state.sh"
 
+# server logins and start-up on instances of their own: connect_cases, t_connect_*
+# shellcheck source=tests/integration/connect.sh
+. "$HERE/connect.sh"
+
 # transaction pooling on instances of its own: pooling_cases, the t_pool_* cases
 # shellcheck source=tests/integration/pooling.sh
 . "$HERE/pooling.sh"
@@ -1028,6 +1032,7 @@ main() {
     pooling_cases
     state_cases
     pipeline_cases
+    connect_cases
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini

@@ -276,7 +276,7 @@ static void test_breaker_counts_connection_and_shutdown_errors(void **state)
 {
     static const char *const yes[] = {
         "08000", "08003", "08006", "08001", "08004", "08P01",
-        "57P01", "57P02", "57P03", "53300",
+        "57P01", "57P02", "57P03",
     };
 
     (void)state;
@@ -295,6 +295,11 @@ static void test_breaker_ignores_sql_errors(void **state)
         "53200", /* out_of_memory */
         "57P04", /* database_dropped */
         "25006", /* read_only_sql_transaction */
+        "53300", /* too_many_connections: also a role's or database's CONNECTION LIMIT */
+        "3D000", /* invalid_catalog_name: no such database */
+        "28P01", /* invalid_password */
+        "28000", /* invalid_authorization_specification: no such role, pg_hba */
+        "55000", /* object_not_in_prerequisite_state: datallowconn = false */
         "00000", "", "08", "0800", "080000", "57P0", "5330", "X8000",
     };
 

@@ -379,10 +379,13 @@ static void m_connect_finishes(struct model *m, int ok)
 
     if (ok) {
         ms->where = M_LIMBO;
-        pool_server_ready(ms->be, 0, NULL);
+        pool_server_ready(ms->be, NULL);
         m_settle(ms);
     } else {
-        pool_server_ready(ms->be, -1, "could not connect to server: Connection refused");
+        struct pqloop_error err = { .fault = PQLOOP_FAULT_NODE, .sqlstate = "08001",
+                                    .message = "Connection refused" };
+
+        pool_server_ready(ms->be, &err);
     }
 }
 
@@ -512,7 +515,7 @@ static void m_run_seed(uint64_t seed)
     for (int i = 0; i < m->n_srv; i++) {
         if (m->srv[i].where == M_CONNECTING) {
             m->srv[i].where = M_LIMBO;
-            pool_server_ready(m->srv[i].be, 0, NULL);
+            pool_server_ready(m->srv[i].be, NULL);
             m_settle(&m->srv[i]);
             m_check(m);
         }
