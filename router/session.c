@@ -667,13 +667,19 @@ int session_accept(struct worker *w)
     w->sessions = s;
     /* The BackendKeyData we hand out: our own, never the server's. */
     s->cancel_pid = s->id;
-    if (RAND_bytes((uint8_t *)&s->cancel_key, sizeof(s->cancel_key)) != 1)
-        s->cancel_key = (uint32_t)rand();
     rc = uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&s->client.tcp);
     if (rc < 0) {
         session_close(s);
         conn_close(&s->client);
         return rc;
+    }
+    if (RAND_bytes((uint8_t *)&s->cancel_key, sizeof(s->cancel_key)) != 1) {
+        /* A guessable key would let anyone cancel this client's queries. */
+        log_error("%s: no random bytes for a cancel key (RAND_bytes failed); client refused",
+                  s->tag);
+        session_fatal(s, "58000", "Check the system's entropy source (OpenSSL RAND_bytes).",
+                      "pgrouter: could not generate a random cancel key");
+        return 0;
     }
     uv_tcp_nodelay(&s->client.tcp, 1);
     if (s->cfg->client_login_timeout_ms > 0)
