@@ -28,6 +28,27 @@ static void listener_connection_cb(uv_stream_t *server, int status)
         log_warn("cannot start a client session: %s", strerror(-rc));
 }
 
+/*
+ * Is the address bound by another process already? A socket without SO_REUSEPORT cannot
+ * bind where another socket listens, with or without SO_REUSEPORT: this probe then fails
+ * with EADDRINUSE. (SO_REUSEADDR keeps a previous instance's TIME_WAIT connections from
+ * counting.) Without the probe, SO_REUSEPORT would let a second pgrouter start silently
+ * and take half of the clients. Returns 0, or a negative errno from bind.
+ */
+static int listener_probe(const struct addrinfo *ai)
+{
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1, rc = 0;
+
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
 static void listener_closed(uv_handle_t *h)
 {
     struct worker *w = h->data;
@@ -53,13 +74,23 @@ int listener_start(struct worker *w)
         log_error("listen_addr %s: %s", cfg->listen_addr, gai_strerror(rc));
         return -EINVAL;
     }
+    if (listener_probe(ai) == -EADDRINUSE) {
+        log_error("cannot listen on %s:%u: address already in use by another process "
+                  "(another pgrouter?); refusing to share it. Stop that process or choose "
+                  "another listen_port", cfg->listen_addr, cfg->listen_port);
+        freeaddrinfo(ai);
+        return -EADDRINUSE;
+    }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         rc = -errno;
         goto fail;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    /* Lets several workers (and a restarting pgrouter) share the port. */
+    /*
+     * For several workers of this process to share the port later; another process
+     * was refused above (a multi-process mode would have to ask for it explicitly).
+     */
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     rc = uv_tcp_init(w->loop, &w->listener);
     if (rc < 0)

@@ -8,8 +8,9 @@
 
 /*
  * Bind w->cfg's listen_addr:listen_port with SO_REUSEADDR and SO_REUSEPORT (set by hand:
- * libuv 1.44 has no UV_TCP_REUSEPORT) and start accepting. Returns 0 or a negative error,
- * logged with the address.
+ * libuv 1.44 has no UV_TCP_REUSEPORT) and start accepting. An address another process
+ * serves already is refused (-EADDRINUSE), found by a probe bind without SO_REUSEPORT.
+ * Returns 0 or a negative error, logged with the address.
  */
 int listener_start(struct worker *w);
 
