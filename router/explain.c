@@ -62,8 +62,6 @@ size_t explain_route_in(const struct routing *r, const struct cfg *cfg,
     else if (tn->cluster != NULL)
         snprintf(where, sizeof(where), "; %s: %s, bucket %d", tn->rule, tn->tenant,
                  tn->bucket);
-    else if (cfg->sharding.enabled && r->have_shard)
-        snprintf(where, sizeof(where), "; %s", tn->rule);
     w = snprintf(buf, n, "%s %s %s (%s%s)", verb, dr->cluster->name, explain_node(dr), why,
                  where);
     free(dr);
