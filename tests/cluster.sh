@@ -7,9 +7,11 @@
 #   tests/cluster.sh down DIR            stop everything, remove the data (idempotent)
 #   tests/cluster.sh env DIR             print DIR/cluster.env as export lines
 #   tests/cluster.sh status DIR          one line per node: running or stopped
-#   tests/cluster.sh stop DIR NODE       fast shutdown of one node
+#   tests/cluster.sh stop DIR NODE [MODE]  shutdown of one node: MODE fast (the
+#                                        default) or immediate (pg_ctl -m)
 #   tests/cluster.sh start DIR NODE      start one node again
-#   tests/cluster.sh kill DIR NODE       kill -9 the node's postmaster (crash)
+#   tests/cluster.sh kill DIR NODE       kill -9 the node's postmaster and every
+#                                        one of its processes (a crash)
 #
 # NODE is primary, replica1, replica2, shard_a_primary, shard_a_replica,
 # shard_b_primary or shard_b_replica.
@@ -530,14 +532,20 @@ node_cmd_setup() {
 }
 
 cmd_stop() {
-    node_cmd_setup "$@"
+    local mode=${3:-fast}
+    [ $# -eq 2 ] || [ $# -eq 3 ] || usage
+    case $mode in
+    fast | immediate) ;;
+    *) die "stop: mode '$mode' is not fast or immediate" ;;
+    esac
+    node_cmd_setup "$1" "$2"
     if [ -z "$(node_pid "$2")" ]; then
         say "$2 is not running"
         return 0
     fi
-    as_pg "$PGBIN/pg_ctl" -D "$(node_data "$2")" -m fast -w -t "$WAIT_SECS" stop >/dev/null ||
+    as_pg "$PGBIN/pg_ctl" -D "$(node_data "$2")" -m "$mode" -w -t "$WAIT_SECS" stop >/dev/null ||
         { log_tail "$2"; die "$2: stop failed"; }
-    say "$2 stopped"
+    say "$2 stopped (-m $mode)"
 }
 
 cmd_start() {
@@ -554,20 +562,52 @@ cmd_start() {
     say "$2 started on 127.0.0.1:$(node_port "$2")"
 }
 
+# children PID: the pids whose parent is PID (from /proc: procps may be missing).
+children() {
+    local stat pid rest ppid
+    for stat in /proc/[0-9]*/stat; do
+        { read -r pid rest <"$stat"; } 2>/dev/null || continue
+        rest=${rest##*) }
+        read -r _ ppid _ <<<"$rest"
+        [ "$ppid" = "$1" ] && echo "$pid"
+    done
+    return 0
+}
+
+# alive PID: PID runs (a zombie does not count: it waits for its parent).
+alive() {
+    local rest
+    { read -r _ rest <"/proc/$1/stat"; } 2>/dev/null || return 1
+    rest=${rest##*) }
+    [ "${rest%% *}" != Z ]
+}
+
+# A real crash takes the backends too: a postmaster killed alone leaves its
+# backends answering the queries in flight until they notice.  The postmaster
+# is stopped first, so that it forks nothing while its children are listed;
+# then all of them get SIGKILL at once.
 cmd_kill() {
     node_cmd_setup "$@"
-    local pid
+    local pid kids p left
     pid=$(node_pid "$2")
     if [ -z "$pid" ]; then
         say "$2 is not running"
         return 0
     fi
-    kill -9 "$pid"
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
+    kill -STOP "$pid" 2>/dev/null || true
+    kids=$(children "$pid")
+    # shellcheck disable=SC2086
+    kill -9 "$pid" $kids 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        left=""
+        for p in $pid $kids; do
+            alive "$p" && left="$left $p"
+        done
+        [ -z "$left" ] && break
         sleep 0.1
     done
-    say "$2: postmaster $pid killed"
+    [ -z "$left" ] || die "$2: processes$left survived kill -9"
+    say "$2: postmaster $pid and its $(wc -w <<<"$kids") processes killed"
 }
 
 main() {

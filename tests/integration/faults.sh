@@ -262,30 +262,41 @@ pgbench_result() {
     [ "${failed:-0}" -eq 0 ] || fail "$what: $failed failed transactions"
 }
 
+# pgbench_running FILE PID: wait until pgbench (run with -P 1, output in FILE)
+# reports progress, so that a fault hits it mid-run (at most 30 s).
+pgbench_running() {
+    local deadline=$((SECONDS + 30))
+    until grep -q '^progress: ' "$1"; do
+        kill -0 "$2" 2>/dev/null || fail "pgbench ended before it reported progress: $(tail -n 3 "$1")"
+        [ $SECONDS -lt $deadline ] || fail "pgbench reported no progress within 30 s"
+        sleep 0.1
+    done
+}
+
 # ---- cases ------------------------------------------------------------------
 
-# kill -9 replica1's postmaster under pgbench -S, start it again 1 s later:
-# no read fails, the breaker opens at once, and replica1 is back in the read
-# rotation within open_timeout + 2 health intervals (+ slack) of its start.
+# kill -9 replica1 (the postmaster and every backend, as a crash does) under
+# pgbench -S, start it again 1 s later: no read fails, the reads in flight on
+# replica1 are retried on another node, the breaker opens, and replica1 comes
+# back in the read rotation.  How fast is printed, not checked (a busy machine
+# must not fail the case); the waits have generous deadlines.
 t_faults_replica_kill() {
     proxy_only
     trap faults_restore EXIT
     pgbench_tables
     faults_ready
-    local off off2 pid bpid rc t_kill t_start t_up d out f=$LOGDIR/faults_replica_kill.pgbench
+    local off off2 pid bpid rc t_kill t_start t_up d out retried
+    local f=$LOGDIR/faults_replica_kill.pgbench
     local node="127\.0\.0\.1:$REPLICA1_PORT"
     off=$(log_size)
-    FPGBENCH -n -S -c 16 -j 2 -T 8 >"$f" 2>&1 &
+    FPGBENCH -n -S -c 16 -j 2 -T 8 -P 1 >"$f" 2>&1 &
     bpid=$!
-    sleep 2
+    pgbench_running "$f" "$bpid"
     pid=$(pm_pid "$REPLICA1_DATA") || fail "replica1 is not running"
     t_kill=$(now)
-    kill -9 "$pid"
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && fail "replica1's postmaster $pid survived kill -9"
+    out=$(bash "$CLUSTER_SH" kill "$CLUSTER_DIR" replica1 2>&1) || fail "cluster.sh kill: $out"
+    echo "$out"
+    pm_pid "$REPLICA1_DATA" >/dev/null && fail "replica1's postmaster $pid survived kill -9"
     sleep 1
     off2=$(log_size)
     t_start=$(now)
@@ -298,90 +309,93 @@ t_faults_replica_kill() {
     pgbench_result "$f" "replica1 killed"
     [ $rc -eq 0 ] || fail "pgbench exited with status $rc"
 
-    log_event "$off" "node $node: circuit breaker [a-z-]+ -> open" 5 ||
+    log_event "$off" "node $node: circuit breaker [a-z-]+ -> open" 20 ||
         fail "no 'circuit breaker -> open' for $node in the log after the kill"
     d=$(elapsed "$t_kill" "$EV_T")
-    echo "# measured: replica kill -9 -> breaker open: $(ms "$d") (bound 1 s)"
-    echo "# measured: replica kill: $(log_count "$off" 'retrying the read on another node')" \
-        "reads retried on another node, $(log_count "$off" "query_timeout on $node")" \
-        "query_timeouts, $(log_count "$off" "node $node: circuit breaker")" \
-        "breaker transitions of replica1"
+    echo "# measured: replica kill -9 -> breaker open: $(ms "$d")"
+    retried=$(log_count "$off" 'retrying the read on another node')
+    echo "# measured: replica kill: $retried reads retried on another node," \
+        "$(log_count "$off" "query_timeout on $node") query_timeouts," \
+        "$(log_count "$off" "node $node: circuit breaker") breaker transitions of replica1"
     grep -E "$node" <(tail -c +"$((off + 1))" "$FLOG") | head -n 30
-    below "$d" 1 || fail "breaker opened $(ms "$d") after the kill (bound 1 s)"
+    # 16 clients were reading, about half of them from replica1, when all its
+    # processes died: reads were in flight there, and each must have been run
+    # again elsewhere (pgbench_result found no failed transaction)
+    [ "$retried" -ge 1 ] ||
+        fail "no read in flight on the killed replica1 was retried on another node"
 
     # pgbench may have ended before the breaker let replica1 in again: read on
     out=$(FPY until-port "$REPLICA1_PORT" 20) ||
         fail "replica1 took no read after it started again: $out"
-    log_event "$off2" "node $node: circuit breaker half-open -> closed" 5 ||
+    log_event "$off2" "node $node: circuit breaker half-open -> closed" 20 ||
         fail "no 'half-open -> closed' for $node in the log after the start"
     d=$(elapsed "$t_up" "$EV_T")
     echo "# measured: replica start -> back in rotation (breaker closed): $(ms "$d")" \
         "after it accepted connections, $(ms "$(elapsed "$t_start" "$EV_T")") after" \
-        "pg_ctl start began (bound ${F_BACK_BOUND} s)"
-    below "$d" "$F_BACK_BOUND" ||
-        fail "replica1 back in rotation $(ms "$d") after its start (bound ${F_BACK_BOUND} s)"
+        "pg_ctl start began (nominal ${F_BACK_BOUND} s)"
     faults_alive
 }
 
-# SIGSTOP replica2 (postmaster and children) for 3.5 s under pgbench -S: no
-# read fails (the ones in flight move after query_timeout), the breaker opens,
-# and after SIGCONT replica2 comes back.
+# SIGSTOP replica2 (postmaster and children) under pgbench -S until its breaker
+# has opened and a stuck read has hit query_timeout (and at least 3.5 s): no
+# read fails (the ones in flight move after query_timeout and run again
+# elsewhere), and after SIGCONT replica2 comes back.  Speeds are printed only.
 t_faults_replica_sigstop() {
     proxy_only
     trap faults_restore EXIT
     pgbench_tables
     faults_ready
-    local off off2 bpid rc t_stop t_cont d out f=$LOGDIR/faults_replica_sigstop.pgbench
+    local off off2 bpid rc t_stop t_cont t_open t_qt d out retried
+    local f=$LOGDIR/faults_replica_sigstop.pgbench
     local node="127\.0\.0\.1:$REPLICA2_PORT"
     off=$(log_size)
-    FPGBENCH -n -S -c 16 -j 2 -T 7 >"$f" 2>&1 &
+    FPGBENCH -n -S -c 16 -j 2 -T 10 -P 1 >"$f" 2>&1 &
     bpid=$!
-    sleep 1.5
+    pgbench_running "$f" "$bpid"
     signal_node STOP "$REPLICA2_DATA" || fail "replica2 is not running"
     t_stop=$(now)
-    sleep 3.5
+    # stopped until both happened (the trap sends SIGCONT if a wait fails)
+    log_event "$off" "node $node: circuit breaker [a-z-]+ -> open" 30 ||
+        fail "no 'circuit breaker -> open' for $node in the log while it was stopped"
+    t_open=$EV_T
+    # the reads in flight on replica2 wait query_timeout, then move
+    log_event "$off" "query_timeout on $node after" 30 ||
+        fail "no read on the stopped replica2 hit query_timeout (16 clients were reading)"
+    t_qt=$EV_T
+    while below "$(elapsed "$t_stop" "$(now)")" 3.5; do sleep 0.1; done
     off2=$(log_size)
     t_cont=$(now)
     signal_node CONT "$REPLICA2_DATA"
     wait "$bpid"
     rc=$?
-    pgbench_result "$f" "replica2 SIGSTOPped 3.5 s"
+    pgbench_result "$f" "replica2 SIGSTOPped $(elapsed "$t_stop" "$t_cont") s"
     [ $rc -eq 0 ] || fail "pgbench exited with status $rc"
 
-    log_event "$off" "node $node: circuit breaker [a-z-]+ -> open" 1 ||
-        fail "no 'circuit breaker -> open' for $node in the log while it was stopped"
-    d=$(elapsed "$t_stop" "$EV_T")
-    echo "# measured: replica SIGSTOP -> breaker open: $(ms "$d")" \
-        "(bound: health_check_timeout + interval + 1 s)"
-    echo "# measured: replica SIGSTOP: $(log_count "$off" "query_timeout on $node")" \
-        "reads hit query_timeout and moved, $(log_count "$off" 'retrying the read on another node')" \
-        "reads retried on another node"
-    grep -E "$node" <(tail -c +"$((off + 1))" "$FLOG") | head -n 30
-    below "$d" "$(awk -v t=$F_HC_TIMEOUT -v i=$F_INTERVAL 'BEGIN { print t + i + 1 }')" ||
-        fail "breaker opened $(ms "$d") after SIGSTOP"
-    # the reads in flight on replica2 wait query_timeout, then move
-    log_event "$off" "query_timeout on $node after" 1 ||
-        fail "no read on the stopped replica2 hit query_timeout (16 clients were reading)"
-    d=$(elapsed "$t_stop" "$EV_T")
+    echo "# measured: replica SIGSTOP -> breaker open: $(ms "$(elapsed "$t_stop" "$t_open")")" \
+        "(nominal: health_check_timeout + interval)"
     echo "# measured: replica SIGSTOP -> first in-flight read moved by query_timeout:" \
-        "$(ms "$d") (query_timeout ${F_QUERY_TIMEOUT} s, bound +1 s)"
-    below "$d" $((F_QUERY_TIMEOUT + 1)) ||
-        fail "the reads stuck on replica2 moved only $(ms "$d") after SIGSTOP"
+        "$(ms "$(elapsed "$t_stop" "$t_qt")") (query_timeout ${F_QUERY_TIMEOUT} s)"
+    retried=$(log_count "$off" 'retrying the read on another node')
+    echo "# measured: replica SIGSTOP: $(log_count "$off" "query_timeout on $node")" \
+        "reads hit query_timeout and moved, $retried reads retried on another node"
+    grep -E "$node" <(tail -c +"$((off + 1))" "$FLOG") | head -n 30
+    [ "$retried" -ge 1 ] ||
+        fail "reads hit query_timeout on the stopped replica2, but none was retried elsewhere"
 
     out=$(FPY until-port "$REPLICA2_PORT" 20) ||
         fail "replica2 took no read after SIGCONT: $out"
-    log_event "$off2" "node $node: circuit breaker half-open -> closed" 5 ||
+    log_event "$off2" "node $node: circuit breaker half-open -> closed" 20 ||
         fail "no 'half-open -> closed' for $node in the log after SIGCONT"
     d=$(elapsed "$t_cont" "$EV_T")
     echo "# measured: replica SIGCONT -> back in rotation (breaker closed): $(ms "$d")" \
-        "(bound ${F_BACK_BOUND} s)"
-    below "$d" "$F_BACK_BOUND" ||
-        fail "replica2 back in rotation $(ms "$d") after SIGCONT (bound ${F_BACK_BOUND} s)"
+        "(nominal ${F_BACK_BOUND} s)"
     faults_alive
 }
 
-# Stop the primary: writes fail at once (breaker open, ERROR 08006 naming the
-# node) while reads go on on the replicas; after its start writes work again.
+# Stop the primary with -m immediate (no shutdown checkpoint, backends gone at
+# once, crash recovery at the start): writes fail at once (breaker open, ERROR
+# 08006 naming the node) while reads go on on the replicas; after its start
+# writes work again.
 t_faults_primary_down() {
     proxy_only
     trap faults_restore EXIT
@@ -391,9 +405,11 @@ t_faults_primary_down() {
         fail "CREATE TABLE failed"
     off=$(log_size)
     t_stop=$(now)
-    timeout 90 bash "$CLUSTER_SH" stop "$CLUSTER_DIR" primary || fail "cluster.sh stop primary"
-    echo "# measured: primary stop (pg_ctl -m fast) took $(ms "$(elapsed "$t_stop" "$(now)")")"
-    out=$(FPY primary-down "$PRIMARY_PORT" 20 100)
+    timeout 90 bash "$CLUSTER_SH" stop "$CLUSTER_DIR" primary immediate ||
+        fail "cluster.sh stop primary immediate"
+    echo "# measured: primary stop (pg_ctl -m immediate) took" \
+        "$(ms "$(elapsed "$t_stop" "$(now)")")"
+    out=$(FPY primary-down "$PRIMARY_PORT" 20)
     rc=$?
     echo "$out"
     # whatever happened, the primary comes back
@@ -405,10 +421,10 @@ t_faults_primary_down() {
         fail "the primary moved to another port when it started again"
     [ $rc -eq 0 ] || fail "$(tail -n 1 <<<"$out")"
 
-    log_event "$off" "node $node: circuit breaker [a-z-]+ -> open" 1 ||
+    log_event "$off" "node $node: circuit breaker [a-z-]+ -> open" 10 ||
         fail "no 'circuit breaker -> open' for the primary in the log"
     echo "# measured: primary stop began -> breaker open: $(ms "$(elapsed "$t_stop" "$EV_T")")"
-    out=$(FPY until-write "$t_up" 20 faults_pdown "$PRIMARY_PORT") ||
+    out=$(FPY until-write "$t_up" 40 faults_pdown "$PRIMARY_PORT") ||
         fail "writes after the primary's start: $out"
     d=${out%%$'\t'*}
     wait=$(tail -c +"$((off + 1))" "$FLOG" | grep -E "node $node: circuit" |
@@ -417,9 +433,8 @@ t_faults_primary_down() {
         "accepted connections, $(ms "$(elapsed "$t_start" "$t_up")") for pg_ctl start;" \
         "the breaker's last open period: ${wait:-none}"
     grep -E "$node" <(tail -c +"$((off + 1))" "$FLOG") | head -n 30
-    log_event "$off2" "node $node: circuit breaker half-open -> closed" 5 ||
+    log_event "$off2" "node $node: circuit breaker half-open -> closed" 20 ||
         fail "no 'half-open -> closed' for the primary in the log after its start"
-    below "$d" 10 || fail "writes worked again only $(ms "$d") after the primary's start"
     faults_alive
 }
 
@@ -444,7 +459,7 @@ t_faults_replica_lag() {
     echo "# measured: replica lag: the writer's reads for 2 s after its write: all saw it," \
         "on ports $(sed -n 's/^PORTS //p' <<<"$out") (replica1 $REPLICA1_PORT paused," \
         "replica2 $REPLICA2_PORT, primary $PRIMARY_PORT)"
-    log_event "$off" "node $node: replica lags beyond max_replica_lag" 5 ||
+    log_event "$off" "node $node: replica lags beyond max_replica_lag" 20 ||
         fail "replica1 paused: no 'lags beyond max_replica_lag' in the log"
     echo "# measured: write -> paused replica out of rotation: $(ms "$(elapsed "$t_w" "$EV_T")")"
     [ "$(DIRECT "$REPLICA1_PORT" 'SELECT pg_is_wal_replay_paused()' postgres)" = t ] ||
@@ -456,11 +471,11 @@ t_faults_replica_lag() {
     t_res=$(now)
     DIRECT "$REPLICA1_PORT" 'SELECT pg_wal_replay_resume()' postgres >/dev/null ||
         fail "pg_wal_replay_resume() on replica1 failed"
-    log_event "$off2" "node $node: replica caught up, back in the read rotation" 5 ||
+    log_event "$off2" "node $node: replica caught up, back in the read rotation" 20 ||
         fail "replica1 resumed: no 'back in the read rotation' in the log"
     d=$(elapsed "$t_res" "$EV_T")
     echo "# measured: replay resumed -> replica back in rotation: $(ms "$d")"
-    out=$(FPY until-port "$REPLICA1_PORT" 10) || fail "replica1 takes no read after resume: $out"
+    out=$(FPY until-port "$REPLICA1_PORT" 20) || fail "replica1 takes no read after resume: $out"
     out=$(FPY reads 6 --count "faults_lag=$rows") || fail "reads after resume: $out"
     echo "after resume: $out"
     faults_alive
@@ -504,14 +519,12 @@ t_faults_promotion() {
     echo "# measured: pg_ctl promote took $(ms "$(elapsed "$t_p" "$t_done")")"
     [ "$(DIRECT "$REPLICA1_PORT" 'SELECT pg_is_in_recovery()' postgres)" = f ] ||
         fail "replica1 is still in recovery after pg_ctl promote"
-    log_event "$off" "cluster main: 127\.0\.0\.1:$REPLICA1_PORT is the primary now" 10 ||
+    log_event "$off" "cluster main: 127\.0\.0\.1:$REPLICA1_PORT is the primary now" 30 ||
         fail "no 'cluster main: 127.0.0.1:$REPLICA1_PORT is the primary now' in the log" \
-            "10 s after the promotion"
+            "30 s after the promotion"
     d=$(elapsed "$t_p" "$EV_T")
     echo "# measured: pg_ctl promote began -> pgrouter follows ('is the primary now'):" \
-        "$(ms "$d") (bound 2 intervals + 2 s)"
-    below "$d" "$(awk -v i=$F_INTERVAL 'BEGIN { print 2 * i + 2 }')" ||
-        fail "pgrouter followed the promotion only $(ms "$d") after it"
+        "$(ms "$d") (nominal 2 intervals)"
 
     timeout 30 tail --pid="$wpid" -f /dev/null
     wait "$wpid"
@@ -538,13 +551,13 @@ t_faults_promotion() {
     t_p=$(now)
     FPSQL -c "INSERT INTO faults_promo SELECT g FROM generate_series(1, 2000) g" ||
         fail "INSERT of 2000 rows on the new primary failed"
-    if log_event "$off2" "node $node2: replica lags beyond max_replica_lag" 5; then
+    if log_event "$off2" "node $node2: replica lags beyond max_replica_lag" 20; then
         echo "# measured: 2000 rows on the new primary -> replica2 (on the old timeline)" \
             "out of rotation: $(ms "$(elapsed "$t_p" "$EV_T")")"
     else
         out=$(FPY reads 6)
         fail "replica2 follows the stopped old primary, the new primary is far ahead, and" \
-            "it is still in the read rotation 5 s later (reads: $out)"
+            "it is still in the read rotation 20 s later (reads: $out)"
     fi
     out=$(FPY reads 6 --forbid "$REPLICA2_PORT" --forbid "$PRIMARY_PORT") ||
         fail "reads with replica2 out of rotation: $out"

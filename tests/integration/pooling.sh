@@ -91,6 +91,11 @@ t_pool_node_prepared() {
     out=$(PGR_PORT=$PORT_pool timeout 60 node "$NODE_DIR/prepared.js" 2>&1)
     echo "$out"
     [[ $out == "ok 100 queries"* ]] || fail "node-postgres: $(tail -n 1 <<<"$out")"
+    # the named statements must have run on several servers, or re-preparing
+    # them on a server that lacks them was never tested
+    [[ $out =~ ([0-9]+)\ server\ backends ]] || fail "node-postgres printed no backend count"
+    [ "${BASH_REMATCH[1]}" -ge 2 ] ||
+        fail "4 node-postgres clients ran on ${BASH_REMATCH[1]} server backend(s), expected >= 2"
 }
 
 # 30 pgbench clients, 10x the capacity of a pool of 1 on each of a primary and

@@ -314,9 +314,10 @@ wait_replay() {
 }
 
 # The read-your-writes window of the test configs: short, so that the routing
-# cases can wait it out (they sleep RYW_WAIT seconds).
-RYW_WINDOW=1s
-RYW_WAIT=2
+# cases can wait it out (they sleep RYW_WAIT seconds), long enough that a busy
+# machine does not let it pass between a write and the next statement.
+RYW_WINDOW=2s
+RYW_WAIT=3
 
 # write_ini FILE PORT AUTH_TYPE: a pgrouter config for the main cluster.  It is
 # derived from the shipped example config/pgrouter.ini (its addresses
@@ -583,7 +584,10 @@ t_cancel_psql_sigint() {
     kill -INT "$ppid"
     wait "$tpid"
     cat "$out"
-    [ $((SECONDS - t0)) -le 3 ] || fail "psql needed $((SECONDS - t0)) s to return"
+    echo "# measured: SIGINT -> psql returned after $((SECONDS - t0)) s"
+    # the message proves the cancel; a psql that returned only when pg_sleep
+    # ended (29.5 s) was not cancelled
+    [ $((SECONDS - t0)) -lt 25 ] || fail "psql needed $((SECONDS - t0)) s to return"
     grep -q 'canceling statement due to user request' "$out" ||
         fail "no 'canceling statement due to user request': $(head -c 200 "$out")"
 }
@@ -794,15 +798,11 @@ primary_down_checks() {
     line=$(RAWPG auth --user app --password app)
     echo "rawpg: $line"
     # README: a login needs the primary only while pgrouter has no server
-    # parameters cached (FATAL 08006 naming the node); with them, reads go on
-    # and a statement that needs the primary gets ERROR 08006.
-    if [[ $line == "E "* ]]; then
-        [[ $line == "E 08006 "* ]] || fail "expected SQLSTATE 08006, got: $line"
-        [[ $line == *"127.0.0.1:$PRIMARY_PORT"* ]] ||
-            fail "the error does not name the node 127.0.0.1:$PRIMARY_PORT: $line"
-        return 0
-    fi
-    [[ $line == "OK SELECT 1 -> 1" ]] || fail "login and SELECT 1 with the primary down: $line"
+    # parameters cached; t_primary_stopped logged in right before the stop, so
+    # the login must work, reads go on and a statement that needs the primary
+    # gets ERROR 08006.
+    [[ $line == "OK SELECT 1 -> 1" ]] ||
+        fail "login and SELECT 1 with the primary down (server parameters cached): $line"
     # not PSQL: a session that stops answering should fail in 10 s, not 30
     out=$(PGPASSWORD=app timeout 10 "$PGBIN/psql" -X -At -F ' ' -h 127.0.0.1 -p "$PGR_PORT" \
         -U app -d appdb -v ON_ERROR_STOP=0 -v VERBOSITY=verbose \

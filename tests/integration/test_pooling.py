@@ -248,8 +248,44 @@ def prepared_statements_shared_across_servers():
     print("# prepared statements: %d of 10 clients ran them on more than one server "
           "(%d server backends in all)" % (moved, len(set().union(*servers.values()))),
           flush=True)
-    check(moved >= 1, "no client changed servers, so no statement was prepared on a second "
-          "server: %r" % servers)
+    check(moved == 10, "%d of 10 clients changed servers in 50 transactions on a pool of %d "
+          "shared with 4 busy clients, so their statements were not prepared on a second "
+          "server: %r" % (moved, POOL_SIZE, servers))
+    # shared: each server holds each text once, under pgrouter's name, however
+    # many clients prepared it (under psycopg's names _pg3_0, _pg3_1, ...).
+    # Holding all POOL_SIZE servers at once, each in a transaction, reaches each.
+    texts = [sql.replace("%s", "$%d") for sql, _, _ in stmts]
+    texts = [t % tuple(range(1, t.count("$%d") + 1)) for t in texts]
+    held_ready = threading.Barrier(POOL_SIZE, timeout=30)
+    per_server = {}
+
+    def hold(i):
+        with connect(autocommit=False) as conn:
+            rows = conn.execute("SELECT pg_backend_pid(), name, statement "
+                                "FROM pg_prepared_statements").fetchall()
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            per_server[pid] = [(r[1], r[2]) for r in rows]
+            held_ready.wait()
+            conn.rollback()
+
+    errs = run_threads(POOL_SIZE, hold, 60)
+    check(not errs, "holding the %d servers: %s" % (POOL_SIZE, describe(errs)))
+    check(len(per_server) == POOL_SIZE, "%d transactions held only %d servers"
+          % (POOL_SIZE, len(per_server)))
+    with_any = 0
+    for pid, stmts_here in per_server.items():
+        client_names = [n for n, _ in stmts_here if n.startswith("_pg3")]
+        check(not client_names, "server %d holds statements under client names %r"
+              % (pid, client_names))
+        for t in texts:
+            copies = [n for n, st in stmts_here if st == t]
+            check(len(copies) <= 1, "server %d holds %d copies of %r: %r"
+                  % (pid, len(copies), t, copies))
+        if any(st in texts for _, st in stmts_here):
+            with_any += 1
+    print("# prepared statements: %d of %d servers hold them, once each" % (with_any, POOL_SIZE),
+          flush=True)
+    check(with_any >= 2, "only %d server(s) hold the statements of 10 moving clients" % with_any)
 
 
 @case
@@ -275,10 +311,12 @@ def set_search_path_follows_the_client_to_other_servers():
         t.start()
     seen = []
     try:
-        time.sleep(0.2)
         with connect() as conn:
             conn.execute("SET search_path = s_pool, public")
-            for _ in range(20):
+            # at least 20 queries, until two servers answered (at most 30 s)
+            deadline = time.monotonic() + 30
+            while len(seen) < 20 or (len({r[1] for r in seen}) < 2
+                                     and time.monotonic() < deadline):
                 seen.append(conn.execute("SELECT current_setting('search_path'), "
                                          "pg_backend_pid(), (SELECT v FROM t_where)").fetchone())
                 time.sleep(0.02)
@@ -289,13 +327,13 @@ def set_search_path_follows_the_client_to_other_servers():
     with direct() as d:
         d.execute("DROP SCHEMA s_pool CASCADE")
     pids = sorted({r[1] for r in seen})
-    print("# search_path: 20 queries on %d server backends" % len(pids), flush=True)
+    print("# search_path: %d queries on %d server backends" % (len(seen), len(pids)), flush=True)
     check(not busy_errs, "a busy client failed: %s" % describe(busy_errs))
     bad = [r for r in seen if r[0] != "s_pool, public" or r[2] != "s_pool"]
-    check(not bad, "%d of 20 queries did not see search_path = s_pool, public: first %r"
-          % (len(bad), bad[:1]))
-    check(len(pids) >= 2, "all 20 queries ran on backend %s: the server never changed, "
-          "so the replay was not tested" % pids)
+    check(not bad, "%d of %d queries did not see search_path = s_pool, public: first %r"
+          % (len(bad), len(seen), bad[:1]))
+    check(len(pids) >= 2, "all %d queries ran on backend %s: the server never changed, "
+          "so the replay was not tested" % (len(seen), pids))
 
 
 @case
@@ -332,8 +370,9 @@ def query_wait_timeout_fails_the_query_with_53300_and_keeps_the_session():
         check(err.sqlstate == "53300", "SQLSTATE %s, expected 53300: %s" % (err.sqlstate, err))
         check("no server connection available in pool app@appdb" in str(err),
               "the message does not name the pool app@appdb: %s" % err)
-        check(QUERY_WAIT_TIMEOUT - 0.2 <= took <= QUERY_WAIT_TIMEOUT + 1.5,
-              "the error came after %.2f s, query_wait_timeout is %.0f s"
+        # not before the timeout; how late is printed above (a busy machine is slow)
+        check(took >= QUERY_WAIT_TIMEOUT - 0.2,
+              "the error came after %.2f s, before query_wait_timeout (%.0f s)"
               % (took, QUERY_WAIT_TIMEOUT))
         release.set()
         for t in threads:
@@ -380,19 +419,20 @@ def cancel_reaches_the_right_query():
                 time.sleep(0.05)
         t_cancel = time.monotonic()
         victim.cancel()
-        threads[1].join(10)
-        check("victim" in results, "the cancelled query has not ended 10 s after the cancel")
+        threads[1].join(30)
+        check("victim" in results, "the cancelled query has not ended 30 s after the cancel")
         res, _ = results["victim"]
         took = time.monotonic() - t_cancel
         check(isinstance(res, errors.QueryCanceled),
               "the cancelled client got %r, expected QueryCanceled" % (res,))
-        check(took < 2, "the cancelled query ended %.1f s after the cancel" % took)
-        check("keep" not in results,
-              "the other client's pg_sleep(5) ended with the cancel: %r" % (results.get("keep"),))
-        threads[0].join(10)
+        print("# measured: cancel -> QueryCanceled after %.0f ms" % (took * 1000), flush=True)
+        keep_early = results.get("keep")
+        threads[0].join(30)
         res, took = results.get("keep", (None, 0))
-        check(res == "done", "the other client's pg_sleep(5) got %r" % (res,))
-        check(4.5 <= took <= 8, "the other client's pg_sleep(5) took %.1f s" % took)
+        check(res == "done", "the other client's pg_sleep(5) got %r (when the victim's "
+              "cancel returned: %r)" % (res, keep_early))
+        # it ran to its end: not cut short by the cancel
+        check(took >= 4.9, "the other client's pg_sleep(5) took %.1f s" % took)
         check(victim.execute("SELECT 7").fetchone()[0] == 7, "the cancelled client is unusable")
 
 

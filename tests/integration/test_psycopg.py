@@ -92,8 +92,20 @@ def prepared_statements():
         for i in range(20):
             got = conn.execute("SELECT %s::int * 2", (i,), prepare=True).fetchone()[0]
             check(got == 2 * i, "prepared execution %d gave %r" % (i, got))
-        n = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
-        check(n >= 1, "no prepared statement on the server")
+        # on the server that runs them, the statement exists once (pgrouter
+        # prepares it under its own pgr_ name, PostgreSQL under psycopg's)
+        # however many times it ran; a transaction keeps both on one server
+        with conn.transaction():
+            got = conn.execute("SELECT %s::int * 2", (21,), prepare=True).fetchone()[0]
+            check(got == 42, "prepared execution in a transaction gave %r" % (got,))
+            rows = conn.execute("SELECT name FROM pg_prepared_statements "
+                                "WHERE statement = 'SELECT $1::int * 2'").fetchall()
+        names = sorted(r[0] for r in rows)
+        check(len(names) == 1, "the server holds %d copies of the prepared statement: %r"
+              % (len(names), names))
+        if os.environ.get("ITEST_DIRECT") != "1":
+            check(names[0].startswith("pgr_"),
+                  "the server-side name is %r, expected pgrouter's pgr_<hash>" % names[0])
     # the default threshold: psycopg prepares after the fifth execution
     with connect() as conn:
         for i in range(10):
@@ -225,6 +237,26 @@ def notices_and_parameter_status():
         check(got == "itest_psycopg", "application_name ParameterStatus %r" % got)
 
 
+def wait_active(query, secs):
+    """Wait until QUERY runs (state active) on one of the servers, asked directly
+    (PRIMARY_PORT, REPLICA1_PORT, REPLICA2_PORT as postgres), at most SECS."""
+    ports = [int(os.environ[k]) for k in ("PRIMARY_PORT", "REPLICA1_PORT", "REPLICA2_PORT")
+             if os.environ.get(k)]
+    check(ports, "PRIMARY_PORT/REPLICA1_PORT/REPLICA2_PORT are not set")
+    deadline = time.monotonic() + secs
+    while True:
+        for port in ports:
+            with psycopg.connect("host=127.0.0.1 port=%d user=postgres password=postgres "
+                                 "dbname=postgres connect_timeout=10" % port,
+                                 autocommit=True) as d:
+                n = d.execute("SELECT count(*) FROM pg_stat_activity "
+                              "WHERE query = %s AND state = 'active'", (query,)).fetchone()[0]
+            if n > 0:
+                return
+        check(time.monotonic() < deadline, "%r did not start within %d s" % (query, secs))
+        time.sleep(0.05)
+
+
 @case
 def cancel_from_another_thread():
     with connect() as conn:
@@ -241,17 +273,18 @@ def cancel_from_another_thread():
 
         th = threading.Thread(target=sleeper)
         th.start()
-        time.sleep(1.0)
+        # the query must run on a server before the cancel, or it hits nothing
+        wait_active("SELECT pg_sleep(30)", 20)
         t_cancel = time.monotonic()
         conn.cancel()
-        th.join(10)
-        check(not th.is_alive(), "query still running 10 s after cancel")
+        th.join(25)
+        check(not th.is_alive(), "query still running 25 s after cancel")
         waited = time.monotonic() - t_cancel
         err = result.get("error")
         check(isinstance(err, errors.QueryCanceled),
               "expected QueryCanceled, got %r" % (err,))
         check(err.sqlstate == "57014", "sqlstate %r" % err.sqlstate)
-        check(waited < 3.0, "cancel took %.1f s" % waited)
+        print("# measured: cancel -> QueryCanceled after %.0f ms" % (waited * 1000), flush=True)
         check(conn.execute("SELECT 5").fetchone()[0] == 5, "connection unusable after cancel")
 
 
