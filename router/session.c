@@ -528,8 +528,11 @@ void session_server_lost(struct backend *be, const char *why)
                       "logging in: %s", node->name, s->cluster->name, why);
         return;
     }
-    if (!had_unit)
+    if (!had_unit && tx == 'I')
         return;     /* an idle connection: the next unit borrows another */
+    /* A server lost while the client is idle inside its transaction takes the
+     * transaction with it: tell the client now (as PostgreSQL does), or its next
+     * statement would run outside the transaction on another server. */
     if (mid_message || copy || tx != 'I') {
         session_fatal(s, "08006", "The transaction or COPY is lost; reconnect and retry.",
                       "pgrouter: server connection to %s %s (cluster \"%s\") was lost%s: %s",
