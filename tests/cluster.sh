@@ -607,6 +607,11 @@ cmd_kill() {
         sleep 0.1
     done
     [ -z "$left" ] || die "$2: processes$left survived kill -9"
+    # a start reads postmaster.pid: wait until the dead postmaster is reaped
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
     say "$2: postmaster $pid and its $(wc -w <<<"$kids") processes killed"
 }
 

@@ -186,6 +186,30 @@ def simple_query(sock, sql):
             return value
 
 
+def next_error(sock, secs):
+    """Read messages for up to SECS until an ErrorResponse (for the tests that
+    import this file); returns (its fields, the types of the messages before it).
+    Raises Closed if the peer hangs up first, socket.timeout if it goes silent."""
+    sock.settimeout(secs)
+    seen = []
+    while True:
+        mtype, payload = read_msg(sock)
+        if mtype == b"E":
+            return parse_error(payload), seen
+        seen.append(mtype)
+
+
+def closed_after(sock, secs=10):
+    """Whether the peer closes the connection within SECS, sending nothing more."""
+    sock.settimeout(secs)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
 def connect(args):
     sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
     sock.settimeout(args.timeout)

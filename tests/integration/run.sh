@@ -448,6 +448,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/pipeline.sh
 . "$HERE/pipeline.sh"
 
+# limits, idle timeouts, session pooling, signals: lifecycle_cases
+# shellcheck source=tests/integration/lifecycle.sh
+. "$HERE/lifecycle.sh"
+
 # ---- cases: plain psql ----------------------------------------------------
 
 t_simple_query() {
@@ -737,7 +741,7 @@ run_py() {
     fi
     PGR_PORT=$PGR_PORT PRIMARY_PORT=$PRIMARY_PORT REPLICA1_PORT=$REPLICA1_PORT \
         REPLICA2_PORT=$REPLICA2_PORT CLUSTER_SH=$CLUSTER_SH CLUSTER_DIR=$CLUSTER_DIR \
-        RYW_WAIT=$RYW_WAIT ITEST_DIRECT=$ITEST_DIRECT \
+        RYW_WAIT=$RYW_WAIT ITEST_DIRECT=$ITEST_DIRECT MAIN_PID=${PID_main:-} \
         timeout "$secs" "$PY" "$HERE/$script" >"$out" 2>"$log"
     rc=$?
     while IFS= read -r line; do
@@ -1029,10 +1033,12 @@ main() {
     run route_pgbench_replicas t_route_pgbench_replicas
     run route_classify t_route_classify
     run_py routing test_routing.py 240
+    run_py loss test_loss.py 180
     pooling_cases
     state_cases
     pipeline_cases
     connect_cases
+    lifecycle_cases
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini

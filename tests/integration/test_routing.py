@@ -15,6 +15,7 @@ again, so it runs last.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -165,6 +166,142 @@ def implicit_transaction_on_primary():
         conn.commit()
         check(len(set(ports)) == 1 and ports[0] in REPLICAS,
               "reads inside BEGIN READ ONLY ran on: %s" % names(ports))
+
+
+def session_ports(conn, n):
+    """(port, pid) of n plain reads in the session."""
+    return [tuple(conn.execute("SELECT inet_server_port(), pg_backend_pid()").fetchone())
+            for _ in range(n)]
+
+
+@case
+def volatile_functions_are_writes():
+    """README: user-defined VOLATILE functions are writes (read from the primary's
+    catalog, again after a SIGHUP and after CREATE FUNCTION through pgrouter);
+    STABLE ones stay reads."""
+    with direct(PRIMARY) as d:
+        d.execute("DROP TABLE IF EXISTS itest_vol")
+        d.execute("CREATE TABLE itest_vol (id int, port int)")
+        d.execute("GRANT ALL ON itest_vol TO app")
+        for f in ("itest_vol_direct", "itest_vol_proxy", "itest_stable_port"):
+            d.execute("DROP FUNCTION IF EXISTS %s()" % f)
+        # created behind pgrouter's back: known after a SIGHUP
+        d.execute("CREATE FUNCTION itest_vol_direct() RETURNS int LANGUAGE sql AS "
+                  "'INSERT INTO itest_vol VALUES (1, inet_server_port()) "
+                  "RETURNING inet_server_port()'")
+        d.execute("CREATE FUNCTION itest_stable_port() RETURNS int LANGUAGE sql STABLE AS "
+                  "'SELECT inet_server_port()'")
+        d.execute("GRANT EXECUTE ON FUNCTION itest_vol_direct(), itest_stable_port() TO app")
+    wait_replay()
+    pid = os.environ.get("MAIN_PID")
+    check(pid, "MAIN_PID (the main pgrouter's pid) is not set")
+    os.kill(int(pid), signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    refused = 0
+    while True:
+        try:
+            with connect() as conn:
+                port = conn.execute("SELECT itest_vol_direct()").fetchone()[0]
+            break
+        except psycopg.errors.ReadOnlySqlTransaction:
+            refused += 1        # the list is not read again yet
+            check(time.monotonic() < deadline, "SELECT itest_vol_direct() still ran on a "
+                  "replica 30 s after the SIGHUP (%d tries)" % refused)
+            time.sleep(0.1)
+    print("# volatile: itest_vol_direct() on the primary after SIGHUP (%d tries refused "
+          "by a replica first)" % refused, flush=True)
+    check(port == PRIMARY, "SELECT itest_vol_direct() ran on %s" % name(port))
+
+    # created through pgrouter: a write from the session's next statement on, and
+    # for new sessions
+    with connect() as conn:
+        conn.execute("CREATE FUNCTION itest_vol_proxy() RETURNS int LANGUAGE sql AS "
+                     "'INSERT INTO itest_vol VALUES (2, inet_server_port()) "
+                     "RETURNING inet_server_port()'")
+        try:
+            port = conn.execute("SELECT itest_vol_proxy()").fetchone()[0]
+        except psycopg.Error as e:
+            raise AssertionError("SELECT itest_vol_proxy() right after its CREATE FUNCTION "
+                                 "through pgrouter: %s %s" % (e.sqlstate, e)) from e
+        check(port == PRIMARY, "the first call ran on %s" % name(port))
+    time.sleep(RYW_WAIT)        # past the writer's read-your-writes window
+    for _ in range(4):
+        with connect() as conn:
+            port = conn.execute("SELECT itest_vol_proxy()").fetchone()[0]
+            check(port == PRIMARY, "SELECT itest_vol_proxy() in a new session ran on %s"
+                  % name(port))
+            ports = [conn.execute("SELECT itest_stable_port()").fetchone()[0]
+                     for _ in range(2)]
+            check(set(ports) <= {PRIMARY} | REPLICAS, "ports %r" % ports)
+    wait_replay()
+    with connect() as conn:
+        ports = [conn.execute("SELECT itest_stable_port()").fetchone()[0] for _ in range(4)]
+    check(set(ports) == REPLICAS, "the STABLE function ran on %s, expected both replicas"
+          % names(ports))
+    with direct(PRIMARY) as d:
+        rows = d.execute("SELECT id, count(*) FROM itest_vol GROUP BY id ORDER BY id").fetchall()
+        d.execute("DROP FUNCTION itest_vol_direct(), itest_vol_proxy(), itest_stable_port()")
+        d.execute("DROP TABLE itest_vol")
+    check(rows == [(1, 1), (2, 5)], "the primary holds %r, expected [(1, 1), (2, 5)]" % rows)
+
+
+@case
+def sql_prepare_keeps_the_server():
+    """README: SQL PREPARE/EXECUTE keep the client on the server where it prepared
+    (reads would otherwise alternate between the replicas)."""
+    with connect() as conn:
+        conn.execute("PREPARE itest_q AS SELECT inet_server_port(), pg_backend_pid()")
+        got = []
+        for _ in range(6):
+            got.append(tuple(conn.execute("EXECUTE itest_q").fetchone()))
+            got += session_ports(conn, 1)
+        print("# PREPARE: %s" % got, file=sys.stderr)
+        check(len(set(got)) == 1, "after PREPARE the session moved: %r" % got)
+        conn.execute("DEALLOCATE itest_q")
+
+
+@case
+def advisory_lock_pins_to_the_primary():
+    """README: a session advisory lock pins the client to its primary server; the
+    server is not handed to another client while the lock is held."""
+    with connect() as a:
+        a.execute("SELECT pg_advisory_lock(424242)")
+        got = session_ports(a, 6)
+        check({p for p, _ in got} == {PRIMARY}, "reads after pg_advisory_lock ran on %s"
+              % names([p for p, _ in got]))
+        check(len(set(got)) == 1, "reads after pg_advisory_lock moved: %r" % got)
+        with direct(PRIMARY, "postgres") as d:
+            holder = d.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' "
+                               "AND objid = 424242 AND granted").fetchall()
+        check(holder == [(got[0][1],)], "the lock is held by %r, the session reads on "
+              "backend %d" % (holder, got[0][1]))
+        others = []
+        for _ in range(3):
+            b = connect(autocommit=False)
+            others.append(b)
+            others_pid = b.execute("SELECT pg_backend_pid()").fetchone()[0]
+            check(others_pid != got[0][1], "another client's transaction got the server "
+                  "that holds the advisory lock (backend %d)" % others_pid)
+        for b in others:
+            b.close()
+        check(a.execute("SELECT pg_advisory_unlock(424242)").fetchone()[0] is True,
+              "pg_advisory_unlock on the session's server found no lock")
+
+
+@case
+def with_hold_cursor_pins_to_the_primary():
+    with connect() as conn:
+        conn.execute("DECLARE itest_c CURSOR WITH HOLD FOR "
+                     "SELECT g, inet_server_port(), pg_backend_pid() "
+                     "FROM generate_series(1, 100) g")
+        rows = [tuple(conn.execute("FETCH 1 FROM itest_c").fetchone()) for _ in range(6)]
+        got = session_ports(conn, 4)
+        check([r[0] for r in rows] == [1, 2, 3, 4, 5, 6], "FETCH gave %r" % rows)
+        check({r[1:] for r in rows} | set(got) == {rows[0][1:]},
+              "the cursor's rows and the session's reads ran on more than one server: %r %r"
+              % (rows, got))
+        check(rows[0][1] == PRIMARY, "the WITH HOLD cursor ran on %s" % name(rows[0][1]))
+        conn.execute("CLOSE itest_c")
 
 
 def cluster(cmd, node, *more):
