@@ -134,6 +134,11 @@ static int backend_message(struct backend *be, const struct frame *f)
 
             log_warn("server %s: pgrouter's own query failed: %s", be->name,
                      m != NULL ? m : "?");
+            const char *code = msg_error_field(f->body, f->body_len, 'C');
+
+            snprintf(be->own_error, sizeof(be->own_error), "%s", m != NULL ? m : "?");
+            snprintf(be->own_sqlstate, sizeof(be->own_sqlstate), "%s",
+                     code != NULL && strlen(code) == 5 ? code : "XX000");
         }
     }
     if (f->type == 'S')

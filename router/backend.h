@@ -47,7 +47,10 @@ struct backend {
     struct backend *pool_next;      /* idle list */
     uint64_t created_ms;
     uint64_t idle_since_ms;
-    uint64_t state_sig;             /* signature of the SET list applied (replay) */
+    uint64_t state_sig;             /* signature of the SET list applied (replay), 0: none,
+                                     * REPLAY_SIG_DIRTY: unknown, reset before any use */
+    uint32_t state_client;          /* session id whose untracked changes (set_config, DO)
+                                     * it may hold; 0: none. Others get it reset first. */
     struct srvstmt stmts;           /* prepared statements it holds (pgr_<id>) */
     int closing;
     const char *name;               /* node "host:port" for messages */
@@ -63,6 +66,9 @@ struct backend {
     int in_copy;                    /* the head unit is in COPY */
     int escape_strings;             /* the server reported standard_conforming_strings = off */
     char fatal[200];                /* text of a FATAL we kept from the client */
+    char own_error[200];            /* the last error of pgrouter's own query (DROP or
+                                     * CAPTURE unit)... */
+    char own_sqlstate[6];           /* ...and its SQLSTATE */
 };
 
 /*

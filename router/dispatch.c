@@ -127,31 +127,85 @@ static int dispatch_resolve(struct session *s, const struct route_decision *d)
     return (int)primary;
 }
 
-/* Bring be to the client's SET state: RESET ALL and replay, as pgrouter's own units. */
+/* One statement as Parse, Bind and Execute of the unnamed statement (no Sync). */
+static void dispatch_put_stmt(struct msgbuf *b, const char *sql)
+{
+    size_t at = msg_begin(b, 'P');
+
+    msgbuf_put8(b, 0);              /* unnamed statement */
+    msgbuf_putstr(b, sql);
+    msgbuf_put8(b, 0);              /* no parameter types */
+    msgbuf_put8(b, 0);
+    msg_end(b, at);
+    at = msg_begin(b, 'B');
+    msgbuf_put(b, "\0\0\0\0\0\0\0\0", 8);   /* portal, statement, 0 formats, 0 params,
+                                                 * 0 result formats */
+    msg_end(b, at);
+    at = msg_begin(b, 'E');
+    msgbuf_put8(b, 0);
+    msgbuf_put32(b, 0);
+    msg_end(b, at);
+}
+
+/*
+ * Bring be to the client's SET state before the unit runs on it. A server holding another
+ * state is reset first, identity included (RESET ALL leaves ROLE and SESSION AUTHORIZATION
+ * alone). Everything goes out as one extended-protocol batch with one Sync: one unit on
+ * the server's queue however long the list, each statement parsed after the one before ran
+ * (SET standard_conforming_strings changes how the next is read), and all of it one
+ * transaction, so a failure leaves the server as it was. The unit waits for the answer:
+ * a client whose state cannot be restored (a role dropped since its SET ROLE) must not run
+ * its statement under another identity. Returns 0 (nothing to do), 1 (sent: the session
+ * waits for dispatch_state_done) or a negative error.
+ */
 static int dispatch_apply_state(struct session *s, struct backend *be)
 {
     const struct replay *r = &s->replay;
+    int foreign = be->state_client != 0 && be->state_client != s->id;
     struct msgbuf b;
-    unsigned n = 0;
+    int rc;
 
-    if (be->state_sig == r->sig)
-        return 0;
+    if ((be->state_sig == r->sig && !foreign) || be->status != 'I')
+        return 0;   /* inside a transaction the server is the client's own already */
     msgbuf_init(&b);
-    if (be->state_sig != 0) {
-        msg_raw(&b, 'Q', "RESET ALL", 10);
-        n++;
+    if (be->state_sig != 0 || foreign) {
+        dispatch_put_stmt(&b, "RESET SESSION AUTHORIZATION");
+        dispatch_put_stmt(&b, "RESET ROLE");
+        dispatch_put_stmt(&b, "RESET ALL");
     }
-    for (size_t i = 0; i < r->n; i++, n++)
-        msg_raw(&b, 'Q', r->items[i].sql, strlen(r->items[i].sql) + 1);
-    if (b.oom || backend_send(be, b.data, b.len) < 0) {
-        msgbuf_free(&b);
-        return -ENOMEM;
-    }
+    for (size_t i = 0; i < r->n; i++)
+        dispatch_put_stmt(&b, r->items[i].sql);
+    msg_raw(&b, 'S', NULL, 0);
+    rc = b.oom ? -ENOMEM : backend_send(be, b.data, b.len);
     msgbuf_free(&b);
-    for (unsigned i = 0; i < n; i++)
-        backend_push_unit(be, BACKEND_SINK_DROP);
-    be->state_sig = r->sig;
-    return 0;
+    if (rc == 0)
+        rc = backend_push_unit(be, BACKEND_SINK_CAPTURE);
+    if (rc < 0)
+        return rc;
+    be->own_error[0] = '\0';
+    s->state_be = be;
+    s->wait = SESSION_WAIT_STATE;
+    conn_want_read(&s->client, 0);
+    return 1;
+}
+
+void dispatch_state_done(struct session *s, struct backend *be, int had_error)
+{
+    s->wait = SESSION_RUN;
+    s->state_be = NULL;
+    if (had_error) {
+        /* The batch was one transaction: be kept the state it had. */
+        session_fatal(s, be->own_sqlstate[0] != '\0' ? be->own_sqlstate : "XX000",
+                      "A role or setting this session relies on is gone (for example a role "
+                      "dropped after SET ROLE or SET SESSION AUTHORIZATION); reconnect.",
+                      "pgrouter: cannot restore this session's settings on %s %s: %s",
+                      session_slot_role(s, be->slot), be->name, be->own_error);
+        return;
+    }
+    be->state_sig = s->replay.sig;
+    be->state_client = 0;
+    dispatch_unit(s, -1);   /* the unit goes on, on this server */
+    frontend_pump(s);
 }
 
 /* Send the unit's rewritten bytes to be, preparing what it lacks first. */
@@ -349,8 +403,12 @@ void dispatch_unit(struct session *s, int end_unit)
         return;     /* resumed by session_pool_done */
 borrowed:
     log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(s, slot), be->name, d.reason);
-    if (dispatch_apply_state(s, be) < 0) {
-        session_fatal(s, "53200", NULL, "out of memory");
+    rc = dispatch_apply_state(s, be);
+    if (rc > 0)
+        return;     /* resumed by dispatch_state_done */
+    if (rc < 0) {
+        session_fatal(s, "08006", NULL, "cannot restore this session's settings on server %s",
+                      be->name);
         return;
     }
     if (s->deferred_begin != NULL) {

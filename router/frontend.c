@@ -24,6 +24,8 @@
 #define FRONTEND_MAX_PARAMS 64          /* Bind parameters looked at for a tenant */
 
 static void frontend_set_role(struct session *s, int reset);
+static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int frontend_names_role(const char *sql, size_t len);
 
 /* First two words of sql, lowercased, for the few statements matched by name. */
@@ -46,12 +48,48 @@ int frontend_words(const char *sql, size_t len, const char *w1, const char *w2)
     return 0;
 }
 
+/* Does sql contain word (lowercase ASCII), in any case? Cheap and may over-match. */
+static int frontend_has_word(const char *sql, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+
+    for (size_t i = 0; i + n <= len; i++)
+        if (sqllex_ieq(sql + i, n, word))
+            return 1;
+    return 0;
+}
+
+/*
+ * A single SET/RESET/DISCARD statement: remember it to record once the server ran it,
+ * or refuse it now if the state it adds would pass the replay bounds.
+ */
+static void frontend_session_sql(struct session *s, const char *sql, size_t len)
+{
+    struct session_unit *u = &s->unit;
+
+    replay_parse(sql, len, s->escape_strings, &u->session_st);
+    if (u->session_st.op == REPLAY_NONE)
+        return;     /* SET LOCAL, DISCARD PLANS...: nothing that outlives the transaction */
+    if (replay_fits(&s->replay, &u->session_st, len) < 0) {
+        frontend_refuse(u, "54000", "pgrouter: too much session state to carry from server "
+                        "to server (at most %d parameters, %u bytes of SET statements); "
+                        "RESET some first", REPLAY_MAX_ITEMS, REPLAY_MAX_BYTES);
+        return;
+    }
+    u->session_sql = malloc(len + 1);
+    if (u->session_sql != NULL) {
+        memcpy(u->session_sql, sql, len);
+        u->session_sql[len] = '\0';
+    }
+}
+
 /* Fold sql's classification cr into the unit; remember session-state text to record. */
 static void frontend_note(struct session *s, const char *sql, size_t len,
                           const struct classify_result *crp)
 {
     struct classify_result cr = *crp;
     struct session_unit *u = &s->unit;
+
     if (cr.write && s->cat != NULL && (frontend_words(sql, len, "create", "function") ||
                                        frontend_words(sql, len, "create", "procedure") ||
                                        frontend_words(sql, len, "alter", "function") ||
@@ -69,14 +107,11 @@ static void frontend_note(struct session *s, const char *sql, size_t len,
             u->resets = u->resets > 1 ? u->resets : 1;
         if (cr.n_statements > 1)
             u->force_primary = 1;   /* cannot replay part of a string: stay on the primary */
-        else if (!cr.write && !u->pin_server && u->session_sql == NULL) {
-            u->session_sql = malloc(len + 1);
-            if (u->session_sql != NULL) {
-                memcpy(u->session_sql, sql, len);
-                u->session_sql[len] = '\0';
-            }
-        }
+        else if (!cr.write && !u->pin_server && u->session_sql == NULL)
+            frontend_session_sql(s, sql, len);
     }
+    if (frontend_has_word(sql, len, "set_config") || frontend_words(sql, len, "do", NULL))
+        u->untracked_state = 1;     /* state the replay list cannot follow */
     if (cr.flags & CLASSIFY_F_SET_TENANT) {
         /* Kept until the server accepts the SET; '' and case folding undone here. */
         size_t n = 0;
@@ -128,9 +163,6 @@ static int frontend_rewrite_on(struct session *s, const struct frame *f)
 }
 
 /* Refuse the unit (at its end) with sqlstate and a message. */
-static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
 {
     va_list ap;

@@ -142,7 +142,14 @@ static int greet_record_setting(struct session *s, const char *name, size_t nlen
     msgbuf_put8(&b, ',');
     greet_put_literal(&b, value, vlen);
     msgbuf_put(&b, ", false)", 8);
-    rc = b.oom ? -ENOMEM : replay_add(&s->replay, (const char *)b.data, b.len, 0);
+    if (!b.oom) {
+        char pname[REPLAY_NAME_MAX];
+
+        snprintf(pname, sizeof(pname), "%.*s", (int)nlen, name);
+        rc = replay_set_base(&s->replay, pname, (const char *)b.data, b.len);
+    } else {
+        rc = -ENOMEM;
+    }
     msgbuf_free(&b);
     return rc;
 }
@@ -209,6 +216,13 @@ void greet_login(struct session *s)
             rc = greet_parse_options(s, value);
         else
             rc = greet_record_setting(s, name, strlen(name), value, strlen(value));
+        if (rc == -E2BIG) {
+            session_fatal(s, "54000", "Pass fewer settings in the startup packet (options).",
+                          "pgrouter: too many startup settings to carry from server to server "
+                          "(at most %d parameters, %u bytes)", REPLAY_MAX_ITEMS,
+                          REPLAY_MAX_BYTES);
+            return;
+        }
         if (rc < 0) {
             session_fatal(s, "53200", NULL, "out of memory");
             return;

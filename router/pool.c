@@ -13,6 +13,7 @@
 
 #include "protocol/msg.h"
 #include "router/log.h"
+#include "router/replay.h"
 #include "router/worker.h"
 
 struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
@@ -507,20 +508,30 @@ void pool_release(struct backend *be, int reset)
     be->ops = NULL;
     be->client = NULL;
     p->n_used--;
-    if (reset && cfg->server_reset_query[0] != '\0') {
+    if (reset) {
+        /* The identity first: RESET ALL and a custom server_reset_query leave it alone. */
+        static const char identity[] = "RESET SESSION AUTHORIZATION; RESET ROLE";
+        int has_query = cfg->server_reset_query[0] != '\0';
+
         msgbuf_init(&b);
-        msg_raw(&b, 'Q', cfg->server_reset_query, strlen(cfg->server_reset_query) + 1);
+        msg_raw(&b, 'Q', identity, sizeof(identity));
+        if (has_query)
+            msg_raw(&b, 'Q', cfg->server_reset_query, strlen(cfg->server_reset_query) + 1);
         if (b.oom || backend_send(be, b.data, b.len) < 0 ||
-            backend_push_unit(be, BACKEND_SINK_DROP) < 0) {
+            backend_push_unit(be, BACKEND_SINK_DROP) < 0 ||
+            (has_query && backend_push_unit(be, BACKEND_SINK_DROP) < 0)) {
             msgbuf_free(&b);
             p->n_used++;
             pool_discard(be);
             return;
         }
         msgbuf_free(&b);
-        /* DISCARD ALL drops prepared statements and settings alike. */
-        srvstmt_clear(&be->stmts);
-        be->state_sig = 0;
+        /* DISCARD ALL drops prepared statements and settings alike; without a reset query
+         * the settings stay, and the next client's replay resets them. */
+        if (has_query)
+            srvstmt_clear(&be->stmts);
+        be->state_sig = has_query ? 0 : REPLAY_SIG_DIRTY;
+        be->state_client = 0;
     }
     pool_hand_over(p, be);
 }

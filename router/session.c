@@ -258,13 +258,14 @@ int session_send(struct session *s, struct msgbuf *b)
 
 static void session_be_unit_done(struct backend *be, char status, int had_error);
 static int session_be_async_ok(struct backend *be);
+static void session_be_captured(struct backend *be, int had_error);
 
 static const struct backend_ops session_backend_ops = {
     .unit_done = session_be_unit_done,
     .lost = session_server_lost,
     .async_ok = session_be_async_ok,
     .row = greet_row,
-    .captured = greet_captured,
+    .captured = session_be_captured,
 };
 
 static const char *session_password(const struct session *s)
@@ -419,6 +420,24 @@ static int session_be_async_ok(struct backend *be)
     return !s->unit.pending && !s->unit.sent && s->state != SESSION_CLOSING;
 }
 
+/* The unit's SET/RESET/DISCARD ran on be: record it, and what be holds now. */
+static void session_record_state(struct session *s, struct backend *be)
+{
+    struct session_unit *u = &s->unit;
+    int current = be->state_sig == s->replay.sig;
+    int rc = replay_apply(&s->replay, &u->session_st, u->session_sql, strlen(u->session_sql));
+
+    if (rc < 0) {
+        /* Checked before it ran, so only memory: the server has it, the list does not. */
+        log_warn("%s: cannot record \"%s\" (%s); it is lost when the client changes "
+                 "server", s->tag, u->session_sql, rc == -E2BIG ? "too much state"
+                 : "out of memory");
+        be->state_sig = REPLAY_SIG_DIRTY;
+        return;
+    }
+    be->state_sig = current && rc == 1 ? s->replay.sig : REPLAY_SIG_DIRTY;
+}
+
 static void session_be_unit_done(struct backend *be, char status, int had_error)
 {
     struct session *s = be->owner;
@@ -472,19 +491,16 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
             s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
                       : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
                       : ROUTE_ROLE_AUTO;
-        if (u->resets) {
-            /* DISCARD ALL / DEALLOCATE ALL / RESET ALL ran on this server. */
-            replay_clear(&s->replay);
-            be->state_sig = 0;
-            if (u->resets > 1) {
-                srvstmt_clear(&be->stmts);
-                stmt_clear(&s->stmts);
-            }
-        } else if (u->session_sql != NULL) {
-            if (replay_add(&s->replay, u->session_sql, strlen(u->session_sql), 0) == 0)
-                be->state_sig = s->replay.sig;
+        if (u->resets > 1) {
+            /* DISCARD ALL / DEALLOCATE ALL ran on this server: its statements are gone. */
+            srvstmt_clear(&be->stmts);
+            stmt_clear(&s->stmts);
         }
+        if (u->session_sql != NULL)
+            session_record_state(s, be);
     }
+    if (u->untracked_state)
+        be->state_client = s->id;   /* the next client must not inherit what it did */
     session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
     unit_reset(u);
     dispatch_idle_timer(s, status);
@@ -496,6 +512,18 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     if (s->wait == SESSION_WAIT_DRAIN)
         s->wait = SESSION_RUN;
     frontend_pump(s);
+}
+
+/* pgrouter's own query on be ended: a state replay, or a catalog read. */
+static void session_be_captured(struct backend *be, int had_error)
+{
+    struct session *s = be->owner;
+
+    if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
+        dispatch_state_done(s, be, had_error);
+        return;
+    }
+    greet_captured(be, had_error);
 }
 
 void session_server_lost(struct backend *be, const char *why)
@@ -526,6 +554,19 @@ void session_server_lost(struct backend *be, const char *why)
     if (s->state == SESSION_CONNECT) {
         session_fatal(s, "08006", NULL, "pgrouter: lost primary %s of cluster \"%s\" while "
                       "logging in: %s", node->name, s->cluster->name, why);
+        return;
+    }
+    if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
+        /* Lost while being brought to the client's state: the unit never went out. */
+        s->wait = SESSION_RUN;
+        s->state_be = NULL;
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, 'I', "08006", "The statement did not run; run it again.",
+                      "pgrouter: server connection to %s %s (cluster \"%s\") was lost while "
+                      "restoring the session's settings: %s", session_slot_role(s, slot),
+                      node->name, s->cluster->name, why);
+        frontend_pump(s);
         return;
     }
     if (!had_unit && tx == 'I')

@@ -16,6 +16,7 @@
 #include "router/conn.h"
 #include "router/decide.h"
 #include "router/pool.h"
+#include "router/replay.h"
 #include "router/route.h"
 #include "router/stmt.h"
 #include "router/worker.h"
@@ -37,6 +38,8 @@ enum session_wait {
     SESSION_RUN = 0,
     SESSION_WAIT_DRAIN,         /* a server still answers the previous unit */
     SESSION_WAIT_SERVER,        /* waiting for a server from a pool */
+    SESSION_WAIT_STATE,         /* the borrowed server is being brought to the client's SET
+                                 * state (or the catalog is being read again) */
 };
 
 /* A named Parse inside the unit's rewritten bytes, skipped if the server has it. */
@@ -67,7 +70,9 @@ struct session_unit {
     size_t n_parses, cap_parses;
     uint64_t *uses;                 /* statement ids Bind/Describe need on the server */
     size_t n_uses, cap_uses;
-    char *session_sql;              /* SET/RESET... text to record on success */
+    char *session_sql;              /* SET/RESET... text to record on success... */
+    struct replay_stmt session_st;  /* ...and what it does */
+    int untracked_state;            /* may change state pgrouter cannot see (set_config, DO) */
     const struct cfg_cluster *cluster;  /* sharding: the unit's cluster, NULL = the session's */
     const char *err_state;          /* refuse the unit at Sync with this SQLSTATE... */
     char *err_msg;                  /* ...and message (tenant missing or conflicting) */
@@ -101,6 +106,7 @@ struct session {
     struct session_unit unit;
     struct stmt_table stmts;        /* the client's named prepared statements */
     struct replay replay;           /* SET state to apply on every server it borrows */
+    struct backend *state_be;       /* SESSION_WAIT_STATE: the server being brought up */
     int sticky;                     /* pinned to the primary for good */
     uint64_t ryw_until_ms;          /* read-your-writes window end */
     const struct cfg_cluster *ryw_cluster;  /* the cluster that write went to */
@@ -170,6 +176,8 @@ void session_server_lost(struct backend *be, const char *why);
 void dispatch_idle_timer(struct session *s, char status);
 /* What s knows for routing its next statement (decide.h), as dispatch_unit uses it. */
 void dispatch_decide_state(struct session *s, struct decide_session *ds);
+/* The state replay sent to be ended (had_error: it failed); the held unit goes on. */
+void dispatch_state_done(struct session *s, struct backend *be, int had_error);
 /* Send the unit assembled so far (end_unit 1: complete, 0: Flush, -1: resume). */
 void dispatch_unit(struct session *s, int end_unit);
 /* The server this client holds on node slot, or NULL. */

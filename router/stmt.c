@@ -1,6 +1,6 @@
 /*
  * router/stmt.c - the client's prepared-statement table (chained hash by name), the
- * per-server statement set (open addressing, LRU by a use clock) and the replay list.
+ * per-server statement set (open addressing, LRU by a use clock).
  */
 #include "router/stmt.h"
 
@@ -276,57 +276,4 @@ uint64_t srvstmt_evict(struct srvstmt *s, const uint64_t *keep, size_t n_keep)
     id = victim->id;
     srvstmt_drop(s, id);
     return id;
-}
-
-void replay_init(struct replay *r)
-{
-    memset(r, 0, sizeof(*r));
-}
-
-static void replay_drop(struct replay *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->items[i].sql);
-    r->n = 0;
-    r->sig = 0;
-}
-
-void replay_free(struct replay *r)
-{
-    replay_drop(r);
-    free(r->items);
-    memset(r, 0, sizeof(*r));
-}
-
-int replay_add(struct replay *r, const char *sql, size_t len, int reset)
-{
-    char *copy = malloc(len + 1);
-
-    if (copy == NULL)
-        return -ENOMEM;
-    memcpy(copy, sql, len);
-    copy[len] = '\0';
-    if (reset)
-        replay_drop(r);
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        struct replay_item *p = realloc(r->items, cap * sizeof(*p));
-
-        if (p == NULL) {
-            free(copy);
-            return -ENOMEM;
-        }
-        r->items = p;
-        r->cap = cap;
-    }
-    r->items[r->n++].sql = copy;
-    r->sig = stmt_fnv(r->sig ? r->sig : 14695981039346656037ull, copy, len + 1);
-    if (r->sig == 0)
-        r->sig = 1;
-    return 0;
-}
-
-void replay_clear(struct replay *r)
-{
-    replay_drop(r);
 }

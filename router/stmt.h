@@ -2,8 +2,8 @@
  * router/stmt.h - session state that must follow a client from server to server:
  * its named prepared statements (client name -> the statement's text and parameter types,
  * identified on servers by a content hash so clients that prepare the same text share one
- * server-side statement), the set of such statements each server holds (bounded, LRU),
- * and the ordered SET statements to apply on whichever server the client borrows.
+ * server-side statement) and the set of such statements each server holds (bounded, LRU).
+ * The SET state that follows a client lives in router/replay.h.
  */
 #ifndef PGROUTER_STMT_H
 #define PGROUTER_STMT_H
@@ -79,28 +79,5 @@ uint64_t srvstmt_evict(struct srvstmt *s, const uint64_t *keep, size_t n_keep);
 void srvstmt_remove(struct srvstmt *s, uint64_t id);
 /* The server lost all its statements (DISCARD ALL). */
 void srvstmt_clear(struct srvstmt *s);
-
-/* Session-state statements to apply, in order, with a signature of the whole list. */
-struct replay_item {
-    char *sql;
-};
-
-struct replay {
-    struct replay_item *items;
-    size_t n, cap;
-    uint64_t sig;           /* 0 for an empty list; equal lists have equal signatures */
-};
-
-void replay_init(struct replay *r);
-void replay_free(struct replay *r);
-
-/*
- * Append a statement that succeeded. reset (RESET ALL, DISCARD ALL) empties the list
- * first: a server reset before replay ends in the same state. 0 or -ENOMEM.
- */
-int replay_add(struct replay *r, const char *sql, size_t len, int reset);
-
-/* Empty the list (RESET ALL, DISCARD ALL): signature 0. */
-void replay_clear(struct replay *r);
 
 #endif

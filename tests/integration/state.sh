@@ -74,6 +74,23 @@ t_state_scs_startup() {
     [ "$out" = 1 ] || fail "startup option: the hidden INSERT did not run: $out rows"
 }
 
+# ---- B: many SETs and many startup options ---------------------------------
+
+# 70 -c options (each its own parameter) and a first query: the session stays.
+t_state_many_options() {
+    local opts="" i out
+    for i in $(seq 1 70); do
+        opts="$opts -c itest.opt$i=v$i"
+    done
+    out=$(PGOPTIONS=$opts PSQL1 app -c 'SELECT 1' -c 'SHOW itest.opt70') ||
+        fail "70 startup options: $out"
+    [ "$out" = $'1\nv70' ] || fail "70 startup options: got '$out'"
+    # and when another client had the server in between (the options are replayed)
+    out=$(PGOPTIONS=$opts PSQL1 app -c 'SHOW itest.opt1' -c 'SHOW itest.opt69') ||
+        fail "70 startup options, second client: $out"
+    [ "$out" = $'v1\nv69' ] || fail "70 startup options replayed: got '$out'"
+}
+
 # ---- E: node-specific admin functions ---------------------------------------
 
 t_state_node_functions() {
@@ -93,12 +110,18 @@ t_state_node_functions() {
 
 state_cases() {
     local name wanted=0
-    for name in state_scs_set state_scs_startup state_node_functions; do
+    for name in state_scs_set state_scs_startup state_node_functions state_many_options \
+        state_py; do
         if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
             wanted=1
         fi
     done
     [ "$wanted" -eq 1 ] || return 0
+    if [ "$ITEST_DIRECT" != 1 ]; then
+        start_pgrouter state1 scram-sha-256 state1_ini
+    fi
+    run state_many_options t_state_many_options
+    PGR_PORT=${PORT_state1:-$PGR_PORT} run_py state_py test_state.py 180
     run state_scs_set t_state_scs_set
     run state_scs_startup t_state_scs_startup
     run state_node_functions t_state_node_functions

@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_stmt.c - the client's prepared-statement table (copies, content ids,
  * replacement, removal, growth), server-side names, the per-server statement set (LRU
- * eviction, growth) and the ordered replay list with its signature.
+ * eviction, growth).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -447,151 +447,6 @@ static void test_srvstmt_clear_forgets_all_and_set_stays_usable(void **state)
     assert_int_equal(s.n, 0);
 }
 
-static void test_replay_keeps_items_in_order_with_exact_text(void **state)
-{
-    static const char sql[] = "SET search_path = app;garbage";
-    struct replay r;
-
-    (void)state;
-    replay_init(&r);
-    assert_int_equal(r.n, 0);
-    assert_int_equal(r.sig, 0);
-    /* Only len bytes are taken, and the copy is terminated. */
-    assert_int_equal(replay_add(&r, sql, strlen("SET search_path = app"), 0), 0);
-    assert_int_equal(replay_add(&r, "SET work_mem = '64MB'", 21, 0), 0);
-    assert_int_equal(replay_add(&r, "SET TIME ZONE 'UTC'", 19, 0), 0);
-    assert_int_equal(r.n, 3);
-    assert_string_equal(r.items[0].sql, "SET search_path = app");
-    assert_ptr_not_equal(r.items[0].sql, sql);
-    assert_string_equal(r.items[1].sql, "SET work_mem = '64MB'");
-    assert_string_equal(r.items[2].sql, "SET TIME ZONE 'UTC'");
-    assert_int_not_equal(r.sig, 0);
-    replay_free(&r);
-    assert_int_equal(r.n, 0);
-    assert_null(r.items);
-}
-
-static void test_replay_grows_past_its_first_capacity_in_order(void **state)
-{
-    struct replay r;
-    char sql[32];
-
-    (void)state;
-    replay_init(&r);
-    for (unsigned i = 1; i <= 100; i++) {
-        int len = snprintf(sql, sizeof(sql), "SET x.v%u = %u", i, i);
-
-        assert_int_equal(replay_add(&r, sql, (size_t)len, 0), 0);
-    }
-    assert_int_equal(r.n, 100);
-    for (unsigned i = 1; i <= 100; i++) {
-        snprintf(sql, sizeof(sql), "SET x.v%u = %u", i, i);
-        assert_string_equal(r.items[i - 1].sql, sql);
-    }
-    replay_free(&r);
-}
-
-static void replay_build(struct replay *r, const char *const *sql, size_t n)
-{
-    replay_init(r);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(replay_add(r, sql[i], strlen(sql[i]), 0), 0);
-}
-
-static void test_replay_sig_equal_for_equal_lists_built_separately(void **state)
-{
-    static const char *const list[] = { "SET a.x = 1", "SET b.y = 2", "SET c.z = 3" };
-    struct replay r1, r2;
-    char *copy[3];
-
-    (void)state;
-    /* Separate buffers for the text, so the signature cannot depend on addresses. */
-    for (int i = 0; i < 3; i++) {
-        copy[i] = strdup(list[i]);
-        assert_non_null(copy[i]);
-    }
-    replay_build(&r1, list, 3);
-    replay_build(&r2, (const char *const *)copy, 3);
-    assert_int_not_equal(r1.sig, 0);
-    assert_int_equal(r1.sig, r2.sig);
-    for (int i = 0; i < 3; i++)
-        free(copy[i]);
-    replay_free(&r1);
-    replay_free(&r2);
-}
-
-static void test_replay_sig_differs_for_other_lists_and_orders(void **state)
-{
-    static const char *const ab[] = { "SET a = 1", "SET b = 2" };
-    static const char *const ba[] = { "SET b = 2", "SET a = 1" };
-    static const char *const ac[] = { "SET a = 1", "SET c = 2" };
-    static const char *const a[] = { "SET a = 1" };
-    /* Same bytes, split differently between items. */
-    static const char *const split[] = { "SET a", " = 1SET b = 2" };
-    struct replay r_ab, r_ba, r_ac, r_a, r_split;
-
-    (void)state;
-    replay_build(&r_ab, ab, 2);
-    replay_build(&r_ba, ba, 2);
-    replay_build(&r_ac, ac, 2);
-    replay_build(&r_a, a, 1);
-    replay_build(&r_split, split, 2);
-    assert_int_not_equal(r_ab.sig, r_ba.sig);
-    assert_int_not_equal(r_ab.sig, r_ac.sig);
-    assert_int_not_equal(r_ab.sig, r_a.sig);
-    assert_int_not_equal(r_ab.sig, r_split.sig);
-    assert_int_not_equal(r_a.sig, 0);
-    replay_free(&r_ab);
-    replay_free(&r_ba);
-    replay_free(&r_ac);
-    replay_free(&r_a);
-    replay_free(&r_split);
-}
-
-static void test_replay_reset_drops_earlier_items(void **state)
-{
-    static const char *const only_reset[] = { "RESET ALL", "SET a.d = 3" };
-    struct replay r, fresh;
-
-    (void)state;
-    replay_init(&r);
-    assert_int_equal(replay_add(&r, "SET a.b = 1", 11, 0), 0);
-    assert_int_equal(replay_add(&r, "SET a.c = 2", 11, 0), 0);
-    assert_int_equal(replay_add(&r, "RESET ALL", 9, 1), 0);
-    assert_int_equal(r.n, 1);
-    assert_string_equal(r.items[0].sql, "RESET ALL");
-    assert_int_equal(replay_add(&r, "SET a.d = 3", 11, 0), 0);
-    assert_int_equal(r.n, 2);
-    assert_string_equal(r.items[1].sql, "SET a.d = 3");
-    /* Same state as a list that never had the dropped items. */
-    replay_build(&fresh, only_reset, 2);
-    assert_int_equal(r.sig, fresh.sig);
-    replay_free(&fresh);
-    replay_free(&r);
-}
-
-static void test_replay_clear_empties_list_with_sig_0_and_stays_usable(void **state)
-{
-    static const char *const one[] = { "SET a = 1" };
-    struct replay r, fresh;
-
-    (void)state;
-    replay_init(&r);
-    assert_int_equal(replay_add(&r, "SET z = 9", 9, 0), 0);
-    assert_int_equal(replay_add(&r, "SET y = 8", 9, 0), 0);
-    assert_int_not_equal(r.sig, 0);
-    replay_clear(&r);
-    assert_int_equal(r.n, 0);
-    assert_int_equal(r.sig, 0);
-    assert_int_equal(replay_add(&r, "SET a = 1", 9, 0), 0);
-    assert_int_equal(r.n, 1);
-    assert_string_equal(r.items[0].sql, "SET a = 1");
-    replay_build(&fresh, one, 1);
-    assert_int_equal(r.sig, fresh.sig);
-    replay_free(&fresh);
-    replay_free(&r);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,12 +467,6 @@ int main(void)
         cmocka_unit_test(test_srvstmt_evict_skips_ids_in_keep),
         cmocka_unit_test(test_srvstmt_grows_past_1000_ids_and_has_is_right_for_each),
         cmocka_unit_test(test_srvstmt_clear_forgets_all_and_set_stays_usable),
-        cmocka_unit_test(test_replay_keeps_items_in_order_with_exact_text),
-        cmocka_unit_test(test_replay_grows_past_its_first_capacity_in_order),
-        cmocka_unit_test(test_replay_sig_equal_for_equal_lists_built_separately),
-        cmocka_unit_test(test_replay_sig_differs_for_other_lists_and_orders),
-        cmocka_unit_test(test_replay_reset_drops_earlier_items),
-        cmocka_unit_test(test_replay_clear_empties_list_with_sig_0_and_stays_usable),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
