@@ -4,6 +4,7 @@
 #   make test       unit tests, then integration tests against real PostgreSQL
 #   make unit       cmocka unit tests only
 #   make asan       unit + integration tests under ASan/UBSan (objects in build/asan/)
+#   make bench      benchmarks, then the soak test for SOAK_SECS (300) s
 #   make demo       local primary + 2 replicas, pgrouter in front, prints the psql line
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean      removes build/ only
@@ -83,6 +84,7 @@ demo-down:
 
 bench: all
 	@bash tests/bench/run.sh
+	@SOAK_SECS=$${SOAK_SECS:-300} PGROUTER_BIN=$(abspath $(BIN)) bash tests/integration/soak.sh
 
 fuzz:
 	@bash tests/fuzz/run.sh

@@ -39,6 +39,15 @@ void greet_client(struct session *s)
         s->cat = catalog_db(&s->w->catalog, db, &s->w->routing);
     int need_catalog = s->cat != NULL && !s->cat->building_active &&
                        catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms);
+
+    /* A list that is only out of date (after a reload, volatile_functions_refresh or a
+     * CREATE FUNCTION) is refreshed on an idle server of a healthy primary, never by
+     * waiting for one: the login would wait behind busy clients, or fail when the
+     * primary goes down meanwhile, for a list it has.  A later login refreshes it. */
+    if (need_catalog && be == NULL && s->cat->loaded && p->n_params > 0 &&
+        (p->n_idle == 0 ||
+         breaker_state(&session_node(s, primary)->br, session_now(s)) != BREAKER_CLOSED))
+        need_catalog = 0;
     if (be == NULL && (p->n_params == 0 || need_catalog)) {
         /* Learn the server's parameters (and its catalog) on a borrowed server first. */
         if (session_borrow(s, primary) == NULL)

@@ -955,6 +955,17 @@ t_pgrouter_sigterm() {
     [ "$i" = 0 ] || fail "exit status ${i:-unknown} after SIGTERM"
 }
 
+# ---- cases: the soak ------------------------------------------------------
+
+# tests/integration/soak.sh: ~100 mixed clients under faults for SOAK_SECS
+# (60) s, on a cluster and a pgrouter of its own, so it may follow the faults
+# cases; main copies its summary line to the suite's output.
+t_soak() {
+    proxy_only
+    SOAK_DIR=$ITEST_DIR/soak PGROUTER_BIN=$PGROUTER_BIN \
+        timeout $((${SOAK_SECS:-60} * 2 + 400)) bash "$HERE/soak.sh"
+}
+
 # ---- main -----------------------------------------------------------------
 
 main() {
@@ -1048,6 +1059,8 @@ main() {
     # kill, stop, pause and promote servers; the promotion leaves the old primary
     # stopped, so these stay last
     faults_cases
+    run soak t_soak
+    [ ! -f "$LOGDIR/soak.log" ] || grep -h '^# soak:' "$LOGDIR/soak.log"
 
     n=$((PASSED + FAILED + SKIPPED))
     [ "$n" -gt 0 ] || abort "no case matched ITEST_ONLY='$ITEST_ONLY'"
