@@ -1,19 +1,16 @@
 /*
- * router/health.c - health checks of one node: resolve, connect and query with libpq's
- * non-blocking API on the loop, one deadline per check, connection kept between checks.
- * Owns the node's check connection, its poll handle and two timers; reports through
- * the done callback only.
+ * router/health.c - health checks of one node: connect (through pqloop) and query with
+ * libpq's non-blocking API on the loop, one deadline per check, connection kept between
+ * checks. Owns the node's check connection and two timers; reports through the done
+ * callback only.
  */
 #include "router/health.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "router/log.h"
 
@@ -33,10 +30,7 @@ static const char health_sql[] =
     " END,"
     " pg_last_wal_receive_lsn()";
 
-/* host, hostaddr, port, application_name on top of the caller's, and the NULL. */
-#define HEALTH_OWN_PARAMS 5
-
-static void health_poll_cb(uv_poll_t *poll, int status, int events);
+static void health_io_cb(struct pqloop *pq, int status, int events);
 
 int health_parse_lsn(const char *text, uint64_t *out)
 {
@@ -75,7 +69,7 @@ static void health_maybe_closed(struct health_node *h)
 {
     health_closed_fn cb = h->closed;
 
-    if (!h->stopping || h->closing > 0 || h->gai_busy)
+    if (!h->stopping || h->closing > 0)
         return;
     for (size_t i = 0; i < h->n_params; i++) {
         free(h->keys[i]);
@@ -96,69 +90,16 @@ static void health_handle_closed(uv_handle_t *handle)
     health_maybe_closed(h);
 }
 
-static void health_poll_closed(uv_handle_t *handle)
-{
-    struct health_node *h = handle->data;
-
-    free(handle);
-    h->closing--;
-    health_maybe_closed(h);
-}
-
-/*
- * Close the poll handle before libpq closes the socket: libuv must not watch an fd
- * that is already closed (its number may come back as another socket).
- */
-static void health_poll_close(struct health_node *h)
-{
-    if (h->poll == NULL)
-        return;
-    uv_poll_stop(h->poll);
-    uv_close((uv_handle_t *)h->poll, health_poll_closed);
-    h->closing++;
-    h->poll = NULL;
-    h->poll_fd = -1;
-}
-
+/* Close the connection (and abandon an attempt); pqloop closes the poll handle first. */
 static void health_drop_conn(struct health_node *h)
 {
-    health_poll_close(h);
-    if (h->conn != NULL) {
-        PQfinish(h->conn);
-        h->conn = NULL;
-    }
+    pqloop_drop(&h->pq);
 }
 
-/*
- * Watch the connection's socket for events. libpq may replace the socket while
- * connecting (next address, SSL retry), so compare the fd each time: a new fd gets a
- * new handle. Restarting the poll on the same fd is cheap and also re-registers a
- * socket that libpq closed and reopened under the same number.
- */
+/* Watch the connection's socket for events (pqloop follows a socket libpq replaced). */
 static int health_watch(struct health_node *h, int events)
 {
-    int fd = PQsocket(h->conn);
-    int rc;
-
-    if (fd < 0)
-        return -EBADF;
-    if (h->poll != NULL && h->poll_fd != fd)
-        health_poll_close(h);
-    if (h->poll == NULL) {
-        uv_poll_t *poll = malloc(sizeof(*poll));
-
-        if (poll == NULL)
-            return -ENOMEM;
-        rc = uv_poll_init(h->loop, poll, fd);
-        if (rc < 0) {
-            free(poll);
-            return rc;
-        }
-        poll->data = h;
-        h->poll = poll;
-        h->poll_fd = fd;
-    }
-    return uv_poll_start(h->poll, events, health_poll_cb);
+    return pqloop_watch(&h->pq, events, health_io_cb);
 }
 
 /* --- ending a check -------------------------------------------------------- */
@@ -190,6 +131,8 @@ static void health_fail(struct health_node *h, const char *fmt, ...)
     va_end(ap);
     memset(&h->cur, 0, sizeof(h->cur));
     h->cur.replay_lag_ms = -1;
+    h->cur.node_down = !h->login_failed;
+    h->login_failed = 0;
     /* libpq messages span lines ("...\n\tIs the server running..."): make one line. */
     for (const char *p = msg; *p != '\0'; p++) {
         int space = *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n';
@@ -208,7 +151,8 @@ static void health_fail(struct health_node *h, const char *fmt, ...)
 
 static void health_fail_conn(struct health_node *h, const char *what)
 {
-    health_fail(h, "%s: %s", what, h->conn != NULL ? PQerrorMessage(h->conn) : "no connection");
+    health_fail(h, "%s: %s", what,
+                h->pq.pg != NULL ? PQerrorMessage(h->pq.pg) : "no connection");
 }
 
 static void health_deadline_cb(uv_timer_t *timer)
@@ -219,13 +163,8 @@ static void health_deadline_cb(uv_timer_t *timer)
     switch (h->phase) {
     case HEALTH_IDLE:
         return;
-    case HEALTH_RESOLVING:
-        /* Fails if the lookup already runs; its callback then sees a stale phase. */
-        uv_cancel((uv_req_t *)&h->gai);
-        what = "resolving the host";
-        break;
     case HEALTH_CONNECTING:
-        what = "connecting";
+        what = pqloop_resolving(&h->pq) ? "resolving the host" : "connecting";
         break;
     case HEALTH_QUERYING:
         what = "waiting for the health query";
@@ -275,12 +214,12 @@ static void health_query_input(struct health_node *h)
 {
     int got_row = 0;
 
-    if (!PQconsumeInput(h->conn)) {
+    if (!PQconsumeInput(h->pq.pg)) {
         health_fail_conn(h, "health query");
         return;
     }
-    while (!PQisBusy(h->conn)) {
-        PGresult *res = PQgetResult(h->conn);
+    while (!PQisBusy(h->pq.pg)) {
+        PGresult *res = PQgetResult(h->pq.pg);
 
         if (res == NULL) {
             if (h->cur.error[0] != '\0') {
@@ -306,7 +245,7 @@ static void health_query_input(struct health_node *h)
 /* Flush what libpq holds, then wait for input (and for writability if more is left). */
 static void health_query_flush(struct health_node *h)
 {
-    int rc = PQflush(h->conn);
+    int rc = PQflush(h->pq.pg);
 
     if (rc < 0) {
         health_fail_conn(h, "health query");
@@ -320,7 +259,7 @@ static void health_query_flush(struct health_node *h)
 static void health_query_send(struct health_node *h)
 {
     h->phase = HEALTH_QUERYING;
-    if (!PQsendQuery(h->conn, health_sql)) {
+    if (!PQsendQuery(h->pq.pg, health_sql)) {
         health_fail_conn(h, "sending the health query");
         return;
     }
@@ -330,148 +269,47 @@ static void health_query_send(struct health_node *h)
 
 /* --- connecting ------------------------------------------------------------ */
 
-static void health_connect_poll(struct health_node *h)
+static void health_connected_cb(struct pqloop *pq, const struct pqloop_error *err)
 {
-    int rc;
+    struct health_node *h = pq->arg;
 
-    switch (PQconnectPoll(h->conn)) {
-    case PGRES_POLLING_READING:
-        rc = health_watch(h, UV_READABLE);
-        break;
-    case PGRES_POLLING_WRITING:
-        rc = health_watch(h, UV_WRITABLE);
-        break;
-    case PGRES_POLLING_OK:
-        h->connects++;
-        if (PQsetnonblocking(h->conn, 1) != 0) {
-            health_fail_conn(h, "connect");
-            return;
-        }
-        health_query_send(h);
+    if (h->stopping || h->phase != HEALTH_CONNECTING)
         return;
-    case PGRES_POLLING_FAILED:
-    default:
+    if (err != NULL) {
+        /* The health check's own login (user, password, database) is not the node's. */
+        h->login_failed = err->fault != PQLOOP_FAULT_NODE;
+        health_fail(h, "connect: %s (%s)", err->message, err->sqlstate);
+        return;
+    }
+    h->connects++;
+    if (PQsetnonblocking(h->pq.pg, 1) != 0) {
         health_fail_conn(h, "connect");
         return;
     }
-    if (rc < 0)
-        health_fail(h, "watching the socket: %s", uv_strerror(rc));
+    health_query_send(h);
 }
 
-/* libpq prints notices to stderr by default; a health check has no use for them. */
-static void health_notice_ignore(void *arg, const char *message)
+static void health_connect_start(struct health_node *h)
 {
-    (void)arg;
-    (void)message;
-}
-
-/* Start connecting; with_addrs: pass the resolved addr_list as hostaddr. */
-static void health_connect_start(struct health_node *h, int with_addrs)
-{
-    const char *keys[HEALTH_MAX_PARAMS + HEALTH_OWN_PARAMS];
-    const char *vals[HEALTH_MAX_PARAMS + HEALTH_OWN_PARAMS];
+    const char *keys[HEALTH_MAX_PARAMS + 2], *vals[HEALTH_MAX_PARAMS + 2];
+    struct pqloop_error err;
     int have_app = 0;
     size_t n = 0;
-    int rc;
 
     for (size_t i = 0; i < h->n_params; i++) {
         have_app |= strcmp(h->keys[i], "application_name") == 0;
         keys[n] = h->keys[i];
         vals[n++] = h->vals[i];
     }
-    keys[n] = "host";
-    vals[n++] = with_addrs ? h->host_list : h->host;
-    if (with_addrs) {
-        keys[n] = "hostaddr";
-        vals[n++] = h->addr_list;
-    }
-    keys[n] = "port";
-    vals[n++] = h->port_text;
     if (!have_app) {
         keys[n] = "application_name";
         vals[n++] = "pgrouter-health";
     }
     keys[n] = NULL;
     vals[n] = NULL;
-
     h->phase = HEALTH_CONNECTING;
-    h->conn = PQconnectStartParams(keys, vals, 0);
-    if (h->conn == NULL) {
-        health_fail(h, "connect: out of memory");
-        return;
-    }
-    if (PQstatus(h->conn) == CONNECTION_BAD) {
-        health_fail_conn(h, "connect");
-        return;
-    }
-    PQsetNoticeProcessor(h->conn, health_notice_ignore, NULL);
-    /* libpq's protocol: after PQconnectStart, wait until writable, then poll. */
-    rc = health_watch(h, UV_WRITABLE);
-    if (rc < 0)
-        health_fail(h, "watching the socket: %s", uv_strerror(rc));
-}
-
-static void health_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    struct health_node *h = req->data;
-    size_t hl = 0, al = 0;
-    int k = 0;
-
-    h->gai_busy = 0;
-    if (h->stopping || h->phase != HEALTH_RESOLVING) {
-        /* Stopped, or this check already timed out. */
-        uv_freeaddrinfo(res);
-        health_maybe_closed(h);
-        return;
-    }
-    if (status < 0) {
-        uv_freeaddrinfo(res);
-        health_fail(h, "could not resolve %s: %s", h->host, uv_strerror(status));
-        return;
-    }
-    for (struct addrinfo *ai = res; ai != NULL && k < HEALTH_MAX_ADDRS; ai = ai->ai_next) {
-        char addr[INET6_ADDRSTRLEN];
-        const void *src;
-
-        if (ai->ai_family == AF_INET)
-            src = &((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
-        else if (ai->ai_family == AF_INET6)
-            src = &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr;
-        else
-            continue;
-        if (inet_ntop(ai->ai_family, src, addr, sizeof(addr)) == NULL)
-            continue;
-        /* Sizes hold HEALTH_MAX_ADDRS entries of host (< 256) and address (< 46). */
-        hl += (size_t)snprintf(h->host_list + hl, sizeof(h->host_list) - hl, "%s%s",
-                               k > 0 ? "," : "", h->host);
-        al += (size_t)snprintf(h->addr_list + al, sizeof(h->addr_list) - al, "%s%s",
-                               k > 0 ? "," : "", addr);
-        k++;
-    }
-    uv_freeaddrinfo(res);
-    if (k == 0) {
-        health_fail(h, "could not resolve %s: no IPv4 or IPv6 address", h->host);
-        return;
-    }
-    health_connect_start(h, 1);
-}
-
-static void health_resolve(struct health_node *h)
-{
-    struct addrinfo hints;
-    int rc;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    h->phase = HEALTH_RESOLVING;
-    h->gai.data = h;
-    rc = uv_getaddrinfo(h->loop, &h->gai, health_resolved_cb, h->host, NULL, &hints);
-    if (rc < 0) {
-        health_fail(h, "could not resolve %s: %s", h->host, uv_strerror(rc));
-        return;
-    }
-    h->gai_busy = 1;
+    if (pqloop_connect(&h->pq, h->host, h->port, keys, vals, health_connected_cb, &err) < 0)
+        health_fail(h, "connect: %s (%s)", err.message, err.sqlstate);
 }
 
 /* --- events ----------------------------------------------------------------- */
@@ -481,29 +319,26 @@ static void health_idle_input(struct health_node *h)
 {
     PGnotify *note;
 
-    if (!PQconsumeInput(h->conn) || PQstatus(h->conn) != CONNECTION_OK) {
+    if (!PQconsumeInput(h->pq.pg) || PQstatus(h->pq.pg) != CONNECTION_OK) {
         log_debug("health %s:%u: connection lost while idle: %s", h->host,
-                  (unsigned)h->port, PQerrorMessage(h->conn));
+                  (unsigned)h->port, PQerrorMessage(h->pq.pg));
         health_drop_conn(h);
         return;
     }
-    while ((note = PQnotifies(h->conn)) != NULL)
+    while ((note = PQnotifies(h->pq.pg)) != NULL)
         PQfreemem(note);
 }
 
-static void health_poll_cb(uv_poll_t *poll, int status, int events)
+/* The connected socket: pqloop drives it itself while connecting. */
+static void health_io_cb(struct pqloop *pq, int status, int events)
 {
-    struct health_node *h = poll->data;
+    struct health_node *h = pq->arg;
 
-    /*
-     * libuv reports POLLERR as status UV_EBADF and stops the handle. While connecting
-     * that is how a refused connection shows: PQconnectPoll reads SO_ERROR and says
-     * what happened (or moves on to the next address), re-arming the poll as usual.
-     */
-    if (status < 0 && h->phase != HEALTH_CONNECTING) {
+    /* libuv reports POLLERR as status UV_EBADF and stops the handle. */
+    if (status < 0) {
         if (h->phase == HEALTH_IDLE)
             health_drop_conn(h);
-        else if (h->phase == HEALTH_QUERYING && !PQconsumeInput(h->conn))
+        else if (h->phase == HEALTH_QUERYING && !PQconsumeInput(h->pq.pg))
             health_fail_conn(h, "health query");
         else
             health_fail(h, "socket error: %s", uv_strerror(status));
@@ -513,10 +348,7 @@ static void health_poll_cb(uv_poll_t *poll, int status, int events)
     case HEALTH_IDLE:
         health_idle_input(h);
         break;
-    case HEALTH_RESOLVING:
-        break;
     case HEALTH_CONNECTING:
-        health_connect_poll(h);
         break;
     case HEALTH_QUERYING:
         if (events & UV_WRITABLE) {
@@ -533,21 +365,17 @@ static void health_poll_cb(uv_poll_t *poll, int status, int events)
 
 static void health_begin(struct health_node *h)
 {
-    /* A lookup abandoned by a timed-out check still owns h->gai: skip this round. */
-    if (h->stopping || h->phase != HEALTH_IDLE || h->gai_busy)
+    if (h->stopping || h->phase != HEALTH_IDLE)
         return;
     memset(&h->cur, 0, sizeof(h->cur));
     h->cur.replay_lag_ms = -1;
     uv_timer_start(&h->deadline, health_deadline_cb, h->timeout_ms, 0);
-    if (h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
+    if (h->pq.pg != NULL && PQstatus(h->pq.pg) == CONNECTION_OK) {
         health_query_send(h);
         return;
     }
     health_drop_conn(h);
-    if (h->host_is_addr)
-        health_connect_start(h, 0);
-    else
-        health_resolve(h);
+    health_connect_start(h);
 }
 
 static void health_tick_cb(uv_timer_t *timer)
@@ -556,15 +384,6 @@ static void health_tick_cb(uv_timer_t *timer)
 }
 
 /* --- public ------------------------------------------------------------------ */
-
-/* Numeric IPv4/IPv6 addresses and socket directories need no lookup. */
-static int health_host_is_addr(const char *host)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    return host[0] == '/' || inet_pton(AF_INET, host, buf) == 1 ||
-           inet_pton(AF_INET6, host, buf) == 1;
-}
 
 static int health_ignored_key(const char *key)
 {
@@ -579,7 +398,6 @@ int health_start(struct health_node *h, uv_loop_t *loop, const char *host, uint1
     int rc = -EINVAL;
 
     memset(h, 0, sizeof(*h));
-    h->poll_fd = -1;
     if (loop == NULL || host == NULL || host[0] == '\0' || strlen(host) >= sizeof(h->host) ||
         interval_ms == 0 || timeout_ms == 0 || (keys == NULL) != (vals == NULL))
         return -EINVAL;
@@ -601,8 +419,7 @@ int health_start(struct health_node *h, uv_loop_t *loop, const char *host, uint1
     h->loop = loop;
     snprintf(h->host, sizeof(h->host), "%s", host);
     h->port = port;
-    snprintf(h->port_text, sizeof(h->port_text), "%u", (unsigned)port);
-    h->host_is_addr = health_host_is_addr(host);
+    pqloop_init(&h->pq, loop, h);
     h->interval_ms = interval_ms;
     h->timeout_ms = timeout_ms;
     h->done = cb;
@@ -636,8 +453,6 @@ void health_stop(struct health_node *h, health_closed_fn cb)
     h->closed = cb;
     h->phase = HEALTH_IDLE;
     health_drop_conn(h);
-    if (h->gai_busy)
-        uv_cancel((uv_req_t *)&h->gai);
     uv_close((uv_handle_t *)&h->tick, health_handle_closed);
     uv_close((uv_handle_t *)&h->deadline, health_handle_closed);
     h->closing += 2;

@@ -1,8 +1,8 @@
 /*
  * router/health.h - periodic health checks of one PostgreSQL node with libpq's
- * non-blocking API on a libuv loop: resolve (uv_getaddrinfo, unless the host is an
- * address or a socket directory), connect (PQconnectStartParams + PQconnectPoll driven
- * by uv_poll on PQsocket), then one query for role, WAL position and replay lag.
+ * non-blocking API on a libuv loop: connect through pqloop (the name resolved with
+ * uv_getaddrinfo, PQconnectPoll driven by uv_poll), then one query for role, WAL
+ * position and replay lag.
  * Every check has a deadline (a uv_timer). The connection stays open between checks
  * and is watched while idle, so a server that goes away drops it at once; the next
  * check connects again. Nothing here blocks the loop; nothing here logs above debug:
@@ -17,8 +17,9 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
+#include "router/pqloop.h"
+
 #define HEALTH_MAX_PARAMS 16    /* caller's libpq keywords per node */
-#define HEALTH_MAX_ADDRS 4      /* resolved addresses tried per check */
 #define HEALTH_ERROR_MAX 256
 
 /* The outcome of one check. */
@@ -31,6 +32,8 @@ struct health_result {
                              * received WAL is replayed; -1 on a primary or unknown */
     uint64_t checked_at_ms; /* uv_now() when the check ended */
     uint32_t rtt_us;        /* query round trip (connection set-up not included) */
+    int node_down;          /* !ok: the node's fault (refused, timeout, crash...), not a
+                             * login error of the health check's own user or database */
     char error[HEALTH_ERROR_MAX];   /* why ok is 0, one line; "" when ok */
 };
 
@@ -44,8 +47,7 @@ typedef void (*health_closed_fn)(struct health_node *h);
 
 enum health_phase {
     HEALTH_IDLE = 0,        /* no check running (the connection may be open) */
-    HEALTH_RESOLVING,
-    HEALTH_CONNECTING,
+    HEALTH_CONNECTING,      /* resolving the name, then connecting */
     HEALTH_QUERYING,
 };
 
@@ -74,19 +76,12 @@ struct health_node {
     char *keys[HEALTH_MAX_PARAMS];          /* caller's keywords and values, copied */
     char *vals[HEALTH_MAX_PARAMS];
     size_t n_params;
-    char port_text[8];
-    int host_is_addr;           /* numeric address or socket directory: no resolving */
-    char host_list[HEALTH_MAX_ADDRS * 257];     /* host repeated once per address */
-    char addr_list[HEALTH_MAX_ADDRS * 47];      /* resolved addresses, comma separated */
     struct health_result cur;   /* the check in progress */
-    PGconn *conn;
-    uv_poll_t *poll;            /* on PQsocket(conn); freed in its close callback */
-    int poll_fd;
+    struct pqloop pq;           /* the check connection (pq.pg), kept between checks */
     uv_timer_t tick;            /* repeating: starts a check every interval_ms */
     uv_timer_t deadline;        /* one check's timeout */
-    uv_getaddrinfo_t gai;
-    int gai_busy;               /* gai in flight (it may outlive a timed-out check) */
     uint64_t sent_ns;           /* uv_hrtime() when the query went out */
+    int login_failed;           /* the failure being reported is a login error */
     int stopping;
     unsigned closing;           /* close callbacks still to come */
 };

@@ -107,9 +107,22 @@ static void nodes_health_done(struct health_node *h, const struct health_result 
             n = &ns->n[i];
     if (n == NULL)
         return;
+    c = nodes_cluster_of(ns, n);
+    if (!r->ok && !r->node_down) {
+        /*
+         * The check's own login failed (health_user, its password or database): that says
+         * nothing of the node, so its breaker and role stay as they are, unknown to checks.
+         */
+        if (n->have_health || n->health.ok || strcmp(n->health.error, r->error) != 0)
+            log_warn("node %s: health check cannot log in: %s; fix health_user (or its "
+                     "password, or health_database): the node is not marked down", n->name,
+                     r->error);
+        n->health = *r;
+        n->have_health = 0;
+        return;
+    }
     n->health = *r;
     n->have_health = 1;
-    c = nodes_cluster_of(ns, n);
     if (!r->ok) {
         if (breaker_state(&n->br, now) != BREAKER_OPEN)
             log_warn("node %s: health check failed: %s", n->name, r->error);

@@ -274,6 +274,8 @@ static void pqloop_step(struct pqloop *c)
         break;
     case PGRES_POLLING_OK:
         c->talked = 1;
+        /* Verbose was for reading the SQLSTATE of a failed login; messages now as usual. */
+        PQsetErrorVerbosity(c->pg, PQERRORS_DEFAULT);
         pqloop_unwatch(c);
         pqloop_report(c, NULL);
         return;
