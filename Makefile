@@ -58,9 +58,10 @@ $(BUILD)/tests/test_poolmodel: LDFLAGS += -Wl,--wrap=backend_connect -Wl,--wrap=
 unit: deps $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
-integration: all $(BUILD)/tests/test_health
+integration: all $(BUILD)/tests/test_health $(BUILD)/tests/test_pqloop
 	@sh tests/deps.sh test
 	@PGROUTER_BIN=$(abspath $(BIN)) HEALTH_TEST_BIN=$(abspath $(BUILD)/tests/test_health) \
+	    PQLOOP_TEST_BIN=$(abspath $(BUILD)/tests/test_pqloop) \
 	    bash tests/integration/run.sh
 
 test: unit integration

@@ -3,7 +3,7 @@
  * messages (the server's SQLSTATE, libpq's own words, several hosts); and on a real
  * libuv loop, without a server: a refused port (a node fault, 08001), a name resolved
  * before connecting ("localhost"), an unresolvable name, dropping an attempt before it
- * ends. With PGROUTER_TEST_PGPORT set, against that server: a connection by name and by
+ * ends, pgrouter itself out of file descriptors (its own fault, not the node's). With PGROUTER_TEST_PGPORT set, against that server: a connection by name and by
  * address, and the login errors that belong to one database or user (3D000, 28P01, a
  * missing password), with the server's exact message. Every loop test ends with
  * uv_loop_close() == 0.
@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -217,6 +219,45 @@ static void test_pqloop_drop_before_the_end_reports_nothing(void **state)
     free(c);
 }
 
+static void test_pqloop_out_of_descriptors_is_pgrouters_own(void **state)
+{
+    struct ctx *c = calloc(1, sizeof(*c));
+    struct pqloop_error err;
+    struct rlimit old, low;
+    int fds[256], n = 0, rc;
+    uint16_t port = closed_port();
+
+    (void)state;
+    assert_non_null(c);
+    assert_int_equal(uv_loop_init(&c->loop), 0);
+    pqloop_init(&c->pq, &c->loop, c);
+    /* Use up every descriptor under a low limit, as a flood of clients would. */
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    while (n < 256) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+            break;
+        fds[n++] = fd;
+    }
+    rc = pqloop_connect(&c->pq, "127.0.0.1", port, basic_keys, basic_vals, connected_cb, &err);
+    while (n > 0)
+        close(fds[--n]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_true(rc < 0);
+    assert_int_equal(err.fault, PQLOOP_FAULT_LOCAL);
+    assert_string_equal(err.sqlstate, "53000");
+    if (strstr(err.message, "pgrouter cannot open a socket: Too many open files") == NULL)
+        fail_msg("message: %s", err.message);
+    assert_int_equal(uv_run(&c->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(c->n_done, 0);
+    assert_int_equal(uv_loop_close(&c->loop), 0);
+    free(c);
+}
+
 /* ---- against a real server ---- */
 
 static uint16_t server_port_or_skip(void)
@@ -331,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_pqloop_resolves_a_name_before_connecting),
         cmocka_unit_test(test_pqloop_unresolvable_name_is_a_node_fault),
         cmocka_unit_test(test_pqloop_drop_before_the_end_reports_nothing),
+        cmocka_unit_test(test_pqloop_out_of_descriptors_is_pgrouters_own),
         cmocka_unit_test(test_pqloop_connects_by_address_and_by_name),
         cmocka_unit_test(test_pqloop_missing_database_is_a_login_error),
         cmocka_unit_test(test_pqloop_wrong_password_is_a_login_error),
