@@ -137,7 +137,8 @@ int decide_tenant(const struct cfg *cfg, const struct shard_map *map,
             }
         }
         decide_place(cfg, map, t, tlen, out);
-    } else if (tr->n_values == 0 || tr->unknown || tr->has_or || tr->overflow) {
+    } else if (tr->n_values == 0 || tr->unknown || tr->unbounded || tr->has_or ||
+               tr->overflow) {
         decide_needs_tenant(cfg, tr, out);
     } else {
         out->rule = "tenant from the statement";

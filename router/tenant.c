@@ -295,6 +295,7 @@ static int tenant_insert_columns(struct tenant_scan *ts)
 static void tenant_table(struct tenant_scan *ts, enum tenant_ref ref)
 {
     struct tenant_name part[3];
+    int depth = ts->cu.depth;   /* of the name (a ')' may follow it) */
     unsigned n = 0;
     long idx;
 
@@ -323,6 +324,8 @@ static void tenant_table(struct tenant_scan *ts, enum tenant_ref ref)
         return;
     }
     tenant_note_table(ts, idx);
+    if (ref != REF_INSERT)
+        tenantneg_table(&ts->ng, depth);    /* its rows need a tenant_id = here */
     tenant_add_qual(ts, &part[n - 1]);
     if (tenant_is_op(tenant_cur(ts), "*"))
         tenant_next(ts);
@@ -617,6 +620,8 @@ static int tenant_ends_from(const struct sqllex_token *t)
 
 static void tenant_end_statement(struct tenant_scan *ts)
 {
+    if (tenantneg_finish(&ts->ng))
+        ts->out->unbounded = 1;
     ts->query_at = 0;
     ts->from_at = 0;
     ts->n_quals = 0;
@@ -632,9 +637,12 @@ static void tenant_step(struct tenant_scan *ts)
     const struct sqllex_token *t = tenant_cur(ts);
     const struct sqllex_token *prev = sqllex_back(&ts->cu, 1);
     struct tenant_name n;
+    int ctx = tenantneg_track(&ts->ng, &ts->cu);
 
-    if (tenantneg_track(&ts->ng, &ts->cu))
+    if (ctx & TENANTNEG_BROAD)
         tenant_broad(ts);
+    if (ctx & TENANTNEG_UNBOUNDED)
+        ts->out->unbounded = 1;
     switch (t->kind == SQLLEX_IDENT ? t->kw : SQLLEX_KW_NONE) {
     case SQLLEX_KW_SELECT:
     case SQLLEX_KW_DELETE:
@@ -733,6 +741,7 @@ int tenant_extract(const struct tenant_opts *o, const char *sql, size_t len,
     sqllex_cursor_init(&ts.cu, sql, len, o->escape_strings, tenant_on_comment, &ts);
     while (tenant_cur(&ts)->kind != SQLLEX_EOF)
         tenant_step(&ts);
+    tenant_end_statement(&ts);
     if (out->comment != NULL) {
         out->tenant = out->comment;
         out->tenant_len = out->comment_len;

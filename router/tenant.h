@@ -99,6 +99,13 @@ struct tenant_result {
      * refuses it even when a comment or the session names a tenant.
      */
     int broad;
+    /*
+     * A query level (the statement, a subquery, a UNION branch, a CTE) names a sharded
+     * table but never compares the tenant column with =: values found in other levels do
+     * not bound its rows (SELECT ... FROM accounts WHERE id IN (SELECT ... WHERE
+     * tenant_id = 'a')). Like unknown, the caller needs a comment or session tenant.
+     */
+    int unbounded;
 
     /* convenience: the comment hint if any, else values[0]; NULL and NONE if neither */
     const char *tenant;

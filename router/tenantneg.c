@@ -40,6 +40,28 @@ static int tenantneg_ends_not(const struct sqllex_token *t)
            tenantneg_word(t, words, sizeof(words) / sizeof(words[0]));
 }
 
+/* The query level a token at depth d belongs to: the innermost query started at or above. */
+static int tenantneg_level(const struct tenantneg *n, int d)
+{
+    uint64_t m = n->lvl_at & tenantneg_upto(d);
+    int l = 0;
+
+    while (m >>= 1)
+        l++;
+    return l;
+}
+
+/* Close the query levels outside keep; returns TENANTNEG_UNBOUNDED if one was unbounded. */
+static int tenantneg_close(struct tenantneg *n, uint64_t keep)
+{
+    int bad = (n->tab_at & ~n->eq_at & ~keep) != 0;
+
+    n->tab_at &= keep;
+    n->eq_at &= keep;
+    n->lvl_at &= keep;
+    return bad ? TENANTNEG_UNBOUNDED : 0;
+}
+
 void tenantneg_reset(struct tenantneg *n)
 {
     memset(n, 0, sizeof(*n));
@@ -54,6 +76,9 @@ int tenantneg_track(struct tenantneg *n, const struct sqllex_cursor *cu)
 
     n->paren_value = 0;
     if (d < 63) {
+        /* levels deeper than here are over; a '(' here starts a new one */
+        broad |= tenantneg_close(n, t->kind == SQLLEX_LPAREN && d > 0 ? tenantneg_upto(d - 1)
+                                                                      : tenantneg_upto(d));
         /* parentheses deeper than here are closed; one opening here is new */
         n->neg_at &= tenantneg_upto(d);
         n->sub_at &= tenantneg_upto(d);
@@ -65,7 +90,7 @@ int tenantneg_track(struct tenantneg *n, const struct sqllex_cursor *cu)
     }
     if (after_value && (sqllex_is(t, "is") || tenantneg_is_cmp_op(t) ||
                         tenantneg_is_op(t, "=")))
-        broad = 1;              /* (tenant_id = 'a') = false, (...) IS NOT TRUE */
+        broad |= TENANTNEG_BROAD;   /* (tenant_id = 'a') = false, (...) IS NOT TRUE */
     if (t->kind == SQLLEX_RPAREN && d < 63 && (n->val_at >> (d + 1) & 1)) {
         n->val_at |= 1ull << d;
         n->paren_value = 1;
@@ -77,6 +102,14 @@ int tenantneg_track(struct tenantneg *n, const struct sqllex_cursor *cu)
     if (t->kw == SQLLEX_KW_SELECT || t->kw == SQLLEX_KW_INSERT || t->kw == SQLLEX_KW_UPDATE ||
         t->kw == SQLLEX_KW_DELETE || t->kw == SQLLEX_KW_MERGE)
         n->dml = 1;
+    if (d < 64 && (t->kw == SQLLEX_KW_SELECT || t->kw == SQLLEX_KW_DELETE ||
+                   (t->kw == SQLLEX_KW_UPDATE && prev->kw != SQLLEX_KW_FOR &&
+                    prev->kw != SQLLEX_KW_KEY && prev->kw != SQLLEX_KW_DO &&
+                    !sqllex_is(prev, "then") && !sqllex_is(prev, "on"))))
+        n->lvl_at |= 1ull << d;
+    if (d < 64 && (sqllex_is(t, "union") || sqllex_is(t, "intersect") ||
+                   sqllex_is(t, "except")))
+        broad |= tenantneg_close(n, ~(1ull << tenantneg_level(n, d)));   /* next branch */
     if (t->kw == SQLLEX_KW_CASE)
         n->in_case++;
     else if (t->kw == SQLLEX_KW_END && n->in_case > 0)
@@ -105,8 +138,23 @@ int tenantneg_negated(const struct tenantneg *n, int d)
 
 void tenantneg_compared(struct tenantneg *n, int d)
 {
-    if (d < 64)
+    if (d < 64) {
         n->val_at |= 1ull << d;
+        n->eq_at |= 1ull << tenantneg_level(n, d);
+    }
+}
+
+void tenantneg_table(struct tenantneg *n, int d)
+{
+    if (d < 64)
+        n->tab_at |= 1ull << tenantneg_level(n, d);
+    else
+        n->tab_at |= 1;         /* too deep to tell apart: unbounded unless level 0 is */
+}
+
+int tenantneg_finish(const struct tenantneg *n)
+{
+    return (n->tab_at & ~n->eq_at) != 0;
 }
 
 int tenantneg_is_cmp_op(const struct sqllex_token *t)

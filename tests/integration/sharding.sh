@@ -534,6 +534,7 @@ t_shard_classify_agrees() {
         "$sel WHERE tenant_id IS DISTINCT FROM 'globex'"
         "$sel WHERE tenant_id LIKE 'glob%'"
         "/* tenant=globex */ $sel WHERE tenant_id <> 'globex'"
+        "$sel WHERE id IN (SELECT id FROM orders WHERE tenant_id = 'globex')"
         "$sel WHERE tenant_id = 'globex'"
         "$sel WHERE tenant_id IN ('globex', 'initech')"
         "$sel WHERE tenant_id IS NOT DISTINCT FROM 'acme'"
@@ -570,7 +571,7 @@ t_shard_classify_agrees() {
             fail "[$i] unexpected --classify line: $line"
         fi
     done
-    [ "$refused" -eq 10 ] || fail "expected 10 refusals from --classify, got $refused"
+    [ "$refused" -eq 11 ] || fail "expected 11 refusals from --classify, got $refused"
     # the session's tenant does not make a negation one cluster's either
     out=$(with_errors "$errf" -c "SET pgrouter.tenant = 'globex'" \
         -c "$sel WHERE NOT (tenant_id = 'globex')" -c "$sel WHERE tenant_id <> 'acme'" \

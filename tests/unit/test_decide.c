@@ -91,6 +91,15 @@ static const struct dcase cases[] = {
       NEEDS },
     { "globex", NULL, "SELECT * FROM accounts WHERE NOT (tenant_id = 'globex')", NEEDS },
     { "globex", NULL, "SELECT * FROM accounts WHERE tenant_id NOT IN ('acme')", NEEDS },
+    /* a tenant in one query level does not bound another's rows */
+    { NULL, NULL, "SELECT * FROM accounts WHERE id IN (SELECT id FROM accounts "
+      "WHERE tenant_id = 'globex')", NEEDS },
+    { NULL, NULL, "SELECT * FROM accounts WHERE tenant_id = 'globex' UNION ALL "
+      "SELECT * FROM orders", NEEDS },
+    { NULL, NULL, "SELECT * FROM accounts a WHERE a.tenant_id = 'globex' AND EXISTS (SELECT 1 "
+      "FROM orders o WHERE o.tenant_id = a.tenant_id AND o.id = a.id)", "shard_a replica" },
+    { "globex", NULL, "SELECT * FROM accounts WHERE id IN (SELECT id FROM orders)",
+      "shard_a replica" },
     /* the session's tenant */
     { "globex", NULL, "SELECT * FROM accounts", "shard_a replica" },
     { "globex", NULL, "SELECT * FROM accounts WHERE tenant_id = 'globex' OR balance > 5",

@@ -443,6 +443,59 @@ static void test_tenant_reads_only_the_given_length(void **state)
     assert_int_equal(r.values[0].len, 2);
 }
 
+/* Each query level that names a sharded table must compare its tenant column with =. */
+static void test_tenant_flags_query_levels_without_a_tenant_as_unbounded(void **state)
+{
+    static const struct {
+        const char *sql;
+        int unbounded;
+    } lv[] = {
+        { "SELECT * FROM accounts WHERE id IN (SELECT id FROM accounts WHERE tenant_id = 'a')",
+          1 },
+        { "SELECT * FROM accounts WHERE EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id = 'a')",
+          1 },
+        { "SELECT * FROM accounts WHERE tenant_id = 'a' UNION ALL SELECT * FROM orders", 1 },
+        { "SELECT * FROM orders UNION ALL SELECT * FROM accounts WHERE tenant_id = 'a'", 1 },
+        { "SELECT * FROM accounts WHERE tenant_id = 'a' AND id IN (SELECT a_id FROM orders)", 1 },
+        { "WITH x AS (SELECT * FROM accounts) SELECT * FROM x WHERE tenant_id = 'a'", 1 },
+        { "SELECT * FROM accounts WHERE tenant_id = 'a'; SELECT * FROM orders", 1 },
+        { "SELECT * FROM (SELECT * FROM orders) o, accounts a WHERE a.tenant_id = 'a'", 1 },
+        { "(SELECT * FROM accounts) UNION (SELECT * FROM orders WHERE tenant_id = 'a')", 1 },
+        { "SELECT * FROM accounts", 1 },
+        { "TABLE accounts", 1 },
+        { "SELECT * FROM accounts WHERE tenant_id = 'a'", 0 },
+        { "SELECT * FROM accounts WHERE tenant_id IN ('a', 'b')", 0 },
+        { "SELECT * FROM (SELECT * FROM accounts WHERE tenant_id = 'a') s", 0 },
+        { "WITH x AS (SELECT * FROM accounts WHERE tenant_id = 'a') SELECT * FROM x", 0 },
+        { "SELECT * FROM accounts a WHERE a.tenant_id = 'a' AND EXISTS (SELECT 1 FROM orders o "
+          "WHERE o.tenant_id = a.tenant_id AND o.id = a.id)", 0 },
+        { "SELECT * FROM accounts WHERE tenant_id = 'a' UNION ALL SELECT * FROM orders "
+          "WHERE tenant_id = 'a'", 0 },
+        { "(SELECT * FROM accounts WHERE tenant_id = 'a') UNION (SELECT * FROM orders "
+          "WHERE tenant_id = 'a')", 0 },
+        { "SELECT * FROM accounts a JOIN orders o ON o.tenant_id = a.tenant_id "
+          "WHERE a.tenant_id = 'acme'", 0 },
+        { "SELECT * FROM accounts WHERE (tenant_id = 'a' AND id = 1)", 0 },
+        { "INSERT INTO accounts (tenant_id, id) VALUES ('a', 1)", 0 },
+        { "INSERT INTO accounts (tenant_id, id) SELECT 'a', id FROM staging", 0 },
+        { "UPDATE accounts SET x = 1 WHERE tenant_id = 'a'", 0 },
+        { "DELETE FROM accounts WHERE tenant_id = 'a' AND id IN (SELECT id FROM orders "
+          "WHERE tenant_id = 'a')", 0 },
+        { "SELECT * FROM accounts WHERE tenant_id = 'a' FOR UPDATE", 0 },
+        { "SELECT * FROM users u WHERE u.id IN (SELECT 1)", 0 },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(lv) / sizeof(lv[0]); i++) {
+        struct tenant_result r;
+
+        assert_int_equal(tenant_extract(&opts, lv[i].sql, strlen(lv[i].sql), NULL, &r), 0);
+        if (r.unbounded != lv[i].unbounded)
+            fail_msg("case %zu: %s\n  unbounded %d, want %d", i, lv[i].sql, r.unbounded,
+                     lv[i].unbounded);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_tenant_without_a_column_finds_tables_only),
         cmocka_unit_test(test_tenant_honours_escape_strings),
         cmocka_unit_test(test_tenant_reads_only_the_given_length),
+        cmocka_unit_test(test_tenant_flags_query_levels_without_a_tenant_as_unbounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
