@@ -11,6 +11,7 @@
 
 #include "protocol/frame.h"
 #include "router/log.h"
+#include "router/sqllex.h"
 
 const char *catalog_query(void)
 {
@@ -79,11 +80,31 @@ void catalog_row(struct catalog_db *d, const uint8_t *body, size_t n)
     funcset_add(&d->building, qualified, strlen(qualified));
 }
 
-int catalog_finish(struct catalog_db *d, const struct routing *r, int ok, uint64_t now_ms)
+/* fresh (empty) gets the built-in write functions, r's configured ones and extra's. */
+static int catalog_fill(struct funcset *fresh, const struct routing *r,
+                        const struct funcset *extra)
 {
     const char *const *defaults = classify_default_writes(NULL);
-    struct funcset fresh;
+    const struct funcset *srcs[2] = { &r->writes, extra };
     int rc = 0;
+
+    for (size_t i = 0; defaults[i] != NULL && rc == 0; i++)
+        rc = funcset_add(fresh, defaults[i], strlen(defaults[i]));
+    /* The configured names and the extra ones, by walking the sets' name pools. */
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        const struct funcset *fs = srcs[k];
+
+        for (size_t i = 0; fs != NULL && i < fs->cap && rc == 0; i++)
+            if (fs->slots[i].len > 0)
+                rc = funcset_add(fresh, fs->pool + fs->slots[i].off, fs->slots[i].len);
+    }
+    return rc;
+}
+
+int catalog_finish(struct catalog_db *d, const struct routing *r, int ok, uint64_t now_ms)
+{
+    struct funcset fresh;
+    int rc;
 
     if (!d->building_active)
         return 0;
@@ -96,17 +117,7 @@ int catalog_finish(struct catalog_db *d, const struct routing *r, int ok, uint64
         return 0;
     }
     funcset_init(&fresh);
-    for (size_t i = 0; defaults[i] != NULL && rc == 0; i++)
-        rc = funcset_add(&fresh, defaults[i], strlen(defaults[i]));
-    /* The configured names and the catalog's, by walking the sets' name pools. */
-    const struct funcset *srcs[2] = { &r->writes, &d->building };
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        const struct funcset *fs = srcs[k];
-
-        for (size_t i = 0; i < fs->cap && rc == 0; i++)
-            if (fs->slots[i].len > 0)
-                rc = funcset_add(&fresh, fs->pool + fs->slots[i].off, fs->slots[i].len);
-    }
+    rc = catalog_fill(&fresh, r, &d->building);
     if (rc < 0) {
         funcset_close(&fresh);
         return rc;
@@ -121,6 +132,90 @@ int catalog_finish(struct catalog_db *d, const struct routing *r, int ok, uint64
     log_info("database %s: %zu user-defined volatile functions are treated as writes",
              d->name, d->n_volatile);
     return 0;
+}
+
+int catalog_ddl_volatile(const char *sql, size_t len, int escape_strings, char *name,
+                         size_t cap)
+{
+    struct sqllex_cursor cu;
+    char part[SQLLEX_IDENT_MAX + 1];
+    int create, vol;
+    size_t at = 0;
+
+    if (cap < 2)
+        return 0;
+    sqllex_cursor_init(&cu, sql, len, escape_strings, NULL, NULL);
+    create = sqllex_back(&cu, 0)->kw == SQLLEX_KW_CREATE;
+    if (!create && sqllex_back(&cu, 0)->kw != SQLLEX_KW_ALTER)
+        return 0;
+    sqllex_advance(&cu);
+    if (create && sqllex_back(&cu, 0)->kw == SQLLEX_KW_OR) {
+        sqllex_advance(&cu);
+        if (sqllex_back(&cu, 0)->kw != SQLLEX_KW_REPLACE)
+            return 0;
+        sqllex_advance(&cu);
+    }
+    if (!sqllex_is(sqllex_back(&cu, 0), "function"))
+        return 0;
+    /* name [. name] */
+    for (;;) {
+        size_t n;
+
+        sqllex_advance(&cu);
+        n = sqllex_ident(sqllex_back(&cu, 0), part);
+        if (n == 0 || at + n + 2 > cap)
+            return 0;
+        memcpy(name + at, part, n);
+        at += n;
+        name[at] = '\0';
+        sqllex_advance(&cu);
+        if (sqllex_back(&cu, 0)->kind != SQLLEX_DOT || memchr(name, '.', at) != NULL)
+            break;
+        name[at++] = '.';
+    }
+    /* The volatility among the options, outside the argument list and the body. */
+    vol = create;
+    for (; !sqllex_at_end(&cu); sqllex_advance(&cu)) {
+        const struct sqllex_token *t = sqllex_back(&cu, 0);
+
+        if (cu.depth != 0 || t->kind != SQLLEX_IDENT)
+            continue;
+        if (sqllex_is(t, "stable") || sqllex_is(t, "immutable"))
+            vol = 0;
+        else if (sqllex_is(t, "volatile"))
+            vol = 1;
+        else if (t->kw == SQLLEX_KW_BEGIN && create)
+            break;  /* BEGIN ATOMIC body: its words are statements, not options */
+    }
+    return vol;
+}
+
+int catalog_note_write(struct catalog_db *d, const struct routing *r, const char *name,
+                       size_t len)
+{
+    const char *dot = memchr(name, '.', len);
+    int rc;
+
+    if (d->opts.writes != &d->writes) {
+        /* Never loaded: start from what sessions classify with until then. */
+        struct funcset fresh;
+
+        funcset_init(&fresh);
+        rc = catalog_fill(&fresh, r, NULL);
+        if (rc < 0) {
+            funcset_close(&fresh);
+            return rc;
+        }
+        funcset_close(&d->writes);
+        d->writes = fresh;
+        d->opts = r->opts;
+        d->opts.writes = &d->writes;
+    }
+    /* As catalog_row: the bare name and, if given, the qualified one. */
+    rc = funcset_add(&d->writes, name, len);
+    if (rc == 0 && dot != NULL)
+        rc = funcset_add(&d->writes, dot + 1, len - (size_t)(dot + 1 - name));
+    return rc == -EINVAL ? 0 : rc;
 }
 
 void catalog_invalidate(struct catalog *c)

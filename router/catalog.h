@@ -53,6 +53,22 @@ void catalog_row(struct catalog_db *d, const uint8_t *body, size_t n);
  */
 int catalog_finish(struct catalog_db *d, const struct routing *r, int ok, uint64_t now_ms);
 
+/*
+ * CREATE [OR REPLACE] FUNCTION or ALTER FUNCTION text sql[0..len), lexed with
+ * escape_strings: 1 if it leaves a VOLATILE function (PostgreSQL's default, so a CREATE
+ * without STABLE or IMMUTABLE, or an ALTER ... VOLATILE), with its name as written
+ * ("name" or "schema.name", lowercased) in name[cap]; else 0.
+ */
+int catalog_ddl_volatile(const char *sql, size_t len, int escape_strings, char *name,
+                         size_t cap);
+
+/*
+ * Treat name[0..len) ("f" or "s.f") as a write function in d from now on, until the next
+ * load replaces the list (which will hold it if the catalog does). 0 or -ENOMEM.
+ */
+int catalog_note_write(struct catalog_db *d, const struct routing *r, const char *name,
+                       size_t len);
+
 /* Mark every entry stale (SIGHUP), so the next session on each database reloads it. */
 void catalog_invalidate(struct catalog *c);
 

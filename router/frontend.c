@@ -93,8 +93,12 @@ static void frontend_note(struct session *s, const char *sql, size_t len,
     if (cr.write && s->cat != NULL && (frontend_words(sql, len, "create", "function") ||
                                        frontend_words(sql, len, "create", "procedure") ||
                                        frontend_words(sql, len, "alter", "function") ||
-                                       frontend_words(sql, len, "drop", "function")))
+                                       frontend_words(sql, len, "drop", "function"))) {
         u->ddl_function = 1;
+        if (!u->ddl_volatile)
+            u->ddl_volatile = catalog_ddl_volatile(sql, len, s->escape_strings, u->ddl_func,
+                                                   sizeof(u->ddl_func));
+    }
     if (cr.flags & CLASSIFY_F_SESSION) {
         if (frontend_words(sql, len, "prepare", NULL) || frontend_words(sql, len, "execute", NULL)
             || (frontend_words(sql, len, "deallocate", NULL) &&

@@ -420,6 +420,42 @@ static int session_be_async_ok(struct backend *be)
     return !s->unit.pending && !s->unit.sent && s->state != SESSION_CLOSING;
 }
 
+/*
+ * After CREATE/ALTER/DROP FUNCTION committed: read the catalog again on be (the primary
+ * that ran it) before the client's next statement is routed, so that it routes by the new
+ * list. 1 if started; 0 if not (another session is loading it: the next greeting reloads).
+ */
+static int session_catalog_refresh(struct session *s, struct backend *be)
+{
+    const char *q = catalog_query();
+    struct msgbuf b;
+    int rc;
+
+    s->catalog_refresh = 0;
+    if (s->cat == NULL || be->lost)
+        return 0;
+    if (s->cat->building_active) {
+        s->cat->loaded_at_ms = 0;
+        return 0;
+    }
+    msgbuf_init(&b);
+    msg_raw(&b, 'Q', q, strlen(q) + 1);
+    rc = b.oom ? -ENOMEM : backend_send(be, b.data, b.len);
+    msgbuf_free(&b);
+    if (rc == 0)
+        rc = backend_push_unit(be, BACKEND_SINK_CAPTURE);
+    if (rc < 0) {
+        s->cat->loaded_at_ms = 0;
+        return 0;
+    }
+    catalog_begin(s->cat);
+    s->loading_catalog = 1;
+    s->refreshing = be;
+    s->wait = SESSION_WAIT_STATE;
+    conn_want_read(&s->client, 0);
+    return 1;
+}
+
 /* The unit's SET/RESET/DISCARD ran on be: record it, and what be holds now. */
 static void session_record_state(struct session *s, struct backend *be)
 {
@@ -471,8 +507,14 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         for (size_t i = 0; i < u->n_parses; i++)
             srvstmt_remove(&be->stmts, u->parses[i].id);
     } else {
-        if (s->cat != NULL && u->ddl_function)
-            s->cat->loaded_at_ms = 0;   /* the next client on this database reloads it */
+        if (s->cat != NULL && u->ddl_function) {
+            /* A new VOLATILE function is a write now; the catalog is read again below. */
+            if (u->ddl_volatile && catalog_note_write(s->cat, &s->w->routing, u->ddl_func,
+                                                      strlen(u->ddl_func)) < 0)
+                log_warn("%s: out of memory noting %s as a write function", s->tag,
+                         u->ddl_func);
+            s->catalog_refresh = 1;
+        }
         if ((u->cr.flags & CLASSIFY_F_STICKY) || u->force_primary) {
             if (!s->sticky)
                 log_info("%s: pinned to the primary for the rest of the session (%s)", s->tag,
@@ -504,6 +546,9 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
     unit_reset(u);
     dispatch_idle_timer(s, status);
+    if (status == 'I' && s->catalog_refresh && slot == session_primary_slot(s) &&
+        session_catalog_refresh(s, be))
+        return;     /* the next statement waits for the new list (session_be_captured) */
     session_give_back_idle(s);     /* transaction pooling: back to the pool */
     /*
      * The next unit has not been started (its first message waits in the client's
@@ -521,6 +566,16 @@ static void session_be_captured(struct backend *be, int had_error)
 
     if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
         dispatch_state_done(s, be, had_error);
+        return;
+    }
+    if (s->refreshing == be) {
+        s->refreshing = NULL;
+        greet_captured(be, had_error);  /* the new list */
+        if (s->state == SESSION_CLOSING)
+            return;
+        s->wait = SESSION_RUN;
+        session_give_back_idle(s);
+        frontend_pump(s);
         return;
     }
     greet_captured(be, had_error);
@@ -566,6 +621,18 @@ void session_server_lost(struct backend *be, const char *why)
                       "pgrouter: server connection to %s %s (cluster \"%s\") was lost while "
                       "restoring the session's settings: %s", session_slot_role(s, slot),
                       node->name, s->cluster->name, why);
+        frontend_pump(s);
+        return;
+    }
+    if (s->refreshing == be) {
+        /* Lost while reading the catalog again: keep the list, reload at the next login. */
+        s->refreshing = NULL;
+        s->loading_catalog = 0;
+        if (s->cat != NULL) {
+            catalog_finish(s->cat, &s->w->routing, 0, session_now(s));
+            s->cat->loaded_at_ms = 0;
+        }
+        s->wait = SESSION_RUN;
         frontend_pump(s);
         return;
     }

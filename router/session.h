@@ -61,6 +61,8 @@ struct session_unit {
     int have_cr;
     int force_primary;              /* a multi-statement string that changes session state */
     int ddl_function;               /* creates or changes a function: reload the catalog */
+    int ddl_volatile;               /* ...and leaves ddl_func VOLATILE: a write at once */
+    char ddl_func[2 * 64 + 2];      /* "name" or "schema.name" */
     int pin_server;                 /* SQL PREPARE/EXECUTE/DEALLOCATE: keep this server */
     int resets;                     /* DISCARD ALL / DEALLOCATE ALL: statements are gone */
     char prev_status;               /* target's transaction status before the unit */
@@ -127,7 +129,9 @@ struct session {
     const char *db;                 /* database, the user name when none was given */
     const struct cfg_cluster *cluster;
     struct catalog_db *cat;         /* this database's write functions */
-    int loading_catalog;            /* greeting waits for the catalog query */
+    int loading_catalog;            /* greeting (or a refresh) waits for the catalog query */
+    int catalog_refresh;            /* a function was created or changed: read it again */
+    struct backend *refreshing;     /* SESSION_WAIT_STATE: the catalog is read again here */
     struct auth *auth;              /* during authentication only */
     char tag[64];                   /* "c42 app@appdb" for logs */
 };

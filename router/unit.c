@@ -23,7 +23,8 @@ void unit_reset(struct session_unit *u)
     u->retries = 0;
     u->open = u->sent = u->have_cr = u->force_primary = u->pending = 0;
     u->ddl_function = u->pin_server = u->resets = u->rewrite = 0;
-    u->untracked_state = 0;
+    u->untracked_state = u->ddl_volatile = 0;
+    u->ddl_func[0] = '\0';
     memset(&u->session_st, 0, sizeof(u->session_st));
     u->n_parses = u->n_uses = 0;
     u->target = NULL;

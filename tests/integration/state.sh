@@ -91,6 +91,33 @@ t_state_many_options() {
     [ "$out" = $'v1\nv69' ] || fail "70 startup options replayed: got '$out'"
 }
 
+# ---- C: a function created a moment ago ------------------------------------
+
+# Its first call in the session that created it writes: it must reach the primary (on a
+# replica it fails with 25006, or the function is not there yet). The call waits out the
+# read-your-writes window that the CREATE opened, which would hide the bug.
+t_state_new_function() {
+    local out
+    DIRECT "$PRIMARY_PORT" 'DROP FUNCTION IF EXISTS itest_make_table();
+        DROP TABLE IF EXISTS itest_made' >/dev/null || fail "cleanup failed"
+    out=$(PSQL -At -c 'CREATE FUNCTION itest_make_table() RETURNS int LANGUAGE plpgsql AS
+        $$ BEGIN CREATE TABLE IF NOT EXISTS itest_made (id int);
+        INSERT INTO itest_made VALUES (1); RETURN 1; END $$' \
+        -c "SELECT pg_sleep($RYW_WAIT)" -c 'SELECT itest_make_table()' 2>&1) ||
+        fail "SELECT itest_make_table() right after CREATE FUNCTION: $out"
+    out=$(DIRECT "$PRIMARY_PORT" 'SELECT count(*) FROM itest_made')
+    [ "$out" = 1 ] || fail "itest_make_table() did not run on the primary: $out rows"
+    # CREATE OR REPLACE ... STABLE, then VOLATILE again by ALTER: a write at once again
+    out=$(PSQL -At -c 'CREATE OR REPLACE FUNCTION itest_make_table() RETURNS int
+        LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN 0; END $$' \
+        -c 'ALTER FUNCTION itest_make_table() VOLATILE' \
+        -c 'CREATE OR REPLACE FUNCTION itest_make_table() RETURNS int LANGUAGE plpgsql
+        VOLATILE AS $$ BEGIN INSERT INTO itest_made VALUES (2); RETURN 2; END $$' \
+        -c "SELECT pg_sleep($RYW_WAIT)" -c 'SELECT itest_make_table()' 2>&1) || fail "after ALTER ... VOLATILE: $out"
+    out=$(DIRECT "$PRIMARY_PORT" 'SELECT count(*) FROM itest_made WHERE id = 2')
+    [ "$out" = 1 ] || fail "the replaced function did not run on the primary: $out rows"
+}
+
 # ---- E: node-specific admin functions ---------------------------------------
 
 t_state_node_functions() {
@@ -111,7 +138,7 @@ t_state_node_functions() {
 state_cases() {
     local name wanted=0
     for name in state_scs_set state_scs_startup state_node_functions state_many_options \
-        state_py; do
+        state_py state_new_function; do
         if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
             wanted=1
         fi
@@ -125,4 +152,5 @@ state_cases() {
     run state_scs_set t_state_scs_set
     run state_scs_startup t_state_scs_startup
     run state_node_functions t_state_node_functions
+    run state_new_function t_state_new_function
 }
