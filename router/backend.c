@@ -117,6 +117,7 @@ static int backend_message(struct backend *be, const struct frame *f)
             sev = msg_error_field(f->body, f->body_len, 'S');
         if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
             const char *m = msg_error_field(f->body, f->body_len, 'M');
+            const char *code = msg_error_field(f->body, f->body_len, 'C');
 
             /* Keep it from the client: the session tells it what this means for it. */
             if (head == BACKEND_SINK_CLIENT)
@@ -124,6 +125,7 @@ static int backend_message(struct backend *be, const struct frame *f)
             conn_consume(c, f->len);
             conn_discard(c);
             snprintf(be->fatal, sizeof(be->fatal), "%s", m != NULL ? m : "FATAL");
+            snprintf(be->fatal_code, sizeof(be->fatal_code), "%.5s", code != NULL ? code : "");
             be->unit_fatal = 1;
             return 0;
         }

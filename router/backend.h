@@ -66,6 +66,7 @@ struct backend {
     int in_copy;                    /* the head unit is in COPY */
     int escape_strings;             /* the server reported standard_conforming_strings = off */
     char fatal[200];                /* text of a FATAL we kept from the client */
+    char fatal_code[6];             /* its SQLSTATE ("" if none) */
     char own_error[200];            /* the last error of pgrouter's own query (DROP or
                                      * CAPTURE unit)... */
     char own_sqlstate[6];           /* ...and its SQLSTATE */

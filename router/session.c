@@ -602,8 +602,14 @@ void session_server_lost(struct backend *be, const char *why)
     s->pinned &= ~(1ull << slot);
     if (u->target == be)
         u->target = NULL;
+    /*
+     * A server that closed or crashed counts against the node; one that ended this
+     * session for a reason of the client's own (idle_in_transaction_session_timeout,
+     * statement limits...) says nothing about the node.
+     */
+    if (!be->unit_fatal || breaker_counts(be->fatal_code))
+        nodes_failure(&s->w->nodes, (int)slot, session_now(s), why);
     pool_discard(be);
-    nodes_failure(&s->w->nodes, (int)slot, session_now(s), why);
     if (s->state == SESSION_CLOSING)
         return;
     if (s->state == SESSION_CONNECT) {

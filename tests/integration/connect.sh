@@ -180,6 +180,33 @@ t_connect_login_errors_spare_the_breaker() {
         fail "$refused server logins for $tries failing clients (no caching?)"
 }
 
+# A: a server that ends one client's session for a reason of that client's own
+# (idle_in_transaction_session_timeout, FATAL 25P03) does not count against the
+# node: four of them at once (failure_threshold is 3) leave the breaker closed.
+t_connect_client_fatal_spares_the_breaker() {
+    proxy_only
+    local log=$ITEST_DIR/conn/pgrouter.log off i out n
+    local script=$ITEST_DIR/conn/idle_tx.sql
+    printf '%s\n' 'BEGIN;' "SET LOCAL idle_in_transaction_session_timeout = '200ms';" \
+        'SELECT 1;' '\! sleep 1' 'SELECT 2;' >"$script"
+    off=$(stat -c %s "$log")
+    # At once, so that the four ends follow each other with no success between.
+    for i in 1 2 3 4; do
+        PGPASSWORD=app timeout 30 "$PGBIN/psql" -X -At -h 127.0.0.1 -p "$PORT_conn" \
+            -U app -d appdb -f "$script" >"$ITEST_DIR/conn/idle_tx.$i" 2>&1 &
+    done
+    wait
+    cat "$ITEST_DIR"/conn/idle_tx.*
+    n=$(tail -c +"$((off + 1))" "$log" | grep -c 'idle-in-transaction timeout')
+    [ "$n" -ge 4 ] || fail "the server ended $n sessions for idle-in-transaction, not 4"
+    if tail -c +"$((off + 1))" "$log" | grep -q 'circuit breaker.*-> open'; then
+        fail "breaker opened: $(tail -c +"$((off + 1))" "$log" | grep -m 1 'circuit breaker')"
+    fi
+    out=$(PGPASSWORD=app timeout 30 "$PGBIN/psql" -X -At -h 127.0.0.1 -p "$PORT_conn" \
+        -U app -d appdb -c 'SELECT 42' 2>&1)
+    [ "$out" = 42 ] || fail "after: $out"
+}
+
 # D: a node given by host name is resolved on the loop and works.
 t_connect_localhost_node() {
     proxy_only
@@ -243,7 +270,8 @@ connect_cases() {
     local name wanted=0
     run connect_pqloop_unit t_connect_pqloop_unit
     for name in connect_missing_db_message connect_login_error_sqlstates \
-        connect_login_errors_spare_the_breaker connect_localhost_node \
+        connect_login_errors_spare_the_breaker connect_client_fatal_spares_the_breaker \
+        connect_localhost_node \
         connect_second_instance_refused; do
         if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
             wanted=1
@@ -258,6 +286,7 @@ connect_cases() {
     run connect_missing_db_message t_connect_missing_db_message
     run connect_login_error_sqlstates t_connect_login_error_sqlstates
     run connect_login_errors_spare_the_breaker t_connect_login_errors_spare_the_breaker
+    run connect_client_fatal_spares_the_breaker t_connect_client_fatal_spares_the_breaker
     run connect_localhost_node t_connect_localhost_node
     run connect_second_instance_refused t_connect_second_instance_refused
 }
