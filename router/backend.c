@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/frame.h"
@@ -19,7 +20,7 @@ static int backend_stream_ok(uint8_t type)
 {
     /* Only what the proxy inspects must arrive whole; rows and copy data stream through. */
     return type != 'Z' && type != 'E' && type != 'G' && type != 'H' && type != 'W' &&
-           type != 'c' && type != 'S';
+           type != 'c' && type != 'S' && type != '1' && type != '3';
 }
 
 /* standard_conforming_strings from a ParameterStatus body (name NUL value NUL). */
@@ -50,6 +51,9 @@ static void backend_server_closed(struct server *srv)
     struct backend *be = srv->owner;
 
     srvstmt_free(&be->stmts);
+    free(be->pc);
+    be->pc = NULL;
+    be->pc_cap = 0;
     pool_server_closed(be);
 }
 
@@ -75,6 +79,40 @@ int backend_push_unit(struct backend *be, enum backend_sink sink)
     be->sinks[(be->sink_head + be->sink_n) % BACKEND_MAX_UNITS] = (uint8_t)sink;
     be->sink_n++;
     return 0;
+}
+
+int backend_expect_pc(struct backend *be, size_t ord, enum backend_pc act)
+{
+    if (be->pc_n == be->pc_cap) {
+        size_t cap = be->pc_cap ? be->pc_cap * 2 : 8;
+        struct backend_pc_act *p = realloc(be->pc, cap * sizeof(*p));
+
+        if (p == NULL)
+            return -ENOMEM;
+        be->pc = p;
+        be->pc_cap = cap;
+    }
+    be->pc[be->pc_n].ord = ord;
+    be->pc[be->pc_n].act = act;
+    be->pc_n++;
+    return 0;
+}
+
+void backend_pc_reset(struct backend *be)
+{
+    be->pc_n = be->pc_next = be->pc_seen = be->pc_done = 0;
+}
+
+/* What to do with the next ParseComplete/CloseComplete of the client unit. */
+static enum backend_pc backend_pc_next(struct backend *be)
+{
+    size_t ord = be->pc_seen++;
+
+    while (be->pc_next < be->pc_n && be->pc[be->pc_next].ord < ord)
+        be->pc_next++;
+    if (be->pc_next < be->pc_n && be->pc[be->pc_next].ord == ord)
+        return be->pc[be->pc_next].act;
+    return BACKEND_PC_PASS;
 }
 
 static int backend_head(const struct backend *be)
@@ -164,6 +202,21 @@ static int backend_message(struct backend *be, const struct frame *f)
             conn_discard(c);
         return 0;
     }
+    if (head == BACKEND_SINK_CLIENT && (f->type == '1' || f->type == '3')) {
+        switch (backend_pc_next(be)) {
+        case BACKEND_PC_PASS:
+            break;
+        case BACKEND_PC_DROP:
+            /* pgrouter's own Close or Parse: relay what came before, drop this. */
+            backend_flush(be);
+            conn_consume(c, f->len);
+            conn_discard(c);
+            return 0;
+        case BACKEND_PC_AS_PARSE:
+            c->buf[c->parsed] = '1';    /* same length: retyped in place */
+            break;
+        }
+    }
     if (head == BACKEND_SINK_CAPTURE && f->type == 'D' && be->ops != NULL)
         be->ops->row(be, f->body, f->body_len);
     if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
@@ -181,6 +234,11 @@ static int backend_message(struct backend *be, const struct frame *f)
         be->sink_n--;
         be->unit_error = 0;
         be->in_copy = 0;
+        if (head == BACKEND_SINK_CLIENT) {
+            /* Before unit_done: it may dispatch the client's next unit right here. */
+            be->pc_done = be->pc_seen;
+            be->pc_n = be->pc_next = be->pc_seen = 0;
+        }
         if (head == BACKEND_SINK_CLIENT && be->ops != NULL) {
             backend_flush(be);
             be->unit_out = 0;

@@ -21,6 +21,22 @@ enum backend_sink {
     BACKEND_SINK_CAPTURE,       /* our own query: rows go to ops->row, then ops->captured */
 };
 
+/*
+ * What becomes of the server's ParseComplete or CloseComplete for one Parse or Close of a
+ * client unit: relayed, dropped (pgrouter's own Close or Parse), or relayed as a
+ * ParseComplete (a Close of nothing that stands for a Parse the server did not need).
+ */
+enum backend_pc {
+    BACKEND_PC_PASS = 0,
+    BACKEND_PC_DROP,
+    BACKEND_PC_AS_PARSE,
+};
+
+struct backend_pc_act {
+    size_t ord;                     /* the Parse/Close's place among the unit's */
+    enum backend_pc act;
+};
+
 struct backend;
 struct pool;
 /* What the session that borrowed a server hears from it. */
@@ -70,6 +86,10 @@ struct backend {
     char own_error[200];            /* the last error of pgrouter's own query (DROP or
                                      * CAPTURE unit)... */
     char own_sqlstate[6];           /* ...and its SQLSTATE */
+    struct backend_pc_act *pc;      /* the client unit's non-PASS answers, by ord */
+    size_t pc_n, pc_cap, pc_next;
+    size_t pc_seen;                 /* ParseComplete/CloseComplete of the client unit */
+    size_t pc_done;                 /* pc_seen of the last client unit that ended */
 };
 
 /*
@@ -85,6 +105,15 @@ void backend_start(struct backend *be);
 
 /* Queue the expectation of one more unit's responses (its bytes are sent by the caller). */
 int backend_push_unit(struct backend *be, enum backend_sink sink);
+
+/*
+ * The ord-th Parse/Close of the client unit in flight gets act (ords ascending). 0 or
+ * -ENOMEM.
+ */
+int backend_expect_pc(struct backend *be, size_t ord, enum backend_pc act);
+
+/* Forget the Parse/Close bookkeeping (a new borrower). */
+void backend_pc_reset(struct backend *be);
 
 /* Units whose ReadyForQuery has not come yet. */
 unsigned backend_pending(const struct backend *be);

@@ -212,21 +212,16 @@ void dispatch_state_done(struct session *s, struct backend *be, int had_error)
 static int dispatch_send_rewritten(struct session *s, struct backend *be)
 {
     struct session_unit *u = &s->unit;
-    struct msgbuf pre, out;
+    struct msgbuf out;
     uint8_t *data;
     size_t n;
     int rc;
 
-    msgbuf_init(&pre);
     msgbuf_init(&out);
     rc = unit_build(u, &be->stmts, (unsigned)s->cfg->max_prepared_statements, &s->stmts,
-                    &pre, &out);
-    if (rc == 0 && pre.len > 0) {
-        rc = backend_send(be, pre.data, pre.len);
-        if (rc == 0)
-            rc = backend_push_unit(be, BACKEND_SINK_DROP);
-    }
-    msgbuf_free(&pre);
+                    &out);
+    for (size_t i = 0; rc == 0 && i < u->n_acts; i++)
+        rc = backend_expect_pc(be, u->acts[i].ord, u->acts[i].act);
     if (rc < 0) {
         msgbuf_free(&out);
         return rc;
@@ -427,6 +422,8 @@ borrowed:
         be->status = 'T';   /* as it will be once the BEGIN ran */
     }
     u->target = be;
+    u->pc_total = 0;    /* counted from here on this server (again after a retry) */
+    u->n_srvp = 0;
     u->prev_status = be->status;
     s->last_slot = (int)slot;
     /* A read outside a transaction keeps a copy, to run again if its server dies. */
@@ -446,12 +443,16 @@ send:
         if (rc == 0 && !u->pending) {
             /* A Flush sent part of the batch: what follows starts a new buffer. */
             u->out.len = 0;
-            u->n_parses = u->n_uses = 0;
+            u->n_marks = 0;
         }
     } else {
+        struct conn *c = &s->client;
+
+        /* Their answers come first if the rest of the unit is rewritten (after a Flush). */
+        u->pc_total += unit_count_pc(c->buf + c->sent, c->parsed - c->sent);
         rc = u->sent ? 0 : backend_push_unit(be, BACKEND_SINK_CLIENT);
         if (rc == 0)
-            rc = conn_forward(&s->client, &be->srv.conn);
+            rc = conn_forward(c, &be->srv.conn);
     }
     if (rc < 0) {
         session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);

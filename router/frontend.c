@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,14 +394,19 @@ static int frontend_message(struct session *s, const struct frame *f)
         if (extq_parse(f->body, f->body_len, &name, &query, &qlen) < 0)
             return -EPROTO;
         frontend_classify(s, query, qlen);
-        if (name[0] != '\0') {
+        if (name[0] != '\0' && stmt_get(&s->stmts, name) != NULL) {
+            /* PostgreSQL refuses a second Parse of a name: so must the server here. */
+            if (frontend_rewrite_on(s, f) < 0)
+                return -ENOMEM;
+            unit_append_dup(u);
+        } else if (name[0] != '\0') {
             size_t skip = strlen(name) + 1;
             struct stmt *e = stmt_put(&s->stmts, name, f->body + skip, f->body_len - skip,
                                       u->cr.write, u->cr.flags);
 
             if (e == NULL || frontend_rewrite_on(s, f) < 0)
                 return -ENOMEM;
-            unit_append_parse(u, e->id, e->body, e->body_len);
+            unit_append_parse(u, e->id, e->body, e->body_len, unit_record(u, name, NULL));
         } else {
             if (s->cfg->sharding.enabled) {
                 /* Query text and parameter types, for the tenant of the next Bind. */
@@ -460,11 +466,12 @@ static int frontend_message(struct session *s, const struct frame *f)
             if (frontend_rewrite_on(s, f) < 0)
                 return -ENOMEM;
             if (f->type == 'C') {
-                /* The server-side statement stays cached for others; the name goes. */
-                stmt_remove(&s->stmts, name);
-                unit_append_target(u, 'C', 'S', 0, "pgr_closed");
+                /* The name goes now (a later Bind in the unit must fail), back if the
+                 * server skips the Close; the server-side statement stays for others. */
+                e = stmt_take(&s->stmts, name);
+                unit_append_close(u, e != NULL ? unit_record(u, NULL, e) : SIZE_MAX);
             } else {
-                unit_append_target(u, 'D', 'S', e != NULL ? e->id : 0, name);
+                unit_append_describe(u, e != NULL ? e->id : 0, name);
             }
         } else if (u->rewrite) {
             unit_append(u, msg, f->len);

@@ -289,6 +289,7 @@ static void session_attach(struct session *s, unsigned slot, struct backend *be)
 {
     be->owner = s;
     be->ops = &session_backend_ops;
+    backend_pc_reset(be);
     be->client = &s->client;
     be->slot = slot;
     for (unsigned i = 0; i < SESSION_HELD; i++) {
@@ -502,11 +503,9 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         s->ryw_after_ms = session_now(s);
         s->ryw_cluster = s->cluster;    /* reads of other clusters are not affected */
     }
-    if (had_error) {
-        /* A failed Parse leaves the server without the statement: ask again next time. */
-        for (size_t i = 0; i < u->n_parses; i++)
-            srvstmt_remove(&be->stmts, u->parses[i].id);
-    } else {
+    /* Parses and Closes after an error never ran: the server and the client's names. */
+    unit_settle(u, &be->stmts, &s->stmts, be->pc_done);
+    if (!had_error) {
         if (s->cat != NULL && u->ddl_function) {
             /* A new VOLATILE function is a write now; the catalog is read again below. */
             if (u->ddl_volatile && catalog_note_write(s->cat, &s->w->routing, u->ddl_func,

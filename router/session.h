@@ -42,10 +42,41 @@ enum session_wait {
                                  * state (or the catalog is being read again) */
 };
 
-/* A named Parse inside the unit's rewritten bytes, skipped if the server has it. */
-struct session_parse {
-    size_t off, len;            /* in unit.out */
+/* A place in the unit's rewritten bytes where unit_build decides what the server gets. */
+enum session_mark_kind {
+    SESSION_MARK_PARSE = 0,     /* a named Parse: skipped if the server has the statement */
+    SESSION_MARK_DUP,           /* a Parse of a name the client has: must fail (42P05) */
+    SESSION_MARK_USE,           /* before a Bind/Describe: prepare the statement if missing */
+    SESSION_MARK_CLOSE,         /* a Close of a named statement */
+};
+
+struct session_mark {
+    size_t off, len;            /* in unit.out; len 0 for DUP and USE (nothing replaced) */
+    uint64_t id;                /* PARSE, USE */
+    enum session_mark_kind kind;
+    size_t rec;                 /* PARSE, CLOSE: index in unit.recs, or SIZE_MAX */
+};
+
+/*
+ * A change the unit made to the client's statement table, undone when the server never
+ * ran its message (an earlier error in the unit made it skip to Sync, or it failed).
+ */
+struct session_rec {
+    char *name;                 /* a Parse created this name... */
+    struct stmt *closed;        /* ...or a Close removed this entry (then name is NULL) */
+    size_t ord;                 /* its Parse/Close among the unit's, SIZE_MAX until sent */
+};
+
+/* A statement the unit prepares on its server: held there only if its Parse ran. */
+struct session_srvparse {
     uint64_t id;
+    size_t ord;
+};
+
+/* What the server's answer to the ord-th Parse/Close of the unit becomes (not PASS). */
+struct session_act {
+    size_t ord;
+    enum backend_pc act;
 };
 
 /* The unit of work being assembled: a Query, or extended messages up to Sync. */
@@ -68,10 +99,15 @@ struct session_unit {
     char prev_status;               /* target's transaction status before the unit */
     int rewrite;                    /* the unit goes out from out, not the client buffer */
     struct msgbuf out;              /* rewritten messages (statement names) */
-    struct session_parse *parses;   /* named Parses in out */
-    size_t n_parses, cap_parses;
-    uint64_t *uses;                 /* statement ids Bind/Describe need on the server */
-    size_t n_uses, cap_uses;
+    struct session_mark *marks;     /* in out, in order (the part not yet sent) */
+    size_t n_marks, cap_marks;
+    struct session_rec *recs;       /* statement table changes, the whole unit */
+    size_t n_recs, cap_recs;
+    struct session_srvparse *srvp;  /* statements prepared on target, the whole unit */
+    size_t n_srvp, cap_srvp;
+    struct session_act *acts;       /* answers to drop or retype, the last unit_build */
+    size_t n_acts, cap_acts;
+    size_t pc_total;                /* Parse/Close messages sent to target so far */
     char *session_sql;              /* SET/RESET... text to record on success... */
     struct replay_stmt session_st;  /* ...and what it does */
     int untracked_state;            /* may change state pgrouter cannot see (set_config, DO) */

@@ -137,22 +137,51 @@ struct stmt *stmt_put(struct stmt_table *t, const char *name, const uint8_t *bod
     return e;
 }
 
-void stmt_remove(struct stmt_table *t, const char *name)
+struct stmt *stmt_take(struct stmt_table *t, const char *name)
 {
     struct stmt **pp;
 
     if (t->n_buckets == 0)
-        return;
+        return NULL;
     for (pp = &t->buckets[stmt_hash(name) & (t->n_buckets - 1)]; *pp; pp = &(*pp)->next) {
         if (strcmp((*pp)->name, name) == 0) {
-            struct stmt *victim = *pp;
+            struct stmt *e = *pp;
 
-            *pp = victim->next;
-            stmt_free(victim);
+            *pp = e->next;
+            e->next = NULL;
             t->n--;
-            return;
+            return e;
         }
     }
+    return NULL;
+}
+
+void stmt_remove(struct stmt_table *t, const char *name)
+{
+    struct stmt *e = stmt_take(t, name);
+
+    if (e != NULL)
+        stmt_free(e);
+}
+
+void stmt_entry_free(struct stmt *e)
+{
+    if (e != NULL)
+        stmt_free(e);
+}
+
+void stmt_restore(struct stmt_table *t, struct stmt *e)
+{
+    size_t k;
+
+    if (stmt_get(t, e->name) != NULL || (t->n + 1 > t->n_buckets && stmt_grow(t) < 0)) {
+        stmt_free(e);
+        return;
+    }
+    k = stmt_hash(e->name) & (t->n_buckets - 1);
+    e->next = t->buckets[k];
+    t->buckets[k] = e;
+    t->n++;
 }
 
 void srvstmt_init(struct srvstmt *s)

@@ -51,6 +51,15 @@ struct stmt *stmt_get(const struct stmt_table *t, const char *name);
 /* The client closed name (no error if unknown). */
 void stmt_remove(struct stmt_table *t, const char *name);
 
+/* Unlink the entry for name and hand it to the caller (NULL if unknown). */
+struct stmt *stmt_take(struct stmt_table *t, const char *name);
+
+/* Put back an entry stmt_take returned (freed instead if its name is taken). */
+void stmt_restore(struct stmt_table *t, struct stmt *e);
+
+/* Free an entry stmt_take returned. */
+void stmt_entry_free(struct stmt *e);
+
 /* DEALLOCATE ALL / DISCARD ALL: forget every statement. */
 void stmt_clear(struct stmt_table *t);
 

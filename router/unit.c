@@ -8,6 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/frame.h"
+
+/* Grow *arr (of *cap elements of size sz) to hold one more than n. 0 or -ENOMEM. */
+static int unit_grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    size_t ncap;
+    void *p;
+
+    if (n < *cap)
+        return 0;
+    ncap = *cap ? *cap * 2 : 8;
+    p = realloc(*arr, ncap * sz);
+    if (p == NULL)
+        return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
 void unit_reset(struct session_unit *u)
 {
     free(u->session_sql);
@@ -26,7 +45,12 @@ void unit_reset(struct session_unit *u)
     u->untracked_state = u->ddl_volatile = 0;
     u->ddl_func[0] = '\0';
     memset(&u->session_st, 0, sizeof(u->session_st));
-    u->n_parses = u->n_uses = 0;
+    for (size_t i = 0; i < u->n_recs; i++) {
+        free(u->recs[i].name);
+        stmt_entry_free(u->recs[i].closed);
+    }
+    u->n_marks = u->n_recs = u->n_srvp = u->n_acts = 0;
+    u->pc_total = 0;
     u->target = NULL;
     u->slot = 0;
     u->prev_status = 'I';
@@ -39,11 +63,15 @@ void unit_free(struct session_unit *u)
 {
     unit_reset(u);
     msgbuf_free(&u->out);
-    free(u->parses);
-    free(u->uses);
-    u->parses = NULL;
-    u->uses = NULL;
-    u->cap_parses = u->cap_uses = 0;
+    free(u->marks);
+    free(u->recs);
+    free(u->srvp);
+    free(u->acts);
+    u->marks = NULL;
+    u->recs = NULL;
+    u->srvp = NULL;
+    u->acts = NULL;
+    u->cap_marks = u->cap_recs = u->cap_srvp = u->cap_acts = 0;
 }
 
 void unit_merge(struct session_unit *u, const struct classify_result *cr)
@@ -70,6 +98,7 @@ int unit_rewrite_begin(struct session_unit *u, const uint8_t *prefix, size_t len
 {
     u->rewrite = 1;
     u->out.len = 0;
+    u->n_marks = 0;
     msgbuf_put(&u->out, prefix, len);
     return u->out.oom ? -ENOMEM : 0;
 }
@@ -79,72 +108,91 @@ void unit_append(struct session_unit *u, const uint8_t *msg, size_t len)
     msgbuf_put(&u->out, msg, len);
 }
 
-static void unit_put_parse(struct msgbuf *b, uint64_t id, const uint8_t *body, size_t len)
+static void unit_mark(struct session_unit *u, enum session_mark_kind kind, size_t off,
+                      uint64_t id, size_t rec)
 {
-    char name[STMT_SERVER_NAME_LEN];
+    struct session_mark *m;
+
+    if (unit_grow((void **)&u->marks, &u->cap_marks, u->n_marks, sizeof(*m)) < 0) {
+        u->out.oom = 1;
+        return;
+    }
+    m = &u->marks[u->n_marks++];
+    m->kind = kind;
+    m->off = off;
+    m->len = u->out.len - off;
+    m->id = id;
+    m->rec = rec;
+}
+
+size_t unit_record(struct session_unit *u, const char *name, struct stmt *closed)
+{
+    struct session_rec *r;
+
+    if (unit_grow((void **)&u->recs, &u->cap_recs, u->n_recs, sizeof(*r)) < 0) {
+        u->out.oom = 1;
+        stmt_entry_free(closed);
+        return SIZE_MAX;
+    }
+    r = &u->recs[u->n_recs];
+    r->name = NULL;
+    r->closed = closed;
+    r->ord = SIZE_MAX;
+    if (name != NULL && (r->name = strdup(name)) == NULL) {
+        u->out.oom = 1;
+        return SIZE_MAX;
+    }
+    return u->n_recs++;
+}
+
+static void unit_put_parse(struct msgbuf *b, const char *name, const uint8_t *body,
+                           size_t len)
+{
     size_t at = msg_begin(b, 'P');
 
-    stmt_server_name(id, name);
     msgbuf_putstr(b, name);
     msgbuf_put(b, body, len);
     msg_end(b, at);
 }
 
-void unit_append_parse(struct session_unit *u, uint64_t id, const uint8_t *body, size_t len)
+static void unit_put_close(struct msgbuf *b, const char *name)
 {
-    size_t off = u->out.len;
+    size_t at = msg_begin(b, 'C');
 
-    unit_put_parse(&u->out, id, body, len);
-    if (u->n_parses == u->cap_parses) {
-        size_t cap = u->cap_parses ? u->cap_parses * 2 : 4;
-        struct session_parse *p = realloc(u->parses, cap * sizeof(*p));
-
-        if (p == NULL) {
-            u->out.oom = 1;
-            return;
-        }
-        u->parses = p;
-        u->cap_parses = cap;
-    }
-    u->parses[u->n_parses].off = off;
-    u->parses[u->n_parses].len = u->out.len - off;
-    u->parses[u->n_parses].id = id;
-    u->n_parses++;
+    msgbuf_put8(b, 'S');
+    msgbuf_putstr(b, name);
+    msg_end(b, at);
 }
 
-static void unit_note_use(struct session_unit *u, uint64_t id)
+void unit_append_parse(struct session_unit *u, uint64_t id, const uint8_t *body, size_t len,
+                       size_t rec)
 {
-    for (size_t i = 0; i < u->n_uses; i++)
-        if (u->uses[i] == id)
-            return;
-    for (size_t i = 0; i < u->n_parses; i++)
-        if (u->parses[i].id == id)
-            return;     /* parsed earlier in this unit */
-    if (u->n_uses == u->cap_uses) {
-        size_t cap = u->cap_uses ? u->cap_uses * 2 : 4;
-        uint64_t *p = realloc(u->uses, cap * sizeof(*p));
+    char name[STMT_SERVER_NAME_LEN];
+    size_t off = u->out.len;
 
-        if (p == NULL) {
-            u->out.oom = 1;
-            return;
-        }
-        u->uses = p;
-        u->cap_uses = cap;
-    }
-    u->uses[u->n_uses++] = id;
+    stmt_server_name(id, name);
+    unit_put_parse(&u->out, name, body, len);
+    unit_mark(u, SESSION_MARK_PARSE, off, id, rec);
+}
+
+void unit_append_dup(struct session_unit *u)
+{
+    unit_mark(u, SESSION_MARK_DUP, u->out.len, 0, SIZE_MAX);
 }
 
 void unit_append_bind(struct session_unit *u, const char *portal, uint64_t id,
                       const char *stmt, const uint8_t *rest, size_t rest_len)
 {
     char name[STMT_SERVER_NAME_LEN];
-    size_t at = msg_begin(&u->out, 'B');
+    size_t at;
 
+    if (id != 0)
+        unit_mark(u, SESSION_MARK_USE, u->out.len, id, SIZE_MAX);
+    at = msg_begin(&u->out, 'B');
     msgbuf_putstr(&u->out, portal);
     if (id != 0) {
         stmt_server_name(id, name);
         msgbuf_putstr(&u->out, name);
-        unit_note_use(u, id);
     } else {
         msgbuf_putstr(&u->out, stmt);
     }
@@ -152,22 +200,47 @@ void unit_append_bind(struct session_unit *u, const char *portal, uint64_t id,
     msg_end(&u->out, at);
 }
 
-void unit_append_target(struct session_unit *u, uint8_t type, char kind, uint64_t id,
-                        const char *name)
+void unit_append_describe(struct session_unit *u, uint64_t id, const char *name)
 {
     char sname[STMT_SERVER_NAME_LEN];
-    size_t at = msg_begin(&u->out, type);
+    size_t at;
 
-    msgbuf_put8(&u->out, (uint8_t)kind);
+    if (id != 0)
+        unit_mark(u, SESSION_MARK_USE, u->out.len, id, SIZE_MAX);
+    at = msg_begin(&u->out, 'D');
+    msgbuf_put8(&u->out, 'S');
     if (id != 0) {
         stmt_server_name(id, sname);
         msgbuf_putstr(&u->out, sname);
-        if (type == 'D')
-            unit_note_use(u, id);
     } else {
         msgbuf_putstr(&u->out, name);
     }
     msg_end(&u->out, at);
+}
+
+void unit_append_close(struct session_unit *u, size_t rec)
+{
+    size_t off = u->out.len;
+
+    /* The server-side statement stays for other clients: close a name nobody has. */
+    unit_put_close(&u->out, "pgr_closed");
+    unit_mark(u, SESSION_MARK_CLOSE, off, 0, rec);
+}
+
+size_t unit_count_pc(const uint8_t *p, size_t n)
+{
+    size_t k = 0;
+
+    while (n >= FRAME_HDR) {
+        size_t len = 1 + (size_t)frame_get32(p + 1);
+
+        if (len < FRAME_HDR || len > n)
+            break;
+        k += p[0] == 'P' || p[0] == 'C';
+        p += len;
+        n -= len;
+    }
+    return k;
 }
 
 static const struct stmt *unit_find_id(const struct stmt_table *t, uint64_t id)
@@ -179,81 +252,159 @@ static const struct stmt *unit_find_id(const struct stmt_table *t, uint64_t id)
     return NULL;
 }
 
-/* Room for one more statement on the server: evict the least recently used. */
+/* One Parse/Close going out: its place, and what its answer becomes if not relayed. */
+static size_t unit_pc(struct session_unit *u, enum backend_pc act)
+{
+    size_t ord = u->pc_total++;
+
+    if (act != BACKEND_PC_PASS) {
+        if (unit_grow((void **)&u->acts, &u->cap_acts, u->n_acts, sizeof(*u->acts)) < 0) {
+            u->out.oom = 1;
+            return ord;
+        }
+        u->acts[u->n_acts].ord = ord;
+        u->acts[u->n_acts].act = act;
+        u->n_acts++;
+    }
+    return ord;
+}
+
+/* The server will hold id if the Parse numbered ord runs. */
+static int unit_srvparse(struct session_unit *u, struct srvstmt *ss, uint64_t id, size_t ord)
+{
+    if (unit_grow((void **)&u->srvp, &u->cap_srvp, u->n_srvp, sizeof(*u->srvp)) < 0)
+        return -ENOMEM;
+    u->srvp[u->n_srvp].id = id;
+    u->srvp[u->n_srvp].ord = ord;
+    u->n_srvp++;
+    return srvstmt_add(ss, id);
+}
+
+/* Room for one more statement on the server: close the least recently used. */
 static void unit_make_room(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
-                           struct msgbuf *pre)
+                           struct msgbuf *out)
 {
     uint64_t keep[64];
     size_t n_keep = 0;
 
     if (max_stmts == 0 || ss->n < max_stmts)
         return;
-    for (size_t i = 0; i < u->n_uses && n_keep < 64; i++)
-        keep[n_keep++] = u->uses[i];
-    for (size_t i = 0; i < u->n_parses && n_keep < 64; i++)
-        keep[n_keep++] = u->parses[i].id;
+    for (size_t i = 0; i < u->n_marks && n_keep < 64; i++)
+        if (u->marks[i].kind == SESSION_MARK_PARSE || u->marks[i].kind == SESSION_MARK_USE)
+            keep[n_keep++] = u->marks[i].id;
     while (ss->n >= max_stmts) {
         char name[STMT_SERVER_NAME_LEN];
         uint64_t victim = srvstmt_evict(ss, keep, n_keep);
-        size_t at;
 
         if (victim == 0)
             return;
         stmt_server_name(victim, name);
-        at = msg_begin(pre, 'C');
-        msgbuf_put8(pre, 'S');
-        msgbuf_putstr(pre, name);
-        msg_end(pre, at);
+        unit_put_close(out, name);
+        unit_pc(u, BACKEND_PC_DROP);
     }
 }
 
-int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
-               const struct stmt_table *t, struct msgbuf *pre, struct msgbuf *out)
+/* Prepare id on the server (answers dropped): Close first, in case a stale one is there. */
+static int unit_prepare(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
+                        const struct stmt *e, struct msgbuf *out)
 {
-    static const uint8_t noop_parse[] = { 'P', 0, 0, 0, 8, 0, 0, 0, 0 };
+    char name[STMT_SERVER_NAME_LEN];
+
+    unit_make_room(u, ss, max_stmts, out);
+    stmt_server_name(e->id, name);
+    unit_put_close(out, name);
+    unit_pc(u, BACKEND_PC_DROP);
+    unit_put_parse(out, name, e->body, e->body_len);
+    return unit_srvparse(u, ss, e->id, unit_pc(u, BACKEND_PC_DROP));
+}
+
+int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
+               const struct stmt_table *t, struct msgbuf *out)
+{
+    static const uint8_t empty_parse_body[] = { 0, 0, 0 };    /* query "", no types */
     size_t from = 0;
+    int rc = 0;
 
-    /* Statements the unit binds or describes but the server lacks: prepare them first. */
-    for (size_t i = 0; i < u->n_uses; i++) {
+    u->n_acts = 0;
+    for (size_t i = 0; i < u->n_marks && rc == 0; i++) {
+        const struct session_mark *m = &u->marks[i];
         const struct stmt *e;
+        char name[STMT_SERVER_NAME_LEN];
+        size_t ord;
 
-        if (srvstmt_has(ss, u->uses[i]))
-            continue;
-        e = unit_find_id(t, u->uses[i]);
-        if (e == NULL)
-            continue;   /* closed meanwhile: the server will say it does not exist */
-        unit_make_room(u, ss, max_stmts, pre);
-        unit_put_parse(pre, e->id, e->body, e->body_len);
-        if (srvstmt_add(ss, e->id) < 0)
-            return -ENOMEM;
-    }
-    /* The unit's own Parses: skip those the server holds, note the others. */
-    for (size_t i = 0; i < u->n_parses; i++) {
-        const struct session_parse *p = &u->parses[i];
-
-        msgbuf_put(out, u->out.data + from, p->off - from);
-        if (srvstmt_has(ss, p->id)) {
-            /* Parse "" "" 0: answers ParseComplete and touches nothing the client named. */
-            msgbuf_put(out, noop_parse, sizeof(noop_parse));
-        } else {
-            char name[STMT_SERVER_NAME_LEN];
-            size_t at;
-
-            /* Close first in case an earlier failed unit left us unsure it exists. */
-            unit_make_room(u, ss, max_stmts, pre);
-            stmt_server_name(p->id, name);
-            at = msg_begin(pre, 'C');
-            msgbuf_put8(pre, 'S');
-            msgbuf_putstr(pre, name);
-            msg_end(pre, at);
-            msgbuf_put(out, u->out.data + p->off, p->len);
-            if (srvstmt_add(ss, p->id) < 0)
-                return -ENOMEM;
+        /* The client's messages before the mark go as they are. */
+        for (size_t k = unit_count_pc(u->out.data + from, m->off - from); k > 0; k--)
+            unit_pc(u, BACKEND_PC_PASS);
+        msgbuf_put(out, u->out.data + from, m->off - from);
+        from = m->off + m->len;
+        switch (m->kind) {
+        case SESSION_MARK_PARSE:
+            if (srvstmt_has(ss, m->id)) {
+                /* The server has it: a Close of nothing, answered as a ParseComplete. */
+                unit_put_close(out, "pgr_none");
+                ord = unit_pc(u, BACKEND_PC_AS_PARSE);
+            } else {
+                unit_make_room(u, ss, max_stmts, out);
+                stmt_server_name(m->id, name);
+                unit_put_close(out, name);
+                unit_pc(u, BACKEND_PC_DROP);
+                msgbuf_put(out, u->out.data + m->off, m->len);
+                ord = unit_pc(u, BACKEND_PC_PASS);
+                rc = unit_srvparse(u, ss, m->id, ord);
+            }
+            if (m->rec < u->n_recs)
+                u->recs[m->rec].ord = ord;
+            break;
+        case SESSION_MARK_DUP:
+            /* A second Parse of one name fails as PostgreSQL's own check does (42P05). */
+            unit_put_close(out, "pgr_dup");
+            unit_pc(u, BACKEND_PC_DROP);
+            unit_put_parse(out, "pgr_dup", empty_parse_body, sizeof(empty_parse_body));
+            unit_pc(u, BACKEND_PC_DROP);
+            unit_put_parse(out, "pgr_dup", empty_parse_body, sizeof(empty_parse_body));
+            unit_pc(u, BACKEND_PC_PASS);
+            break;
+        case SESSION_MARK_USE:
+            if (srvstmt_has(ss, m->id))
+                break;
+            e = unit_find_id(t, m->id);
+            if (e != NULL)  /* else closed meanwhile: the server says it does not exist */
+                rc = unit_prepare(u, ss, max_stmts, e, out);
+            break;
+        case SESSION_MARK_CLOSE:
+            msgbuf_put(out, u->out.data + m->off, m->len);
+            ord = unit_pc(u, BACKEND_PC_PASS);
+            if (m->rec < u->n_recs)
+                u->recs[m->rec].ord = ord;
+            break;
         }
-        from = p->off + p->len;
     }
+    for (size_t k = unit_count_pc(u->out.data + from, u->out.len - from); k > 0; k--)
+        unit_pc(u, BACKEND_PC_PASS);
     msgbuf_put(out, u->out.data + from, u->out.len - from);
-    if (pre->len > 0)
-        msg_raw(pre, 'S', NULL, 0);
-    return pre->oom || out->oom ? -ENOMEM : 0;
+    if (rc == 0 && (out->oom || u->out.oom))
+        rc = -ENOMEM;
+    return rc;
+}
+
+void unit_settle(struct session_unit *u, struct srvstmt *ss, struct stmt_table *t,
+                 size_t seen)
+{
+    for (size_t i = u->n_srvp; i-- > 0;)
+        if (u->srvp[i].ord >= seen)
+            srvstmt_remove(ss, u->srvp[i].id);
+    /* Undo, newest first, what the server never did, so the table is as it was. */
+    for (size_t i = u->n_recs; i-- > 0;) {
+        struct session_rec *r = &u->recs[i];
+
+        if (r->ord < seen)
+            continue;
+        if (r->closed != NULL) {
+            stmt_restore(t, r->closed);
+            r->closed = NULL;
+        } else if (r->name != NULL) {
+            stmt_remove(t, r->name);
+        }
+    }
+    u->n_srvp = 0;
 }

@@ -2,7 +2,8 @@
  * router/unit.h - assembling one unit of work (a simple Query, or extended-protocol
  * messages up to Sync): its merged classification, and, when it names prepared
  * statements, its messages rewritten to the shared server-side names (pgr_<id>), with
- * what a given server must prepare first and which Parses it can skip. No I/O.
+ * what a given server must prepare first, which Parses it can skip, and which answers
+ * the client must not see; afterwards, what of it really ran. No I/O.
  */
 #ifndef PGROUTER_UNIT_H
 #define PGROUTER_UNIT_H
@@ -34,31 +35,58 @@ int unit_rewrite_begin(struct session_unit *u, const uint8_t *prefix, size_t len
 void unit_append(struct session_unit *u, const uint8_t *msg, size_t len);
 
 /*
- * Append a Parse of a named statement under its server-side name (rewriting mode):
- * body is the Parse body after the client's name (query, parameter types).
+ * Note a change to the client's statement table to undo if the server never runs the
+ * message that made it: a Parse that created name, or a Close that took closed (owned
+ * by the unit from now on). Returns its index for unit_append_parse/close, SIZE_MAX on
+ * failure (out.oom is set).
  */
-void unit_append_parse(struct session_unit *u, uint64_t id, const uint8_t *body, size_t len);
+size_t unit_record(struct session_unit *u, const char *name, struct stmt *closed);
 
 /*
- * Append a Bind (rest = the Bind body after the portal and statement names), Describe or
- * Close naming statement id (server_name) or a plain name (id 0: kept as the client wrote
- * it, e.g. the unnamed statement). For Bind and Describe of a known statement the id is
- * noted as needed on the server.
+ * Append a Parse of a named statement under its server-side name (rewriting mode):
+ * body is the Parse body after the client's name (query, parameter types); rec is its
+ * unit_record index.
+ */
+void unit_append_parse(struct session_unit *u, uint64_t id, const uint8_t *body, size_t len,
+                       size_t rec);
+
+/* A Parse of a name the client already has: the server must answer 42P05 here. */
+void unit_append_dup(struct session_unit *u);
+
+/*
+ * Append a Bind (rest = the Bind body after the portal and statement names) or a Describe
+ * 'S' of statement id (by its server name), or of a plain name kept as the client wrote
+ * it (id 0: the unnamed statement, or one the client does not have).
  */
 void unit_append_bind(struct session_unit *u, const char *portal, uint64_t id,
                       const char *stmt, const uint8_t *rest, size_t rest_len);
-void unit_append_target(struct session_unit *u, uint8_t type, char kind, uint64_t id,
-                        const char *name);
+void unit_append_describe(struct session_unit *u, uint64_t id, const char *name);
+
+/* Append the client's Close 'S' of a named statement (rec: its unit_record index). */
+void unit_append_close(struct session_unit *u, size_t rec);
+
+/* Parse and Close messages among the whole messages in p[0..n). */
+size_t unit_count_pc(const uint8_t *p, size_t n);
 
 /*
- * Make the unit's bytes for server statement set ss: pre receives what must run first as
- * pgrouter's own unit (Close of evicted statements, Parse of missing ones, Sync), or stays
- * empty; out receives the client's messages with the Parses the server already has
- * replaced by a no-op Parse (so the client still sees its ParseComplete). lookup finds a
- * statement's Parse body by id in the client's table. max_stmts bounds ss (0 = no bound).
- * Updates ss. 0 or -ENOMEM.
+ * Make the unit's bytes (what u->out holds now) for a server whose statements are ss.
+ * out receives the client's messages, with: before a Bind or Describe of a statement the
+ * server lacks, a Close and Parse of it from t; for a named Parse, a Close and the Parse,
+ * or, when the server has the statement, a Close of nothing that stands for it; for a
+ * Parse of a name the client has, two Parses that make the server fail with 42P05; at
+ * max_stmts (0 = no bound), Closes of the least recently used. u->acts lists what the
+ * answers to the Parses and Closes pgrouter added become (dropped, or a ParseComplete),
+ * numbered from u->pc_total on. Updates ss as if everything ran. 0 or -ENOMEM.
  */
 int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
-               const struct stmt_table *t, struct msgbuf *pre, struct msgbuf *out);
+               const struct stmt_table *t, struct msgbuf *out);
+
+/*
+ * The unit ended after the server answered seen of its Parses and Closes: the rest never
+ * ran. Forget the statements ss was told of that were not prepared, and undo the client
+ * table changes whose message did not run (t as PostgreSQL would have it).
+ */
+void unit_settle(struct session_unit *u, struct srvstmt *ss, struct stmt_table *t,
+                 size_t seen);
 
 #endif

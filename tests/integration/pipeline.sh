@@ -6,7 +6,8 @@
 # which calls pipeline_cases.
 #
 # Instances: main (transaction pooling, a primary and two replicas), and two of
-# their own: pipeprimary (transaction pooling, the primary alone) and
+# their own: pipeprimary (transaction pooling, the primary alone, at most 3
+# prepared statements per server) and
 # pipesession (pool_mode = session, with the replicas).
 # shellcheck shell=bash disable=SC2317,SC2154
 
@@ -16,8 +17,12 @@ pipe_session_ini() {
         sed -i 's|^\[pgrouter\].*|&\npool_mode = session|' "$1"
 }
 
+# the primary alone, and few statements per server: pgrouter closes and prepares again
 pipe_primary_ini() {
-    sed -i '/^[[:space:]]*replicas[[:space:]]*=/d' "$1"
+    sed -i -e '/^[[:space:]]*replicas[[:space:]]*=/d' \
+        -e 's|^\([[:space:]]*max_prepared_statements[[:space:]]*=\).*|\1 3|' "$1"
+    grep -q '^[[:space:]]*max_prepared_statements[[:space:]]*=[[:space:]]*3' "$1" ||
+        sed -i 's|^\[pgrouter\].*|&\nmax_prepared_statements = 3|' "$1"
 }
 
 # pipe_run LABEL INSTANCE: test_pipeline.py against one pgrouter instance.

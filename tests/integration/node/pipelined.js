@@ -19,6 +19,8 @@ const postgres = require('postgres');
 const CONNECTIONS = 10;
 const TASKS = 30;
 const QUERIES = 3000;
+// Values this run inserts: apart from any earlier run's rows in itest_pipe.
+const BASE = 1000000 + Math.floor(Math.random() * 1e9);
 const DEADLINE_MS = Number(process.env.PIPE_DEADLINE_MS || 90000);
 
 async function main() {
@@ -44,10 +46,10 @@ async function main() {
         const k = 1 + (i % 50);
         if (i % 100 === 99) {
             const rows = await sql.begin(async (tx) => {
-                const ins = await tx`insert into itest_pipe (v) values (${100000 + i}) returning v`;
-                if (ins.length !== 1 || ins[0].v !== 100000 + i)
+                const ins = await tx`insert into itest_pipe (v) values (${BASE + i}) returning v`;
+                if (ins.length !== 1 || ins[0].v !== BASE + i)
                     return { bad: `insert returned ${JSON.stringify(ins)}` };
-                return tx`select count(*)::int as n from itest_pipe where v = ${100000 + i}`;
+                return tx`select count(*)::int as n from itest_pipe where v = ${BASE + i}`;
             });
             if (rows.bad !== undefined) {
                 st.wrong++;
