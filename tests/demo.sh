@@ -10,13 +10,20 @@
 # (build/demo/pgrouter.ini): 127.0.0.1:5432/5433/5434 become main's nodes,
 # 5442/5443 shard_a's and 5452/5453 shard_b's.  pgrouter logs to
 # build/demo/pgrouter.log.  The sample sharded table accounts is created on
-# all three primaries, and a worked example of tenant routing is printed.
+# all three primaries, and a worked example of tenant routing is printed; `up`
+# returns once every replica has replayed it.
+#
+# Environment (for tests; the README shows the defaults):
+#   DEMO_DIR   where the demo lives (default build/demo); `down` must get the same
+#   DEMO_PORT  pgrouter's port.  Unset: 6432, or a free port if 6432 is taken.
+#              Set: exactly that port, or fail (tests/integration/readme.py
+#              sets a port picked by its run, so that it never uses 6432).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-DEMO=build/demo
+DEMO=${DEMO_DIR:-build/demo}
 CLUSTER_DIR=$DEMO/cluster
 INI=$DEMO/pgrouter.ini
 LOG=$DEMO/pgrouter.log
@@ -59,15 +66,21 @@ up() {
     fi
     mkdir -p "$DEMO"
 
+    if [ -n "${DEMO_PORT:-}" ]; then
+        port=$DEMO_PORT
+        ! port_in_use "$port" || die "DEMO_PORT=$port is taken"
+    else
+        port=6432
+        if port_in_use "$port"; then
+            port=$(free_port)
+            echo "demo: port 6432 is busy, pgrouter listens on $port instead"
+        fi
+    fi
+
     bash tests/cluster.sh up "$CLUSTER_DIR" --shards
     # shellcheck disable=SC1091
     . "$CLUSTER_DIR/cluster.env"
 
-    port=6432
-    if port_in_use "$port"; then
-        port=$(free_port)
-        echo "demo: port 6432 is busy, pgrouter listens on $port instead"
-    fi
     sed -e "s/127\.0\.0\.1:5432\b/127.0.0.1:$PRIMARY_PORT/g" \
         -e "s/127\.0\.0\.1:5433\b/127.0.0.1:$REPLICA1_PORT/g" \
         -e "s/127\.0\.0\.1:5434\b/127.0.0.1:$REPLICA2_PORT/g" \
@@ -115,6 +128,7 @@ $("$BIN" --version 2>/dev/null | head -n 1 || echo pgrouter) is running (pid $pi
   log      $LOG
 EOF
     example "$port"
+    wait_replay
     cat <<EOF
 
 Connect:  PGPASSWORD=app psql -h 127.0.0.1 -p $port -U app appdb
@@ -166,6 +180,32 @@ SQL
     SET pgrouter.tenant = 'globex';
     SELECT count(*), inet_server_port() FROM accounts;
 TXT
+}
+
+# wait_replay: every replica has replayed what its primary wrote so far, so
+# that reads right after `make demo` see the example's rows (at most 30 s;
+# past that only a warning).  The servers commit asynchronously: a synchronous
+# commit that writes WAL flushes everything before it.
+wait_replay() {
+    local pair pri rep lsn got deadline=$((SECONDS + 30))
+    for pair in "$PRIMARY_PORT $REPLICA1_PORT" "$PRIMARY_PORT $REPLICA2_PORT" \
+        "$SHARD_A_PRIMARY_PORT $SHARD_A_REPLICA_PORT" "$SHARD_B_PRIMARY_PORT $SHARD_B_REPLICA_PORT"; do
+        read -r pri rep <<<"$pair"
+        lsn=$(PGPASSWORD=postgres "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$pri" -U postgres \
+            -d postgres -c 'SET synchronous_commit = on' \
+            -c "SELECT pg_logical_emit_message(true, 'pgrouter-demo', 'replay')" \
+            -c 'SELECT pg_current_wal_flush_lsn()' 2>/dev/null | tail -n 1) || lsn=""
+        while [ -n "$lsn" ]; do
+            got=$(PGPASSWORD=postgres "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$rep" -U postgres \
+                -d postgres -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'" 2>/dev/null) || got=""
+            [ "$got" = t ] && break
+            if [ $SECONDS -ge $deadline ]; then
+                echo "demo: the replica on port $rep has not replayed its primary's writes yet"
+                return 0
+            fi
+            sleep 0.1
+        done
+    done
 }
 
 down() {

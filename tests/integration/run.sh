@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/integration/run.sh - the integration suite: real PostgreSQL (a primary
 # and two streaming replicas from tests/cluster.sh), pgrouter in front, driven
-# with psql, pgbench, psycopg 3 and a raw-socket client (rawpg.py).
+# with psql, pgbench, psycopg 3, node-postgres and a raw-socket client (rawpg.py);
+# readme.py runs README.md's commands against a `make demo` of its own.
 #
 # Prints `ok - NAME`, `ok - NAME # SKIP why` or `not ok - NAME: why` per case,
 # then `N passed, M failed, K skipped` alone on the last line; exits 1 if anything
@@ -1053,6 +1054,8 @@ main() {
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini
+    # README.md's commands, against a `make demo` of their own (ports of this run)
+    ITEST_DIR=$ITEST_DIR run_py readme readme.py 1200
     run primary_stopped t_primary_stopped
     run pgrouter_alive t_pgrouter_alive
     run pgrouter_sigterm t_pgrouter_sigterm
