@@ -414,6 +414,25 @@ static void terminate_check_backend(struct ctx *c)
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     assert_string_equal(PQgetvalue(res, 0, 0), "t");
     PQclear(res);
+    /*
+     * pg_terminate_backend only signals: wait (10 s at most) until the backend has
+     * gone, so that on a busy machine the next check cannot be sent to it before it
+     * dies. The check interval is long, so the loop sees the close while idle.
+     */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d",
+             PQbackendPID(c->h.conn));
+    for (int i = 0;; i++) {
+        res = PQexec(conn, sql);
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+            PQclear(res);
+            break;
+        }
+        PQclear(res);
+        if (i == 500)
+            fail_msg("the terminated check backend is still there after 10 s");
+        usleep(20 * 1000);
+    }
     PQfinish(conn);
 }
 
@@ -427,7 +446,7 @@ static void test_health_reconnects_after_backend_terminated(void **state)
     server_params(keys, vals, NULL);
     c->on_done = terminate_check_backend;
     assert_int_equal(start(c, env_or("PGROUTER_TEST_PGHOST", "127.0.0.1"), port, keys, vals,
-                           300, 5000), 0);
+                           3000, 5000), 0);
     assert_int_equal(uv_run(&c->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(c->n_done, 2);
     assert_true(c->r[0].ok);
