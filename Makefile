@@ -33,6 +33,9 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/router/main.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# unit tests that also run against the integration cluster (they read PGROUTER_TEST_PGPORT)
+SERVER_UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,\
+                   $(shell grep -l PGROUTER_TEST_PGPORT $(UNIT_SRC)))
 
 .PHONY: all deps unit integration test asan asan-unit demo demo-down install clean bench fuzz
 all: deps $(BIN)
@@ -58,10 +61,9 @@ $(BUILD)/tests/test_poolmodel: LDFLAGS += -Wl,--wrap=backend_connect -Wl,--wrap=
 unit: deps $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
-integration: all $(BUILD)/tests/test_health $(BUILD)/tests/test_pqloop
+integration: all $(SERVER_UNIT_BIN)
 	@sh tests/deps.sh test
-	@PGROUTER_BIN=$(abspath $(BIN)) HEALTH_TEST_BIN=$(abspath $(BUILD)/tests/test_health) \
-	    PQLOOP_TEST_BIN=$(abspath $(BUILD)/tests/test_pqloop) \
+	@PGROUTER_BIN=$(abspath $(BIN)) UNIT_TEST_DIR=$(abspath $(BUILD)/tests) \
 	    bash tests/integration/run.sh
 
 test: unit integration

@@ -245,30 +245,10 @@ t_connect_second_instance_refused() {
     done
 }
 
-# tests/unit/test_pqloop.c skips its server tests without PGROUTER_TEST_PGPORT (as
-# in `make unit`); here it runs against the primary, and no skip is accepted.
-t_connect_pqloop_unit() {
-    local bin=${PQLOOP_TEST_BIN:-$ROOT/build/tests/test_pqloop} out rc runs passed
-    [ -x "$bin" ] || fail "no executable $bin (make $bin)"
-    out=$(CMOCKA_MESSAGE_OUTPUT=STDOUT PGROUTER_TEST_PGHOST=127.0.0.1 \
-        PGROUTER_TEST_PGPORT=$PRIMARY_PORT PGROUTER_TEST_PGUSER=app \
-        PGROUTER_TEST_PGPASSWORD=app PGROUTER_TEST_PGDATABASE=appdb timeout 120 "$bin" 2>&1)
-    rc=$?
-    echo "$out"
-    [ "$rc" -eq 0 ] || fail "$bin exited $rc: $(grep -m 1 -e FAILED -e ERROR <<<"$out")"
-    ! grep -q '^\[  SKIPPED \]' <<<"$out" ||
-        fail "skipped with a server given: $(grep -m 1 '^\[  SKIPPED \]' <<<"$out")"
-    runs=$(grep -c '^\[ RUN      \]' <<<"$out")
-    passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s).*/\1/p' <<<"$out")
-    [ "$runs" -ge 12 ] || fail "only $runs pqloop tests ran"
-    [ "${passed:-0}" -eq "$runs" ] || fail "$runs ran but ${passed:-0} passed"
-}
-
 # connect_cases: start the instances (unless no connect case is wanted) and run
 # the cases.
 connect_cases() {
     local name wanted=0
-    run connect_pqloop_unit t_connect_pqloop_unit
     for name in connect_missing_db_message connect_login_error_sqlstates \
         connect_login_errors_spare_the_breaker connect_client_fatal_spares_the_breaker \
         connect_localhost_node \
