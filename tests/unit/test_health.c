@@ -420,7 +420,7 @@ static void terminate_check_backend(struct ctx *c)
      * dies. The check interval is long, so the loop sees the close while idle.
      */
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d",
-             PQbackendPID(c->h.conn));
+             PQbackendPID(c->h.pq.pg));
     for (int i = 0;; i++) {
         res = PQexec(conn, sql);
         assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
