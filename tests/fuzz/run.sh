@@ -60,6 +60,11 @@ seed fuzz_classify \
     '\003SET pgrouter.tenant = '"'"'a'"'"''"'"'b'"'"'; PREPARE p AS SELECT 1 INTO TEMP x' \
     '\000CREATE FUNCTION f() BEGIN ATOMIC SELECT CASE WHEN 1 THEN 2 END; END; END' \
     '\000DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 1 FROM c; CLOSE c'
+# fuzz_tenant: option byte, then SQL on sharded tables: values, negations, subqueries.
+seed fuzz_tenant \
+    '\000SELECT * FROM accounts a WHERE a.tenant_id = '"'"'x'"'"' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id IN (1, -2))' \
+    '\001/* tenant=acme */ UPDATE accounts SET n = E'"'"'\\'"'"''"'"' WHERE NOT (tenant_id <> '"'"'a'"'"') OR (tenant_id = '"'"'b'"'"') IS FALSE' \
+    '\002abcdefghINSERT INTO accounts (id, tenant_id) VALUES (1, $1), (2, $1::text) UNION SELECT CASE WHEN tenant_id = $1 THEN 1 END FROM orders'
 # fuzz_cfg: a valid file, errors of several kinds, sharding sections.
 seed fuzz_cfg \
     '[pgrouter]\nlisten_port = 6432\nauth_type = trust\n[cluster.main]\nprimary = 127.0.0.1:5432\n' \
@@ -94,6 +99,7 @@ run fuzz_frame protocol/frame.c protocol/msg.c
 run fuzz_startup protocol/frame.c protocol/startup.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
+run fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c
 
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
