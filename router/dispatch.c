@@ -111,7 +111,9 @@ static int dispatch_resolve(struct session *s, const struct route_decision *d)
         r = nodes_pick_read(&s->w->nodes, s->cluster, session_now(s), min_lsn);
         if (r >= 0)
             return r;
-        if (min_lsn > 0 || s->cluster->primary_reads != CFG_PRIMARY_READS_OFF ||
+        /* primary_reads = fallback (the default) leaves the choice to read_fallback:
+         * with read_fallback = error no read falls back (README, "Failure handling") */
+        if (min_lsn > 0 || s->cluster->primary_reads == CFG_PRIMARY_READS_ON ||
             !s->cfg->health.read_fallback_error)
             return (int)primary;    /* read_fallback = primary */
         return -1;
