@@ -4,7 +4,9 @@
 #
 # Instances (all for the main cluster; "life_sig" also has its replicas):
 #   life_limit    max_client_conn = 3
-#   life_idle     client_idle_timeout = 2, idle_transaction_timeout = 1
+#   life_idle     client_idle_timeout = 2, idle_transaction_timeout = 1,
+#                 client_login_timeout = 2
+#   life_dead     its one replica listens nowhere; read_fallback = error
 #   life_session  pool_mode = session, default_pool_size = 1, query_wait_timeout = 1
 #   life_sig      default_role = auto; test_lifecycle.py rewrites its config and
 #                 sends SIGHUP, then SIGTERM
@@ -40,7 +42,13 @@ life_write_ini() {
 
 life_limit_ini() { life_write_ini "$1" 0 "max_client_conn = 3"; }
 life_idle_ini() {
-    life_write_ini "$1" 0 "client_idle_timeout = 2" "idle_transaction_timeout = 1"
+    life_write_ini "$1" 0 "client_idle_timeout = 2" "idle_transaction_timeout = 1" \
+        "client_login_timeout = 2"
+}
+life_dead_ini() {
+    life_write_ini "$1" 0
+    printf 'replicas = 127.0.0.1:%s\n\n[health]\nread_fallback = error\n' "$(free_port)" >>"$1"
+    printf '\n[breaker]\nfailure_threshold = 1\n' >>"$1"
 }
 life_session_ini() {
     life_write_ini "$1" 0 "pool_mode = session" "default_pool_size = 1" "query_wait_timeout = 1"
@@ -56,13 +64,13 @@ lifecycle_cases() {
         return 0
     fi
     if [ "$ITEST_DIRECT" != 1 ]; then
-        for name in life_limit life_idle life_session life_sig life_int; do
+        for name in life_limit life_idle life_dead life_session life_sig life_int; do
             start_pgrouter "$name" scram-sha-256 "${name}_ini"
         done
     fi
     LIFE_DIR=$ITEST_DIR LIFE_LIMIT_PORT=${PORT_life_limit:-} LIFE_IDLE_PORT=${PORT_life_idle:-} \
         LIFE_SESSION_PORT=${PORT_life_session:-} LIFE_SIG_PORT=${PORT_life_sig:-} \
         LIFE_SIG_PID=${PID_life_sig:-} LIFE_INT_PORT=${PORT_life_int:-} \
-        LIFE_INT_PID=${PID_life_int:-} \
+        LIFE_INT_PID=${PID_life_int:-} LIFE_DEAD_PORT=${PORT_life_dead:-} \
         run_py lifecycle test_lifecycle.py 240
 }

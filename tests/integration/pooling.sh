@@ -69,14 +69,13 @@ t_pool_pgbench_prepared() {
     local out n
     PGR_PORT=$PORT_pool PGBENCH -i -s 1 -q >/dev/null 2>&1 ||
         fail "pgbench -i through the pool instance failed"
-    out=$(PGR_PORT=$PORT_pool PGBENCH -n -M prepared -c 8 -j 2 -T 3 2>&1)
+    # a count, not a duration: a busy machine is slower, not wrong
+    out=$(PGR_PORT=$PORT_pool PGBENCH -n -M prepared -c 8 -j 2 -t 40 2>&1)
     n=$?
     echo "$out"
     [ "$n" -eq 0 ] || fail "pgbench -M prepared exited $n: $(grep -i -m 1 error <<<"$out")"
     n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
-    if [ -z "$n" ] || [ "$n" -lt 50 ]; then
-        fail "pgbench processed '${n}' transactions in 3 s"
-    fi
+    [ "$n" = 320 ] || fail "pgbench processed '${n}' of 320 transactions"
     if grep -q 'number of failed transactions' <<<"$out"; then
         grep -q 'number of failed transactions: 0 ' <<<"$out" ||
             fail "$(grep 'number of failed' <<<"$out")"

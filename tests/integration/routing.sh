@@ -436,11 +436,11 @@ t_route_pgbench_replicas() {
         [[ $out =~ ^[0-9]+$ ]] || fail "xact_commit on $(node_name "$port"): '$out'"
         before+=("$out")
     done
-    out=$(PGBENCH -n -M prepared -S -c 4 -j 2 -T 3 2>&1) ||
+    out=$(PGBENCH -n -M prepared -S -c 4 -j 2 -t 1000 2>&1) ||
         fail "pgbench -S -M prepared exited non-zero: $(tail -n 5 <<<"$out")"
     echo "$out"
     n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
-    [ -n "$n" ] && [ "$n" -ge 100 ] || fail "pgbench processed '${n}' transactions"
+    [ "$n" = 4000 ] || fail "pgbench processed '${n}' of 4000 transactions"
     if grep -q 'number of failed transactions' <<<"$out"; then
         grep -q 'number of failed transactions: 0 ' <<<"$out" ||
             fail "$(grep 'number of failed' <<<"$out")"

@@ -12,6 +12,9 @@ What the README promises and each case checks:
   - max_client_conn: a client past it gets FATAL 53300; a freed slot is reusable;
   - client_idle_timeout: FATAL 57P05 after that long idle, not before;
   - idle_transaction_timeout: FATAL 25P03, and the transaction does not commit;
+  - client_login_timeout: FATAL 08P01 for a client that does not log in;
+  - read_fallback = error: with no replica up, reads get ERROR 08006 and the
+    session goes on (writes and primary-hinted reads work);
   - pool_mode = session: a client keeps its server until it leaves, then the
     server is reset (server_reset_query) before the next client gets it;
   - SIGHUP: new clients get the new settings, connected ones keep theirs; a
@@ -243,6 +246,55 @@ def idle_transaction_timeout_closes_with_25P03_and_rolls_back():
         n = d.execute("SELECT count(*) FROM itest_life_tx").fetchone()[0]
         d.execute("DROP TABLE itest_life_tx")
     check(n == 0, "the timed-out transaction's row was committed")
+
+
+@case
+def client_login_timeout_closes_with_08P01():
+    port = env_port("LIFE_IDLE_PORT")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        sock.sendall(rawpg.startup_packet("app", "appdb"))
+        t0 = time.monotonic()
+        f, seen = rawpg.next_error(sock, 30)     # after the authentication request
+        waited = time.monotonic() - t0
+        check(rawpg.closed_after(sock), "the connection stayed open after the FATAL")
+    finally:
+        sock.close()
+    measured("client_login_timeout = 2 s: FATAL after %.2f s without a password" % waited)
+    check(f.get("S") == "FATAL" and f.get("C") == "08P01",
+          "expected FATAL 08P01, got %s %s: %s" % (f.get("S"), f.get("C"), f.get("M")))
+    check("client_login_timeout" in f.get("M", ""), "the message does not name "
+          "client_login_timeout: %s" % f.get("M"))
+    check(seen == [b"R"], "messages before the FATAL: %r" % seen)
+    check(waited >= 1.9, "closed after %.2f s, client_login_timeout is 2 s" % waited)
+
+
+# ---- read_fallback = error -------------------------------------------------
+
+@case
+def read_fallback_error_refuses_reads_with_08006():
+    port = env_port("LIFE_DEAD_PORT")
+    with connect(port) as conn:
+        errs = []
+        for _ in range(10):
+            try:
+                got = conn.execute("SELECT inet_server_port()").fetchone()[0]
+                raise AssertionError("a read ran on port %d with the only replica down and "
+                                     "read_fallback = error" % got)
+            except psycopg.Error as e:
+                errs.append((e.sqlstate, str(e).strip().split("\n")[0]))
+            check(not conn.closed, "the session was closed after a refused read: %r"
+                  % errs[-1:])
+        print("# refused reads: %s" % sorted(set(errs)), flush=True)
+        check(all(state == "08006" for state, _ in errs),
+              "SQLSTATEs of the refused reads: %r" % sorted(set(errs)))
+        check(any("can take reads now" in m for _, m in errs),
+              "no read got 'no replica ... can take reads now': %r" % sorted(set(errs)))
+        got = conn.execute("/* pgrouter_role: primary */ SELECT inet_server_port()").fetchone()[0]
+        check(got == PRIMARY, "a primary-hinted read ran on port %d" % got)
+        with conn.transaction():
+            got = conn.execute("SELECT inet_server_port()").fetchone()[0]
+        check(got == PRIMARY, "a transaction ran on port %d" % got)
 
 
 # ---- pool_mode = session ---------------------------------------------------
