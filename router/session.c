@@ -617,9 +617,19 @@ void session_server_lost(struct backend *be, const char *why)
         return;
     }
     if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
-        /* Lost while being brought to the client's state: the unit never went out. */
+        /* Lost while being brought to the client's state: the unit never went out, so a
+         * read runs elsewhere, as a read lost before its answer does. */
         s->wait = SESSION_RUN;
         s->state_be = NULL;
+        if (!u->cr.write && u->retries < s->cfg->health.read_retries) {
+            u->retries++;
+            u->sent = 0;
+            u->slot = 0;
+            log_info("%s: retrying the read on another node", s->tag);
+            dispatch_unit(s, -1);
+            frontend_pump(s);
+            return;
+        }
         conn_discard(&s->client);
         unit_reset(u);
         session_error(s, 'I', "08006", "The statement did not run; run it again.",
