@@ -8,10 +8,12 @@
 #            pgr_scram (auth_file holds only a SCRAM secret), and app asking for
 #            template0 (datallowconn = false) or a database that does not exist
 #   connlh   the primary given as localhost:PORT (a name to resolve)
-# The cases: login errors go to their client with the server's SQLSTATE and
-# message, never count against the node's breaker, and are not retried in a
-# storm; a node named by host name works; a second pgrouter on a port already
-# served refuses to start.
+# The cases: test_pqloop against the primary; login errors go to their client
+# with the server's SQLSTATE and message, never count against the node's
+# breaker, and are not retried in a storm; a FATAL for one session's own reasons
+# does not count either; a failing RAND_bytes refuses the client (connrand, an
+# instance with a preloaded shim); a node named by host name works; a second
+# pgrouter on a port already served refuses to start.
 # shellcheck shell=bash disable=SC2317,SC2154
 
 CONN_WRONGPW_SERVER=server-side-pw
@@ -207,6 +209,66 @@ t_connect_client_fatal_spares_the_breaker() {
     [ "$out" = 42 ] || fail "after: $out"
 }
 
+# E: when RAND_bytes fails, a new client gets FATAL 58000 (and the log says why)
+# instead of a guessable cancel key; once it works again, clients get in. A
+# preloaded shim makes RAND_bytes fail while a flag file exists (the process
+# needs it at start-up, so it cannot fail from the first call).
+t_connect_no_random_cancel_key() {
+    proxy_only
+    local dir=$ITEST_DIR/connrand so flag pid port out preload i
+    mkdir -p "$dir"
+    so=$dir/randfail.so
+    flag=$dir/fail-now
+    rm -f "$flag"
+    cat >"$dir/randfail.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int RAND_bytes(unsigned char *buf, int num);
+
+/* RAND_bytes fails while the file named by PGR_RANDFAIL exists. */
+int RAND_bytes(unsigned char *buf, int num)
+{
+    static int (*real)(unsigned char *, int);
+    const char *flag = getenv("PGR_RANDFAIL");
+
+    if (flag != NULL && access(flag, F_OK) == 0)
+        return 0;
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "RAND_bytes");
+    return real(buf, num);
+}
+EOF
+    cc -shared -fPIC -o "$so" "$dir/randfail.c" -ldl || fail "cannot build the RAND_bytes shim"
+    # An ASan build wants its runtime first among the preloaded libraries.
+    preload=$(ldd "$PGROUTER_BIN" | awk '/libasan/ { print $3 }')
+    preload="${preload:+$preload }$so"
+    port=$(free_port)
+    sed "s/^listen_port = .*/listen_port = $port/" "$ITEST_DIR/conn/pgrouter.ini" \
+        >"$dir/pgrouter.ini"
+    LD_PRELOAD=$preload PGR_RANDFAIL=$flag "$PGROUTER_BIN" -c "$dir/pgrouter.ini" \
+        >"$dir/pgrouter.log" 2>&1 &
+    pid=$!
+    # shellcheck disable=SC2064
+    trap "kill -TERM $pid 2>/dev/null" EXIT
+    wait_port "$port" "$pid" 20 ||
+        fail "pgrouter with the shim did not listen: $(tail -n 3 "$dir/pgrouter.log")"
+    : >"$flag"
+    out=$(timeout 30 "$PY" "$HERE/rawpg.py" auth --port "$port" --user app --password app)
+    echo "$out"
+    rm -f "$flag"
+    [ "$out" = 'E 58000 FATAL: pgrouter: could not generate a random cancel key' ] ||
+        fail "with RAND_bytes failing: $out"
+    grep -q 'no random bytes for a cancel key (RAND_bytes failed); client refused' \
+        "$dir/pgrouter.log" || fail "not in the log: $(tail -n 3 "$dir/pgrouter.log")"
+    for ((i = 0; i < 3; i++)); do
+        out=$(timeout 30 "$PY" "$HERE/rawpg.py" auth --port "$port" --user app --password app)
+        [ "$out" = 'OK SELECT 1 -> 1' ] || fail "with RAND_bytes working again: $out"
+    done
+}
+
 # D: a node given by host name is resolved on the loop and works.
 t_connect_localhost_node() {
     proxy_only
@@ -251,7 +313,7 @@ connect_cases() {
     local name wanted=0
     for name in connect_missing_db_message connect_login_error_sqlstates \
         connect_login_errors_spare_the_breaker connect_client_fatal_spares_the_breaker \
-        connect_localhost_node \
+        connect_no_random_cancel_key connect_localhost_node \
         connect_second_instance_refused; do
         if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
             wanted=1
@@ -267,6 +329,7 @@ connect_cases() {
     run connect_login_error_sqlstates t_connect_login_error_sqlstates
     run connect_login_errors_spare_the_breaker t_connect_login_errors_spare_the_breaker
     run connect_client_fatal_spares_the_breaker t_connect_client_fatal_spares_the_breaker
+    run connect_no_random_cancel_key t_connect_no_random_cancel_key
     run connect_localhost_node t_connect_localhost_node
     run connect_second_instance_refused t_connect_second_instance_refused
 }
