@@ -421,13 +421,29 @@ def cmd_report(args):
     else:
         fails.append("RSS: only %d samples" % len(rss))
 
+    # --- pgrouter's own histogram of waits for a server, logged when it exits
+    wait_text = "p99 wait for a server ?"
+    try:
+        m = None
+        for line in open(os.path.join(d, "pgrouter.log"), errors="replace"):
+            m = re.search(r"pool waits: (\d+) borrows, (\d+) waited for a server, p50 < (\d+) ms, "
+                          r"p99 < (\d+) ms, max (\d+) ms, (\d+) query_wait_timeout", line) or m
+        if m:
+            wait_text = "p99 wait for a server < %s ms (max %s ms)" % (m.group(4), m.group(5))
+            notes.append("pgrouter: %s borrows, %s waited for a server, p50 < %s ms, p99 < %s "
+                         "ms, max %s ms, %s query_wait_timeout" % m.groups())
+            if m.group(6) != "0":
+                fails.append("%s clients hit query_wait_timeout" % m.group(6))
+    except OSError:
+        pass
+
     for n in notes:
         print("# %s" % n)
     states = ", ".join("%s: %d" % (s, by_state[s]) for s in sorted(by_state))
     where = "all while the primary restarted" if not bad else "%d not excused" % len(bad)
-    print("# soak: %d s, %d transactions, errors by SQLSTATE {%s} (%s), p99 read latency %s ms (client-side, pgbench -S, includes waiting "
-          "for a server; median %s ms), %s"
-          % (round(args.t1 - args.t0), total, states, where,
+    print("# soak: %d s, %d transactions, errors by SQLSTATE {%s} (%s), %s, p99 read "
+          "latency %s ms (client-side, pgbench -S; median %s ms), %s"
+          % (round(args.t1 - args.t0), total, states, where, wait_text,
              "%.1f" % (p99 / 1000.0) if p99 is not None else "?",
              "%.1f" % (p50 / 1000.0) if p50 is not None else "?", rss_text))
     if p99 is None:

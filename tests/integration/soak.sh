@@ -27,7 +27,8 @@
 # pgrouter exits 0 on SIGTERM with no sanitizer report in its log.
 #
 # Prints `# ...` lines, `not ok - soak: WHY` per failed check, and the summary
-#   # soak: 60 s, N transactions, errors by SQLSTATE {...}, p99 read latency ...
+#   # soak: 60 s, N transactions, errors by SQLSTATE {...}, p99 wait for a server
+#   < X ms (pgrouter's histogram, logged at exit), p99 read latency ..., RSS a->b MB
 # (the README quotes it); exits 0 when everything passed, 1 otherwise.  Whatever
 # happens, everything it started is stopped and the servers are resumed.
 #
