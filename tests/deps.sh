@@ -15,7 +15,7 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libuv1-dev libpq-dev libinih-dev libssl-dev libcmocka-dev"
 TEST_PKGS="postgresql-15 postgresql-client-15 python3 python3-psycopg pgbouncer python3-yaml
-docker-compose"
+docker-compose iproute2"
 
 usage() {
     echo "usage: sh tests/deps.sh build|test" >&2

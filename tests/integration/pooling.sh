@@ -120,11 +120,12 @@ t_pool_replicas_10x() {
         n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
         [ "${n:-0}" -gt 0 ] || fail "-M $mode: no transaction processed"
     done
+    # Other pgrouters of the suite log in as app too: count this one's sockets.
     for port in "$PRIMARY_PORT" "$REPLICA1_PORT" "$REPLICA2_PORT"; do
         deadline=$((SECONDS + 10))
         while :; do
-            n=$(DIRECT "$port" "SELECT count(*) FROM pg_stat_activity
-                WHERE application_name = 'pgrouter' AND usename = 'app'" postgres)
+            n=$(ss -Htnp state established "( dport = :$port )" |
+                grep -c "pid=$PID_poolrep,")
             [ "${n:-99}" -le "$POOLREP_SIZE" ] && break
             [ "$SECONDS" -lt "$deadline" ] ||
                 fail "node on port $port: $n pgrouter connections for a pool of $POOLREP_SIZE"
