@@ -351,3 +351,30 @@ int replay_set_base(struct replay *r, const char *name, const char *sql, size_t 
     replay_sign(r);
     return rc;
 }
+
+int replay_copy(struct replay *dst, const struct replay *src)
+{
+    replay_free(dst);
+    if (src->n == 0)
+        return 0;
+    dst->items = calloc(src->n, sizeof(*dst->items));
+    if (dst->items == NULL)
+        return -ENOMEM;
+    dst->cap = src->n;
+    for (size_t i = 0; i < src->n; i++) {
+        const struct replay_item *it = &src->items[i];
+        struct replay_item *to = &dst->items[i];
+
+        to->name = strdup(it->name);
+        to->sql = strdup(it->sql);
+        to->base = it->base != NULL ? strdup(it->base) : NULL;
+        dst->n++;
+        if (to->name == NULL || to->sql == NULL || (it->base != NULL && to->base == NULL)) {
+            replay_free(dst);
+            return -ENOMEM;
+        }
+    }
+    dst->bytes = src->bytes;
+    dst->sig = src->sig;
+    return 0;
+}

@@ -64,6 +64,9 @@ int replay_fits(const struct replay *r, const struct replay_stmt *st, size_t len
  */
 int replay_apply(struct replay *r, const struct replay_stmt *st, const char *sql, size_t len);
 
+/* dst (initialised, its content dropped) becomes a copy of src. 0 or -ENOMEM (dst empty). */
+int replay_copy(struct replay *dst, const struct replay *src);
+
 /* A startup setting name (any case): its value now and what RESET returns to. */
 int replay_set_base(struct replay *r, const char *name, const char *sql, size_t len);
 

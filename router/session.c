@@ -87,6 +87,7 @@ static void session_release(struct session *s)
     unit_free(&s->unit);
     stmt_table_free(&s->stmts);
     replay_free(&s->replay);
+    replay_free(&s->tx_replay);
     free(s->startup_pkt);
     free(s->deferred_begin);
     free(s->st);
@@ -458,11 +459,16 @@ static int session_catalog_refresh(struct session *s, struct backend *be)
 }
 
 /* The unit's SET/RESET/DISCARD ran on be: record it, and what be holds now. */
-static void session_record_state(struct session *s, struct backend *be)
+static void session_record_state(struct session *s, struct backend *be, char status)
 {
     struct session_unit *u = &s->unit;
     int current = be->state_sig == s->replay.sig;
-    int rc = replay_apply(&s->replay, &u->session_st, u->session_sql, strlen(u->session_sql));
+    int rc;
+
+    if ((u->prev_status != 'I' || status != 'I') && !s->tx_replay_saved &&
+        replay_copy(&s->tx_replay, &s->replay) == 0)
+        s->tx_replay_saved = 1;     /* a ROLLBACK undoes what the transaction SETs */
+    rc = replay_apply(&s->replay, &u->session_st, u->session_sql, strlen(u->session_sql));
 
     if (rc < 0) {
         /* Checked before it ran, so only memory: the server has it, the list does not. */
@@ -538,7 +544,21 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
             stmt_clear(&s->stmts);
         }
         if (u->session_sql != NULL)
-            session_record_state(s, be);
+            session_record_state(s, be, status);
+    }
+    if (status == 'I' && s->tx_replay_saved) {
+        /* The transaction ended: its SETs stay, unless it rolled back. */
+        if (u->prev_status == 'E' || had_error ||
+            (u->cr.reason != NULL && strcmp(u->cr.reason, "ROLLBACK") == 0)) {
+            struct replay t = s->replay;
+
+            s->replay = s->tx_replay;
+            s->tx_replay = t;
+            be->state_sig = REPLAY_SIG_DIRTY;
+            log_debug("%s: transaction rolled back: its SET statements are forgotten", s->tag);
+        }
+        replay_free(&s->tx_replay);
+        s->tx_replay_saved = 0;
     }
     if (u->untracked_state)
         be->state_client = s->id;   /* the next client must not inherit what it did */
@@ -782,6 +802,7 @@ int session_accept(struct worker *w)
     s->handles = 2;     /* client stream and timer */
     stmt_table_init(&s->stmts);
     replay_init(&s->replay);
+    replay_init(&s->tx_replay);
     msgbuf_init(&s->unit.out);
     unit_reset(&s->unit);
     snprintf(s->tag, sizeof(s->tag), "c%u", s->id);

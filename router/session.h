@@ -145,6 +145,8 @@ struct session {
     struct stmt_table stmts;        /* the client's named prepared statements */
     struct replay replay;           /* SET state to apply on every server it borrows */
     struct backend *state_be;       /* SESSION_WAIT_STATE: the server being brought up */
+    struct replay tx_replay;        /* the state before the open transaction changed it... */
+    int tx_replay_saved;            /* ...back in place if the transaction rolls back */
     int sticky;                     /* pinned to the primary for good */
     uint64_t ryw_until_ms;          /* read-your-writes window end */
     const struct cfg_cluster *ryw_cluster;  /* the cluster that write went to */

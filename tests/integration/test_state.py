@@ -171,6 +171,47 @@ def a_thousand_sets_in_autocommit_keep_the_session():
         c2.close()
 
 
+@case
+def a_rolled_back_set_is_not_replayed():
+    c1, c2 = connect(), connect()
+    try:
+        c1.execute("SET search_path = public, committed_one")
+        c1.execute("BEGIN")
+        c1.execute("SET search_path = public, rolled_back")
+        c1.execute("ROLLBACK")
+        check(c1.execute("SHOW search_path").fetchone()[0] == "public, committed_one",
+              "search_path right after ROLLBACK")
+        who(c2)     # the server changes hands: c1's state is replayed on the way back
+        got = c1.execute("SHOW search_path").fetchone()[0]
+        check(got == "public, committed_one", "after ROLLBACK and replay: %r" % got)
+        # a failed transaction's SET goes too; a committed one stays
+        c1.execute("BEGIN")
+        c1.execute("SET search_path = public, failed")
+        try:
+            c1.execute("SELECT 1/0")
+        except psycopg.errors.DivisionByZero:
+            pass
+        c1.execute("COMMIT")
+        c1.execute("BEGIN")
+        c1.execute("SET TIME ZONE 'Asia/Tokyo'")
+        c1.execute("COMMIT")
+        who(c2)
+        got = c1.execute("SELECT current_setting('search_path'), "
+                         "current_setting('TimeZone')").fetchone()
+        check(got == ("public, committed_one", "Asia/Tokyo"), "after two transactions: %r"
+              % (got,))
+        # SET LOCAL ends with its transaction
+        c1.execute("BEGIN")
+        c1.execute("SET LOCAL search_path = public, local_one")
+        c1.execute("COMMIT")
+        who(c2)
+        got = c1.execute("SHOW search_path").fetchone()[0]
+        check(got == "public, committed_one", "after SET LOCAL: %r" % got)
+    finally:
+        c1.close()
+        c2.close()
+
+
 def main():
     failed = 0
     for fn in CASES:

@@ -292,6 +292,34 @@ static void test_replay_parse_escape_strings_mode(void **state)
     assert_string_equal(st.name, "application_name");
 }
 
+static void test_replay_copy_is_equal_and_independent(void **state)
+{
+    static const char base[] = "SELECT pg_catalog.set_config(E'a.b', E'1', false)";
+    struct replay r, c;
+
+    (void)state;
+    replay_init(&r);
+    replay_init(&c);
+    assert_int_equal(replay_copy(&c, &r), 0);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(c.sig, 0);
+    assert_int_equal(replay_set_base(&r, "a.b", base, strlen(base)), 0);
+    apply(&r, "SET search_path = x");
+    assert_int_equal(replay_copy(&c, &r), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.sig, r.sig);
+    assert_int_equal(c.bytes, r.bytes);
+    apply(&r, "SET search_path = y");
+    assert_int_not_equal(c.sig, r.sig);
+    assert_string_equal(c.items[1].sql, "SET search_path = x");
+    /* The copy keeps the startup value for RESET. */
+    assert_int_equal(apply(&c, "SET a.b = 2"), 1);
+    assert_int_equal(apply(&c, "RESET a.b"), 0);
+    assert_string_equal(c.items[1].sql, base);
+    replay_free(&r);
+    replay_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_replay_is_bounded_by_names_and_bytes),
         cmocka_unit_test(test_replay_sig_differs_for_other_values_and_orders),
         cmocka_unit_test(test_replay_parse_escape_strings_mode),
+        cmocka_unit_test(test_replay_copy_is_equal_and_independent),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
