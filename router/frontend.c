@@ -363,6 +363,22 @@ static void frontend_bind_tenant(struct session *s, const uint8_t *parse, size_t
     frontend_tenant(s, sql, sql_len, &p);
 }
 
+/*
+ * A Bind or Describe of the unnamed statement in a unit that has not Parsed it: the
+ * statement is the client's from an earlier unit (or none), not whatever the server has.
+ */
+static int frontend_unnamed_use(struct session *s, const struct frame *f)
+{
+    struct session_unit *u = &s->unit;
+
+    if (u->unnamed_set || u->unnamed_used)
+        return 0;
+    if (frontend_rewrite_on(s, f) < 0)
+        return -ENOMEM;
+    unit_append_unnamed_use(u, s->unnamed, s->unnamed_len);
+    return 0;
+}
+
 static int frontend_message(struct session *s, const struct frame *f)
 {
     struct session_unit *u = &s->unit;
@@ -385,6 +401,10 @@ static int frontend_message(struct session *s, const struct frame *f)
             frontend_set_role(s, frontend_words((const char *)f->body, qlen, "reset", NULL));
             return 0;
         }
+        /* A simple Query drops the unnamed statement (PostgreSQL does, whatever it runs). */
+        free(s->unnamed);
+        s->unnamed = NULL;
+        s->unnamed_len = 0;
         if (u->rewrite)
             unit_append(u, msg, f->len);
         u->open = 1;
@@ -417,8 +437,10 @@ static int frontend_message(struct session *s, const struct frame *f)
                     return -ENOMEM;
                 memcpy(u->unnamed_sql, f->body + 1, u->unnamed_len);
             }
-            if (u->rewrite)
-                unit_append(u, msg, f->len);
+            /* Kept for the client's later units, which may run on another server. */
+            if (frontend_rewrite_on(s, f) < 0)
+                return -ENOMEM;
+            unit_append_unnamed(u, msg, f->len, f->body + 1, f->body_len - 1);
         }
         u->open = 1;
         return 0;
@@ -451,6 +473,8 @@ static int frontend_message(struct session *s, const struct frame *f)
             if (u->unnamed_sql != NULL)
                 frontend_bind_tenant(s, (const uint8_t *)u->unnamed_sql, u->unnamed_len,
                                      f->body + skip, f->body_len - skip);
+            if (frontend_unnamed_use(s, f) < 0)
+                return -ENOMEM;
             if (u->rewrite)
                 unit_append(u, msg, f->len);
         }
@@ -473,8 +497,15 @@ static int frontend_message(struct session *s, const struct frame *f)
             } else {
                 unit_append_describe(u, e != NULL ? e->id : 0, name);
             }
-        } else if (u->rewrite) {
-            unit_append(u, msg, f->len);
+        } else if (kind == 'S' && f->type == 'C') {
+            if (frontend_rewrite_on(s, f) < 0)
+                return -ENOMEM;
+            unit_append_unnamed(u, msg, f->len, NULL, 0);
+        } else {
+            if (kind == 'S' && frontend_unnamed_use(s, f) < 0)
+                return -ENOMEM;
+            if (u->rewrite)
+                unit_append(u, msg, f->len);
         }
         u->open = 1;
         return 0;

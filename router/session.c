@@ -86,6 +86,7 @@ static void session_release(struct session *s)
     }
     unit_free(&s->unit);
     stmt_table_free(&s->stmts);
+    free(s->unnamed);
     replay_free(&s->replay);
     replay_free(&s->tx_replay);
     free(s->startup_pkt);
@@ -511,6 +512,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     }
     /* Parses and Closes after an error never ran: the server and the client's names. */
     unit_settle(u, &be->stmts, &s->stmts, be->pc_done);
+    unit_settle_unnamed(u, be->pc_done, &s->unnamed, &s->unnamed_len);
     if (!had_error) {
         if (s->cat != NULL && u->ddl_function) {
             /* A new VOLATILE function is a write now; the catalog is read again below. */

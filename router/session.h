@@ -48,6 +48,9 @@ enum session_mark_kind {
     SESSION_MARK_DUP,           /* a Parse of a name the client has: must fail (42P05) */
     SESSION_MARK_USE,           /* before a Bind/Describe: prepare the statement if missing */
     SESSION_MARK_CLOSE,         /* a Close of a named statement */
+    SESSION_MARK_UNNAMED,       /* a Parse of the unnamed statement, or a Close of it */
+    SESSION_MARK_UNNAMED_USE,   /* before the first Bind/Describe of the unnamed statement
+                                 * in a unit that did not Parse it: the client's own again */
 };
 
 struct session_mark {
@@ -108,6 +111,14 @@ struct session_unit {
     struct session_act *acts;       /* answers to drop or retype, the last unit_build */
     size_t n_acts, cap_acts;
     size_t pc_total;                /* Parse/Close messages sent to target so far */
+    int unnamed_set;                /* the unit Parses (or Closes) the unnamed statement: */
+    int unnamed_close;              /* ...the last such message is a Close, */
+    uint8_t *unnamed_body;          /* ...or a Parse of this body (query, types), */
+    size_t unnamed_body_len;
+    size_t unnamed_ord;             /* ...and its place among the Parses/Closes */
+    int unnamed_used;               /* a Bind/Describe of it came before any of those */
+    uint8_t *unnamed_use;           /* the session's unnamed statement for the USE mark */
+    size_t unnamed_use_len;
     char *session_sql;              /* SET/RESET... text to record on success... */
     struct replay_stmt session_st;  /* ...and what it does */
     int untracked_state;            /* may change state pgrouter cannot see (set_config, DO) */
@@ -143,6 +154,9 @@ struct session {
     struct pool_waiter waiter;
     struct session_unit unit;
     struct stmt_table stmts;        /* the client's named prepared statements */
+    uint8_t *unnamed;               /* its unnamed statement (Parse body), NULL if none: the
+                                     * next unit may run on another server */
+    size_t unnamed_len;
     struct replay replay;           /* SET state to apply on every server it borrows */
     struct backend *state_be;       /* SESSION_WAIT_STATE: the server being brought up */
     struct replay tx_replay;        /* the state before the open transaction changed it... */

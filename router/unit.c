@@ -51,6 +51,12 @@ void unit_reset(struct session_unit *u)
     }
     u->n_marks = u->n_recs = u->n_srvp = u->n_acts = 0;
     u->pc_total = 0;
+    free(u->unnamed_body);
+    free(u->unnamed_use);
+    u->unnamed_body = u->unnamed_use = NULL;
+    u->unnamed_set = u->unnamed_close = u->unnamed_used = 0;
+    u->unnamed_body_len = u->unnamed_use_len = 0;
+    u->unnamed_ord = SIZE_MAX;
     u->target = NULL;
     u->slot = 0;
     u->prev_status = 'I';
@@ -227,6 +233,42 @@ void unit_append_close(struct session_unit *u, size_t rec)
     unit_mark(u, SESSION_MARK_CLOSE, off, 0, rec);
 }
 
+/* A copy of n bytes (at least one byte allocated), or NULL with out.oom set. */
+static uint8_t *unit_dup(struct session_unit *u, const uint8_t *p, size_t n)
+{
+    uint8_t *c = malloc(n > 0 ? n : 1);
+
+    if (c == NULL)
+        u->out.oom = 1;
+    else if (n > 0)
+        memcpy(c, p, n);
+    return c;
+}
+
+void unit_append_unnamed(struct session_unit *u, const uint8_t *msg, size_t len,
+                         const uint8_t *body, size_t body_len)
+{
+    size_t off = u->out.len;
+
+    msgbuf_put(&u->out, msg, len);
+    unit_mark(u, SESSION_MARK_UNNAMED, off, 0, SIZE_MAX);
+    free(u->unnamed_body);
+    u->unnamed_body = body != NULL ? unit_dup(u, body, body_len) : NULL;
+    u->unnamed_body_len = body_len;
+    u->unnamed_close = body == NULL;
+    u->unnamed_set = 1;
+    u->unnamed_ord = SIZE_MAX;
+}
+
+void unit_append_unnamed_use(struct session_unit *u, const uint8_t *body, size_t body_len)
+{
+    free(u->unnamed_use);
+    u->unnamed_use = body != NULL ? unit_dup(u, body, body_len) : NULL;
+    u->unnamed_use_len = body_len;
+    u->unnamed_used = 1;
+    unit_mark(u, SESSION_MARK_UNNAMED_USE, u->out.len, 0, SIZE_MAX);
+}
+
 size_t unit_count_pc(const uint8_t *p, size_t n)
 {
     size_t k = 0;
@@ -377,6 +419,18 @@ int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
             if (m->rec < u->n_recs)
                 u->recs[m->rec].ord = ord;
             break;
+        case SESSION_MARK_UNNAMED:
+            msgbuf_put(out, u->out.data + m->off, m->len);
+            u->unnamed_ord = unit_pc(u, BACKEND_PC_PASS);
+            break;
+        case SESSION_MARK_UNNAMED_USE:
+            /* The server's unnamed statement may be another client's: the client's own. */
+            if (u->unnamed_use != NULL)
+                unit_put_parse(out, "", u->unnamed_use, u->unnamed_use_len);
+            else
+                unit_put_close(out, "");
+            unit_pc(u, BACKEND_PC_DROP);
+            break;
         }
     }
     for (size_t k = unit_count_pc(u->out.data + from, u->out.len - from); k > 0; k--)
@@ -407,4 +461,22 @@ void unit_settle(struct session_unit *u, struct srvstmt *ss, struct stmt_table *
         }
     }
     u->n_srvp = 0;
+}
+
+void unit_settle_unnamed(struct session_unit *u, size_t seen, uint8_t **body, size_t *len)
+{
+    if (!u->unnamed_set)
+        return;
+    if (u->unnamed_ord < seen) {
+        free(*body);
+        *body = u->unnamed_body;    /* NULL after a Close */
+        *len = u->unnamed_body_len;
+        u->unnamed_body = NULL;
+    } else if (u->unnamed_ord == seen && !u->unnamed_close) {
+        /* Its Parse failed (PostgreSQL drops the old one first) or a message just before
+         * it did: either way the client cannot count on one. */
+        free(*body);
+        *body = NULL;
+        *len = 0;
+    }
 }

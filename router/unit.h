@@ -65,6 +65,19 @@ void unit_append_describe(struct session_unit *u, uint64_t id, const char *name)
 /* Append the client's Close 'S' of a named statement (rec: its unit_record index). */
 void unit_append_close(struct session_unit *u, size_t rec);
 
+/*
+ * Append the client's Parse of the unnamed statement (body: after its name) or, body
+ * NULL, its Close 'S' of it: msg as the client sent it.
+ */
+void unit_append_unnamed(struct session_unit *u, const uint8_t *msg, size_t len,
+                         const uint8_t *body, size_t body_len);
+
+/*
+ * The unit Binds or Describes the unnamed statement it did not Parse: the server gets the
+ * client's own (body, from an earlier unit) first, or, body NULL, loses any it holds.
+ */
+void unit_append_unnamed_use(struct session_unit *u, const uint8_t *body, size_t body_len);
+
 /* Parse and Close messages among the whole messages in p[0..n). */
 size_t unit_count_pc(const uint8_t *p, size_t n);
 
@@ -88,5 +101,11 @@ int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
  */
 void unit_settle(struct session_unit *u, struct srvstmt *ss, struct stmt_table *t,
                  size_t seen);
+
+/*
+ * The same for the client's unnamed statement (*body, *len: the session's, replaced or
+ * freed when the unit's Parse or Close of it ran).
+ */
+void unit_settle_unnamed(struct session_unit *u, size_t seen, uint8_t **body, size_t *len);
 
 #endif

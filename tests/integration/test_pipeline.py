@@ -199,6 +199,15 @@ def cases():
         named("m1", Q2, [3]),
         parse("", Q1) + parse("m2", Q2) + bind("", "", [11]) + execute() + sync(),
         bind("", "m2", [12]) + execute() + sync())
+    # pgx's describe-then-execute: the unnamed statement lives on across Syncs
+    c["unnamed_across_batches"] = whole(
+        parse("", Q1) + describe("S", "") + sync(),
+        bind("", "", [5]) + execute() + sync(),
+        describe("S", "") + bind("", "", [6]) + execute() + sync(),
+        parse("", Q3) + sync(),
+        parse("nm", Q2) + bind("", "", []) + execute() + sync(),
+        query("SELECT 1"),
+        bind("", "", []) + execute() + sync())
     c["prepare_then_use"] = whole(parse("u1", Q1) + parse("u2", Q3) + sync(),
                                   bind("", "u1", [1]) + execute() + sync(),
                                   bind("", "u2") + execute() + sync(),

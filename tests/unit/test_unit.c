@@ -600,6 +600,65 @@ static void test_unit_settle_undoes_what_the_server_skipped(void **state)
     fix_free(&x);
 }
 
+static void test_unit_unnamed_statement_follows_the_client_between_units(void **state)
+{
+    static const uint8_t close_unnamed[] = { 'C', 0, 0, 0, 6, 'S', 0 };
+    static const uint8_t parse_unnamed_b[] = { 'P', 0, 0, 0, 16, 0, 'S', 'E', 'L', 'E', 'C',
+                                               'T', ' ', '2', 0, 0, 0 };
+    static const size_t ords[] = { 0 };
+    static const enum backend_pc drop[] = { BACKEND_PC_DROP };
+    struct fix x;
+    uint8_t *mine = NULL;
+    size_t mine_len = 0;
+
+    (void)state;
+    fix_init(&x);
+    /* Parse "" (ord 1 after the prefix's), Sync: once it ran, it is the client's. */
+    assert_int_equal(unit_rewrite_begin(&x.u, prefix_parse, sizeof(prefix_parse)), 0);
+    unit_append_unnamed(&x.u, parse_unnamed_b, sizeof(parse_unnamed_b), body_b,
+                        sizeof(body_b));
+    unit_append(&x.u, sync_msg, sizeof(sync_msg));
+    assert_int_equal(fix_build(&x, 0), 3);
+    assert_frame_bytes(&x.f[1], parse_unnamed_b, sizeof(parse_unnamed_b));
+    assert_acts(&x.u, 0, NULL, NULL);
+    unit_settle_unnamed(&x.u, 1, &mine, &mine_len);
+    assert_null(mine);      /* its Parse did not run */
+    unit_settle_unnamed(&x.u, 2, &mine, &mine_len);
+    assert_non_null(mine);
+    assert_int_equal(mine_len, sizeof(body_b));
+    assert_memory_equal(mine, body_b, sizeof(body_b));
+    unit_reset(&x.u);
+
+    /* A later unit Binds it without a Parse: the server gets the client's own first. */
+    assert_int_equal(unit_rewrite_begin(&x.u, NULL, 0), 0);
+    unit_append_unnamed_use(&x.u, mine, mine_len);
+    unit_append(&x.u, execute_msg, sizeof(execute_msg));
+    unit_append(&x.u, sync_msg, sizeof(sync_msg));
+    assert_int_equal(fix_build(&x, 0), 3);
+    assert_frame_bytes(&x.f[0], parse_unnamed_b, sizeof(parse_unnamed_b));
+    assert_acts(&x.u, 1, ords, drop);
+    unit_reset(&x.u);
+
+    /* With none, whatever the server holds is closed first: PostgreSQL's 26000 follows. */
+    assert_int_equal(unit_rewrite_begin(&x.u, NULL, 0), 0);
+    unit_append_unnamed_use(&x.u, NULL, 0);
+    unit_append(&x.u, execute_msg, sizeof(execute_msg));
+    assert_int_equal(fix_build(&x, 0), 2);
+    assert_frame_bytes(&x.f[0], close_unnamed, sizeof(close_unnamed));
+    assert_acts(&x.u, 1, ords, drop);
+    unit_reset(&x.u);
+
+    /* The client's Close of it, once run, leaves it none. */
+    assert_int_equal(unit_rewrite_begin(&x.u, NULL, 0), 0);
+    unit_append_unnamed(&x.u, close_unnamed, sizeof(close_unnamed), NULL, 0);
+    assert_int_equal(fix_build(&x, 0), 1);
+    unit_settle_unnamed(&x.u, 0, &mine, &mine_len);
+    assert_non_null(mine);  /* skipped: still there */
+    unit_settle_unnamed(&x.u, 1, &mine, &mine_len);
+    assert_null(mine);
+    fix_free(&x);
+}
+
 static void test_unit_count_pc_counts_parse_and_close_and_stops_at_a_cut(void **state)
 {
     uint8_t buf[128];
@@ -733,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_unit_build_never_evicts_a_statement_the_unit_uses),
         cmocka_unit_test(test_unit_build_exceeds_bound_rather_than_evict_statements_in_use),
         cmocka_unit_test(test_unit_settle_undoes_what_the_server_skipped),
+        cmocka_unit_test(test_unit_unnamed_statement_follows_the_client_between_units),
         cmocka_unit_test(test_unit_count_pc_counts_parse_and_close_and_stops_at_a_cut),
         cmocka_unit_test(test_unit_reset_forgets_rewritten_messages_and_statements),
         cmocka_unit_test(test_unit_merge_ors_write_and_flags_and_keeps_first_write_reason),
