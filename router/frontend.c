@@ -607,8 +607,10 @@ void frontend_pump(struct session *s)
                     conn_forward(c, &u->target->srv.conn);
                 else
                     conn_discard(c);
-            } else if (u->open && !u->rewrite && c->parsed - c->sent > FRONTEND_BATCH_MAX) {
-                /* A long batch without Sync: send what we have, to the primary. */
+            } else if (u->open && (u->rewrite ? u->out.len : c->parsed - c->sent) >
+                       FRONTEND_BATCH_MAX) {
+                /* A long batch without Sync: send what we have, to the primary (held
+                 * whole, a rewritten one would grow without bound). */
                 u->force_primary = 1;
                 dispatch_unit(s, 0);
             }

@@ -25,6 +25,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rawpg  # noqa: E402
@@ -139,7 +140,9 @@ class Peer:
         read, or a message type to read up to (after a Flush)."""
         got = []
         for data, until in steps:
-            self.sock.sendall(data)
+            # sent while the answers are read, so that a long batch cannot deadlock
+            sender = threading.Thread(target=self.sock.sendall, args=(data,))
+            sender.start()
             z = 0
             while until != 0:
                 mtype, payload = rawpg.read_msg(self.sock)
@@ -153,6 +156,7 @@ class Peer:
                             break
                 elif mtype.decode() == until:
                     break
+            sender.join()
         return got
 
     def close(self):
@@ -268,6 +272,12 @@ def cases():
     c["flush_parse_error"] = [(parse("fe1", "SELEKT 1") + flush(), 0),
                               (bind("", "fe1") + execute() + sync(), 1),
                               (parse("fe1", Q1) + bind("", "fe1", [7]) + execute() + sync(), 1)]
+    # more than pgrouter holds of an unsynced batch (1 MB): it goes out in parts
+    c["big_batch"] = whole(
+        b"".join(parse("" if i % 2 else "bb%d" % i, "SELECT length($1::text) + %d" % (i % 2))
+                 + bind("", "" if i % 2 else "bb%d" % i, ["x" * 450])
+                 + execute() for i in range(2400)) + sync(),
+        named("bb_after", Q1, [2]))
     c["simple_between"] = whole(named("q1", Q1, [1]), query("SELECT 41 + 1"),
                                 bind("", "q1", [2]) + execute() + sync())
     c["writes_and_reads"] = whole(
