@@ -351,10 +351,15 @@ as_pg_ok() {
     id postgres >/dev/null 2>&1
 }
 
+# faults: cycles of faults every CYCLE s; a cycle that a slow machine delayed starts
+# when the last one ended, and only while its 40 s fit before the end of the load.
 faults() {
-    local c=0 base mode
-    while [ $((c * CYCLE + 40)) -le "$SOAK_SECS" ]; do
+    local c=0 base mode el
+    while :; do
         base=$((c * CYCLE))
+        el=$(awk -v t0="$T0" -v n="$(now)" 'BEGIN { printf "%d", n - t0 }')
+        [ "$el" -le "$base" ] || base=$el
+        [ $((base + 40)) -le "$SOAK_SECS" ] || break
         mode=fast
         [ $((c % 2)) -eq 0 ] || mode=immediate
         at $((base + 5))
