@@ -139,13 +139,14 @@ proc_children() {
 
 # signal_node SIG DATA: SIG to the node's postmaster and all its children, in
 # one kill (the children are listed first: that takes a while); then to any
-# child forked meanwhile.
+# child forked meanwhile.  SIGNAL_T is the time of the first kill.
 signal_node() {
     local pid kids
     pid=$(pm_pid "$2") || return 1
     kids=$(proc_children "$pid")
     # shellcheck disable=SC2086
     kill -"$1" "$pid" $kids 2>/dev/null
+    SIGNAL_T=$(now)
     # shellcheck disable=SC2046
     kill -"$1" $(proc_children "$pid") 2>/dev/null
     return 0
@@ -354,7 +355,7 @@ t_faults_replica_sigstop() {
     # events from here on are the stop's (a busy machine may open a breaker earlier)
     off_stop=$(log_size)
     signal_node STOP "$REPLICA2_DATA" || fail "replica2 is not running"
-    t_stop=$(now)
+    t_stop=$SIGNAL_T
     # stopped until both happened (the trap sends SIGCONT if a wait fails)
     log_event "$off_stop" "node $node: circuit breaker [a-z-]+ -> open" 30 ||
         fail "no 'circuit breaker -> open' for $node in the log while it was stopped"
