@@ -100,20 +100,30 @@ static int tenant_name_eq(const struct tenant_name *a, const struct tenant_name 
     return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
 }
 
-/* A comparison that can match several tenants; outside queries (DDL) it says nothing. */
+/*
+ * A comparison that can match several tenants: in a WHERE, ON or HAVING it selects rows;
+ * in a select list or a call's arguments, or outside queries (DDL), it says nothing.
+ */
 static void tenant_broad(struct tenant_scan *ts)
 {
-    if (ts->ng.dml)
+    if (ts->ng.dml && tenantneg_clause(&ts->ng, ts->cu.depth) == TENANTNEG_WHERE)
         ts->out->broad = 1;
 }
 
 /*
- * The tenant column is compared by equality here. Returns 1 if the value counts; 0 if a
- * NOT makes it "every other tenant" (broad) or a CASE hides what it selects (unknown).
+ * The tenant column is compared by equality here. Returns 1 if the value counts; 0 if it
+ * selects no rows (select list, a call's arguments), a NOT makes it "every other tenant"
+ * (broad) or a CASE hides what it selects (unknown). Only one in a WHERE, ON or HAVING
+ * bounds its query level's rows (see tenantneg_table).
  */
 static int tenant_eq_ok(struct tenant_scan *ts, int neg)
 {
-    tenantneg_compared(&ts->ng, ts->cu.depth);
+    int clause = ts->ng.dml ? tenantneg_clause(&ts->ng, ts->cu.depth) : TENANTNEG_WHERE;
+
+    if (clause == 0)
+        return 0;               /* select list, f(...), FILTER (...): selects no rows */
+    if (clause == TENANTNEG_WHERE)
+        tenantneg_compared(&ts->ng, ts->cu.depth);  /* SET tenant_id = 'b' bounds nothing */
     if (neg) {
         tenant_broad(ts);
         return 0;

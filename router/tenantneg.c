@@ -40,6 +40,37 @@ static int tenantneg_ends_not(const struct sqllex_token *t)
            tenantneg_word(t, words, sizeof(words) / sizeof(words[0]));
 }
 
+/* Words before '(' that are SQL syntax, not a function being called. */
+static int tenantneg_syntax_word(const struct sqllex_token *t)
+{
+    static const char *const words[] = {
+        "and", "or", "not", "where", "on", "in", "exists", "any", "all", "some", "when",
+        "then", "else", "having", "between", "like", "ilike", "is", "as", "from", "join",
+        "using", "values", "select", "set", "lateral", "returning", "by", "case", "distinct",
+        "union", "intersect", "except", "with", "recursive", "materialized",
+    };
+
+    return tenantneg_word(t, words, sizeof(words) / sizeof(words[0]));
+}
+
+/* What a word at depth d does to the clause open there. */
+static void tenantneg_clause_word(struct tenantneg *n, const struct sqllex_token *t, int d)
+{
+    static const char *const ends[] = {
+        "select", "from", "join", "group", "order", "limit", "offset", "fetch", "for",
+        "window", "union", "intersect", "except", "returning", "values", "into", "using",
+    };
+
+    if (d >= 64 || t->kind != SQLLEX_IDENT)
+        return;
+    if (sqllex_is(t, "where") || sqllex_is(t, "on") || sqllex_is(t, "having"))
+        n->clause[d] = TENANTNEG_WHERE;
+    else if (sqllex_is(t, "set"))
+        n->clause[d] = TENANTNEG_SET;
+    else if (tenantneg_word(t, ends, sizeof(ends) / sizeof(ends[0])))
+        n->clause[d] = 0;
+}
+
 /* The query level a token at depth d belongs to: the innermost query started at or above. */
 static int tenantneg_level(const struct tenantneg *n, int d)
 {
@@ -82,12 +113,21 @@ int tenantneg_track(struct tenantneg *n, const struct sqllex_cursor *cu)
         /* parentheses deeper than here are closed; one opening here is new */
         n->neg_at &= tenantneg_upto(d);
         n->sub_at &= tenantneg_upto(d);
+        n->func_at &= tenantneg_upto(d);
+        memset(n->clause + d + 1, 0, sizeof(n->clause) - (size_t)d - 1);
         if (t->kind == SQLLEX_LPAREN) {
             n->neg_at &= ~(1ull << d);
             n->sub_at &= ~(1ull << d);
             n->val_at &= ~(1ull << d);
+            n->clause[d] = 0;
+            if ((prev->kind == SQLLEX_IDENT && !tenantneg_syntax_word(prev)) ||
+                prev->kind == SQLLEX_QIDENT)
+                n->func_at |= 1ull << d;    /* f(...), also FILTER (...) and OVER (...) */
+            else
+                n->func_at &= ~(1ull << d);
         }
     }
+    tenantneg_clause_word(n, t, d);
     if (after_value && (sqllex_is(t, "is") || tenantneg_is_cmp_op(t) ||
                         tenantneg_is_op(t, "=")))
         broad |= TENANTNEG_BROAD;   /* (tenant_id = 'a') = false, (...) IS NOT TRUE */
@@ -142,6 +182,22 @@ void tenantneg_compared(struct tenantneg *n, int d)
         n->val_at |= 1ull << d;
         n->eq_at |= 1ull << tenantneg_level(n, d);
     }
+}
+
+int tenantneg_clause(const struct tenantneg *n, int d)
+{
+    int l;
+
+    if (d >= 63)
+        return 0;
+    l = tenantneg_level(n, d);
+    for (int i = d; i >= l; i--) {
+        if (i > l && (n->func_at >> i & 1))
+            return 0;
+        if (n->clause[i] != 0)
+            return n->clause[i];
+    }
+    return 0;
 }
 
 void tenantneg_table(struct tenantneg *n, int d)

@@ -24,7 +24,12 @@ struct tenantneg {
     uint64_t lvl_at;            /* bit d: a query (SELECT, UPDATE, DELETE) starts at depth d */
     uint64_t tab_at;            /* bit d: the query level at depth d names a sharded table */
     uint64_t eq_at;             /* bit d: ... and compares the tenant column with = */
+    uint64_t func_at;           /* bit d: the parentheses at depth d are a call's f(...) */
+    char clause[64];            /* clause open at depth d: TENANTNEG_WHERE, _SET or 0 */
 };
+
+#define TENANTNEG_WHERE 'W'     /* WHERE, ON, HAVING: a comparison here selects rows */
+#define TENANTNEG_SET 'S'       /* UPDATE's SET: a value written, selecting nothing */
 
 #define TENANTNEG_BROAD 1       /* tenantneg_track: a comparison compared again */
 #define TENANTNEG_UNBOUNDED 2   /* ... a query level closed without bounding its table */
@@ -50,6 +55,13 @@ int tenantneg_negated(const struct tenantneg *n, int d);
 
 /* The tenant column is compared with = (or IN, IS NOT DISTINCT FROM) at depth d. */
 void tenantneg_compared(struct tenantneg *n, int d);
+
+/*
+ * The clause a comparison at depth d is in: TENANTNEG_WHERE (WHERE, JOIN ... ON, HAVING of
+ * its own query level, not inside a function call's parentheses), TENANTNEG_SET, or 0
+ * (select list, ORDER BY, f(...), FILTER (...): it selects no rows).
+ */
+int tenantneg_clause(const struct tenantneg *n, int d);
 
 /* A sharded table is named at depth d (not as an INSERT's target). */
 void tenantneg_table(struct tenantneg *n, int d);

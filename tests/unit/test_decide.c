@@ -100,6 +100,11 @@ static const struct dcase cases[] = {
       "FROM orders o WHERE o.tenant_id = a.tenant_id AND o.id = a.id)", "shard_a replica" },
     { "globex", NULL, "SELECT * FROM accounts WHERE id IN (SELECT id FROM orders)",
       "shard_a replica" },
+    { NULL, NULL, "SELECT tenant_id = 'globex' FROM accounts", NEEDS },
+    { NULL, NULL, "UPDATE accounts SET tenant_id = 'globex'", NEEDS },
+    { NULL, NULL, "UPDATE accounts SET tenant_id = 'globex' WHERE tenant_id = 'initech'",
+      "shard_a primary" },
+    { NULL, NULL, "UPDATE accounts SET tenant_id = 'acme' WHERE tenant_id = 'initech'", TWO },
     /* the session's tenant */
     { "globex", NULL, "SELECT * FROM accounts", "shard_a replica" },
     { "globex", NULL, "SELECT * FROM accounts WHERE tenant_id = 'globex' OR balance > 5",
