@@ -5,7 +5,9 @@
 #   make unit       cmocka unit tests only
 #   make asan       unit + integration tests under ASan/UBSan (objects in build/asan/)
 #   make bench      benchmarks, then the soak test for SOAK_SECS (300) s
-#   make demo       local primary + 2 replicas, pgrouter in front, prints the psql line
+#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS (20) each
+#   make demo       local primary + 2 replicas and 2 shard clusters, pgrouter in front
+#                   (DEMO_PORT, DEMO_DIR override port and place; make demo-down stops it)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean      removes build/ only
 
