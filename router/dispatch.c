@@ -48,6 +48,9 @@ void dispatch_idle_timer(struct session *s, char status)
  * query_timeout: a read with no answer yet is moved to another node (its server is
  * closed: a hung server cannot be trusted); anything else gets a cancel, and if the
  * server stays silent for another period, the client is told the server is lost.
+ * A server whose answer is flowing, or waits for a client that reads slowly (its bytes
+ * are still queued on the client), is not silent: the query is cancelled as
+ * query_timeout says, but the node is not blamed and the client keeps its answer.
  */
 static void dispatch_query_timeout_cb(uv_timer_t *t)
 {
@@ -62,6 +65,13 @@ static void dispatch_query_timeout_cb(uv_timer_t *t)
     if (be->unit_out == 0 && !u->cr.write && u->prev_status == 'I' && u->rewrite &&
         s->unit_timeouts == 0) {
         session_server_lost(be, "query_timeout expired");
+        return;
+    }
+    if (be->unit_out > 0 && (be->srv.conn.inflight > 0 || be->unit_out != s->unit_out_seen)) {
+        if (s->unit_timeouts++ == 0)
+            cancel_send(s->w->loop, server_pg(&be->srv), be->name);
+        s->unit_out_seen = be->unit_out;
+        uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
         return;
     }
     if (s->unit_timeouts++ == 0) {
@@ -464,6 +474,7 @@ send:
         uv_timer_stop(&s->timer);   /* the idle timeouts */
         s->unit_started_ms = session_now(s);
         s->unit_timeouts = 0;
+        s->unit_out_seen = 0;
         s->w->nodes.n[be->slot].active++;
         if (s->cfg->query_timeout_ms > 0)
             uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);

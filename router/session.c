@@ -177,6 +177,12 @@ void session_close(struct session *s)
         return;
     session_set_state(s, SESSION_CLOSING);
     pool_unwait(&s->waiter);
+    if (s->loading_catalog && s->cat != NULL) {
+        /* Gone while reading the catalog: let the next login read it, or it never would. */
+        s->loading_catalog = 0;
+        catalog_finish(s->cat, &s->w->routing, 0, session_now(s));
+        s->cat->loaded_at_ms = 0;
+    }
     reset = s->cfg->pool_mode == CFG_POOL_SESSION || s->cfg->server_reset_query_always;
     for (unsigned i = 0; i < SESSION_HELD; i++) {
         struct backend *be = s->held[i];

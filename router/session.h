@@ -151,6 +151,7 @@ struct session {
     int wait_slot;                  /* with SESSION_WAIT_SERVER */
     uint64_t unit_started_ms;       /* dispatch time of the running unit */
     unsigned unit_timeouts;         /* query_timeout expiries of the running unit */
+    size_t unit_out_seen;           /* its answer bytes relayed at the last expiry */
     struct pool_waiter waiter;
     struct session_unit unit;
     struct stmt_table stmts;        /* the client's named prepared statements */

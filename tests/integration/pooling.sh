@@ -53,6 +53,12 @@ poollife_ini() {
     pool_write_ini "$1" "server_lifetime = 1" "server_idle_timeout = 1"
 }
 
+# pooltimeout: query_timeout = 1 over a primary and two replicas.
+pooltimeout_ini() {
+    POOL_SIZE=3 pool_write_ini "$1" "query_timeout = 1"
+    echo "replicas = 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT" >>"$1"
+}
+
 # poolrep: reads spread over two replicas, one server per node (capacity 3).
 POOLREP_SIZE=1
 poolrep_ini() {
@@ -134,10 +140,31 @@ t_pool_replicas_10x() {
     done
 }
 
+# A client that reads a 16 MB answer at 2 MB/s, with query_timeout = 1: the
+# replica answers the whole time, pgrouter only waits for the client. The query
+# is cancelled as query_timeout says (PostgreSQL's 57014 reaches the client, or
+# the answer ends first), but the node is neither blamed (its breaker stays
+# closed) nor declared lost (a FATAL 08006 cut the client off after 3.6 MB).
+t_pool_slow_reader_query_timeout() {
+    proxy_only
+    local out log=$ITEST_DIR/pooltimeout/pgrouter.log
+    out=$(timeout 90 "$PY" "$HERE/soak.py" slow --port "$PORT_pooltimeout" --mb 16 \
+        --kbps 2048 --out "$ITEST_DIR/pooltimeout/slow.json" 2>&1)
+    echo "$out"
+    case $out in
+    *"error: None"* | *"error: E 57014 "*) ;;
+    *) fail "the slow reader: $out" ;;
+    esac
+    grep -E 'lost (replica|primary)|-> open' "$log" &&
+        fail "a healthy node was blamed for a slow client (see $log)"
+    out=$(PGR_PORT=$PORT_pooltimeout PSQL -At -c 'SELECT 1' 2>&1)
+    [ "$out" = 1 ] || fail "SELECT 1 after the slow reader: $out"
+}
+
 t_pool_instances_alive() {
     proxy_only
     local name pid
-    for name in pool poollife poolrep; do
+    for name in pool poollife poolrep pooltimeout; do
         pid=PID_$name
         kill -0 "${!pid}" 2>/dev/null ||
             fail "pgrouter ($name) is gone; see ${ITEST_DIR#"$ROOT"/}/$name/pgrouter.log"
@@ -151,8 +178,8 @@ t_pool_instances_alive() {
 # leaves no pooling case) and run the cases.
 pooling_cases() {
     local name wanted=0
-    for name in pool_pgbench_prepared pool_node_prepared pool_replicas_10x pooling \
-        pool_instances_alive; do
+    for name in pool_pgbench_prepared pool_node_prepared pool_replicas_10x \
+        pool_slow_reader_query_timeout pooling pool_instances_alive; do
         if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
             wanted=1
         fi
@@ -162,10 +189,12 @@ pooling_cases() {
         start_pgrouter pool scram-sha-256 pool_ini
         start_pgrouter poollife scram-sha-256 poollife_ini
         start_pgrouter poolrep scram-sha-256 poolrep_ini
+        start_pgrouter pooltimeout scram-sha-256 pooltimeout_ini
     fi
     run pool_pgbench_prepared t_pool_pgbench_prepared
     run pool_node_prepared t_pool_node_prepared
     run pool_replicas_10x t_pool_replicas_10x
+    run pool_slow_reader_query_timeout t_pool_slow_reader_query_timeout
     PGR_PORT=${PORT_pool:-$PGR_PORT} POOL_LIFE_PORT=${PORT_poollife:-} POOL_PID=${PID_pool:-} \
         POOL_SIZE=$POOL_SIZE QUERY_WAIT_TIMEOUT=$POOL_QUERY_WAIT \
         run_py pooling test_pooling.py 150
