@@ -128,8 +128,12 @@ static void pqloop_describe(const struct pqloop *c, struct pqloop_error *err)
                  strerror(shortage), msg);
         return;
     }
-    /* No word from the server: 08001 if no connection came up, else 08006. */
-    pqloop_set(err, PQLOOP_FAULT_NODE, c->talked ? "08006" : "08001", msg);
+    /*
+     * No word from the server (refused, reset, closed): 08006 connection_failure, the
+     * code pgrouter has always given for an unreachable node, whether or not a TCP
+     * connection came up first.
+     */
+    pqloop_set(err, PQLOOP_FAULT_NODE, "08006", msg);
 }
 
 void pqloop_timeout_error(const struct pqloop *c, unsigned timeout_ms, struct pqloop_error *err)
@@ -139,7 +143,7 @@ void pqloop_timeout_error(const struct pqloop *c, unsigned timeout_ms, struct pq
     snprintf(msg, sizeof(msg), "timeout expired after %u ms %s", timeout_ms,
              c->lookup != NULL ? "resolving the host name"
              : c->talked ? "logging in" : "connecting");
-    pqloop_set(err, PQLOOP_FAULT_NODE, c->talked ? "08006" : "08001", msg);
+    pqloop_set(err, PQLOOP_FAULT_NODE, "08006", msg);
 }
 
 /* ---- the poll handle ---- */
@@ -397,7 +401,7 @@ static void pqloop_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinf
 
         snprintf(msg, sizeof(msg), "could not resolve host name \"%.160s\": %s", c->host,
                  status < 0 ? uv_strerror(status) : "no IPv4 or IPv6 address");
-        pqloop_set(&err, PQLOOP_FAULT_NODE, "08001", msg);
+        pqloop_set(&err, PQLOOP_FAULT_NODE, "08006", msg);
         pqloop_report(c, &err);
         return;
     }
@@ -438,7 +442,7 @@ int pqloop_connect(struct pqloop *c, const char *host, uint16_t port,
 
     pqloop_drop(c);
     if (host == NULL || host[0] == '\0' || strlen(host) >= sizeof(c->host)) {
-        pqloop_set(err, PQLOOP_FAULT_NODE, "08001", "invalid host name");
+        pqloop_set(err, PQLOOP_FAULT_NODE, "08006", "invalid host name");
         return -EINVAL;
     }
     snprintf(c->host, sizeof(c->host), "%s", host);

@@ -38,9 +38,9 @@ struct pqloop_error {
     enum pqloop_fault fault;
     int from_server;        /* sqlstate and message come from the server's ErrorResponse */
     int needs_password;     /* the server asked for a password and libpq had none */
-    char sqlstate[6];       /* the server's; else 08001 (no connection was established),
-                             * 08006 (it was, then failed), 28P01 (no password), 53000
-                             * (pgrouter out of sockets), 53200 (out of memory) */
+    char sqlstate[6];       /* the server's; else 08006 (no word from the server: refused,
+                             * timed out, unresolvable, closed), 28P01 (no password),
+                             * 53000 (pgrouter out of sockets), 53200 (out of memory) */
     char message[PQLOOP_MESSAGE_MAX];   /* one line, without libpq's "FATAL:  " prefix */
 };
 
@@ -98,7 +98,7 @@ int pqloop_resolving(const struct pqloop *c);
 
 /*
  * Describe an attempt the caller gave up on after timeout_ms (its own deadline) into
- * *err: a node fault, 08001 or 08006. The caller then calls pqloop_drop.
+ * *err: a node fault, 08006. The caller then calls pqloop_drop.
  */
 void pqloop_timeout_error(const struct pqloop *c, unsigned timeout_ms, struct pqloop_error *err);
 

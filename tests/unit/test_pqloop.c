@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_pqloop.c - libpq on the loop: parsing libpq's connection error
  * messages (the server's SQLSTATE, libpq's own words, several hosts); and on a real
- * libuv loop, without a server: a refused port (a node fault, 08001), a name resolved
+ * libuv loop, without a server: a refused port (a node fault, 08006), a name resolved
  * before connecting ("localhost"), an unresolvable name, dropping an attempt before it
  * ends, pgrouter itself out of file descriptors (its own fault, not the node's). With PGROUTER_TEST_PGPORT set, against that server: a connection by name and by
  * address, and the login errors that belong to one database or user (3D000, 28P01, a
@@ -159,7 +159,7 @@ static void test_pqloop_refused_port_is_a_node_fault(void **state)
     assert_false(c->ok);
     assert_int_equal(c->err.fault, PQLOOP_FAULT_NODE);
     assert_false(c->err.from_server);
-    assert_string_equal(c->err.sqlstate, "08001");
+    assert_string_equal(c->err.sqlstate, "08006");
     assert_string_equal(c->err.message, "Connection refused");
     free(c);
 }
@@ -174,7 +174,7 @@ static void test_pqloop_resolves_a_name_before_connecting(void **state)
     connect_and_run(c, "localhost", closed_port(), basic_keys, basic_vals);
     assert_false(c->ok);
     assert_int_equal(c->err.fault, PQLOOP_FAULT_NODE);
-    assert_string_equal(c->err.sqlstate, "08001");
+    assert_string_equal(c->err.sqlstate, "08006");
     assert_string_equal(c->err.message, "Connection refused");
     free(c);
 }
@@ -188,7 +188,7 @@ static void test_pqloop_unresolvable_name_is_a_node_fault(void **state)
     connect_and_run(c, "no-such-host.invalid", 5432, basic_keys, basic_vals);
     assert_false(c->ok);
     assert_int_equal(c->err.fault, PQLOOP_FAULT_NODE);
-    assert_string_equal(c->err.sqlstate, "08001");
+    assert_string_equal(c->err.sqlstate, "08006");
     if (strstr(c->err.message, "could not resolve host name \"no-such-host.invalid\"") == NULL)
         fail_msg("message: %s", c->err.message);
     free(c);
