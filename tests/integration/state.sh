@@ -135,10 +135,19 @@ t_state_node_functions() {
     on_replicas "pg_wal_replay_resume() with a replica hint" $(tagged "$out" n)
 }
 
+t_state_instance_alive() {
+    proxy_only
+    kill -0 "$PID_state1" 2>/dev/null ||
+        fail "pgrouter (state1) is gone; see ${ITEST_DIR#"$ROOT"/}/state1/pgrouter.log"
+    if grep -E -q 'Sanitizer|runtime error:' "$ITEST_DIR/state1/pgrouter.log"; then
+        fail "sanitizer report in ${ITEST_DIR#"$ROOT"/}/state1/pgrouter.log"
+    fi
+}
+
 state_cases() {
     local name wanted=0
     for name in state_scs_set state_scs_startup state_node_functions state_many_options \
-        state_py state_new_function; do
+        state_py state_new_function state_instance_alive; do
         if [ -z "$ITEST_ONLY" ] || [[ $name =~ $ITEST_ONLY ]]; then
             wanted=1
         fi
@@ -153,4 +162,5 @@ state_cases() {
     run state_scs_startup t_state_scs_startup
     run state_node_functions t_state_node_functions
     run state_new_function t_state_new_function
+    run state_instance_alive t_state_instance_alive
 }
