@@ -128,7 +128,7 @@ static int dispatch_resolve(struct session *s, const struct route_decision *d)
             return (int)primary;    /* read_fallback = primary */
         return -1;
     case ROUTE_PINNED:
-        pin = session_pinned_tx(s);
+        pin = borrow_pinned_tx(s);
         return pin != NULL ? (int)pin->slot : (int)primary;
     case ROUTE_ANY:
         for (unsigned i = 0; i < SESSION_HELD; i++)
@@ -252,7 +252,7 @@ static int dispatch_send_rewritten(struct session *s, struct backend *be)
 /* The cluster of the transaction the client has open (sharding), or NULL. */
 static const struct cfg_cluster *dispatch_tx_cluster(struct session *s)
 {
-    struct backend *pin = session_pinned_tx(s);
+    struct backend *pin = borrow_pinned_tx(s);
 
     if (!s->cfg->sharding.enabled || pin == NULL)
         return NULL;
@@ -262,7 +262,7 @@ static const struct cfg_cluster *dispatch_tx_cluster(struct session *s)
 void dispatch_decide_state(struct session *s, struct decide_session *ds)
 {
     memset(ds, 0, sizeof(*ds));
-    ds->in_tx = session_pinned_tx(s) != NULL;
+    ds->in_tx = borrow_pinned_tx(s) != NULL;
     ds->sticky = s->sticky;
     /* With health checks, read-your-writes follows WAL positions; else the window. */
     ds->ryw = s->ryw_until_ms > session_now(s) &&
@@ -283,7 +283,7 @@ void dispatch_decide_state(struct session *s, struct decide_session *ds)
 static int dispatch_pick_cluster(struct session *s)
 {
     struct session_unit *u = &s->unit;
-    struct backend *pin = session_pinned_tx(s);
+    struct backend *pin = borrow_pinned_tx(s);
     const struct cfg_cluster *tx = dispatch_tx_cluster(s);
 
     if (!s->cfg->sharding.enabled) {
@@ -328,7 +328,7 @@ void dispatch_unit(struct session *s, int end_unit)
         /* Refused (sharding): answer at Sync, as PostgreSQL does after an error. */
         if (!u->pending)
             return;
-        struct backend *pin = session_pinned_tx(s);
+        struct backend *pin = borrow_pinned_tx(s);
         char msg[240];
         const char *state = u->err_state;
 
@@ -339,11 +339,11 @@ void dispatch_unit(struct session *s, int end_unit)
                       state, NULL, "%s", msg);
         return;
     }
-    if (u->slot > 0 && session_held(s, (unsigned)u->slot - 1) != NULL) {
+    if (u->slot > 0 && borrow_held(s, (unsigned)u->slot - 1) != NULL) {
         /* Resumed after its pool handed over a server: that server runs it. */
         slot = (unsigned)u->slot - 1;
         d.reason = "resumed";
-        be = session_held(s, slot);
+        be = borrow_held(s, slot);
         goto borrowed;
     }
     if (dispatch_pick_cluster(s) < 0)
@@ -369,7 +369,7 @@ void dispatch_unit(struct session *s, int end_unit)
         route_decide(&rs, &u->cr, &d);
     }
     if (d.target == ROUTE_ERROR) {
-        struct backend *pin = session_pinned_tx(s);
+        struct backend *pin = borrow_pinned_tx(s);
 
         conn_discard(&s->client);
         unit_reset(u);
@@ -388,7 +388,7 @@ void dispatch_unit(struct session *s, int end_unit)
         return;
     }
     slot = (unsigned)rc;
-    if (session_held(s, slot) == NULL && !nodes_allow(&s->w->nodes, (int)slot, session_now(s))) {
+    if (borrow_held(s, slot) == NULL && !nodes_allow(&s->w->nodes, (int)slot, session_now(s))) {
         /* Open breaker: fail at once rather than wait for a connection that will fail. */
         const struct node *n = session_node(s, slot);
         uint64_t at = breaker_retry_at(&n->br);
@@ -405,9 +405,9 @@ void dispatch_unit(struct session *s, int end_unit)
         return;
     }
     u->slot = (int)slot + 1;
-    be = session_borrow(s, slot);
+    be = borrow_server(s, slot);
     if (be == NULL)
-        return;     /* resumed by session_pool_done */
+        return;     /* resumed by borrow_pool_done */
 borrowed:
     log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(s, slot), be->name, d.reason);
     rc = dispatch_apply_state(s, be);

@@ -282,7 +282,7 @@ static int frontend_lazy_tx(struct session *s, const char *sql, size_t len)
     unsigned f = u->cr.flags;
 
     if (!s->cfg->sharding.enabled || u->rewrite || u->cr.n_statements != 1 ||
-        session_pinned_tx(s) != NULL || u->err_state != NULL)
+        borrow_pinned_tx(s) != NULL || u->err_state != NULL)
         return 0;
     if (s->deferred_begin != NULL && (f & CLASSIFY_F_END) && !(f & CLASSIFY_F_BEGIN)) {
         free(s->deferred_begin);
@@ -556,7 +556,7 @@ static int frontend_names_role(const char *sql, size_t len)
 static void frontend_set_role(struct session *s, int reset)
 {
     struct session_unit *u = &s->unit;
-    struct backend *pin = session_pinned_tx(s);
+    struct backend *pin = borrow_pinned_tx(s);
     char status = pin != NULL ? pin->status : 'I';
     struct msgbuf b;
 

@@ -27,8 +27,8 @@ void greet_client(struct session *s)
 {
     const char *db = s->db;
     unsigned primary = session_primary_slot(s);
-    struct pool *p = session_pool(s, primary);
-    struct backend *be = session_held(s, primary);
+    struct pool *p = borrow_pool(s, primary);
+    struct backend *be = borrow_held(s, primary);
     struct msgbuf b;
 
     if (p == NULL) {
@@ -50,9 +50,9 @@ void greet_client(struct session *s)
         need_catalog = 0;
     if (be == NULL && (p->n_params == 0 || need_catalog)) {
         /* Learn the server's parameters (and its catalog) on a borrowed server first. */
-        if (session_borrow(s, primary) == NULL)
+        if (borrow_server(s, primary) == NULL)
             return;
-        be = session_held(s, primary);
+        be = borrow_held(s, primary);
     }
     if (be != NULL && need_catalog) {
         const char *q = catalog_query();
@@ -89,7 +89,7 @@ void greet_client(struct session *s)
     session_set_state(s, SESSION_IDLE);
     dispatch_idle_timer(s, 'I');
     if (be != NULL && !(s->pinned & (1ull << primary)))
-        session_give_back(s, primary, 0);
+        borrow_give_back(s, primary, 0);
     conn_want_read(&s->client, 1);
 }
 

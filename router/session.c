@@ -1,10 +1,8 @@
 /*
- * router/session.c - the client session: its state machine, and the routing of each unit
- * of work (a simple Query, or extended-protocol messages up to Sync) to a server borrowed
- * from the primary's or a replica's pool, with transactions pinned, SET state and
- * prepared statements carried from server to server, read-your-writes, and reads retried
- * elsewhere when their server dies before answering. The only file that ties classify,
- * route, balance, pools and the server connections together.
+ * router/session.c - the client session: its state machine and lifetime, errors to the
+ * client, and what its borrowed servers report (a unit done, a server lost, the catalog
+ * read). Routing a unit is in dispatch.c, client messages in frontend.c, the servers it
+ * holds in borrow.c, login in login.c and greet.c.
  */
 #include "router/session.h"
 
@@ -119,56 +117,6 @@ static void session_deadline_cb(uv_timer_t *t)
     conn_close(&s->client);
 }
 
-struct backend *session_held(const struct session *s, unsigned slot)
-{
-    for (unsigned i = 0; i < SESSION_HELD; i++)
-        if (s->held[i] != NULL && s->held[i]->slot == slot)
-            return s->held[i];
-    return NULL;
-}
-
-static void session_unhold(struct session *s, struct backend *be)
-{
-    for (unsigned i = 0; i < SESSION_HELD; i++)
-        if (s->held[i] == be)
-            s->held[i] = NULL;
-}
-
-/* Stop using the server in slot: back to its pool (reset if asked) or closed. */
-void session_give_back(struct session *s, unsigned slot, int reset)
-{
-    struct backend *be = session_held(s, slot);
-
-    if (be == NULL)
-        return;
-    session_unhold(s, be);
-    s->pinned &= ~(1ull << slot);
-    if (s->unit.target == be)
-        s->unit.target = NULL;
-    if (be->lost || be->status != 'I' || backend_pending(be) > 0) {
-        /* Mid-transaction or mid-answer: nobody else can use it. */
-        pool_discard(be);
-        return;
-    }
-    pool_release(be, reset);
-}
-
-/*
- * Give back every borrowed server that is between transactions, not pinned and not
- * running the client's unit: transaction pooling holds a server only while it is needed.
- */
-static void session_give_back_idle(struct session *s)
-{
-    for (unsigned i = 0; i < SESSION_HELD; i++) {
-        struct backend *be = s->held[i];
-
-        if (be == NULL || be->status != 'I' || (s->pinned & (1ull << be->slot)) ||
-            be == s->unit.target || backend_pending(be) > 0)
-            continue;
-        session_give_back(s, be->slot, 0);
-    }
-}
-
 void session_close(struct session *s)
 {
     int reset;
@@ -188,7 +136,7 @@ void session_close(struct session *s)
         struct backend *be = s->held[i];
 
         if (be != NULL)
-            session_give_back(s, be->slot, reset || (s->pinned & (1ull << be->slot)));
+            borrow_give_back(s, be->slot, reset || (s->pinned & (1ull << be->slot)));
     }
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, session_deadline_cb, SESSION_CLOSE_DEADLINE_MS, 0);
@@ -262,13 +210,13 @@ int session_send(struct session *s, struct msgbuf *b)
     return 0;
 }
 
-/* ---- borrowing servers ---- */
+/* ---- server events ---- */
 
 static void session_be_unit_done(struct backend *be, char status, int had_error);
 static int session_be_async_ok(struct backend *be);
 static void session_be_captured(struct backend *be, int had_error);
 
-static const struct backend_ops session_backend_ops = {
+const struct backend_ops session_backend_ops = {
     .unit_done = session_be_unit_done,
     .lost = session_server_lost,
     .async_ok = session_be_async_ok,
@@ -276,150 +224,6 @@ static const struct backend_ops session_backend_ops = {
     .captured = session_be_captured,
 };
 
-static const char *session_password(const struct session *s)
-{
-    const struct cfg_user *u = cfg_find_user(s->cfg, s->user);
-
-    if (u == NULL || !userlist_is_plain(u->secret))
-        return NULL;
-    return u->secret;
-}
-
-struct pool *session_pool(struct session *s, unsigned slot)
-{
-    const char *db = s->db;
-
-    return pool_get(s->w, (int)slot, db, s->user,
-                    session_password(s));
-}
-
-static void session_attach(struct session *s, unsigned slot, struct backend *be)
-{
-    be->owner = s;
-    be->ops = &session_backend_ops;
-    backend_pc_reset(be);
-    be->client = &s->client;
-    be->slot = slot;
-    for (unsigned i = 0; i < SESSION_HELD; i++) {
-        if (s->held[i] == NULL) {
-            s->held[i] = be;
-            break;
-        }
-    }
-    if (s->cfg->pool_mode == CFG_POOL_SESSION)
-        s->pinned |= 1ull << slot;
-}
-
-/* A pool answered: a server, a connection failure (err), or query_wait_timeout (none). */
-static void session_pool_done(struct pool_waiter *wt, struct backend *be, const char *err)
-{
-    struct session *s = wt->arg;
-    unsigned slot = (unsigned)s->wait_slot;
-    const struct node *node = session_node(s, slot);
-    const char *code = wt->sqlstate[0] != '\0' ? wt->sqlstate : "08006";
-
-    if (be != NULL) {
-        session_attach(s, slot, be);
-        s->wait = SESSION_RUN;
-        if (s->state == SESSION_CONNECT)
-            greet_client(s);
-        else {
-            dispatch_unit(s, -1);
-            frontend_pump(s);
-        }
-        return;
-    }
-    s->wait = SESSION_RUN;
-    if (err == NULL) {
-        char pool[400];
-
-        snprintf(pool, sizeof(pool), "%s@%s on %s %s", s->user,
-                 s->db, session_slot_role(s, slot),
-                 node->name);
-        if (s->state == SESSION_CONNECT) {
-            session_fatal(s, "53300", "Raise default_pool_size or query_wait_timeout.",
-                          "pgrouter: no server connection available in pool %s within "
-                          "query_wait_timeout", pool);
-            return;
-        }
-        conn_discard(&s->client);
-        unit_reset(&s->unit);
-        session_error(s, 'I', "53300", "Raise default_pool_size or query_wait_timeout, or "
-                      "retry later.", "pgrouter: no server connection available in pool %s "
-                      "within query_wait_timeout", pool);
-        frontend_pump(s);
-        return;
-    }
-    if (s->state == SESSION_CONNECT) {
-        if (wt->node_down)
-            session_fatal(s, code, "Check that the server is running and accepts TCP "
-                          "connections; pgrouter tries again for the next client.",
-                          "pgrouter: cannot connect to primary %s of cluster \"%s\": %s",
-                          node->name, s->cluster->name, err);
-        else    /* the server's own words, as a direct login would get them */
-            session_fatal(s, code, NULL, "%s", err);
-        return;
-    }
-    if (slot != session_primary_slot(s) && wt->node_down &&
-        !s->unit.cr.write && !session_pinned_tx(s)) {
-        /* The unit has not gone out: choose again (another replica, or the primary). */
-        s->unit.slot = 0;
-        dispatch_unit(s, -1);
-        frontend_pump(s);
-        return;
-    }
-    conn_discard(&s->client);
-    unit_reset(&s->unit);
-    session_error(s, 'I', code, wt->node_down ? "Check that the server is running; the "
-                  "next statement tries again." : NULL,
-                  "pgrouter: cannot %s %s %s of cluster \"%s\": %s",
-                  wt->node_down ? "connect to" : "log in to", session_slot_role(s, slot),
-                  node->name, s->cluster->name, err);
-    frontend_pump(s);
-}
-
-/*
- * The server for slot, borrowed now if one is idle; else NULL and the session waits
- * (SESSION_WAIT_SERVER) until session_pool_done.
- */
-struct backend *session_borrow(struct session *s, unsigned slot)
-{
-    struct pool *p;
-    struct backend *be;
-
-    if (session_held(s, slot) != NULL)
-        return session_held(s, slot);
-    unsigned n_held = 0;
-
-    for (unsigned i = 0; i < SESSION_HELD; i++)
-        n_held += s->held[i] != NULL;
-    if (n_held == SESSION_HELD) {
-        session_fatal(s, "53300", NULL, "pgrouter: this client holds %d servers already",
-                      SESSION_HELD);
-        return NULL;
-    }
-    p = session_pool(s, slot);
-    if (p == NULL) {
-        session_fatal(s, "53200", NULL, "out of memory");
-        return NULL;
-    }
-    be = pool_take(p, session_now(s));
-    if (be != NULL) {
-        session_attach(s, slot, be);
-        return be;
-    }
-    s->wait = SESSION_WAIT_SERVER;
-    s->wait_slot = (int)slot;
-    s->waiter.done = session_pool_done;
-    s->waiter.arg = s;
-    conn_want_read(&s->client, 0);
-    pool_wait(p, &s->waiter, session_now(s));
-    return NULL;
-}
-
-/* ---- greeting ---- */
-
-/* ---- server events ---- */
 
 static int session_be_async_ok(struct backend *be)
 {
@@ -576,7 +380,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     if (status == 'I' && s->catalog_refresh && slot == session_primary_slot(s) &&
         session_catalog_refresh(s, be))
         return;     /* the next statement waits for the new list (session_be_captured) */
-    session_give_back_idle(s);     /* transaction pooling: back to the pool */
+    borrow_give_back_idle(s);     /* transaction pooling: back to the pool */
     /*
      * The next unit has not been started (its first message waits in the client's
      * buffer): reading on assembles it. Dispatching here would send an empty unit.
@@ -601,7 +405,7 @@ static void session_be_captured(struct backend *be, int had_error)
         if (s->state == SESSION_CLOSING)
             return;
         s->wait = SESSION_RUN;
-        session_give_back_idle(s);
+        borrow_give_back_idle(s);
         frontend_pump(s);
         return;
     }
@@ -625,7 +429,7 @@ void session_server_lost(struct backend *be, const char *why)
         s->w->nodes.n[slot].active--;
     if (had_unit && s->state != SESSION_CLOSING)
         uv_timer_stop(&s->timer);   /* query_timeout */
-    session_unhold(s, be);
+    borrow_unhold(s, be);
     s->pinned &= ~(1ull << slot);
     if (u->target == be)
         u->target = NULL;
@@ -708,16 +512,6 @@ void session_server_lost(struct backend *be, const char *why)
                   session_slot_role(s, slot), node->name, s->cluster->name, why);
     session_set_state(s, SESSION_IDLE);
     frontend_pump(s);
-}
-
-/* ---- routing a unit ---- */
-
-struct backend *session_pinned_tx(const struct session *s)
-{
-    for (unsigned i = 0; i < SESSION_HELD; i++)
-        if (s->held[i] != NULL && s->held[i]->status != 'I')
-            return s->held[i];
-    return NULL;
 }
 
 /* ---- client input ---- */

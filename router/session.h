@@ -12,6 +12,7 @@
 #include "protocol/msg.h"
 #include "protocol/startup.h"
 #include "router/backend.h"
+#include "router/borrow.h"
 #include "router/classify.h"
 #include "router/conn.h"
 #include "router/decide.h"
@@ -237,16 +238,8 @@ void dispatch_decide_state(struct session *s, struct decide_session *ds);
 void dispatch_state_done(struct session *s, struct backend *be, int had_error);
 /* Send the unit assembled so far (end_unit 1: complete, 0: Flush, -1: resume). */
 void dispatch_unit(struct session *s, int end_unit);
-/* The server this client holds on node slot, or NULL. */
-struct backend *session_held(const struct session *s, unsigned slot);
-/* The borrowed server inside a transaction, or NULL. */
-struct backend *session_pinned_tx(const struct session *s);
-/* The server for slot, borrowed now, or NULL while the session waits for its pool. */
-struct backend *session_borrow(struct session *s, unsigned slot);
-/* Give the server in slot back to its pool (reset: run server_reset_query first). */
-void session_give_back(struct session *s, unsigned slot, int reset);
-/* The pool of slot's node for this client's database and user. */
-struct pool *session_pool(struct session *s, unsigned slot);
+/* What a borrowed server tells its session (session.c). */
+extern const struct backend_ops session_backend_ops;
 /* Client input during startup and authentication (login.c). */
 void login_read(struct session *s);
 /* Find the session a CancelRequest names and cancel its running query. */
