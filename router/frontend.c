@@ -25,6 +25,13 @@
 #define FRONTEND_MAX_PARAMS 64          /* Bind parameters looked at for a tenant */
 
 static void frontend_set_role(struct session *s, int reset);
+
+/* Bytes of a rewritten batch held before its Sync: a largest message and then some. */
+static size_t frontend_rewrite_max(const struct session *s)
+{
+    return s->cfg->max_packet_size + 64 * (size_t)FRONTEND_BATCH_MAX;
+}
+
 static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int frontend_names_role(const char *sql, size_t len);
@@ -607,12 +614,18 @@ void frontend_pump(struct session *s)
                     conn_forward(c, &u->target->srv.conn);
                 else
                     conn_discard(c);
-            } else if (u->open && (u->rewrite ? u->out.len : c->parsed - c->sent) >
-                       FRONTEND_BATCH_MAX) {
-                /* A long batch without Sync: send what we have, to the primary (held
-                 * whole, a rewritten one would grow without bound). */
+            } else if (u->open && !u->rewrite && c->parsed - c->sent > FRONTEND_BATCH_MAX) {
+                /* A long batch without Sync: send what we have, to the primary. */
                 u->force_primary = 1;
                 dispatch_unit(s, 0);
+            } else if (u->open && u->rewrite && u->out.len > frontend_rewrite_max(s)) {
+                /*
+                 * A rewritten batch is held until its Sync (sending it in parts gave
+                 * another client the rest of a large answer); past this it is refused.
+                 */
+                session_fatal(s, "54000", "Send a Sync at least every few messages.",
+                              "pgrouter: extended-protocol batch without Sync over %zu "
+                              "bytes", frontend_rewrite_max(s));
             }
             return;
         case CONN_SCAN_BAD:
