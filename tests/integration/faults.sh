@@ -405,6 +405,10 @@ t_faults_primary_down() {
     local off off2 t_stop t_up t_start d out rc wait node="127\.0\.0\.1:$PRIMARY_PORT"
     FPSQL -c 'DROP TABLE IF EXISTS faults_pdown' -c 'CREATE TABLE faults_pdown (id int)' ||
         fail "CREATE TABLE failed"
+    # An immediate stop cuts the WAL stream: replicas that had not replayed the CREATE
+    # would lag beyond max_replica_lag_bytes (1kB) behind the last position seen, and
+    # leave the read rotation, as configured.  This case is about the primary.
+    wait_replay || fail "replicas did not replay the CREATE TABLE"
     off=$(log_size)
     t_stop=$(now)
     timeout 90 bash "$CLUSTER_SH" stop "$CLUSTER_DIR" primary immediate ||
