@@ -32,33 +32,19 @@ import signal
 import socket
 import sys
 import time
-import traceback
 
 import psycopg
 
 import rawpg
+from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
 PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
 REPLICAS = {int(os.environ.get("REPLICA1_PORT", "0")), int(os.environ.get("REPLICA2_PORT", "0"))}
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
+SUITE = Suite("lifecycle")
+case = SUITE.case
 
 def env_port(key):
     v = os.environ.get(key)
@@ -474,27 +460,9 @@ def sigint_sends_57P01_and_exits():
         busy.close()
 
 
+
 def main():
-    only = sys.argv[1:]
-    failed = 0
-    for fn in CASES:
-        label = fn.__name__
-        if only and not any(o in label for o in only):
-            continue
-        try:
-            if os.environ.get("ITEST_DIRECT") == "1":
-                raise Skip("proxy-only check (ITEST_DIRECT=1)")
-            check(PRIMARY and LIFE_DIR, "PRIMARY_PORT and LIFE_DIR must be set")
-            fn()
-            print("ok - lifecycle: %s" % label, flush=True)
-        except Skip as e:
-            print("ok - lifecycle: %s # SKIP %s" % (label, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported the same way
-            failed += 1
-            reason = "%s: %s" % (type(e).__name__, str(e).strip().replace("\n", " | "))
-            print("not ok - lifecycle: %s: %s" % (label, reason[:300]), flush=True)
-            traceback.print_exc(file=sys.stderr)
-    return 1 if failed else 0
+    return SUITE.run(need=[(PRIMARY and LIFE_DIR, "PRIMARY_PORT and LIFE_DIR must be set")])
 
 
 if __name__ == "__main__":

@@ -24,11 +24,11 @@ import select
 import socket
 import sys
 import time
-import traceback
 
 import psycopg
 
 import rawpg
+from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
 PORT = os.environ.get("PGR_PORT")
 PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
@@ -38,22 +38,8 @@ CONNINFO = ("host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_t
             % PORT)
 TABLE = "itest_loss"
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
+SUITE = Suite("loss")
+case = SUITE.case
 
 def connect(**kw):
     kw.setdefault("autocommit", True)
@@ -260,33 +246,16 @@ def replica_lost_during_copy_to():
         sock.close()
 
 
+
+def drop_table():
+    with direct(PRIMARY) as d:
+        d.execute("DROP TABLE IF EXISTS %s" % TABLE)
+
+
 def main():
-    only = sys.argv[1:]
-    failed = 0
-    for fn in CASES:
-        label = fn.__name__
-        if only and not any(o in label for o in only):
-            continue
-        try:
-            if os.environ.get("ITEST_DIRECT") == "1":
-                raise Skip("proxy-only check (ITEST_DIRECT=1)")
-            check(PORT and PRIMARY and REPLICA1 and REPLICA2,
-                  "PGR_PORT, PRIMARY_PORT, REPLICA1_PORT, REPLICA2_PORT must be set")
-            fn()
-            print("ok - loss: %s" % label, flush=True)
-        except Skip as e:
-            print("ok - loss: %s # SKIP %s" % (label, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported the same way
-            failed += 1
-            reason = "%s: %s" % (type(e).__name__, str(e).strip().replace("\n", " | "))
-            print("not ok - loss: %s: %s" % (label, reason[:300]), flush=True)
-            traceback.print_exc(file=sys.stderr)
-    try:
-        with direct(PRIMARY) as d:
-            d.execute("DROP TABLE IF EXISTS %s" % TABLE)
-    except Exception:  # noqa: BLE001 - cleanup only
-        pass
-    return 1 if failed else 0
+    return SUITE.run(need=[(PORT and PRIMARY and REPLICA1 and REPLICA2,
+                            "PGR_PORT, PRIMARY_PORT, REPLICA1_PORT, REPLICA2_PORT must be set")],
+                     cleanup=drop_table)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ import os
 import sys
 import threading
 import time
-import traceback
 
 import psycopg
 from psycopg import errors
+from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
 PORT = os.environ.get("PGR_PORT")
 LIFE_PORT = os.environ.get("POOL_LIFE_PORT")
@@ -33,22 +33,8 @@ POOL_SIZE = int(os.environ.get("POOL_SIZE", "10"))
 QUERY_WAIT_TIMEOUT = float(os.environ.get("QUERY_WAIT_TIMEOUT", "2"))
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
+SUITE = Suite("pooling")
+case = SUITE.case
 
 def connect(port=None, **kw):
     kw.setdefault("autocommit", True)
@@ -460,29 +446,9 @@ def server_lifetime_rotation_does_not_disturb_clients():
           "server_lifetime = 1" % (time.monotonic() - t0, pids[0]))
 
 
+
 def main():
-    only = sys.argv[1:]
-    failed = 0
-    for fn in CASES:
-        label = fn.__name__
-        if only and not any(o in label for o in only):
-            continue
-        try:
-            if os.environ.get("ITEST_DIRECT") == "1":
-                raise Skip("proxy-only check (ITEST_DIRECT=1)")
-            check(PORT and PRIMARY, "PGR_PORT and PRIMARY_PORT must be set")
-            t0 = time.monotonic()
-            fn()
-            print("ok - pooling: %s" % label, flush=True)
-            print("# %s: %.1f s" % (label, time.monotonic() - t0), file=sys.stderr, flush=True)
-        except Skip as e:
-            print("ok - pooling: %s # SKIP %s" % (label, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported the same way
-            failed += 1
-            reason = "%s: %s" % (type(e).__name__, str(e).strip().replace("\n", " | "))
-            print("not ok - pooling: %s: %s" % (label, reason[:300]), flush=True)
-            traceback.print_exc(file=sys.stderr)
-    return 1 if failed else 0
+    return SUITE.run(need=[(PORT and PRIMARY, "PGR_PORT and PRIMARY_PORT must be set")])
 
 
 if __name__ == "__main__":

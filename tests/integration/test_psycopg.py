@@ -15,10 +15,10 @@ import os
 import sys
 import threading
 import time
-import traceback
 
 import psycopg
 from psycopg import errors
+from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
 PORT = os.environ.get("PGR_PORT")
 CONNINFO = "host=127.0.0.1 port=%s user=%s password=%s dbname=%s connect_timeout=10" % (
@@ -29,22 +29,12 @@ CONNINFO = "host=127.0.0.1 port=%s user=%s password=%s dbname=%s connect_timeout
 )
 TABLE = "itest_psycopg"
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
+SUITE = Suite("psycopg")
+case = SUITE.case
 
 def connect(**kw):
     kw.setdefault("autocommit", True)
     return psycopg.connect(CONNINFO, **kw)
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 @case
@@ -302,30 +292,15 @@ def many_connections():
             c.close()
 
 
+
+def drop_table():
+    with connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS %s" % TABLE)
+
+
 def main():
-    if not PORT:
-        print("not ok - psycopg: PGR_PORT is not set")
-        return 1
-    only = sys.argv[1:]
-    failed = 0
-    for fn in CASES:
-        name = fn.__name__
-        if only and not any(o in name for o in only):
-            continue
-        try:
-            fn()
-            print("ok - psycopg: %s" % name, flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported the same way
-            failed += 1
-            reason = "%s: %s" % (type(e).__name__, str(e).strip().replace("\n", " | "))
-            print("not ok - psycopg: %s: %s" % (name, reason[:300]), flush=True)
-            traceback.print_exc(file=sys.stderr)
-    try:
-        with connect() as conn:
-            conn.execute("DROP TABLE IF EXISTS %s" % TABLE)
-    except Exception:  # noqa: BLE001 - cleanup only
-        pass
-    return 1 if failed else 0
+    return SUITE.run(need=[(PORT, "PGR_PORT is not set")], proxy_only=False,
+                     cleanup=drop_table)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 import psycopg
+from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
 PORT = os.environ.get("PGR_PORT")
 PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
@@ -35,17 +35,8 @@ RYW_WAIT = float(os.environ.get("RYW_WAIT", "2"))
 CONNINFO = ("host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
             % PORT)
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-class Skip(Exception):
-    pass
-
+SUITE = Suite("routing")
+case = SUITE.case
 
 def connect(**kw):
     kw.setdefault("autocommit", True)
@@ -55,11 +46,6 @@ def connect(**kw):
 def direct(port, dbname="appdb"):
     return psycopg.connect("host=127.0.0.1 port=%d user=postgres password=postgres dbname=%s "
                            "connect_timeout=10" % (port, dbname), autocommit=True)
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def name(port):
@@ -423,28 +409,10 @@ def stop_and_start(stopper, ev):
           % (time.monotonic() - t_back))
 
 
+
 def main():
-    only = sys.argv[1:]
-    failed = 0
-    for fn in CASES:
-        label = fn.__name__
-        if only and not any(o in label for o in only):
-            continue
-        try:
-            if os.environ.get("ITEST_DIRECT") == "1":
-                raise Skip("proxy-only check (ITEST_DIRECT=1)")
-            check(PORT and PRIMARY and REPLICA1 and REPLICA2,
-                  "PGR_PORT, PRIMARY_PORT, REPLICA1_PORT, REPLICA2_PORT must be set")
-            fn()
-            print("ok - routing: %s" % label, flush=True)
-        except Skip as e:
-            print("ok - routing: %s # SKIP %s" % (label, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported the same way
-            failed += 1
-            reason = "%s: %s" % (type(e).__name__, str(e).strip().replace("\n", " | "))
-            print("not ok - routing: %s: %s" % (label, reason[:300]), flush=True)
-            traceback.print_exc(file=sys.stderr)
-    return 1 if failed else 0
+    return SUITE.run(need=[(PORT and PRIMARY and REPLICA1 and REPLICA2,
+                            "PGR_PORT, PRIMARY_PORT, REPLICA1_PORT, REPLICA2_PORT must be set")])
 
 
 if __name__ == "__main__":

@@ -14,30 +14,16 @@ if any failed.
 import os
 import sys
 import time
-import traceback
 
 import psycopg
+from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
 PORT = os.environ.get("PGR_PORT")
 PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
 CONNINFO = "host=127.0.0.1 port=%s user=%s password=%s dbname=appdb connect_timeout=10"
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
+SUITE = Suite("state")
+case = SUITE.case
 
 def connect(user="app", **kw):
     kw.setdefault("autocommit", True)
@@ -212,26 +198,9 @@ def a_rolled_back_set_is_not_replayed():
         c2.close()
 
 
+
 def main():
-    failed = 0
-    for fn in CASES:
-        label = fn.__name__
-        try:
-            if os.environ.get("ITEST_DIRECT") == "1":
-                raise Skip("proxy-only check (ITEST_DIRECT=1)")
-            check(PORT and PRIMARY, "PGR_PORT and PRIMARY_PORT must be set")
-            t0 = time.monotonic()
-            fn()
-            print("ok - state: %s" % label, flush=True)
-            print("# %s: %.1f s" % (label, time.monotonic() - t0), file=sys.stderr, flush=True)
-        except Skip as e:
-            print("ok - state: %s # SKIP %s" % (label, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported the same way
-            failed += 1
-            reason = "%s: %s" % (type(e).__name__, str(e).strip().replace("\n", " | "))
-            print("not ok - state: %s: %s" % (label, reason[:300]), flush=True)
-            traceback.print_exc(file=sys.stderr)
-    return 1 if failed else 0
+    return SUITE.run(need=[(PORT and PRIMARY, "PGR_PORT and PRIMARY_PORT must be set")])
 
 
 if __name__ == "__main__":

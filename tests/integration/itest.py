@@ -1,0 +1,68 @@
+"""tests/integration/itest.py - the case runner the test_*.py suites share.
+
+A suite collects its cases with the @case decorator of its Suite, and main() returns
+Suite.run(...), which prints per case `ok - SUITE: NAME`, `ok - SUITE: NAME # SKIP why`
+(the integration runner counts those as skips) or `not ok - SUITE: NAME: why`, with the
+traceback and the case's time on stderr. Standard library only.
+"""
+
+import os
+import sys
+import time
+import traceback
+
+
+class Skip(Exception):
+    """Raised by a case that cannot run here; reported with its reason."""
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+class Suite:
+    def __init__(self, name):
+        self.name = name
+        self.cases = []
+
+    def case(self, fn):
+        self.cases.append(fn)
+        return fn
+
+    def run(self, need=(), proxy_only=True, cleanup=None):
+        """Run the cases named on the command line (all without arguments).
+
+        need: (value, message) pairs; a case fails with message unless every value is
+        true. proxy_only: with ITEST_DIRECT=1 every case is skipped. cleanup: called
+        once at the end, its errors ignored. Returns the exit status (1 if any failed).
+        """
+        only = sys.argv[1:]
+        failed = 0
+        for fn in self.cases:
+            label = fn.__name__
+            if only and not any(o in label for o in only):
+                continue
+            try:
+                if proxy_only and os.environ.get("ITEST_DIRECT") == "1":
+                    raise Skip("proxy-only check (ITEST_DIRECT=1)")
+                for value, message in need:
+                    check(value, message)
+                t0 = time.monotonic()
+                fn()
+                print("ok - %s: %s" % (self.name, label), flush=True)
+                print("# %s: %.1f s" % (label, time.monotonic() - t0), file=sys.stderr,
+                      flush=True)
+            except Skip as e:
+                print("ok - %s: %s # SKIP %s" % (self.name, label, e), flush=True)
+            except Exception as e:  # noqa: BLE001 - every failure is reported the same way
+                failed += 1
+                reason = "%s: %s" % (type(e).__name__, str(e).strip().replace("\n", " | "))
+                print("not ok - %s: %s: %s" % (self.name, label, reason[:300]), flush=True)
+                traceback.print_exc(file=sys.stderr)
+        if cleanup is not None:
+            try:
+                cleanup()
+            except Exception:  # noqa: BLE001 - cleanup only
+                pass
+        return 1 if failed else 0
