@@ -117,6 +117,27 @@ static void session_deadline_cb(uv_timer_t *t)
     conn_close(&s->client);
 }
 
+/* The catalog read this session started will not finish: the next login reads it again. */
+static void session_catalog_abandon(struct session *s)
+{
+    s->loading_catalog = 0;
+    if (s->cat != NULL) {
+        catalog_finish(s->cat, &s->w->routing, 0, session_now(s));
+        s->cat->loaded_at_ms = 0;
+    }
+}
+
+/* A read whose answer never reached the client: run it again on another node, unseen. */
+static void session_retry_read(struct session *s)
+{
+    s->unit.retries++;
+    s->unit.sent = 0;
+    s->unit.slot = 0;
+    log_info("%s: retrying the read on another node", s->tag);
+    dispatch_unit(s, -1);
+    frontend_pump(s);
+}
+
 void session_close(struct session *s)
 {
     int reset;
@@ -125,12 +146,8 @@ void session_close(struct session *s)
         return;
     session_set_state(s, SESSION_CLOSING);
     pool_unwait(&s->waiter);
-    if (s->loading_catalog && s->cat != NULL) {
-        /* Gone while reading the catalog: let the next login read it, or it never would. */
-        s->loading_catalog = 0;
-        catalog_finish(s->cat, &s->w->routing, 0, session_now(s));
-        s->cat->loaded_at_ms = 0;
-    }
+    if (s->loading_catalog)
+        session_catalog_abandon(s);     /* or the catalog would stay 'loading' for good */
     reset = s->cfg->pool_mode == CFG_POOL_SESSION || s->cfg->server_reset_query_always;
     for (unsigned i = 0; i < SESSION_HELD; i++) {
         struct backend *be = s->held[i];
@@ -454,12 +471,7 @@ void session_server_lost(struct backend *be, const char *why)
         s->wait = SESSION_RUN;
         s->state_be = NULL;
         if (!u->cr.write && u->retries < s->cfg->health.read_retries) {
-            u->retries++;
-            u->sent = 0;
-            u->slot = 0;
-            log_info("%s: retrying the read on another node", s->tag);
-            dispatch_unit(s, -1);
-            frontend_pump(s);
+            session_retry_read(s);
             return;
         }
         conn_discard(&s->client);
@@ -474,11 +486,7 @@ void session_server_lost(struct backend *be, const char *why)
     if (s->refreshing == be) {
         /* Lost while reading the catalog again: keep the list, reload at the next login. */
         s->refreshing = NULL;
-        s->loading_catalog = 0;
-        if (s->cat != NULL) {
-            catalog_finish(s->cat, &s->w->routing, 0, session_now(s));
-            s->cat->loaded_at_ms = 0;
-        }
+        session_catalog_abandon(s);
         s->wait = SESSION_RUN;
         frontend_pump(s);
         return;
@@ -498,12 +506,7 @@ void session_server_lost(struct backend *be, const char *why)
     if (!answered && u->pending && u->rewrite && !u->cr.write && u->prev_status == 'I' &&
         u->retries < s->cfg->health.read_retries) {
         /* Nothing reached the client: run the read again elsewhere, unseen. */
-        u->retries++;
-        u->sent = 0;
-        u->slot = 0;
-        log_info("%s: retrying the read on another node", s->tag);
-        dispatch_unit(s, -1);
-        frontend_pump(s);
+        session_retry_read(s);
         return;
     }
     unit_reset(u);
