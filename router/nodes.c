@@ -275,7 +275,7 @@ static int nodes_eligible(struct nodes *ns, struct node *n, uint64_t now_ms, uin
         return 0;
     if (st == BREAKER_HALF_OPEN && n->br.probes >= n->br.p.half_open_probes)
         return 0;
-    if (n->lagging)
+    if (n->lagging || n->disabled)
         return 0;
     (void)ns;
     if (min_lsn > 0 && (!n->have_health || n->health.lsn < min_lsn))

@@ -33,6 +33,8 @@ struct node {
     unsigned active;                /* units running on it */
     uint32_t latency_us;            /* moving average of unit and check round trips */
     int lagging;                    /* behind max_replica_lag(_bytes): no reads */
+    int disabled;                   /* taken out of the read rotation by hand (the console's
+                                     * DISABLE, admincmd.c); kept across reloads */
     int logged_lag;
 };
 
