@@ -13,6 +13,7 @@
 
 #include "config/cfg.h"
 #include "router/explain.h"
+#include "router/lifecycle.h"
 #include "router/listener.h"
 #include "router/log.h"
 #include "router/pool.h"
@@ -48,38 +49,8 @@ static void main_print_errors(const char *errors)
 
 static void main_on_hup(uv_signal_t *h, int signum)
 {
-    struct worker *w = h->data;
-    struct cfg *fresh = NULL;
-    char *errors = NULL;
-
     (void)signum;
-    if (cfg_load(w->cfg->path, &fresh, &errors) < 0) {
-        log_error("reload failed, keeping the running configuration:\n%s",
-                  errors != NULL ? errors : "out of memory");
-        free(errors);
-        return;
-    }
-    if (strcmp(fresh->listen_addr, w->cfg->listen_addr) != 0 ||
-        fresh->listen_port != w->cfg->listen_port)
-        log_warn("reload: listen_addr/listen_port changes need a restart");
-    if (routing_load(&w->routing, fresh) < 0) {
-        log_error("reload failed (out of memory), keeping the running configuration");
-        cfg_unref(fresh);
-        return;
-    }
-    if (nodes_sync(&w->nodes, w->loop, fresh) < 0) {
-        log_error("reload failed: too many nodes (at most %d)", NODES_MAX);
-        nodes_sync(&w->nodes, w->loop, w->cfg);
-        routing_load(&w->routing, w->cfg);
-        cfg_unref(fresh);
-        return;
-    }
-    catalog_invalidate(&w->catalog);
-    log_open(fresh->logfile, fresh->verbose);
-    /* New clients get the new snapshot; connected ones keep theirs. */
-    cfg_unref(w->cfg);
-    w->cfg = fresh;
-    log_info("configuration reloaded from %s", fresh->path);
+    lifecycle_reload(h->data, NULL);
 }
 
 static void main_on_maint(uv_timer_t *t)
@@ -91,29 +62,16 @@ static void main_on_maint(uv_timer_t *t)
 
 static void main_on_term(uv_signal_t *h, int signum)
 {
-    struct worker *w = h->data;
-
     (void)signum;
-    log_info("SIGTERM: no new clients; exiting when the %u connected ones leave",
-             w->n_clients);
-    w->draining = 1;
-    listener_stop(w);
-    uv_close((uv_handle_t *)&main_sig_hup, NULL);
-    if (w->sessions == NULL)
-        uv_stop(w->loop);
+    lifecycle_shutdown(h->data, 0);
+    if (!uv_is_closing((uv_handle_t *)&main_sig_hup))
+        uv_close((uv_handle_t *)&main_sig_hup, NULL);
 }
 
 static void main_on_int(uv_signal_t *h, int signum)
 {
-    struct worker *w = h->data;
-
     (void)signum;
-    log_info("SIGINT: closing %u clients and exiting", w->n_clients);
-    w->draining = 1;
-    listener_stop(w);
-    session_close_all(w);
-    if (w->sessions == NULL)
-        uv_stop(w->loop);
+    lifecycle_shutdown(h->data, 1);
 }
 
 static int main_write_pidfile(const char *path)
