@@ -69,6 +69,12 @@ static const struct cfg_key cfg_keys[] = {
     { PG(verbose), "verbose", cfgvalue_parse_int, 0, 2, 0 },
     { PG(logfile), "logfile", cfgvalue_parse_string, 0, 0, 0 },
     { PG(pidfile), "pidfile", cfgvalue_parse_string, 0, 0, 0 },
+    { PG(log_connections), "log_connections", cfgvalue_parse_bool, 0, 0, 0 },
+    { PG(log_disconnections), "log_disconnections", cfgvalue_parse_bool, 0, 0, 0 },
+    { PG(log_pooler_errors), "log_pooler_errors", cfgvalue_parse_bool, 0, 0, 0 },
+    { PG(syslog), "syslog", cfgvalue_parse_bool, 0, 0, 0 },
+    { PG(syslog_ident), "syslog_ident", cfgvalue_parse_string, 0, 0, 0 },
+    { PG(syslog_facility), "syslog_facility", cfgvalue_parse_facility, 0, 0, 0 },
     { LD(default_name), "default_cluster", cfgvalue_parse_name, 0, 0, 0 },
 
     { PG(pool_mode), "pool_mode", cfgvalue_parse_pool_mode, 0, 0, 0 },
@@ -607,6 +613,7 @@ static void cfg_free(struct cfg *c)
     free(c->health.password);
     free(c->health.database);
     free(c->pidfile);
+    free(c->syslog_ident);
     free(c->server_check_query);
     free(c->server_reset_query);
     cfgvalue_free_funclist(c->write_functions);
@@ -623,6 +630,10 @@ static void cfg_set_defaults(struct cfg *c)
     c->max_packet_size = 1073741823;
     c->server_connect_timeout_ms = 15000;
     c->client_login_timeout_ms = 60000;
+    c->log_connections = 1;
+    c->log_disconnections = 1;
+    c->log_pooler_errors = 1;
+    c->syslog_facility = CFG_FACILITY_DAEMON;
     c->pool_mode = CFG_POOL_TRANSACTION;
     c->default_pool_size = 20;
     c->max_prepared_statements = 200;
@@ -662,6 +673,8 @@ static size_t cfg_count_names(char *const *names)
 static int cfg_set_late_defaults(struct cfg *c)
 {
     if (c->server_check_query == NULL && (c->server_check_query = strdup("select 1")) == NULL)
+        return -ENOMEM;
+    if (c->syslog_ident == NULL && (c->syslog_ident = strdup("pgrouter")) == NULL)
         return -ENOMEM;
     if (c->server_reset_query == NULL &&
         (c->server_reset_query = strdup("DISCARD ALL")) == NULL)

@@ -30,6 +30,13 @@ enum cfg_primary_reads {
     CFG_PRIMARY_READS_OFF, CFG_PRIMARY_READS_ON, CFG_PRIMARY_READS_FALLBACK,
 };
 
+/* syslog_facility: where syslog(3) files pgrouter's lines (router/logsys.c maps them). */
+enum cfg_facility {
+    CFG_FACILITY_DAEMON = 0, CFG_FACILITY_USER, CFG_FACILITY_AUTH, CFG_FACILITY_AUTHPRIV,
+    CFG_FACILITY_LOCAL0, CFG_FACILITY_LOCAL1, CFG_FACILITY_LOCAL2, CFG_FACILITY_LOCAL3,
+    CFG_FACILITY_LOCAL4, CFG_FACILITY_LOCAL5, CFG_FACILITY_LOCAL6, CFG_FACILITY_LOCAL7,
+};
+
 /* One PostgreSQL server: host name or IP literal (IPv6 without brackets) and port. */
 struct cfg_node {
     char host[256];
@@ -162,6 +169,12 @@ struct cfg {
     int verbose;                    /* 0 info, 1 debug, 2 trace */
     char *logfile;                  /* NULL = stderr */
     char *pidfile;                  /* NULL = none */
+    int log_connections;            /* a line per login, and per failed login (default 1) */
+    int log_disconnections;         /* a line per disconnection with its reason (default 1) */
+    int log_pooler_errors;          /* log the errors pgrouter itself sends (default 1) */
+    int syslog;                     /* also log to syslog(3) (default 0) */
+    char *syslog_ident;             /* never NULL; default "pgrouter" */
+    int syslog_facility;            /* enum cfg_facility, default daemon */
     struct cfg_cluster *clusters;   /* in file order */
     size_t n_clusters;
     const struct cfg_cluster *default_cluster;  /* points into clusters, never NULL */

@@ -694,6 +694,20 @@ int cfgvalue_parse_read_fallback(const char *v, long long min, long long max, vo
     return cfgvalue_choice(v, words, field, why, why_len);
 }
 
+int cfgvalue_parse_facility(const char *v, long long min, long long max, void *field,
+                            char *why, size_t why_len)
+{
+    /* in enum cfg_facility order: PgBouncer's names */
+    static const char *const words[] = {
+        "daemon", "user", "auth", "authpriv", "local0", "local1", "local2", "local3",
+        "local4", "local5", "local6", "local7", NULL,
+    };
+
+    (void)min;
+    (void)max;
+    return cfgvalue_choice(v, words, field, why, why_len);
+}
+
 int cfgvalue_parse_ryw(const char *v, long long min, long long max, void *field,
                        char *why, size_t why_len)
 {

@@ -96,6 +96,9 @@ int cfgvalue_parse_primary_reads(const char *v, long long min, long long max, vo
 /* int: primary gives 0, error gives 1, in any case. */
 int cfgvalue_parse_read_fallback(const char *v, long long min, long long max, void *field,
                                  char *why, size_t why_len);
+/* int: enum cfg_facility ("daemon", "user", "auth", "authpriv", "local0".."local7"). */
+int cfgvalue_parse_facility(const char *v, long long min, long long max, void *field,
+                            char *why, size_t why_len);
 /* read_your_writes: window | lsn -> int 0 | 1. */
 int cfgvalue_parse_ryw(const char *v, long long min, long long max, void *field,
                        char *why, size_t why_len);

@@ -360,6 +360,49 @@ static void test_cfg_parses_sizes_and_durations_with_units(void **state)
     }
 }
 
+static void test_cfg_loads_log_keys_with_pgbouncer_defaults(void **state)
+{
+    struct cfg *c;
+
+    (void)state;
+    c = load_ok(TRUST_HEAD MIN_CLUSTER);
+    assert_int_equal(c->log_connections, 1);
+    assert_int_equal(c->log_disconnections, 1);
+    assert_int_equal(c->log_pooler_errors, 1);
+    assert_int_equal(c->syslog, 0);
+    assert_string_equal(c->syslog_ident, "pgrouter");
+    assert_int_equal(c->syslog_facility, CFG_FACILITY_DAEMON);
+    cfg_unref(c);
+    c = load_ok(TRUST_HEAD "log_connections = 0\nlog_disconnections = off\n"
+                "log_pooler_errors = false\nsyslog = 1\nsyslog_ident = pgr-east\n"
+                "syslog_facility = LOCAL3\n" MIN_CLUSTER);
+    assert_int_equal(c->log_connections, 0);
+    assert_int_equal(c->log_disconnections, 0);
+    assert_int_equal(c->log_pooler_errors, 0);
+    assert_int_equal(c->syslog, 1);
+    assert_string_equal(c->syslog_ident, "pgr-east");
+    assert_int_equal(c->syslog_facility, CFG_FACILITY_LOCAL3);
+    cfg_unref(c);
+    c = load_ok(TRUST_HEAD "syslog_facility = authpriv\n" MIN_CLUSTER);
+    assert_int_equal(c->syslog_facility, CFG_FACILITY_AUTHPRIV);
+    cfg_unref(c);
+}
+
+static void test_cfg_rejects_bad_log_keys(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "log_connections = maybe\nsyslog_facility = local8\n"
+                  "syslog = 2\n" MIN_CLUSTER,
+                  "@:3: log_connections: \"maybe\" is not a boolean (on, off, true, false, yes, "
+                  "no, 1, 0)\n"
+                  "@:4: syslog_facility: \"local8\" is not one of daemon, user, auth, authpriv, "
+                  "local0, local1, local2, local3, local4, local5, local6, local7\n"
+                  "@:5: syslog: \"2\" is not a boolean (on, off, true, false, yes, no, 1, 0)\n");
+    expect_errors(TRUST_HEAD "[routing]\nlog_pooler_errors = 1\n" MIN_CLUSTER,
+                  "@:4: unknown key \"log_pooler_errors\" in [routing] (it belongs in "
+                  "[pgrouter])\n");
+}
+
 static void test_cfg_rejects_bad_sizes_and_durations(void **state)
 {
     (void)state;
@@ -1377,6 +1420,8 @@ int main(void)
         cmocka_unit_test(test_cfg_strips_inline_comments_and_accepts_indented_keys),
         cmocka_unit_test(test_cfg_accepts_crlf_line_endings),
         cmocka_unit_test(test_cfg_parses_sizes_and_durations_with_units),
+        cmocka_unit_test(test_cfg_loads_log_keys_with_pgbouncer_defaults),
+        cmocka_unit_test(test_cfg_rejects_bad_log_keys),
         cmocka_unit_test(test_cfg_rejects_bad_sizes_and_durations),
         cmocka_unit_test(test_cfg_loads_every_pool_key),
         cmocka_unit_test(test_cfg_accepts_zero_where_pgbouncer_means_off),
