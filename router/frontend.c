@@ -639,6 +639,7 @@ void frontend_pump(struct session *s)
         if (f.type == 'X') {
             conn_consume(c, f.len);
             conn_discard(c);
+            connlog_why(s, "client closed the connection");
             session_close(s);   /* servers go back to their pools */
             return;
         }

@@ -24,6 +24,7 @@ int lifecycle_reload(struct worker *w, char **errors)
 {
     struct cfg *fresh = NULL;
     char *text = NULL;
+    int rc;
 
     if (errors != NULL)
         *errors = NULL;
@@ -58,7 +59,11 @@ int lifecycle_reload(struct worker *w, char **errors)
         return -E2BIG;
     }
     catalog_invalidate(&w->catalog);
-    log_open(fresh->logfile, fresh->verbose);
+    /* verbose, logfile (reopened: a rotated file is let go) and syslog take effect now */
+    rc = log_reload(fresh);
+    if (rc < 0)
+        log_warn("reload: cannot open logfile %s: %s; the log stays where it was",
+                 fresh->logfile, strerror(-rc));
     /* New clients get the new snapshot; connected ones keep theirs. */
     cfg_unref(w->cfg);
     w->cfg = fresh;

@@ -93,8 +93,10 @@ static void login_begin_auth(struct session *s)
                     sizeof(s->w->mock_key), &b);
     if (session_send(s, &b) < 0)
         return;
-    if (rc == AUTH_DONE)
+    if (rc == AUTH_DONE) {
+        connlog_login(s);
         greet_login(s);
+    }
     else if (rc != AUTH_CONTINUE)
         session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",
                       s->st->user);
@@ -140,6 +142,7 @@ static void login_startup_packet(struct session *s, const struct frame *f)
         session_cancel(s);
         return;
     }
+    connlog_tried(s);
     const char *repl = startup_get(s->st, "replication");
     if (repl != NULL && strcmp(repl, "false") != 0 && strcmp(repl, "0") != 0 &&
         strcmp(repl, "off") != 0 && strcmp(repl, "no") != 0) {
@@ -224,7 +227,7 @@ static void login_auth_read(struct session *s)
         case AUTH_CONTINUE:
             break;
         case AUTH_DONE:
-            log_debug("%s: authenticated", s->tag);
+            connlog_login(s);
             greet_login(s);
             return;
         case AUTH_FAILED:

@@ -154,8 +154,9 @@ int main(int argc, char **argv)
         cfg_unref(w->cfg);
         return 0;
     }
-    if (log_open(w->cfg->logfile, w->cfg->verbose + verbose) < 0) {
-        fprintf(stderr, "cannot open logfile %s: %s\n", w->cfg->logfile, strerror(errno));
+    rc = log_apply(w->cfg, verbose);
+    if (rc < 0) {
+        fprintf(stderr, "cannot open logfile %s: %s\n", w->cfg->logfile, strerror(-rc));
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);

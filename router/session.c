@@ -19,6 +19,7 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/cancel.h"
+#include "router/connlog.h"
 #include "router/log.h"
 #include "router/sqllex.h"
 #include "router/unit.h"
@@ -69,6 +70,7 @@ static void session_release(struct session *s)
 
     if (--s->handles > 0)
         return;
+    connlog_end(s);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
@@ -170,7 +172,7 @@ static void session_vsend_error(struct session *s, const char *severity, const c
     size_t n;
 
     vsnprintf(text, sizeof(text), fmt, ap);
-    log_info("%s: %s: %s (%s)", s->tag, severity, text, sqlstate);
+    connlog_pooler_error(s, severity, sqlstate, text);
     msgbuf_init(&b);
     msg_error(&b, severity, sqlstate, text, NULL, hint);
     if (!b.oom) {
@@ -221,6 +223,7 @@ int session_send(struct session *s, struct msgbuf *b)
         return 0;
     data = msgbuf_steal(b, &n);
     if (conn_send_owned(&s->client, data, n) < 0) {
+        connlog_why(s, "cannot send to the client");
         session_close(s);
         return -EPIPE;
     }
@@ -548,9 +551,10 @@ static void session_client_error(struct conn *c, int err)
 {
     struct session *s = c->owner;
 
-    if (s->state != SESSION_CLOSING && s->state != SESSION_STARTUP)
-        log_info("%s: client closed the connection%s%s", s->tag,
-                 err == UV_EOF ? "" : ": ", err == UV_EOF ? "" : uv_strerror(err));
+    if (err == UV_EOF)
+        connlog_why(s, "client closed the connection without Terminate");
+    else
+        connlog_why(s, "client connection error: %s", uv_strerror(err));
     session_close(s);
     conn_close(c);
 }
@@ -625,6 +629,7 @@ int session_accept(struct worker *w)
         conn_close(&s->client);
         return rc;
     }
+    connlog_accept(s);
     if (RAND_bytes((uint8_t *)&s->cancel_key, sizeof(s->cancel_key)) != 1) {
         /* A guessable key would let anyone cancel this client's queries. */
         log_error("%s: no random bytes for a cancel key (RAND_bytes failed); client refused",
@@ -648,6 +653,7 @@ void session_close_all(struct worker *w)
         next = s->next;
         if (s->state == SESSION_CLOSING)
             continue;
+        connlog_why(s, "pgrouter shutting down");
         session_fatal(s, "57P01", NULL, "terminating connection due to administrator command");
     }
 }

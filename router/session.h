@@ -15,6 +15,7 @@
 #include "router/borrow.h"
 #include "router/classify.h"
 #include "router/conn.h"
+#include "router/connlog.h"
 #include "router/decide.h"
 #include "router/pool.h"
 #include "router/replay.h"
@@ -188,6 +189,7 @@ struct session {
     struct backend *refreshing;     /* SESSION_WAIT_STATE: the catalog is read again here */
     struct auth *auth;              /* during authentication only */
     char tag[64];                   /* "c42 app@appdb" for logs */
+    struct connlog connlog;         /* address, start, why it ended: for log lines */
 };
 
 /* Accept a pending connection on w's listener and start its session. 0 or an error. */
