@@ -15,6 +15,7 @@
 #include "protocol/extq.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
+#include "router/lifecycle.h"
 #include "router/log.h"
 #include "router/sqllex.h"
 #include "router/tenant.h"
@@ -658,6 +659,8 @@ void frontend_pump(struct session *s)
             conn_want_read(c, 0);
             return;
         }
+        if (!u->open && s->cfg != s->w->cfg)
+            lifecycle_adopt(s);     /* a unit boundary: a reload's snapshot may apply */
         conn_consume(c, f.len);
         rc = frontend_message(s, &f);
         if (rc == 0 && u->rewrite)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "router/listener.h"
+#include "router/borrow.h"
 #include "router/log.h"
 #include "router/session.h"
 
@@ -69,6 +70,27 @@ int lifecycle_reload(struct worker *w, char **errors)
     w->cfg = fresh;
     log_info("configuration reloaded from %s", fresh->path);
     return 0;
+}
+
+void lifecycle_adopt(struct session *s)
+{
+    struct cfg *fresh = s->w->cfg;
+    const struct cfg_cluster *cl;
+
+    if (s->cfg == fresh || s->state != SESSION_IDLE || s->pinned != 0 || s->unit.open ||
+        s->unit.pending || s->deferred_begin != NULL || borrow_pinned_tx(s) != NULL)
+        return;
+    /* Cluster pointers lead into the old snapshot: the same names in the new one. */
+    cl = s->cluster != NULL ? cfg_find_cluster(fresh, s->cluster->name) : NULL;
+    s->cluster = cl != NULL ? cl : fresh->default_cluster;
+    if (s->ryw_cluster != NULL) {
+        s->ryw_cluster = cfg_find_cluster(fresh, s->ryw_cluster->name);
+        if (s->ryw_cluster == NULL)
+            s->ryw_until_ms = s->ryw_after_ms = 0;
+    }
+    cfg_unref(s->cfg);
+    s->cfg = cfg_ref(fresh);
+    log_debug("%s: now on the reloaded configuration", s->tag);
 }
 
 void lifecycle_shutdown(struct worker *w, int fast)

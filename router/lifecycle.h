@@ -18,6 +18,16 @@
 int lifecycle_reload(struct worker *w, char **errors);
 
 /*
+ * Move a connected client to the worker's current snapshot (w->cfg) if a reload replaced
+ * the one it runs on, at a unit boundary: called before its next unit's first message.
+ * Only a client that holds no server in a transaction and none pinned (session mode, SQL
+ * PREPARE, temp tables...) moves; the others try again at their next unit. Its SET state,
+ * prepared statements, tenant and role go with it: none of them belongs to a snapshot.
+ */
+struct session;
+void lifecycle_adopt(struct session *s);
+
+/*
  * Stop accepting and exit once the connected clients have left. fast = 0 (SIGTERM,
  * SHUTDOWN): connected clients go on; fast = 1 (SIGINT): every client is closed now.
  * Calling it again (e.g. SIGINT after SIGTERM) is allowed.

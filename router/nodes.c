@@ -214,6 +214,7 @@ static int nodes_add(struct nodes *ns, const struct cfg_node *cn, const struct c
         breaker_init(&n->br, &bp);
     }
     n = &ns->n[id];
+    n->removed = 0;
     snprintf(n->cluster, sizeof(n->cluster), "%s", cl->name);
     n->configured_primary = primary;
     n->weight = cn->weight > 0 ? (unsigned)cn->weight : 1;
@@ -227,12 +228,23 @@ static int nodes_add(struct nodes *ns, const struct cfg_node *cn, const struct c
     return id;
 }
 
+static void nodes_health_dropped(struct health_node *h)
+{
+    free(h);
+}
+
 int nodes_sync(struct nodes *ns, uv_loop_t *loop, const struct cfg *cfg)
 {
+    int was_removed[NODES_MAX];
+
     ns->loop = loop;
     ns->cfg = cfg;
     if (ns->rand_state == 0)
         ns->rand_state = uv_hrtime() | 1;
+    for (int i = 0; i < ns->count; i++) {
+        was_removed[i] = ns->n[i].removed;
+        ns->n[i].removed = 1;   /* until nodes_add finds it in cfg */
+    }
     for (size_t i = 0; i < cfg->n_clusters; i++) {
         const struct cfg_cluster *cl = &cfg->clusters[i];
         struct nodes_cluster *c = nodes_cluster(ns, cl);
@@ -257,6 +269,21 @@ int nodes_sync(struct nodes *ns, uv_loop_t *loop, const struct cfg *cfg)
         c->configured = pid;
         lb_init(&c->lb);    /* the candidate list may have changed */
     }
+    for (int i = 0; i < ns->count; i++) {
+        struct node *n = &ns->n[i];
+
+        if (!n->removed)
+            continue;
+        if (!was_removed[i])
+            log_info("node %s: no longer in the configuration: no new reads go there, its "
+                     "servers close as clients release them", n->name);
+        /* Its last check must not count for its old cluster (acting primary, lag). */
+        if (n->hc != NULL)
+            health_stop(n->hc, nodes_health_dropped);
+        n->hc = NULL;
+        n->have_health = 0;
+        n->lagging = 0;
+    }
     return 0;
 }
 
@@ -275,7 +302,7 @@ static int nodes_eligible(struct nodes *ns, struct node *n, uint64_t now_ms, uin
         return 0;
     if (st == BREAKER_HALF_OPEN && n->br.probes >= n->br.p.half_open_probes)
         return 0;
-    if (n->lagging || n->disabled)
+    if (n->lagging || n->disabled || n->removed)
         return 0;
     (void)ns;
     if (min_lsn > 0 && (!n->have_health || n->health.lsn < min_lsn))

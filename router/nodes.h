@@ -35,6 +35,8 @@ struct node {
     int lagging;                    /* behind max_replica_lag(_bytes): no reads */
     int disabled;                   /* taken out of the read rotation by hand (the console's
                                      * DISABLE, admincmd.c); kept across reloads */
+    int removed;                    /* not in the current snapshot (a reload dropped it): no
+                                     * health checks, no reads; its pools close (pool.c) */
     int logged_lag;
 };
 
@@ -62,9 +64,10 @@ struct nodes {
 };
 
 /*
- * Make the tables match cfg (nodes are added, never removed, so ids stay valid for
- * sessions of older snapshots), update breaker settings, and start or restart health
- * checks. Returns 0 or -ENOSPC (too many nodes).
+ * Make the tables match cfg (nodes are added, never deleted, so ids stay valid for
+ * sessions of older snapshots; a node cfg lacks is marked removed and its health checks
+ * stop), update breaker settings, and start or restart health checks. Returns 0 or
+ * -ENOSPC (too many nodes).
  */
 int nodes_sync(struct nodes *ns, uv_loop_t *loop, const struct cfg *cfg);
 

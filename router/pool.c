@@ -87,6 +87,17 @@ static unsigned pool_limit(const struct pool *p, uint64_t now_ms)
     return limit;
 }
 
+/*
+ * A server given back now closes instead of going idle: its node was removed by a reload,
+ * or a reload lowered default_pool_size below what is open and nobody waits.
+ */
+static int pool_surplus(const struct pool *p, uint64_t now_ms)
+{
+    if (p->w->nodes.n[p->node_id].removed)
+        return 1;
+    return p->wait_head == NULL && pool_size(p) > pool_limit(p, now_ms);
+}
+
 static int pool_same_db(const struct pool *p, const struct pool *q)
 {
     return q->port == p->port && strcmp(q->host, p->host) == 0 && strcmp(q->db, p->db) == 0;
@@ -366,6 +377,24 @@ static void pool_fail_waiters(struct pool *p, const struct pqloop_error *err)
     }
 }
 
+/*
+ * A reload removed p's node: its waiters hear so as a node failure, so a read chooses
+ * again among the nodes left (nodes_pick_read skips removed ones) and a write is told.
+ */
+static void pool_fail_removed(struct pool *p)
+{
+    struct pqloop_error e;
+
+    if (p->wait_head == NULL)
+        return;
+    memset(&e, 0, sizeof(e));
+    e.fault = PQLOOP_FAULT_NODE;
+    snprintf(e.sqlstate, sizeof(e.sqlstate), "08006");
+    snprintf(e.message, sizeof(e.message), "node %.200s was removed from the configuration "
+             "by a reload", p->node);
+    pool_fail_waiters(p, &e);
+}
+
 void pool_server_ready(struct backend *be, const struct pqloop_error *err)
 {
     struct pool *p = be->pool;
@@ -500,7 +529,8 @@ void pool_release(struct backend *be, int reset)
     struct msgbuf b;
 
     if (be->lost || be->status != 'I' || backend_client_pending(be) > 0 ||
-        (cfg->server_lifetime_ms > 0 && now - be->created_ms >= cfg->server_lifetime_ms)) {
+        (cfg->server_lifetime_ms > 0 && now - be->created_ms >= cfg->server_lifetime_ms) ||
+        pool_surplus(p, now)) {
         pool_discard(be);
         return;
     }
@@ -552,6 +582,8 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
             int too_old = cfg->server_lifetime_ms > 0 &&
                           now_ms - be->created_ms >= cfg->server_lifetime_ms;
 
+            if (pool_surplus(p, now_ms))
+                too_old = 1;    /* a reload removed its node or shrank the pool */
             if (!too_idle && !too_old) {
                 pp = &be->pool_next;
                 continue;
@@ -566,6 +598,8 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
                pool_may_open(p, now_ms))
             if (pool_open(p) < 0)
                 break;
+        if (w->nodes.n[p->node_id].removed)
+            pool_fail_removed(p);
         /* Waiters past query_wait_timeout get an error; waiters may also use the reserve. */
         while (cfg->query_wait_timeout_ms > 0 && p->wait_head != NULL &&
                now_ms - p->wait_head->since_ms >= cfg->query_wait_timeout_ms) {
