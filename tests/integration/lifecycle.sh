@@ -74,3 +74,19 @@ lifecycle_cases() {
         LIFE_INT_PID=${PID_life_int:-} LIFE_DEAD_PORT=${PORT_life_dead:-} \
         run_py lifecycle test_lifecycle.py 240
 }
+
+# Instances of test_reload.py (reload, shutdown, online restart under load):
+#   life_reload   both replicas, default_pool_size = 3; the test rewrites its
+#                 replicas line and sends SIGHUP 20 times during pgbench
+life_reload_ini() { life_write_ini "$1" 1 "default_pool_size = 3"; }
+
+# reload_cases: start them (unless ITEST_DIRECT=1 or ITEST_ONLY does not match
+# "reload") and run test_reload.py.
+reload_cases() {
+    if [ -n "$ITEST_ONLY" ] && ! [[ reload =~ $ITEST_ONLY ]]; then
+        return 0
+    fi
+    [ "$ITEST_DIRECT" = 1 ] || start_pgrouter life_reload scram-sha-256 life_reload_ini
+    LIFE_DIR=$ITEST_DIR PGBIN=$PGBIN RELOAD_PORT=${PORT_life_reload:-} \
+        RELOAD_PID=${PID_life_reload:-} run_py reload test_reload.py 240
+}

@@ -1064,6 +1064,7 @@ main() {
     pipeline_cases
     connect_cases
     lifecycle_cases
+    reload_cases
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini

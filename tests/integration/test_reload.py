@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""tests/integration/test_reload.py - reload, shutdown and online restart under load,
+against the instances lifecycle.sh starts for it (reload_cases).
+
+Run by run.sh (run_py) with Debian's /usr/bin/python3 (python3-psycopg).
+Environment: PRIMARY_PORT, REPLICA1_PORT, REPLICA2_PORT (the main cluster, reached
+directly as postgres/postgres); LIFE_DIR (each instance's config, log and exit status
+live in LIFE_DIR/NAME/); PGBIN (pgbench); RELOAD_PORT, RELOAD_PID (life_reload).
+
+What the README promises ("Reload, shutdown and online restart") and each case checks:
+  - 20 reloads that add and remove a replica during pgbench -S and TPC-B (more
+    clients than default_pool_size): no failed transaction, no aborted client;
+  - after the reload that removes a replica, no read reaches it (inet_server_port of
+    a client connected before the reload and of a new one) and pgrouter holds no
+    connection to it, within a bounded time; after re-adding it, reads reach it again.
+Prints one `ok - reload: NAME` or `not ok - reload: NAME: reason` line per case and
+exits 1 if any failed.  Arguments, if given, are substrings of case names.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+
+from itest import Suite, check
+
+PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
+R1 = int(os.environ.get("REPLICA1_PORT", "0"))
+R2 = int(os.environ.get("REPLICA2_PORT", "0"))
+LIFE_DIR = os.environ.get("LIFE_DIR", "")
+PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
+CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
+
+SUITE = Suite("reload")
+case = SUITE.case
+
+
+def env_int(key):
+    v = os.environ.get(key)
+    check(v, "%s is not set" % key)
+    return int(v)
+
+
+def measured(msg):
+    print("# measured: " + msg, flush=True)
+
+
+def connect(port):
+    return psycopg.connect(CONNINFO % port, autocommit=True)
+
+
+def path(name, what):
+    return os.path.join(LIFE_DIR, name, what)
+
+
+def log_size(name):
+    return os.path.getsize(path(name, "pgrouter.log"))
+
+
+def log_count(name, text, since=0):
+    with open(path(name, "pgrouter.log"), "rb") as f:
+        f.seek(since)
+        return f.read().count(text.encode())
+
+
+def wait_for(what, cond, secs):
+    t0 = time.monotonic()
+    while not cond():
+        check(time.monotonic() - t0 < secs, "%s: not within %.0f s" % (what, secs))
+        time.sleep(0.05)
+    return time.monotonic() - t0
+
+
+def set_replicas(name, ports):
+    """Rewrite the replicas line of NAME's config: ports listed, or none."""
+    ini = path(name, "pgrouter.ini")
+    with open(ini) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^replicas = .*\n", "", text)
+    if ports:
+        line = "replicas = " + ", ".join("127.0.0.1:%d" % p for p in ports) + "\n"
+        text = text.replace("[cluster.main]\n", "[cluster.main]\n" + line)
+    with open(ini + ".new", "w") as f:
+        f.write(text)
+    os.replace(ini + ".new", ini)
+
+
+def reload(name, pid, secs=20):
+    """SIGHUP and wait for its 'configuration reloaded' line."""
+    off = log_size(name)
+    os.kill(pid, signal.SIGHUP)
+    wait_for("'configuration reloaded' after SIGHUP",
+             lambda: log_count(name, "configuration reloaded", off) > 0, secs)
+
+
+def remote_ports(pid):
+    """Remote ports of the TCP connections process PID has established."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[9] in inodes and f[3] == "01":     # ESTABLISHED
+                ports.append(int(f[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def pgbench_tables():
+    with psycopg.connect("host=127.0.0.1 port=%d user=postgres password=postgres "
+                         "dbname=appdb" % PRIMARY, autocommit=True) as d:
+        have = d.execute("SELECT to_regclass('pgbench_accounts') IS NOT NULL").fetchone()[0]
+    if not have:
+        subprocess.run([PGBIN + "/pgbench", "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p",
+                        str(PRIMARY), "-U", "app", "appdb"], check=True, timeout=120,
+                       env=dict(os.environ, PGPASSWORD="app"), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    lsn = None
+    with psycopg.connect("host=127.0.0.1 port=%d user=postgres password=postgres "
+                         "dbname=appdb" % PRIMARY, autocommit=True) as d:
+        lsn = d.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    for port in (R1, R2):
+        with psycopg.connect("host=127.0.0.1 port=%d user=postgres password=postgres "
+                             "dbname=appdb" % port, autocommit=True) as d:
+            wait_for("replica %d replays the pgbench tables" % port,
+                     lambda: d.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                       (lsn,)).fetchone()[0], 30)
+
+
+def pgbench(port, *args):
+    """Start pgbench against PORT; returns the Popen (stdout+stderr in .out)."""
+    out = open(path("life_reload", "pgbench-%d.out" % time.monotonic_ns()), "w+")
+    p = subprocess.Popen([PGBIN + "/pgbench", "-h", "127.0.0.1", "-p", str(port), "-U", "app",
+                          "-n", "-P", "1"] + list(args) + ["appdb"], stdout=out,
+                         stderr=subprocess.STDOUT, env=dict(os.environ, PGPASSWORD="app"))
+    p.out = out
+    return p
+
+
+def pgbench_result(p, what, secs=60):
+    """Wait for pgbench P; check it ran transactions and none failed.  Returns the count."""
+    rc = p.wait(timeout=secs)
+    p.out.seek(0)
+    text = p.out.read()
+    n = re.search(r"number of transactions actually processed: (\d+)", text)
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    bad = [ln for ln in text.splitlines() if "error" in ln.lower() or "abort" in ln.lower()]
+    check(rc == 0, "%s: pgbench exited %d: %s" % (what, rc, " | ".join(bad[:3])))
+    check(n is not None and int(n.group(1)) > 0, "%s: pgbench processed nothing: %s"
+          % (what, text[-300:]))
+    check(failed is None or int(failed.group(1)) == 0, "%s: %s failed transactions: %s"
+          % (what, failed.group(1) if failed else "?", " | ".join(bad[:3])))
+    check(not bad, "%s: pgbench reported: %s" % (what, " | ".join(bad[:3])))
+    return int(n.group(1))
+
+
+def read_ports(conn, n):
+    return [conn.execute("SELECT inet_server_port()").fetchone()[0] for _ in range(n)]
+
+
+# ---- reload ----------------------------------------------------------------
+
+@case
+def twenty_reloads_under_pgbench_lose_nothing():
+    port, pid = env_int("RELOAD_PORT"), env_int("RELOAD_PID")
+    pgbench_tables()
+    set_replicas("life_reload", [R1, R2])
+    reload("life_reload", pid)
+    reads = pgbench(port, "-S", "-c", "6", "-j", "2", "-T", "14")
+    writes = pgbench(port, "-c", "4", "-j", "2", "-T", "14")
+    layouts = [[R1], [R1, R2], [R2], [R1, R2], []]
+    t0 = time.monotonic()
+    time.sleep(1)
+    for i in range(20):
+        set_replicas("life_reload", layouts[i % len(layouts)])
+        reload("life_reload", pid)
+        time.sleep(0.4)
+    took = time.monotonic() - t0
+    check(reads.poll() is None and writes.poll() is None,
+          "pgbench ended before the 20 reloads were done (%.1f s)" % took)
+    n_reads = pgbench_result(reads, "pgbench -S -c 6")
+    n_writes = pgbench_result(writes, "pgbench TPC-B -c 4")
+    measured("20 reloads in %.1f s under pgbench (default_pool_size = 3): %d read-only and "
+             "%d TPC-B transactions, 0 failed" % (took, n_reads, n_writes))
+    set_replicas("life_reload", [R1, R2])
+    reload("life_reload", pid)
+
+
+@case
+def a_removed_replica_gets_no_reads_and_a_readded_one_does():
+    port, pid = env_int("RELOAD_PORT"), env_int("RELOAD_PID")
+    set_replicas("life_reload", [R1, R2])
+    reload("life_reload", pid)
+    before = connect(port)
+    try:
+        got = read_ports(before, 6)
+        check(set(got) == {R1, R2}, "reads with both replicas listed ran on %r" % got)
+        check(R2 in remote_ports(pid), "pgrouter holds no connection to replica2 after reads")
+        set_replicas("life_reload", [R1])
+        reload("life_reload", pid)
+        t0 = time.monotonic()
+        got = read_ports(before, 10)
+        check(set(got) == {R1}, "a client connected before the reload that removed replica2 "
+              "read on %r" % got)
+        with connect(port) as new:
+            got = read_ports(new, 10)
+        check(set(got) == {R1}, "a new client after the reload read on %r" % got)
+        wait_for("pgrouter's connections to the removed replica2 closed",
+                          lambda: R2 not in remote_ports(pid), 10)
+        measured("replica removed by reload: reads stopped at once, its idle servers closed "
+                 "%.0f ms after the reload" % ((time.monotonic() - t0) * 1000))
+        set_replicas("life_reload", [R1, R2])
+        reload("life_reload", pid)
+        seen = set()
+        deadline = time.monotonic() + 10
+        while R2 not in seen and time.monotonic() < deadline:
+            seen.update(read_ports(before, 4))
+        check(R2 in seen, "no read of the client connected before reached replica2 again "
+              "after it was re-added (reads ran on %r)" % seen)
+    finally:
+        before.close()
+
+
+def main():
+    return SUITE.run(need=[(PRIMARY and LIFE_DIR, "PRIMARY_PORT and LIFE_DIR must be set")])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
