@@ -75,6 +75,7 @@ static const struct cfg_key cfg_keys[] = {
     { PG(syslog), "syslog", cfgvalue_parse_bool, 0, 0, 0 },
     { PG(syslog_ident), "syslog_ident", cfgvalue_parse_string, 0, 0, 0 },
     { PG(syslog_facility), "syslog_facility", cfgvalue_parse_facility, 0, 0, 0 },
+    { PG(stats_period_ms), "stats_period", cfgvalue_parse_duration, 1000, CFG_MS_DAY, 0 },
     { LD(default_name), "default_cluster", cfgvalue_parse_name, 0, 0, 0 },
 
     { PG(pool_mode), "pool_mode", cfgvalue_parse_pool_mode, 0, 0, 0 },
@@ -634,6 +635,7 @@ static void cfg_set_defaults(struct cfg *c)
     c->log_disconnections = 1;
     c->log_pooler_errors = 1;
     c->syslog_facility = CFG_FACILITY_DAEMON;
+    c->stats_period_ms = 60000;
     c->pool_mode = CFG_POOL_TRANSACTION;
     c->default_pool_size = 20;
     c->max_prepared_statements = 200;

@@ -129,6 +129,7 @@ struct cfg {
     size_t max_packet_size;         /* bytes */
     unsigned server_connect_timeout_ms; /* 0 = no timeout */
     unsigned client_login_timeout_ms;   /* 0 = no timeout */
+    unsigned stats_period_ms;       /* SHOW STATS averages and the stats log line */
 
     /* pooling, PgBouncer's names and defaults; a _ms field of 0 means "off" */
     enum cfg_pool_mode pool_mode;

@@ -15,6 +15,7 @@
 #include "protocol/msg.h"
 #include "router/log.h"
 #include "router/pool.h"
+#include "router/worker.h"
 
 static int backend_stream_ok(uint8_t type)
 {
@@ -126,6 +127,7 @@ static void backend_flush(struct backend *be)
     struct conn *c = &be->srv.conn;
 
     be->unit_out += c->parsed - c->sent;
+    stats_sent(&be->pool->stats, c->parsed - c->sent);
     if (conn_forward(c, be->client) < 0)
         conn_discard(c);
 }
@@ -169,6 +171,9 @@ static int backend_message(struct backend *be, const struct frame *f)
         }
         if (head >= 0)
             be->unit_error = 1;
+        if (head == BACKEND_SINK_CLIENT)
+            stats_error(&be->pool->w->stats, msg_error_field(f->body, f->body_len, 'C'),
+                        STATS_ERR_SERVER);
         if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
             const char *m = msg_error_field(f->body, f->body_len, 'M');
 

@@ -61,6 +61,7 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     c->recvd += (size_t)nread;
+    c->bytes_in += (uint64_t)nread;
     c->on_read(c);
     /* Everything relayed: give the buffer back, so an idle connection costs no buffer. */
     if (c->buf != NULL && c->sent == c->recvd && c->inflight == 0 && c->skip == 0) {

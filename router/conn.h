@@ -33,6 +33,7 @@ struct conn {
     size_t want;        /* bytes the incomplete message at parsed needs, for buffer growth */
     unsigned inflight;  /* forwarded slices of this buffer still queued on a peer */
     size_t queued;      /* bytes of our own messages queued on this stream */
+    uint64_t bytes_in;  /* bytes read from the stream since it opened */
     int want_read;      /* the owner wants input */
     int reading;        /* uv_read_start is in effect */
     int open;           /* the handle is initialised and not yet closing */

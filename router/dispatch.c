@@ -368,6 +368,7 @@ void dispatch_unit(struct session *s, int end_unit)
     } else {
         route_decide(&rs, &u->cr, &d);
     }
+    stats_route(&s->w->stats, d.reason);
     if (d.target == ROUTE_ERROR) {
         struct backend *pin = borrow_pinned_tx(s);
 
@@ -473,6 +474,7 @@ send:
     if (!u->sent) {
         uv_timer_stop(&s->timer);   /* the idle timeouts */
         s->unit_started_ms = session_now(s);
+        stats_unit_begin(&s->stats, u->prev_status, stats_now_us());
         s->unit_timeouts = 0;
         s->unit_out_seen = 0;
         s->w->nodes.n[be->slot].active++;

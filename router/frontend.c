@@ -434,6 +434,7 @@ static int frontend_message(struct session *s, const struct frame *f)
 
             if (e == NULL || frontend_rewrite_on(s, f) < 0)
                 return -ENOMEM;
+            s->stats.parses++;
             unit_append_parse(u, e->id, e->body, e->body_len, unit_record(u, name, NULL));
         } else {
             if (s->cfg->sharding.enabled) {
@@ -459,6 +460,7 @@ static int frontend_message(struct session *s, const struct frame *f)
             struct stmt *e = stmt_get(&s->stmts, name);
             size_t skip = strlen(portal) + 1 + strlen(name) + 1;
 
+            s->stats.binds++;
             if (e != NULL) {
                 memset(&cr, 0, sizeof(cr));
                 cr.write = e->write;

@@ -87,6 +87,8 @@ void greet_client(struct session *s)
     free(s->st);    /* user and db point into startup_pkt, which stays */
     s->st = NULL;
     session_set_state(s, SESSION_IDLE);
+    /* SHOW STATS counts what the client sends from here (a query sent early included). */
+    s->stats.in_charged = s->client.bytes_in - (s->client.recvd - s->client.parsed);
     dispatch_idle_timer(s, 'I');
     if (be != NULL && !(s->pinned & (1ull << primary)))
         borrow_give_back(s, primary, 0);

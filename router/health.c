@@ -132,6 +132,8 @@ static void health_fail(struct health_node *h, const char *fmt, ...)
     memset(&h->cur, 0, sizeof(h->cur));
     h->cur.replay_lag_ms = -1;
     h->cur.node_down = !h->login_failed;
+    h->cur.timed_out = h->timing_out;
+    h->timing_out = 0;
     h->login_failed = 0;
     /* libpq messages span lines ("...\n\tIs the server running..."): make one line. */
     for (const char *p = msg; *p != '\0'; p++) {
@@ -170,6 +172,7 @@ static void health_deadline_cb(uv_timer_t *timer)
         what = "waiting for the health query";
         break;
     }
+    h->timing_out = 1;
     health_fail(h, "timeout after %u ms %s", h->timeout_ms, what);
 }
 

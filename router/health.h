@@ -32,6 +32,7 @@ struct health_result {
                              * received WAL is replayed; -1 on a primary or unknown */
     uint64_t checked_at_ms; /* uv_now() when the check ended */
     uint32_t rtt_us;        /* query round trip (connection set-up not included) */
+    int timed_out;          /* !ok: past the check's deadline (health_check_timeout) */
     int node_down;          /* !ok: the node's fault (refused, timeout, crash...), not a
                              * login error of the health check's own user or database */
     char error[HEALTH_ERROR_MAX];   /* why ok is 0, one line; "" when ok */
@@ -82,6 +83,7 @@ struct health_node {
     uv_timer_t deadline;        /* one check's timeout */
     uint64_t sent_ns;           /* uv_hrtime() when the query went out */
     int login_failed;           /* the failure being reported is a login error */
+    int timing_out;             /* health_fail is reporting the deadline */
     int stopping;
     unsigned closing;           /* close callbacks still to come */
 };

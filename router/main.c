@@ -58,6 +58,7 @@ static void main_on_maint(uv_timer_t *t)
     struct worker *w = t->data;
 
     pool_maintain(w, uv_now(w->loop));
+    stats_maybe_tick(w, stats_now_us(), w->cfg->stats_period_ms);
 }
 
 static void main_on_term(uv_signal_t *h, int signum)

@@ -43,6 +43,7 @@ static void nodes_log_breaker(struct node *n, uint64_t now_ms)
 
     if (!breaker_changed(&n->br, &from))
         return;
+    stats_breaker(&n->stats, (int)from, (int)n->br.state);
     if (n->br.state == BREAKER_OPEN)
         log_warn("node %s: circuit breaker %s -> open, retry in %llu ms", n->name,
                  breaker_state_name(from),
@@ -107,6 +108,12 @@ static void nodes_health_done(struct health_node *h, const struct health_result 
             n = &ns->n[i];
     if (n == NULL)
         return;
+    if (r->ok)
+        n->stats.health_ok++;
+    else if (r->timed_out)
+        n->stats.health_timeout++;
+    else
+        n->stats.health_failed++;
     c = nodes_cluster_of(ns, n);
     if (!r->ok && !r->node_down) {
         /*

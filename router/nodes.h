@@ -14,6 +14,7 @@
 #include "router/breaker.h"
 #include "router/health.h"
 #include "router/lb.h"
+#include "router/stats.h"
 
 #define NODES_MAX 64
 #define NODES_MAX_CLUSTERS 32
@@ -38,6 +39,7 @@ struct node {
     int removed;                    /* not in the current snapshot (a reload dropped it): no
                                      * health checks, no reads; its pools close (pool.c) */
     int logged_lag;
+    struct stats_node stats;        /* breaker transitions, health results, retries */
 };
 
 struct nodes_cluster {

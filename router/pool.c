@@ -230,6 +230,7 @@ int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms)
     wt->next = NULL;
     wt->pool = p;
     wt->since_ms = now_ms;
+    wt->since_us = stats_now_us();
     wt->sqlstate[0] = '\0';
     wt->node_down = 0;
     if (p->wait_tail != NULL)
@@ -328,6 +329,7 @@ static void pool_hand_over(struct pool *p, struct backend *be)
     p->n_used++;
     p->n_served++;
     pool_count_wait(p, uv_now(p->w->loop) - wt->since_ms);
+    stats_assign(&p->stats, stats_now_us() - wt->since_us);
     wt->done(wt, be, NULL);
 }
 
@@ -493,6 +495,7 @@ struct backend *pool_take(struct pool *p, uint64_t now_ms)
     p->n_used++;
     p->n_served++;
     p->waits[0]++;
+    stats_assign(&p->stats, 0);
     if (cfg->server_check_query[0] != '\0' &&
         now_ms - be->idle_since_ms >= cfg->server_check_delay_ms) {
         /* Long idle: check it first, pipelined before the client's work. */

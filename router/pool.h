@@ -13,6 +13,7 @@
 #include "config/cfg.h"
 #include "router/backend.h"
 #include "router/pqloop.h"
+#include "router/stats.h"
 
 /* How long a pool answers new clients with the login error its server gave (not retried). */
 #define POOL_LOGIN_ERROR_MS 3000
@@ -32,6 +33,7 @@ struct pool_waiter {
     struct pool_waiter *next;
     struct pool *pool;          /* non-NULL while queued */
     uint64_t since_ms;
+    uint64_t since_us;          /* the same, stats_now_us(), for total_wait_time */
     pool_done_fn done;
     void *arg;
     char sqlstate[6];           /* with err: the server's SQLSTATE, or pgrouter's */
@@ -62,6 +64,7 @@ struct pool {
     struct pool_param *params;  /* ParameterStatus of a fresh server */
     size_t n_params;
     uint64_t n_served;          /* units of work served (for SHOW POOLS / stats) */
+    struct stats_pool stats;    /* SHOW STATS counters (stats.h) */
     uint64_t waits[POOL_WAIT_BUCKETS];  /* borrows by time spent waiting (0: none) */
     uint64_t wait_max_ms;
     uint64_t n_wait_timeouts;   /* waiters failed by query_wait_timeout */

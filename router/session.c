@@ -130,8 +130,9 @@ static void session_catalog_abandon(struct session *s)
 }
 
 /* A read whose answer never reached the client: run it again on another node, unseen. */
-static void session_retry_read(struct session *s)
+static void session_retry_read(struct session *s, unsigned from_slot)
 {
+    s->w->nodes.n[from_slot].stats.read_retries++;
     s->unit.retries++;
     s->unit.sent = 0;
     s->unit.slot = 0;
@@ -173,6 +174,7 @@ static void session_vsend_error(struct session *s, const char *severity, const c
 
     vsnprintf(text, sizeof(text), fmt, ap);
     connlog_pooler_error(s, severity, sqlstate, text);
+    stats_error(&s->w->stats, sqlstate, STATS_ERR_OWN);
     msgbuf_init(&b);
     msg_error(&b, severity, sqlstate, text, NULL, hint);
     if (!b.oom) {
@@ -323,6 +325,8 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         return;
     }
     uv_timer_stop(&s->timer);   /* query_timeout */
+    stats_unit_end(&be->pool->stats, &s->stats, status, stats_now_us(), s->client.bytes_in,
+                   (unsigned)u->n_srvp);
     be->unit_out = 0;
     /* The server ran the unit in the client's state: its standard_conforming_strings
      * (reported by ParameterStatus after SET, RESET, set_config or a rollback) is the
@@ -474,7 +478,7 @@ void session_server_lost(struct backend *be, const char *why)
         s->wait = SESSION_RUN;
         s->state_be = NULL;
         if (!u->cr.write && u->retries < s->cfg->health.read_retries) {
-            session_retry_read(s);
+            session_retry_read(s, slot);
             return;
         }
         conn_discard(&s->client);
@@ -509,7 +513,7 @@ void session_server_lost(struct backend *be, const char *why)
     if (!answered && u->pending && u->rewrite && !u->cr.write && u->prev_status == 'I' &&
         u->retries < s->cfg->health.read_retries) {
         /* Nothing reached the client: run the read again elsewhere, unseen. */
-        session_retry_read(s);
+        session_retry_read(s, slot);
         return;
     }
     unit_reset(u);

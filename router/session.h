@@ -20,6 +20,7 @@
 #include "router/pool.h"
 #include "router/replay.h"
 #include "router/route.h"
+#include "router/stats.h"
 #include "router/stmt.h"
 #include "router/worker.h"
 
@@ -156,6 +157,7 @@ struct session {
     size_t unit_out_seen;           /* its answer bytes relayed at the last expiry */
     struct pool_waiter waiter;
     struct session_unit unit;
+    struct stats_client stats;      /* what its units add to SHOW STATS */
     struct stmt_table stmts;        /* the client's named prepared statements */
     uint8_t *unnamed;               /* its unnamed statement (Parse body), NULL if none: the
                                      * next unit may run on another server */

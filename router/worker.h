@@ -12,6 +12,7 @@
 #include "router/catalog.h"
 #include "router/nodes.h"
 #include "router/routing.h"
+#include "router/stats.h"
 
 struct session;
 struct pool;
@@ -37,6 +38,7 @@ struct worker {
     struct catalog catalog;     /* volatile functions per database */
     struct nodes nodes;         /* every server: breaker, health, role, load */
     struct pool *pools;         /* server pools, one per (node, database, user) */
+    struct stats stats;         /* routing rules, error classes, stats_period ticks */
     uv_timer_t maint;           /* once a second: pool_maintain */
     struct login_secret *secrets;
     int draining;               /* SIGTERM: no new clients, exit when the last one leaves */

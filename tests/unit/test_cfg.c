@@ -647,6 +647,25 @@ static void test_cfg_reports_bad_pool_values(void **state)
                   "@:3: pool_mode: \"pooled\" is not one of transaction, session\n");
 }
 
+static void test_cfg_stats_period_default_value_and_range(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD MIN_CLUSTER);
+
+    (void)state;
+    assert_int_equal(c->stats_period_ms, 60000);    /* PgBouncer's default */
+    cfg_unref(c);
+    c = load_ok(TRUST_HEAD "stats_period = 10\n" MIN_CLUSTER);
+    assert_int_equal(c->stats_period_ms, 10000);
+    cfg_unref(c);
+    c = load_ok(TRUST_HEAD "stats_period = 2min\n" MIN_CLUSTER);
+    assert_int_equal(c->stats_period_ms, 120000);
+    cfg_unref(c);
+    expect_errors(TRUST_HEAD "stats_period = 0\n" MIN_CLUSTER,
+                  "@:3: stats_period: \"0\" is out of range (1000-86400000 ms)\n");
+    expect_errors(TRUST_HEAD "stats_period = 500ms\n" MIN_CLUSTER,
+                  "@:3: stats_period: \"500ms\" is out of range (1000-86400000 ms)\n");
+}
+
 static void test_cfg_reports_min_pool_size_above_default_pool_size(void **state)
 {
     (void)state;
@@ -1430,6 +1449,7 @@ int main(void)
         cmocka_unit_test(test_cfg_loads_the_routing_section),
         cmocka_unit_test(test_cfg_accepts_routing_before_pgrouter_and_every_role),
         cmocka_unit_test(test_cfg_reports_bad_pool_values),
+        cmocka_unit_test(test_cfg_stats_period_default_value_and_range),
         cmocka_unit_test(test_cfg_reports_min_pool_size_above_default_pool_size),
         cmocka_unit_test(test_cfg_reports_bad_routing_values),
         cmocka_unit_test(test_cfg_rejects_malformed_function_names),
