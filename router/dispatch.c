@@ -368,7 +368,7 @@ void dispatch_unit(struct session *s, int end_unit)
     } else {
         route_decide(&rs, &u->cr, &d);
     }
-    stats_route(&s->w->stats, d.reason);
+    stats_route(&s->w->stats, d.reason, (int)d.target);
     if (d.target == ROUTE_ERROR) {
         struct backend *pin = borrow_pinned_tx(s);
 

@@ -75,7 +75,7 @@ void stats_assign(struct stats_pool *ps, uint64_t waited_us)
     ps->total.wait_time_us += waited_us;
 }
 
-void stats_route(struct stats *st, const char *rule)
+void stats_route(struct stats *st, const char *rule, int target)
 {
     unsigned i;
 
@@ -85,13 +85,13 @@ void stats_route(struct stats *st, const char *rule)
     }
     /* Rules are static strings: the same pointer nearly always, the text otherwise. */
     for (i = 0; i < st->n_routes; i++) {
-        if (st->routes[i].rule == rule) {
+        if (st->routes[i].rule == rule && st->routes[i].target == target) {
             st->routes[i].count++;
             return;
         }
     }
     for (i = 0; i < st->n_routes; i++) {
-        if (strcmp(st->routes[i].rule, rule) == 0) {
+        if (st->routes[i].target == target && strcmp(st->routes[i].rule, rule) == 0) {
             st->routes[i].count++;
             return;
         }
@@ -101,6 +101,7 @@ void stats_route(struct stats *st, const char *rule)
         return;
     }
     st->routes[st->n_routes].rule = rule;
+    st->routes[st->n_routes].target = target;
     st->routes[st->n_routes].count = 1;
     st->n_routes++;
 }

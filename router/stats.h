@@ -105,10 +105,17 @@ struct stats_node {
                                      * again elsewhere, unseen by the client */
 };
 
-/* Routing decisions by rule: the rule strings of route.c/decide.c/dispatch.c. */
+/*
+ * Routing decisions by rule and where they sent the unit: the rule strings of route.c
+ * (route_decide's reasons, a write's being what made it one: "INSERT", "write
+ * function"...) and dispatch.c's own ("transaction", "read-only transaction", "session
+ * state that stays on one server"). One decision per unit sent to a server, and one more
+ * each time a unit is routed again (a read retried on another node).
+ */
 #define STATS_ROUTES_MAX 128
 struct stats_route {
-    const char *rule;               /* static string; NULL for "other" (table full) */
+    const char *rule;               /* static string */
+    int target;                     /* enum route_target (route.h) */
     uint64_t count;
 };
 
@@ -131,7 +138,7 @@ struct stats_error {
 struct stats {
     struct stats_route routes[STATS_ROUTES_MAX];
     unsigned n_routes;
-    uint64_t routes_other;          /* decisions whose rule did not fit the table */
+    uint64_t routes_other;          /* decisions whose (rule, target) did not fit */
     struct stats_error errors[STATS_ERROR_CLASSES];
     unsigned n_errors;
     uint64_t tick_us, prev_tick_us; /* when the last two stats_period ticks happened
@@ -177,8 +184,8 @@ static inline void stats_sent(struct stats_pool *ps, size_t n)
     ps->total.sent += n;
 }
 
-/* A routing decision by rule (a static string; NULL counts as "other"). */
-void stats_route(struct stats *st, const char *rule);
+/* A routing decision: rule (a static string; NULL counts as "other") sent it to target. */
+void stats_route(struct stats *st, const char *rule, int target);
 
 /* An ErrorResponse to a client with this SQLSTATE (NULL or malformed: class "??"). */
 void stats_error(struct stats *st, const char *sqlstate, enum stats_error_src src);

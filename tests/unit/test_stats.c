@@ -16,6 +16,7 @@
 
 #include "router/breaker.h"
 #include "router/pool.h"
+#include "router/route.h"
 #include "router/stats.h"
 #include "router/worker.h"
 
@@ -198,17 +199,22 @@ static void test_stats_routes_count_by_rule_text(void **state)
 
     (void)state;
     memset(&st, 0, sizeof(st));
-    stats_route(&st, "read");
-    stats_route(&st, "read");
-    stats_route(&st, "transaction");
+    stats_route(&st, "read", ROUTE_REPLICA);
+    stats_route(&st, "read", ROUTE_REPLICA);
+    stats_route(&st, "transaction", ROUTE_PRIMARY);
     snprintf(copy, sizeof(copy), "%s", "read");    /* same text, another pointer */
-    stats_route(&st, copy);
-    stats_route(&st, NULL);
-    assert_int_equal(st.n_routes, 2);
+    stats_route(&st, copy, ROUTE_REPLICA);
+    stats_route(&st, NULL, ROUTE_PRIMARY);
+    stats_route(&st, "transaction", ROUTE_REPLICA);    /* same rule, another target */
+    assert_int_equal(st.n_routes, 3);
     assert_string_equal(st.routes[0].rule, "read");
+    assert_int_equal(st.routes[0].target, ROUTE_REPLICA);
     assert_int_equal(st.routes[0].count, 3);
     assert_string_equal(st.routes[1].rule, "transaction");
+    assert_int_equal(st.routes[1].target, ROUTE_PRIMARY);
     assert_int_equal(st.routes[1].count, 1);
+    assert_int_equal(st.routes[2].target, ROUTE_REPLICA);
+    assert_int_equal(st.routes[2].count, 1);
     assert_int_equal(st.routes_other, 1);
 }
 
@@ -221,11 +227,11 @@ static void test_stats_routes_table_is_bounded(void **state)
     memset(&st, 0, sizeof(st));
     for (int i = 0; i < STATS_ROUTES_MAX + 5; i++) {
         snprintf(names[i], sizeof(names[i]), "r%d", i);
-        stats_route(&st, names[i]);
+        stats_route(&st, names[i], ROUTE_PRIMARY);
     }
     assert_int_equal(st.n_routes, STATS_ROUTES_MAX);
     assert_int_equal(st.routes_other, 5);
-    stats_route(&st, names[0]);     /* known rules still count */
+    stats_route(&st, names[0], ROUTE_PRIMARY);  /* known rules still count */
     assert_int_equal(st.routes[0].count, 2);
     assert_int_equal(st.routes_other, 5);
 }
