@@ -63,6 +63,7 @@ struct backend {
     struct backend *pool_next;      /* idle list */
     uint64_t created_ms;
     uint64_t idle_since_ms;
+    uint32_t gen;                   /* its pool's gen when it connected (RECONNECT) */
     uint64_t state_sig;             /* signature of the SET list applied (replay), 0: none,
                                      * REPLAY_SIG_DIRTY: unknown, reset before any use */
     uint32_t state_client;          /* session id whose untracked changes (set_config, DO)

@@ -13,6 +13,7 @@
 
 #include "protocol/msg.h"
 #include "router/log.h"
+#include "router/pause.h"
 #include "router/replay.h"
 #include "router/worker.h"
 
@@ -204,6 +205,8 @@ static int pool_cover_waiters(struct pool *p, uint64_t now_ms)
 {
     int rc = 0;
 
+    if (pause_active(p->w, p->db))
+        return 0;   /* PAUSE: nothing new is opened; RESUME covers them */
     while (p->wait_head != NULL && p->n_connecting < p->n_waiting &&
            pool_make_room(p, now_ms)) {
         rc = pool_open(p);
@@ -319,7 +322,8 @@ static void pool_count_wait(struct pool *p, uint64_t waited_ms)
 /* A server became free: the longest-waiting client gets it, else it goes idle. */
 static void pool_hand_over(struct pool *p, struct backend *be)
 {
-    struct pool_waiter *wt = pool_pop_waiter(p);
+    /* Paused: the waiters stay queued and the server idle, for PAUSE to close. */
+    struct pool_waiter *wt = pause_active(p->w, p->db) ? NULL : pool_pop_waiter(p);
 
     if (wt == NULL) {
         pool_push_idle(p, be, uv_now(p->w->loop));
@@ -408,6 +412,7 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
         log_debug("pool %s@%s/%s: new server (backend pid %u)", p->user, p->db, p->node,
                   be->srv.be_pid);
         pool_remember_params(p, be);
+        be->gen = p->gen;   /* opened after a RECONNECT: as good as new */
         nodes_success(&p->w->nodes, p->node_id, now, 0);
         p->login_err_until_ms = 0;
         backend_start(be);
@@ -487,7 +492,7 @@ struct backend *pool_take(struct pool *p, uint64_t now_ms)
     struct backend *be = p->idle;
     struct msgbuf b;
 
-    if (be == NULL)
+    if (be == NULL || pause_active(p->w, p->db))
         return NULL;
     p->idle = be->pool_next;
     be->pool_next = NULL;
@@ -517,6 +522,8 @@ void pool_discard(struct backend *be)
         be->ops = NULL;
         be->client = NULL;
         p->n_used--;
+        if (be->gen != p->gen)
+            p->n_old--;
     }
     backend_close(be);
     /* Someone may be waiting for the room this one leaves. */
@@ -531,7 +538,7 @@ void pool_release(struct backend *be, int reset)
     uint64_t now = uv_now(p->w->loop);
     struct msgbuf b;
 
-    if (be->lost || be->status != 'I' || backend_client_pending(be) > 0 ||
+    if (be->lost || be->status != 'I' || backend_client_pending(be) > 0 || be->gen != p->gen ||
         (cfg->server_lifetime_ms > 0 && now - be->created_ms >= cfg->server_lifetime_ms) ||
         pool_surplus(p, now)) {
         pool_discard(be);
@@ -554,8 +561,7 @@ void pool_release(struct backend *be, int reset)
             backend_push_unit(be, BACKEND_SINK_DROP) < 0 ||
             (has_query && backend_push_unit(be, BACKEND_SINK_DROP) < 0)) {
             msgbuf_free(&b);
-            p->n_used++;
-            pool_discard(be);
+            pool_discard(be);   /* no longer counted as used: owner and ops are NULL */
             return;
         }
         msgbuf_free(&b);
@@ -575,6 +581,7 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
 
     for (struct pool *p = w->pools; p != NULL; p = p->next) {
         struct backend **pp = &p->idle;
+        int paused = pause_active(w, p->db);
 
         /* Idle servers past server_idle_timeout or server_lifetime, above min_pool_size. */
         while (*pp != NULL) {
@@ -597,15 +604,20 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
                       too_old ? "server_lifetime" : "server_idle_timeout");
             backend_close(be);
         }
-        while (pool_size(p) < (unsigned)cfg->min_pool_size && now_ms >= p->login_err_until_ms &&
-               pool_may_open(p, now_ms))
+        while (!paused && pool_size(p) < (unsigned)cfg->min_pool_size &&
+               now_ms >= p->login_err_until_ms && pool_may_open(p, now_ms))
             if (pool_open(p) < 0)
                 break;
         if (w->nodes.n[p->node_id].removed)
             pool_fail_removed(p);
-        /* Waiters past query_wait_timeout get an error; waiters may also use the reserve. */
-        while (cfg->query_wait_timeout_ms > 0 && p->wait_head != NULL &&
-               now_ms - p->wait_head->since_ms >= cfg->query_wait_timeout_ms) {
+        /*
+         * Waiters past query_wait_timeout get an error; waiters may also use the reserve.
+         * A PAUSE is the operator's hold, not a shortage: its waiters wait for RESUME,
+         * and their query_wait_timeout starts again from there.
+         */
+        while (!paused && cfg->query_wait_timeout_ms > 0 && p->wait_head != NULL &&
+               now_ms - (p->wait_head->since_ms > p->resumed_ms ? p->wait_head->since_ms :
+                         p->resumed_ms) >= cfg->query_wait_timeout_ms) {
             struct pool_waiter *wt = pool_pop_waiter(p);
 
             p->n_wait_timeouts++;
@@ -666,6 +678,17 @@ void pool_log_waits(struct worker *w)
              (unsigned long long)max, (unsigned long long)timeouts);
 }
 
+void pool_close_idle(struct pool *p)
+{
+    while (p->idle != NULL) {
+        struct backend *be = p->idle;
+
+        p->idle = be->pool_next;
+        p->n_idle--;
+        backend_close(be);
+    }
+}
+
 void pool_close_all(struct worker *w)
 {
     struct pool *p, *next;
@@ -676,14 +699,36 @@ void pool_close_all(struct worker *w)
             uv_close((uv_handle_t *)&p->kick, NULL);
             p->kick_live = 0;
         }
-        while (p->idle != NULL) {
-            struct backend *be = p->idle;
-
-            p->idle = be->pool_next;
-            p->n_idle--;
-            backend_close(be);
-        }
+        pool_close_idle(p);
     }
+}
+
+void pool_reconnect(struct pool *p)
+{
+    p->gen++;
+    p->n_old = p->n_used;   /* every borrowed server is of an older generation now */
+    pool_close_idle(p);
+    pool_cover_waiters(p, uv_now(p->w->loop));
+}
+
+int pool_close_needed(const struct backend *be)
+{
+    return be->pool != NULL && be->gen != be->pool->gen;
+}
+
+void pool_resume(struct pool *p, uint64_t now_ms)
+{
+    p->resumed_ms = now_ms;
+    /* Idle servers exist when RESUME came before PAUSE had closed them. */
+    while (p->idle != NULL && p->wait_head != NULL && !pause_active(p->w, p->db)) {
+        struct backend *be = p->idle;
+
+        p->idle = be->pool_next;
+        be->pool_next = NULL;
+        p->n_idle--;
+        pool_hand_over(p, be);
+    }
+    pool_cover_waiters(p, now_ms);
 }
 
 void pool_free_all(struct worker *w)

@@ -74,6 +74,10 @@ struct pool {
     uint64_t login_err_until_ms;    /* ...and new waiters get that answer until then */
     uv_timer_t kick;            /* fails such waiters from the loop (initialised on use) */
     int kick_live;
+    uint32_t gen;               /* RECONNECT count: a server of an older one is closed
+                                 * when given back (backend.gen) */
+    unsigned n_old;             /* borrowed servers of an older generation */
+    uint64_t resumed_ms;        /* the last RESUME: query_wait_timeout counts from there */
 };
 
 /*
@@ -83,7 +87,8 @@ struct pool {
 struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
                       const char *password);
 
-/* An idle server, detached from the pool's idle list, or NULL if none. */
+/* An idle server, detached from the pool's idle list, or NULL if none or while p's
+ * database is paused (pause.h). */
 struct backend *pool_take(struct pool *p, uint64_t now_ms);
 
 /*
@@ -128,6 +133,20 @@ void pool_log_waits(struct worker *w);
 
 /* Close every idle server (shutdown). */
 void pool_close_all(struct worker *w);
+
+/* Close p's idle servers (PAUSE once every server came back). */
+void pool_close_idle(struct pool *p);
+
+/*
+ * RECONNECT: the servers p has now are closed when given back (idle ones at once); those
+ * connecting are taken as new. pool_close_needed tells a server to be closed so.
+ */
+void pool_reconnect(struct pool *p);
+int pool_close_needed(const struct backend *be);
+
+/* p's database was resumed: idle servers go to its waiters, connections are opened for
+ * the others, and their query_wait_timeout counts from now. */
+void pool_resume(struct pool *p, uint64_t now_ms);
 
 /* Free the pools themselves (after the loop finished closing their servers). */
 void pool_free_all(struct worker *w);

@@ -11,6 +11,7 @@
 #include "config/cfg.h"
 #include "router/catalog.h"
 #include "router/nodes.h"
+#include "router/pause.h"
 #include "router/routing.h"
 #include "router/stats.h"
 
@@ -42,6 +43,7 @@ struct worker {
     uv_timer_t maint;           /* once a second: pool_maintain */
     struct login_secret *secrets;
     int draining;               /* SIGTERM: no new clients, exit when the last one leaves */
+    struct pause pause;         /* databases paused by the console (PAUSE, KILL <db>) */
 };
 
 #endif

@@ -4,9 +4,9 @@
  * run against several pools (3 nodes x 2 users on one database, so max_db_connections is
  * shared): clients arrive and borrow from any node's pool, give servers back (idle, in a
  * transaction, lost), leave the queue, connections succeed, fail or cannot even start,
- * idle servers die, time passes (query_wait_timeout, server_idle_timeout, lifetime), and
- * the configuration is reloaded with other limits. After every step the invariants are
- * checked:
+ * idle servers die, time passes (query_wait_timeout, server_idle_timeout, lifetime), the
+ * configuration is reloaded with other limits, and the console PAUSEs, RESUMEs and
+ * RECONNECTs the database. After every step the invariants are checked:
  *   - no client waits while its pool has an idle server, or room to open one that is not
  *     already being opened for it (the limit, or max_db_connections with no idle server
  *     of the same database left to close);
@@ -15,7 +15,12 @@
  *   - a server handed to a waiter comes from the pool it waited on (the session runs its
  *     unit there: choosing again strands the server), and waiters are served in arrival
  *     order;
- *   - no pool grows past the largest limit it was ever given.
+ *   - no pool grows past the largest limit it was ever given;
+ *   - while the database is paused, no server is handed to anyone, no connection is
+ *     opened for waiters and nobody times out; once PAUSE saw every server back, none
+ *     is left idle;
+ *   - a server borrowed before a RECONNECT is closed when given back, never idle again,
+ *     and the pool counts exactly those still out (what WAIT_CLOSE waits for).
  * Connections are fake: backend_connect, backend_start and backend_close are wrapped at
  * link time (-Wl,--wrap, see the Makefile), so the model decides when a connect finishes.
  * Every sequence ends with everything given back and closed, and uv_loop_close() == 0.
@@ -55,6 +60,7 @@ struct m_server {
     struct backend *be;
     enum m_where where;
     int client;                 /* with M_HELD */
+    int old;                    /* borrowed when a RECONNECT came */
 };
 
 struct m_client_state {
@@ -82,9 +88,13 @@ struct model {
     uint64_t seed;
     int step;
     uint32_t event;             /* the last step's event, for failure messages */
+    int paused;
+    int resuming;               /* inside pause_clear */
 };
 
 static struct model *cur;       /* the wrapped functions find the model here */
+/* Over every seed: the console's cases did happen (the checks were not vacuous). */
+static unsigned m_old_closed, m_drained, m_resumed_waiters;
 
 static uint32_t m_rand(struct model *m, uint32_t n)
 {
@@ -148,6 +158,7 @@ int __wrap_backend_connect(struct backend *be, uv_loop_t *loop, struct pool *poo
         return -EMFILE;     /* as when pgrouter runs out of descriptors */
     }
     assert_true(m->n_srv < M_SERVERS);
+    assert_false(m->paused);    /* PAUSE opens nothing */
     memset(be, 0, sizeof(*be));
     srvstmt_init(&be->stmts);
     be->pool = pool;
@@ -194,6 +205,8 @@ static void m_done(struct pool_waiter *wt, struct backend *be, const char *err)
     assert_int_equal(c->state, C_WAITING);
     assert_null(wt->pool);
     if (be == NULL) {
+        if (err == NULL)
+            assert_false(m->paused);    /* no query_wait_timeout while paused */
         c->state = C_AWAY;
         if (err == NULL)
             m->timeouts++;
@@ -208,7 +221,10 @@ static void m_done(struct pool_waiter *wt, struct backend *be, const char *err)
             assert_true(m->cl[i].seq > c->seq);
     struct m_server *ms = m_find(m, be);
 
-    assert_true(ms->where == M_LIMBO || ms->where == M_CONNECTING);
+    assert_false(m->paused);
+    /* RESUME hands out servers PAUSE had not closed yet, from the idle list. */
+    assert_true(ms->where == M_LIMBO || ms->where == M_CONNECTING ||
+                (m->resuming && ms->where == M_IDLE));
     ms->where = M_HELD;
     ms->client = ci;
     be->owner = c;
@@ -229,6 +245,7 @@ static void m_check(struct model *m)
 
     for (struct pool *p = m->w.pools; p != NULL; p = p->next) {
         unsigned idle = 0, waiting = 0, used = 0, connecting = 0, db_size = 0, db_idle = 0;
+        unsigned old = 0;
         uint64_t last_seq = 0;
         struct pool_waiter *tail = NULL;
 
@@ -259,13 +276,19 @@ static void m_check(struct model *m)
             if (ms->be == NULL || ms->be->pool != p)
                 continue;
             used += ms->where == M_HELD;
+            old += ms->where == M_HELD && ms->old;
             connecting += ms->where == M_CONNECTING;
         }
+        assert_int_equal(p->n_old, old);
+        assert_int_equal(pause_closing(&m->w, p->db) >= old, 1);
+        assert_int_equal(pause_active(&m->w, p->db), m->paused != 0);
         assert_int_equal(p->n_idle, idle);
         assert_int_equal(p->n_waiting, waiting);
         assert_int_equal(p->n_used, used);
         assert_int_equal(p->n_connecting, connecting);
         assert_true(m_pool_size(p) <= m->max_limit);
+        if (m->paused)
+            continue;   /* waiters wait for RESUME, idle servers or not */
         /* Nobody waits while a server sits idle in the pool. */
         if (waiting > 0)
             assert_int_equal(idle, 0);
@@ -323,6 +346,7 @@ static void m_borrow(struct model *m, int ci)
     if (be != NULL) {
         struct m_server *ms = m_find(m, be);
 
+        assert_false(m->paused);
         assert_int_equal(ms->where, M_IDLE);
         ms->where = M_HELD;
         ms->client = ci;
@@ -347,6 +371,7 @@ static void m_give_back(struct model *m, int ci)
     struct backend *be = c->be;
     struct m_server *ms = m_find(m, be);
     uint32_t how = m_rand(m, 10);
+    int old = ms->old;
 
     c->state = C_AWAY;
     c->be = NULL;
@@ -364,6 +389,11 @@ static void m_give_back(struct model *m, int ci)
     }
     m->start_fails = 0;
     m_settle(ms);
+    if (old) {
+        assert_true(ms->where == M_CLOSING || ms->where == M_CLOSED);
+        m_old_closed++;
+    }
+    ms->old = 0;
 }
 
 static void m_connect_finishes(struct model *m, int ok)
@@ -413,12 +443,57 @@ static void m_reload(struct model *m)
     pool_maintain(&m->w, m_now(m));
 }
 
+/* The console: PAUSE (and PAUSE's end once every server is back), RESUME, RECONNECT. */
+static void m_console(struct model *m)
+{
+    switch (m_rand(m, 4)) {
+    case 0:
+        if (!m->paused) {
+            int one = m_rand(m, 2);
+
+            m->paused = 1;
+            assert_int_equal(pause_set(&m->w, one ? "db" : NULL, 7), 0);
+            assert_int_equal(pause_set(&m->w, "db", 8), -EALREADY);
+            /* RESUME db cannot lift a PAUSE of everything. */
+            if (!one)
+                assert_int_equal(pause_clear(&m->w, "db"), -EBUSY);
+            /* PAUSE of everything on top of one database's. */
+            assert_int_equal(pause_set(&m->w, NULL, 8), one ? 0 : -EALREADY);
+        } else {
+            m->paused = 0;     /* RESUME may open connections at once */
+            m->resuming = 1;
+            for (struct pool *p = m->w.pools; p != NULL; p = p->next)
+                m_resumed_waiters += p->n_waiting;
+            assert_int_equal(pause_clear(&m->w, NULL), 0);
+            m->resuming = 0;
+            assert_int_equal(pause_clear(&m->w, "db"), -ENOENT);
+            assert_int_equal(pause_clear(&m->w, NULL), -ENOENT);
+        }
+        break;
+    case 1:
+        if (m->paused && pause_drained(&m->w, "db", 1)) {
+            for (struct pool *p = m->w.pools; p != NULL; p = p->next)
+                assert_int_equal(m_pool_size(p), 0);
+            m_drained++;
+        }
+        break;
+    default:
+        for (int i = 0; i < m->n_srv; i++)
+            if (m->srv[i].where == M_HELD)
+                m->srv[i].old = 1;
+        pause_reconnect(&m->w, "db");
+        for (int i = 0; i < m->n_srv; i++)
+            assert_true(m->srv[i].where != M_IDLE);
+        break;
+    }
+}
+
 static void m_step(struct model *m)
 {
     int ci = (int)m_rand(m, M_CLIENTS);
     struct m_client_state *c = &m->cl[ci];
 
-    m->event = m_rand(m, 12);
+    m->event = m_rand(m, 13);
     if (getenv("PGROUTER_MODEL_TRACE") != NULL)
         fprintf(stderr, "step %d event %u client %d state %d pool %s\n", m->step, m->event,
                 ci, c->state, c->pool != NULL ? c->pool->user : "-");
@@ -459,6 +534,10 @@ static void m_step(struct model *m)
             m_reload(m);
         else
             uv_run(&m->loop, UV_RUN_NOWAIT);    /* closes finish */
+        break;
+    case 12:
+        if (m_rand(m, 3) == 0)
+            m_console(m);
         break;
     }
 }
@@ -557,6 +636,13 @@ static void test_pool_model_random_sequences_keep_every_invariant(void **state)
         if (seed % 100 == 0 || seed == last)
             print_message("pool model: seeds %llu..%llu passed\n", (unsigned long long)first,
                           (unsigned long long)seed);
+    }
+    print_message("pool model: %u servers closed after RECONNECT, %u PAUSEs drained, %u "
+                  "waiters resumed\n", m_old_closed, m_drained, m_resumed_waiters);
+    if (first != last) {
+        assert_true(m_old_closed > 0);
+        assert_true(m_drained > 0);
+        assert_true(m_resumed_waiters > 0);
     }
 }
 
