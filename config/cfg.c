@@ -76,6 +76,8 @@ static const struct cfg_key cfg_keys[] = {
     { PG(syslog_ident), "syslog_ident", cfgvalue_parse_string, 0, 0, 0 },
     { PG(syslog_facility), "syslog_facility", cfgvalue_parse_facility, 0, 0, 0 },
     { PG(stats_period_ms), "stats_period", cfgvalue_parse_duration, 1000, CFG_MS_DAY, 0 },
+    { PG(admin_users), "admin_users", cfgvalue_parse_string, 0, 0, 0 },
+    { PG(stats_users), "stats_users", cfgvalue_parse_string, 0, 0, 0 },
     { LD(default_name), "default_cluster", cfgvalue_parse_name, 0, 0, 0 },
 
     { PG(pool_mode), "pool_mode", cfgvalue_parse_pool_mode, 0, 0, 0 },
@@ -615,6 +617,8 @@ static void cfg_free(struct cfg *c)
     free(c->health.database);
     free(c->pidfile);
     free(c->syslog_ident);
+    free(c->admin_users);
+    free(c->stats_users);
     free(c->server_check_query);
     free(c->server_reset_query);
     cfgvalue_free_funclist(c->write_functions);
@@ -783,6 +787,25 @@ void cfg_unref(struct cfg *c)
 const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name)
 {
     return userlist_find(c->users, c->n_users, name);
+}
+
+int cfg_user_listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    while (list != NULL && *list != '\0') {
+        size_t len;
+
+        list += strspn(list, " \t,");
+        len = strcspn(list, ",");
+        /* the entry without the blanks around it */
+        while (len > 0 && (list[len - 1] == ' ' || list[len - 1] == '\t'))
+            len--;
+        if (len > 0 && len == n && memcmp(list, name, n) == 0)
+            return 1;
+        list += strcspn(list, ",");
+    }
+    return 0;
 }
 
 const struct cfg_cluster *cfg_find_cluster(const struct cfg *c, const char *name)

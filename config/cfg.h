@@ -176,6 +176,8 @@ struct cfg {
     int syslog;                     /* also log to syslog(3) (default 0) */
     char *syslog_ident;             /* never NULL; default "pgrouter" */
     int syslog_facility;            /* enum cfg_facility, default daemon */
+    char *admin_users;              /* comma-separated names for the admin console, NULL = none */
+    char *stats_users;              /* ...who may only run its SHOW commands */
     struct cfg_cluster *clusters;   /* in file order */
     size_t n_clusters;
     const struct cfg_cluster *default_cluster;  /* points into clusters, never NULL */
@@ -212,6 +214,12 @@ void cfg_unref(struct cfg *c);
 
 /* The auth_file entry for user name (exact, case-sensitive), or NULL if none. */
 const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name);
+
+/*
+ * Is name (exact, case-sensitive) one of the comma-separated names in list (admin_users,
+ * stats_users; blanks around a name ignored)? NULL list: no one.
+ */
+int cfg_user_listed(const char *list, const char *name);
 
 /* The cluster called name, or NULL if none. */
 const struct cfg_cluster *cfg_find_cluster(const struct cfg *c, const char *name);

@@ -167,6 +167,71 @@ void msg_auth(struct msgbuf *b, enum msg_auth code, const void *data, size_t n)
     msg_end(b, at);
 }
 
+void msg_row_desc(struct msgbuf *b, const char *const *names, const uint32_t *types, int n)
+{
+    size_t at = msg_begin(b, 'T');
+
+    msgbuf_put8(b, (uint8_t)((unsigned)n >> 8));
+    msgbuf_put8(b, (uint8_t)n);
+    for (int i = 0; i < n; i++) {
+        int16_t typlen = types[i] == 20 ? 8 : types[i] == 23 ? 4 : types[i] == 21 ? 2
+                         : types[i] == 16 ? 1 : -1;
+
+        msgbuf_putstr(b, names[i]);
+        msgbuf_put32(b, 0);                 /* table OID: none */
+        msgbuf_put8(b, 0);                  /* column number: none */
+        msgbuf_put8(b, 0);
+        msgbuf_put32(b, types[i]);
+        msgbuf_put8(b, (uint8_t)((uint16_t)typlen >> 8));
+        msgbuf_put8(b, (uint8_t)typlen);
+        msgbuf_put32(b, 0xffffffffu);       /* typmod -1 */
+        msgbuf_put8(b, 0);                  /* format: text */
+        msgbuf_put8(b, 0);
+    }
+    msg_end(b, at);
+}
+
+size_t msg_datarow_begin(struct msgbuf *b)
+{
+    size_t at = msg_begin(b, 'D');
+
+    msgbuf_put8(b, 0);      /* the cell count, filled in by msg_datarow_end */
+    msgbuf_put8(b, 0);
+    return at;
+}
+
+void msg_datarow_cell(struct msgbuf *b, const void *p, size_t n)
+{
+    if (p == NULL) {
+        msgbuf_put32(b, 0xffffffffu);
+        return;
+    }
+    msgbuf_put32(b, (uint32_t)n);
+    msgbuf_put(b, p, n);
+}
+
+void msg_datarow_end(struct msgbuf *b, size_t at, uint16_t cells)
+{
+    if (b->oom)
+        return;
+    b->data[at + 4] = (uint8_t)(cells >> 8);
+    b->data[at + 5] = (uint8_t)cells;
+    msg_end(b, at);
+}
+
+void msg_command_complete(struct msgbuf *b, const char *tag)
+{
+    size_t at = msg_begin(b, 'C');
+
+    msgbuf_putstr(b, tag);
+    msg_end(b, at);
+}
+
+void msg_empty_query(struct msgbuf *b)
+{
+    msg_raw(b, 'I', NULL, 0);
+}
+
 void msg_raw(struct msgbuf *b, uint8_t type, const void *body, size_t n)
 {
     size_t at = msg_begin(b, type);

@@ -56,6 +56,21 @@ void msg_auth(struct msgbuf *b, enum msg_auth code, const void *data, size_t n);
 size_t msg_begin(struct msgbuf *b, uint8_t type);
 void msg_end(struct msgbuf *b, size_t at);
 
+/*
+ * The messages of a result set pgrouter answers itself (the admin console), all in text
+ * format. RowDescription: n columns with their names and type OIDs (typlen is derived:
+ * 2, 4 or 8 for int2/int4/int8 and bool's 1, -1 for anything else).
+ */
+void msg_row_desc(struct msgbuf *b, const char *const *names, const uint32_t *types, int n);
+/* DataRow: msg_datarow_begin, one msg_datarow_cell per column (p NULL: SQL NULL), then
+ * msg_datarow_end with the offset begin returned and the number of cells written. */
+size_t msg_datarow_begin(struct msgbuf *b);
+void msg_datarow_cell(struct msgbuf *b, const void *p, size_t n);
+void msg_datarow_end(struct msgbuf *b, size_t at, uint16_t cells);
+/* CommandComplete with tag ("SHOW", "SELECT 3"), EmptyQueryResponse. */
+void msg_command_complete(struct msgbuf *b, const char *tag);
+void msg_empty_query(struct msgbuf *b);
+
 /* A typed message with an arbitrary body (used for tests and simple replies). */
 void msg_raw(struct msgbuf *b, uint8_t type, const void *body, size_t n);
 

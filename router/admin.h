@@ -86,4 +86,18 @@ void admin_error(struct admin_reply *r, const char *sqlstate, const char *fmt, .
 void admin_notice(struct admin_reply *r, const char *fmt, ...)     /* NoticeResponse first */
     __attribute__((format(printf, 2, 3)));
 
+/* ---- the session side (admin.c; called from greet.c and session.c) ---- */
+
+/* Is db the admin console's virtual database ("pgrouter", or "pgbouncer" for its tools)? */
+int admin_database(const char *db);
+/* s authenticated to the admin database: admit it (admin_users, stats_users) and greet it,
+ * or close it with FATAL 28000. */
+void admin_login(struct session *s);
+/* Client input of a greeted admin session. */
+void admin_read(struct session *s);
+/* Free the admin state of s (when the session goes). */
+void admin_free(struct session *s);
+/* 1 if s is an admin session of a user in admin_users (all commands), else 0. */
+int admin_is_admin(const struct session *s);
+
 #endif

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "protocol/msg.h"
+#include "router/admin.h"
 #include "router/log.h"
 
 /* Parameters whose client value wins over the pool's in the greeting. */
@@ -208,6 +209,10 @@ void greet_login(struct session *s)
         auth_close(s->auth);
         free(s->auth);
         s->auth = NULL;
+    }
+    if (admin_database(s->db)) {
+        admin_login(s);
+        return;
     }
     session_set_state(s, SESSION_CONNECT);
     conn_want_read(&s->client, 0);

@@ -18,6 +18,7 @@
 #include "protocol/extq.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
+#include "router/admin.h"
 #include "router/cancel.h"
 #include "router/connlog.h"
 #include "router/log.h"
@@ -92,6 +93,7 @@ static void session_release(struct session *s)
     free(s->startup_pkt);
     free(s->deferred_begin);
     free(s->st);
+    admin_free(s);
     cfg_unref(s->cfg);
     free(s);
     if (w->draining && w->sessions == NULL && !w->listening)
@@ -542,7 +544,10 @@ static void session_client_read(struct conn *c)
     case SESSION_IDLE:
     case SESSION_IN_TX:
     case SESSION_COPY:
-        frontend_pump(s);
+        if (s->admin != NULL)
+            admin_read(s);      /* the admin console never borrows a server */
+        else
+            frontend_pump(s);
         break;
     case SESSION_CLOSING:
         conn_consume(c, c->recvd - c->parsed);

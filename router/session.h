@@ -190,6 +190,7 @@ struct session {
     int catalog_refresh;            /* a function was created or changed: read it again */
     struct backend *refreshing;     /* SESSION_WAIT_STATE: the catalog is read again here */
     struct auth *auth;              /* during authentication only */
+    struct admin_conn *admin;       /* admin console session (admin.c), else NULL */
     char tag[64];                   /* "c42 app@appdb" for logs */
     struct connlog connlog;         /* address, start, why it ended: for log lines */
 };

@@ -70,6 +70,10 @@ seed fuzz_cfg \
     '[pgrouter]\nlisten_port = 6432\nauth_type = trust\n[cluster.main]\nprimary = 127.0.0.1:5432\n' \
     '[pgrouter]\nlisten_port = 70000\nbogus = 1\n[cluster.x]\nreplicas = a:1, b:2 weight=3\n' \
     '[pgrouter]\nauth_type = trust\ndefault_cluster = a\n[sharding]\ntenant_column = t\nsharded_tables = x\nbuckets = 4\n[cluster.a]\nprimary = h:1\nbuckets = 0-1\n[cluster.b]\nprimary = h:2\nbuckets = 2-3\n[tenants]\nacme = b\n'
+# fuzz_admin: admin console Query strings: several statements, quotes, comments.
+seed fuzz_admin \
+    'SHOW POOLS; show\tclients ;; EXPLAIN ROUTE SELECT '"'"';'"'"' -- x;\n' \
+    'KILL 42 /* a; /* b */ */; SHOW $q$;$q$ E'"'"'\\'"'"';'"'"' "a;b"'
 
 failed=0
 passed=0
@@ -99,6 +103,7 @@ run fuzz_frame protocol/frame.c protocol/msg.c
 run fuzz_startup protocol/frame.c protocol/startup.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
+run fuzz_admin router/adminparse.c
 run fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c
 
 echo "fuzz: $passed passed, $failed failed"

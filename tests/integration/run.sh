@@ -327,7 +327,8 @@ RYW_WAIT=3
 write_ini() {
     local out=$1 port=$2 auth=$3 dir
     dir=$(dirname "$out")
-    printf '"app" "app"\n"other" "other"\n' >"$dir/userlist.txt"
+    printf '"app" "app"\n"other" "other"\n"admin" "admin"\n"stats" "stats"\n' \
+        >"$dir/userlist.txt"
     if [ -f config/pgrouter.ini ]; then
         sed -e "s/127\.0\.0\.1:5432\b/127.0.0.1:$PRIMARY_PORT/g" \
             -e "s/127\.0\.0\.1:5433\b/127.0.0.1:$REPLICA1_PORT/g" \
@@ -361,6 +362,8 @@ listen_addr = 127.0.0.1
 listen_port = $port
 auth_type = $auth
 auth_file = $dir/userlist.txt
+admin_users = admin
+stats_users = stats
 
 [cluster.main]
 primary = 127.0.0.1:$PRIMARY_PORT

@@ -1428,11 +1428,45 @@ static void test_cfg_reports_max_open_timeout_below_open_timeout(void **state)
                   "default)\n");
 }
 
+static void test_cfg_reads_admin_and_stats_users(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD "admin_users = admin, ops ,root\n"
+                            "stats_users = mon\n" MIN_CLUSTER);
+
+    (void)state;
+    assert_string_equal(c->admin_users, "admin, ops ,root");
+    assert_true(cfg_user_listed(c->admin_users, "admin"));
+    assert_true(cfg_user_listed(c->admin_users, "ops"));
+    assert_true(cfg_user_listed(c->admin_users, "root"));
+    assert_false(cfg_user_listed(c->admin_users, "mon"));
+    assert_false(cfg_user_listed(c->admin_users, "Admin"));   /* names are exact */
+    assert_false(cfg_user_listed(c->admin_users, "adm"));     /* not a prefix */
+    assert_false(cfg_user_listed(c->admin_users, "admin, ops"));
+    assert_false(cfg_user_listed(c->admin_users, ""));
+    assert_true(cfg_user_listed(c->stats_users, "mon"));
+    cfg_unref(c);
+}
+
+static void test_cfg_admin_users_default_to_no_one(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD MIN_CLUSTER);
+
+    (void)state;
+    assert_null(c->admin_users);
+    assert_null(c->stats_users);
+    assert_false(cfg_user_listed(c->admin_users, "admin"));
+    assert_false(cfg_user_listed(NULL, "postgres"));
+    assert_false(cfg_user_listed(",, ,", "postgres"));
+    cfg_unref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cfg_loads_every_value_of_a_full_config),
         cmocka_unit_test(test_cfg_applies_defaults_and_picks_the_only_cluster),
+        cmocka_unit_test(test_cfg_reads_admin_and_stats_users),
+        cmocka_unit_test(test_cfg_admin_users_default_to_no_one),
         cmocka_unit_test(test_cfg_defaults_to_scram),
         cmocka_unit_test(test_cfg_resolves_relative_auth_file_next_to_the_config),
         cmocka_unit_test(test_cfg_trust_with_auth_file_still_lists_users),

@@ -335,6 +335,66 @@ static void test_msg_error_field_never_reads_past_any_prefix(void **state)
     msgbuf_free(&b);
 }
 
+static void test_msg_row_desc_matches_protocol_bytes(void **state)
+{
+    static const char *const names[] = { "id", "name", "n" };
+    static const uint32_t types[] = { 23, 25, 20 };
+    /* name, table OID 0, column 0, type OID, typlen, typmod -1, format 0 (text) */
+    static const uint8_t want[] = {
+        'T', 0, 0, 0, 70, 0, 3,
+        'i', 'd', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 0,
+        'n', 'a', 'm', 'e', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0, 0,
+        'n', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 8, 0xff, 0xff, 0xff, 0xff, 0, 0,
+    };
+    struct msgbuf b;
+
+    (void)state;
+    msgbuf_init(&b);
+    msg_row_desc(&b, names, types, 3);
+    check_bytes(&b, want, sizeof(want));
+    msgbuf_free(&b);
+}
+
+static void test_msg_datarow_counts_cells_and_sends_null_as_minus_one(void **state)
+{
+    static const uint8_t want[] = {
+        'D', 0, 0, 0, 20, 0, 3,
+        0, 0, 0, 2, 'h', 'i',
+        0xff, 0xff, 0xff, 0xff,
+        0, 0, 0, 0,
+    };
+    struct msgbuf b;
+    size_t at;
+
+    (void)state;
+    msgbuf_init(&b);
+    at = msg_datarow_begin(&b);
+    msg_datarow_cell(&b, "hi", 2);
+    msg_datarow_cell(&b, NULL, 0);
+    msg_datarow_cell(&b, "", 0);
+    msg_datarow_end(&b, at, 3);
+    check_bytes(&b, want, sizeof(want));
+    msgbuf_free(&b);
+}
+
+static void test_msg_command_complete_and_empty_query_match_protocol_bytes(void **state)
+{
+    static const uint8_t want[] = {
+        'C', 0, 0, 0, 9, 'S', 'H', 'O', 'W', 0,
+        'I', 0, 0, 0, 4,
+    };
+    struct msgbuf b;
+
+    (void)state;
+    msgbuf_init(&b);
+    msg_command_complete(&b, "SHOW");
+    msg_empty_query(&b);
+    assert_int_equal(b.len, sizeof(want));
+    assert_memory_equal(b.data, want, sizeof(want));
+    msgbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +412,9 @@ int main(void)
         cmocka_unit_test(test_msg_error_field_returns_null_on_malformed_bodies),
         cmocka_unit_test(test_msg_error_field_stops_at_terminator),
         cmocka_unit_test(test_msg_error_field_never_reads_past_any_prefix),
+        cmocka_unit_test(test_msg_row_desc_matches_protocol_bytes),
+        cmocka_unit_test(test_msg_datarow_counts_cells_and_sends_null_as_minus_one),
+        cmocka_unit_test(test_msg_command_complete_and_empty_query_match_protocol_bytes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
