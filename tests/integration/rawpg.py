@@ -102,7 +102,7 @@ def expect_auth(sock):
     return code, payload[4:]
 
 
-def scram_login(sock, password, mechanisms):
+def scram_login(sock, password, mechanisms, seen=None):
     if b"SCRAM-SHA-256" not in mechanisms.split(b"\0"):
         raise ValueError("server offers no SCRAM-SHA-256: %r" % mechanisms)
     nonce = base64.b64encode(os.urandom(18)).decode()
@@ -136,13 +136,18 @@ def scram_login(sock, password, mechanisms):
                                             hashlib.sha256).digest()).decode()
     if data.decode() != want:
         raise ValueError("wrong server signature in SASLFinal")
+    if seen is not None:
+        # what went over the wire, for tests that check none of it is logged
+        seen["client_proof"] = base64.b64encode(proof).decode()
+        seen["server_signature"] = want[2:]
     code, _ = expect_auth(sock)
     if code != 0:
         raise ValueError("expected AuthenticationOk, got auth code %d" % code)
 
 
-def login(sock, user, password, db, send_startup=True):
-    """Startup and authentication; returns after the first ReadyForQuery."""
+def login(sock, user, password, db, send_startup=True, seen=None):
+    """Startup and authentication; returns after the first ReadyForQuery.  seen, a dict,
+    gets what the exchange sent (md5_response, client_proof, server_signature)."""
     if send_startup:
         sock.sendall(startup_packet(user, db))
     code, data = expect_auth(sock)
@@ -152,10 +157,12 @@ def login(sock, user, password, db, send_startup=True):
     elif code == 5:
         inner = hashlib.md5((password + user).encode()).hexdigest()
         outer = hashlib.md5(inner.encode() + data[:4]).hexdigest()
+        if seen is not None:
+            seen["md5_response"] = "md5" + outer
         sock.sendall(msg(b"p", b"md5" + outer.encode() + b"\0"))
         code, data = expect_auth(sock)
     elif code == 10:
-        scram_login(sock, password, data)
+        scram_login(sock, password, data, seen)
         code = 0
     if code != 0:
         raise ValueError("unsupported authentication request %d" % code)

@@ -456,6 +456,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/lifecycle.sh
 . "$HERE/lifecycle.sh"
 
+# connection, disconnection and pooler-error lines, syslog, no secret: logs_cases
+# shellcheck source=tests/integration/logs.sh
+. "$HERE/logs.sh"
+
 # ---- cases: plain psql ----------------------------------------------------
 
 t_simple_query() {
@@ -1068,6 +1072,7 @@ main() {
     connect_cases
     lifecycle_cases
     reload_cases
+    logs_cases
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini
