@@ -18,7 +18,8 @@ What the README promises and each case checks:
     and a reload turns them (and verbose) on and off again;
   - syslog = 1, set by a reload, sends the same lines to /dev/log with syslog_ident and
     syslog_facility, and syslog = 0 stops it (a pgrouter of the case's own, which sees a
-    socket of the test as /dev/log: see DevLog);
+    socket of the test as /dev/log: see DevLog); a reload that sets logfile moves the
+    lines there, and the next reload reopens it (log rotation);
   - at verbose = 2, through SCRAM, md5 and plain auth_file entries, failed logins, health
     checks with a password (right, then wrong), a startup packet carrying password-like
     parameters and reloads, the log holds none of the passwords, secrets, md5 responses,
@@ -374,7 +375,7 @@ class DevLog:
 
 
 @case
-def syslog_on_reload_gets_the_lines_with_ident_and_facility():
+def syslog_and_logfile_on_reload():
     d = os.path.join(LOGS_DIR, "logs_syslog")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "userlist.txt"), "w") as f:
@@ -422,6 +423,24 @@ def syslog_on_reload_gets_the_lines_with_ident_and_facility():
         wait_line(path, r"disconnect from 127\.0\.0\.1:%d " % ok, since)
         late = [m for m in dev.messages(1.0) if "pgr-itest" in m]
         check(not late, "syslog = 0 after reload, still sent: %r" % late[:2])
+
+        # logfile by reload, and reopened by the next one after a rotation
+        logfile = os.path.join(d, "file.log")
+        state["syslog"] = "syslog = 0\nlogfile = %s" % logfile
+        write_ini(ini, port)
+        os.kill(proc.pid, signal.SIGHUP)
+        wait_for("the new logfile", lambda: os.path.exists(logfile), 15)
+        wait_line(logfile, r"configuration reloaded")
+        ok, _ = some_traffic(port)
+        wait_line(logfile, r"disconnect from 127\.0\.0\.1:%d " % ok)
+        os.rename(logfile, logfile + ".1")
+        os.kill(proc.pid, signal.SIGHUP)
+        wait_for("the logfile after the rotation", lambda: os.path.exists(logfile), 15)
+        wait_line(logfile, r"configuration reloaded")
+        ok2, _ = some_traffic(port)
+        wait_line(logfile, r"disconnect from 127\.0\.0\.1:%d " % ok2)
+        check("127.0.0.1:%d " % ok2 not in read_log(logfile + ".1"),
+              "written to the rotated file after the reload")
         proc.send_signal(signal.SIGTERM)
         check(proc.wait(20) == 0, "exit status %s after SIGTERM" % proc.returncode)
     finally:
@@ -467,10 +486,10 @@ def start_own(name, write_ini, env, wrap=()):
     d = os.path.join(LOGS_DIR, name)
     os.makedirs(d, exist_ok=True)
     ini, log = os.path.join(d, "pgrouter.ini"), os.path.join(d, "pgrouter.log")
-    for _ in range(3):
+    for attempt in range(3):
         port = free_port()
         write_ini(ini, port)
-        out = open(log, "ab")
+        out = open(log, "wb" if attempt == 0 else "ab")     # this run's lines only
         since = out.tell()
         proc = subprocess.Popen(list(wrap) + [os.environ["LOGS_BIN"], "-c", ini], stdout=out,
                                 stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent)
@@ -623,8 +642,11 @@ def no_password_or_secret_in_the_log_at_verbose_2():
         local = sock.getsockname()[1]
         since = os.path.getsize(path)
         proc.send_signal(signal.SIGINT)
-        check(proc.wait(20) == 0, "exit status %s after SIGINT" % proc.returncode)
+        mtype, payload = rawpg.read_msg(sock)
+        check(mtype == b"E" and rawpg.parse_error(payload).get("C") == "57P01",
+              "SIGINT: the client got %r %r" % (mtype, payload))
         sock.close()
+        check(proc.wait(20) == 0, "exit status %s after SIGINT" % proc.returncode)
         wait_line(path, r"disconnect from 127\.0\.0\.1:%d user=app database=appdb "
                   r"duration=\d+\.\d{3}s reason: pgrouter shutting down$" % local, since, 5)
     finally:
