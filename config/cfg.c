@@ -160,6 +160,11 @@ size_t cfg_key_find(enum cfg_sect sect, const char *name)
     return CFG_N_KEYS;
 }
 
+const struct cfg_key *cfg_key_at(size_t i)
+{
+    return i < CFG_N_KEYS ? &cfg_keys[i] : NULL;
+}
+
 /* ---- sections ---- */
 
 static const char *cfg_sect_label(enum cfg_sect sect)
@@ -689,6 +694,21 @@ static int cfg_set_late_defaults(struct cfg *c)
     c->n_read_only_functions = cfg_count_names(c->read_only_functions);
     c->sharding.n_tables = cfg_count_names(c->sharding.tables);
     return 0;
+}
+
+struct cfg *cfg_new_defaults(void)
+{
+    struct cfg *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    cfg_set_defaults(c);
+    if (cfg_set_late_defaults(c) < 0) {
+        cfg_free(c);
+        return NULL;
+    }
+    c->refs = 1;
+    return c;
 }
 
 static int cfg_fail_text(char **errors, const char *path, int err)

@@ -91,6 +91,10 @@ struct loader {
  * (callers pass literals); an unknown one returns the table's size.
  */
 size_t cfg_key_find(enum cfg_sect sect, const char *name);
+/* The i-th entry of the key table, or NULL past the end (cfgshow.c). */
+const struct cfg_key *cfg_key_at(size_t i);
+/* A snapshot holding only the defaults (refs 1, no clusters), or NULL (cfgshow.c). */
+struct cfg *cfg_new_defaults(void);
 
 /* ---- config/cfgload.c: the error list ---- */
 

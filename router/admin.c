@@ -427,6 +427,7 @@ static void admin_pump(struct session *s)
         conn_consume(c, f.len);
         if (f.type == 'X') {
             conn_discard(c);
+            connlog_why(s, "client closed the connection");
             session_close(s);
             return;
         }
@@ -495,7 +496,7 @@ void admin_read(struct session *s)
 
 void admin_login(struct session *s)
 {
-    const char *app = startup_get(s->st, "application_name");
+    const char *app = s->app_name;
     struct admin_conn *a;
     struct msgbuf b;
     int full = cfg_user_listed(s->cfg->admin_users, s->user);

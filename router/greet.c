@@ -210,6 +210,7 @@ void greet_login(struct session *s)
         free(s->auth);
         s->auth = NULL;
     }
+    s->app_name = startup_get(s->st, "application_name");
     if (admin_database(s->db)) {
         admin_login(s);
         return;

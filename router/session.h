@@ -191,6 +191,7 @@ struct session {
     struct backend *refreshing;     /* SESSION_WAIT_STATE: the catalog is read again here */
     struct auth *auth;              /* during authentication only */
     struct admin_conn *admin;       /* admin console session (admin.c), else NULL */
+    const char *app_name;           /* application_name at startup (in startup_pkt), or NULL */
     char tag[64];                   /* "c42 app@appdb" for logs */
     struct connlog connlog;         /* address, start, why it ended: for log lines */
 };
