@@ -285,7 +285,7 @@ static void admin_refuse(struct session *s, const char *sqlstate, const char *hi
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    log_info("%s: admin: %s (%s)", s->tag, text, sqlstate);
+    connlog_pooler_error(s, "ERROR", sqlstate, text);     /* log_pooler_errors */
     msgbuf_init(&b);
     msg_error(&b, "ERROR", sqlstate, text, NULL, hint);
     session_send(s, &b);

@@ -3,7 +3,7 @@
 # provides start_pgrouter, run_py, ITEST_DIR), which calls logs_cases.
 #
 # Instances (the main cluster's primary only):
-#   logs_main   the log keys at their defaults, client_idle_timeout = 2
+#   logs_main   the log keys at their defaults, client_idle_timeout = 2, admin_users = app
 #   logs_quiet  log_connections = log_disconnections = log_pooler_errors = 0; the test
 #               turns them (and verbose) on and off by reload
 # test_logs.py starts two more of its own: logs_secret needs PGPASSFILE in its environment
@@ -32,7 +32,7 @@ logs_write_ini() {
     } >"$ini.new" && mv "$ini.new" "$ini"
 }
 
-logs_main_ini() { logs_write_ini "$1" "client_idle_timeout = 2"; }
+logs_main_ini() { logs_write_ini "$1" "client_idle_timeout = 2" "admin_users = app"; }
 logs_quiet_ini() {
     logs_write_ini "$1" "log_connections = 0" "log_disconnections = 0" "log_pooler_errors = 0"
 }

@@ -14,6 +14,7 @@ What the README promises and each case checks:
     closed (with or without Terminate), a FATAL pgrouter sent (SQLSTATE and message: a
     server lost inside a transaction, client_idle_timeout), pgrouter shutting down;
   - a failed login says why (FATAL 28P01), never with the password;
+  - an admin console session gets the same lines, its errors too;
   - log_pooler_errors = 0 and log_connections/log_disconnections = 0 silence their lines,
     and a reload turns them (and verbose) on and off again;
   - syslog = 1, set by a reload, sends the same lines to /dev/log with syslog_ident and
@@ -221,6 +222,29 @@ def client_idle_timeout_is_the_reason():
     check(d.group(2).startswith("FATAL 57P05 "), "reason %r" % d.group(2))
     check(2.0 <= float(d.group(1)) < 30, "duration %s s with client_idle_timeout = 2"
           % d.group(1))
+
+
+@case
+def admin_console_session_and_its_errors_are_logged():
+    port = env_port("LOGS_MAIN_PORT")
+    path = log_path("logs_main")
+    since = os.path.getsize(path)
+    sock = raw_login(port, "app", "app", db="pgrouter")
+    local = sock.getsockname()[1]
+    try:
+        rawpg.simple_query(sock, "SHOW NO_SUCH_THING")
+        raise AssertionError("an unknown console command did not fail")
+    except rawpg.PeerError as e:
+        code = e.fields.get("C")
+    terminate(sock)
+    addr = r"127\.0\.0\.1:%d" % local
+    m = wait_line(path, r"LOG (c\d+) app@pgrouter: login from %s user=app database=pgrouter "
+                  r"auth=scram-sha-256$" % addr, since)
+    wait_line(path, r"LOG %s app@pgrouter: pooler error: ERROR %s .*NO_SUCH_THING"
+              % (m.group(1), code), since)
+    wait_line(path, r"LOG %s app@pgrouter: disconnect from %s user=app database=pgrouter "
+              r"duration=\d+\.\d{3}s reason: client closed the connection$"
+              % (m.group(1), addr), since)
 
 
 # ---- the keys, on and off by reload ------------------------------------------
