@@ -460,6 +460,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/logs.sh
 . "$HERE/logs.sh"
 
+# SHOW STATS and SHOW ROUTES on an instance of their own: stats_cases
+# shellcheck source=tests/integration/stats.sh
+. "$HERE/stats.sh"
+
 # ---- cases: plain psql ----------------------------------------------------
 
 t_simple_query() {
@@ -1073,6 +1077,7 @@ main() {
     lifecycle_cases
     reload_cases
     logs_cases
+    stats_cases
     shard_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini
