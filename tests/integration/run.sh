@@ -1051,6 +1051,7 @@ main() {
     run md5_instance t_md5_instance
     run trust_instance t_trust_instance
     run_py psycopg test_psycopg.py 120
+    run_py admin test_admin.py 180
     run pgbench_init t_pgbench_init
     run pgbench_simple t_pgbench_simple
     run pgbench_extended t_pgbench_extended
