@@ -60,6 +60,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 $(BUILD)/tests/test_poolmodel: LDFLAGS += -Wl,--wrap=backend_connect -Wl,--wrap=backend_start \
     -Wl,--wrap=backend_close
 
+# The console's commands are tested without a socket: the reply builder records cells.
+$(BUILD)/tests/test_adminnode: LDFLAGS += -Wl,--wrap=admin_columns -Wl,--wrap=admin_cell_text \
+    -Wl,--wrap=admin_cell_int -Wl,--wrap=admin_cell_fmt -Wl,--wrap=admin_row_end \
+    -Wl,--wrap=admin_done -Wl,--wrap=admin_error -Wl,--wrap=admin_notice
+
 unit: deps $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 

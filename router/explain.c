@@ -1,6 +1,6 @@
 /*
- * router/explain.c - routing explanations for --classify: decide_query's answer for a
- * statement from a fresh autocommit session, as one line of text.
+ * router/explain.c - routing explanations for --classify and the admin console's EXPLAIN
+ * ROUTE: decide_query's answer for a statement, as one line of text.
  */
 #include "router/explain.h"
 
@@ -9,8 +9,7 @@
 
 #include "router/decide.h"
 
-/* The node a decision names, as a person reads it. */
-static const char *explain_node(const struct decide_route *dr)
+const char *explain_node(const struct decide_route *dr)
 {
     switch (dr->d.target) {
     case ROUTE_REPLICA:
@@ -25,28 +24,19 @@ static const char *explain_node(const struct decide_route *dr)
     return "primary";
 }
 
-size_t explain_route_in(const struct routing *r, const struct cfg *cfg,
-                        const struct decide_session *ds, const char *sql, size_t len,
-                        char *buf, size_t n)
+size_t explain_format(const struct decide_route *dr, char *buf, size_t n)
 {
-    struct decide_route *dr = malloc(sizeof(*dr));
-    const struct decide_tenant *tn;
-    const char *verb;
+    const struct decide_tenant *tn = &dr->tn;
+    const char *verb = dr->cr.write ? "write" : "read";
     char why[200], where[200] = "";
     int w;
 
-    if (dr == NULL || n == 0) {
-        free(dr);
+    if (n == 0)
         return 0;
-    }
-    decide_query(cfg, r, NULL, ds, sql, len, dr);
-    tn = &dr->tn;
-    verb = dr->cr.write ? "write" : "read";
     if (dr->sqlstate != NULL) {
         w = snprintf(buf, n, "%s %s refused (SQLSTATE %s: %s)", verb,
                      tn->sqlstate != NULL ? "?" : dr->cluster->name, dr->sqlstate,
                      dr->message);
-        free(dr);
         return w < 0 ? 0 : (size_t)w < n ? (size_t)w : n - 1;
     }
     if (dr->d.target == ROUTE_REPLICA && dr->cluster->n_replicas == 0)
@@ -64,10 +54,26 @@ size_t explain_route_in(const struct routing *r, const struct cfg *cfg,
                  tn->bucket);
     w = snprintf(buf, n, "%s %s %s (%s%s)", verb, dr->cluster->name, explain_node(dr), why,
                  where);
-    free(dr);
     if (w < 0)
         return 0;
     return (size_t)w < n ? (size_t)w : n - 1;
+}
+
+size_t explain_route_in(const struct routing *r, const struct cfg *cfg,
+                        const struct decide_session *ds, const char *sql, size_t len,
+                        char *buf, size_t n)
+{
+    struct decide_route *dr = malloc(sizeof(*dr));
+    size_t w;
+
+    if (dr == NULL || n == 0) {
+        free(dr);
+        return 0;
+    }
+    decide_query(cfg, r, NULL, ds, sql, len, dr);
+    w = explain_format(dr, buf, n);
+    free(dr);
+    return w;
 }
 
 size_t explain_route(const struct routing *r, const struct cfg *cfg, const char *sql,
@@ -86,7 +92,7 @@ int explain_stream(const struct routing *r, const struct cfg *cfg, FILE *in, FIL
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
-    char buf[512];
+    char buf[EXPLAIN_LINE_MAX];
 
     while ((got = getline(&line, &cap, in)) >= 0) {
         size_t len = (size_t)got;

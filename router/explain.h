@@ -1,6 +1,6 @@
 /*
  * router/explain.h - describing where a statement would be routed and why, for
- * `pgrouter --classify` (and later the admin console's EXPLAIN ROUTE).
+ * `pgrouter --classify` and the admin console's EXPLAIN ROUTE (adminnode.c).
  */
 #ifndef PGROUTER_EXPLAIN_H
 #define PGROUTER_EXPLAIN_H
@@ -10,6 +10,11 @@
 
 #include "config/cfg.h"
 #include "router/routing.h"
+
+/* A line of --classify (and EXPLAIN ROUTE's classify column) is at most this long - 1. */
+#define EXPLAIN_LINE_MAX 512
+
+struct decide_route;
 
 /*
  * Write one line for sql[0..len) to buf, as a client in autocommit with no session state
@@ -27,6 +32,18 @@ struct decide_session;
 size_t explain_route_in(const struct routing *r, const struct cfg *cfg,
                         const struct decide_session *ds, const char *sql, size_t len,
                         char *buf, size_t n);
+
+/*
+ * The line explain_route_in writes, for a decision the caller made with decide_query:
+ * EXPLAIN ROUTE shows the decision's fields next to this line, from one decide_query call.
+ */
+size_t explain_format(const struct decide_route *dr, char *buf, size_t n);
+
+/*
+ * The node a decision names: "primary", "replica" (or "primary" in a cluster without
+ * replicas), "current server"; "primary" for a refusal.
+ */
+const char *explain_node(const struct decide_route *dr);
 
 /* Read statements from in, one per line, and print explain_route for each. Returns 0. */
 int explain_stream(const struct routing *r, const struct cfg *cfg, FILE *in, FILE *out);
