@@ -464,6 +464,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/stats.sh
 . "$HERE/stats.sh"
 
+# the console's SHOW CLUSTERS/NODES/BREAKERS/SHARDS and EXPLAIN ROUTE: adminnode_cases
+# shellcheck source=tests/integration/adminnode.sh
+. "$HERE/adminnode.sh"
+
 # ---- cases: plain psql ----------------------------------------------------
 
 t_simple_query() {
@@ -1080,6 +1084,7 @@ main() {
     logs_cases
     stats_cases
     shard_cases
+    adminnode_cases
     run docker_compose_config t_docker_compose_config
     run docker_pgrouter_ini t_docker_pgrouter_ini
     # README.md's commands, against a `make demo` of their own (ports of this run)
