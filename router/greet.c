@@ -205,22 +205,26 @@ static int greet_parse_options(struct session *s, const char *opt)
 
 void greet_login(struct session *s)
 {
+    int admin = admin_database(s->db);
+
     if (s->auth != NULL) {
         auth_close(s->auth);
         free(s->auth);
         s->auth = NULL;
     }
     s->app_name = startup_get(s->st, "application_name");
-    if (admin_database(s->db)) {
-        admin_login(s);
-        return;
+    if (!admin) {
+        session_set_state(s, SESSION_CONNECT);
+        conn_want_read(&s->client, 0);
     }
-    session_set_state(s, SESSION_CONNECT);
-    conn_want_read(&s->client, 0);
     s->role = s->cfg->default_role == CFG_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
               : s->cfg->default_role == CFG_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
               : ROUTE_ROLE_AUTO;
-    /* Startup settings become state applied on whichever server the client borrows. */
+    /*
+     * Startup settings become state applied on whichever server the client borrows. An
+     * admin console session borrows none; it keeps its pgrouter.tenant and pgrouter.role
+     * from them, the state its EXPLAIN ROUTE answers for (adminnode.c).
+     */
     for (size_t i = 0; i < s->st->n_params; i++) {
         const char *name = s->st->params[i].name;
         const char *value = s->st->params[i].value;
@@ -245,7 +249,10 @@ void greet_login(struct session *s)
             return;
         }
     }
-    greet_client(s);
+    if (admin)
+        admin_login(s);
+    else
+        greet_client(s);
 }
 
 void greet_row(struct backend *be, const uint8_t *body, size_t n)
