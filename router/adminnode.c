@@ -293,6 +293,10 @@ static void adminnode_breaker_row(struct admin_reply *r, const struct node *n,
     admin_cell_int(r, b->state == BREAKER_HALF_OPEN ? (long long)b->probes : 0);
     admin_cell_int(r, (long long)b->p.half_open_probes);
     admin_cell_int(r, (long long)b->transitions);
+    admin_cell_int(r, (long long)n->stats.breaker_opened);
+    admin_cell_int(r, (long long)n->stats.breaker_half_opened);
+    admin_cell_int(r, (long long)n->stats.breaker_closed);
+    admin_cell_int(r, (long long)n->stats.breaker_reopened);
     admin_row_end(r);
 }
 
@@ -305,7 +309,8 @@ static enum admin_rc adminnode_breakers(struct session *s, struct admin_reply *r
         { "open_timeout_ms", ADMIN_INT8 }, { "max_open_timeout_ms", ADMIN_INT8 },
         { "opened_ms_ago", ADMIN_INT8 }, { "next_probe_ms", ADMIN_INT8 },
         { "probes", ADMIN_INT4 }, { "max_probes", ADMIN_INT4 },
-        { "transitions", ADMIN_INT8 },
+        { "transitions", ADMIN_INT8 }, { "opened", ADMIN_INT8 },
+        { "half_opened", ADMIN_INT8 }, { "closed", ADMIN_INT8 }, { "reopened", ADMIN_INT8 },
     };
     const struct cfg *cfg = s->w->cfg;
     struct nodes *ns = &s->w->nodes;

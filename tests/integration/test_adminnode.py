@@ -265,7 +265,7 @@ def stopped_replica_opens_its_breaker():
         check(b["cluster"] == "shard_b" and b["threshold"] == "1" and
               b["open_timeout_ms"] == "1000" and b["opened_ms_ago"] is not None and
               b["next_probe_ms"] is not None and int(b["next_probe_ms"]) <= 1000 and
-              int(b["transitions"]) >= 1, "SHOW BREAKERS: %s" % b)
+              int(b["transitions"]) >= 1 and int(b["opened"]) >= 1, "SHOW BREAKERS: %s" % b)
         n = by(show("NODES"), "node")[name]
         # open again after each failed check; half-open only between a lapse and a check
         check(n["breaker"] in ("open", "half-open") and n["health"] == "failed" and

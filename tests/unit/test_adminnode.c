@@ -359,6 +359,8 @@ static void test_show_breakers_counts_failures_and_opens(void **state)
     assert_string_equal(cell(&f->r, row, "opened_ms_ago"), "0");
     assert_string_equal(cell(&f->r, row, "next_probe_ms"), "5000");
     assert_string_equal(cell(&f->r, row, "transitions"), "1");
+    assert_string_equal(cell(&f->r, row, "opened"), "1");
+    assert_string_equal(cell(&f->r, row, "half_opened"), "0");
     /* its time up and a probe taken: half-open, one probe in flight */
     assert_int_equal(nodes_allow(&f->w.nodes, id, now + 5000), 1);
     run(f, "SHOW BREAKERS", "");
@@ -367,6 +369,9 @@ static void test_show_breakers_counts_failures_and_opens(void **state)
     assert_string_equal(cell(&f->r, row, "probes"), "1");
     assert_string_equal(cell(&f->r, row, "max_probes"), "1");
     assert_string_equal(cell(&f->r, row, "transitions"), "2");
+    assert_string_equal(cell(&f->r, row, "half_opened"), "1");
+    assert_string_equal(cell(&f->r, row, "closed"), "0");
+    assert_string_equal(cell(&f->r, row, "reopened"), "0");
     fixture_free(f);
 }
 
