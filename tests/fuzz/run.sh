@@ -75,6 +75,13 @@ seed fuzz_admin \
     'SHOW POOLS; show\tclients ;; EXPLAIN ROUTE SELECT '"'"';'"'"' -- x;\n' \
     'KILL 42 /* a; /* b */ */; SHOW $q$;$q$ E'"'"'\\'"'"';'"'"' "a;b"'
 
+# fuzz_explain: option byte (tenant, role, transaction), then what EXPLAIN ROUTE is given.
+seed fuzz_explain \
+    '\000SELECT * FROM accounts WHERE tenant_id = '"'"'globex'"'"'' \
+    '\001UPDATE orders SET n = 1 WHERE id = 2; SELECT nextval('"'"'s'"'"')' \
+    '\030/* tenant=acme */ /* pgrouter_role: replica */ DELETE FROM accounts' \
+    '\003tenant_xINSERT INTO accounts (tenant_id, id) VALUES ('"'"'a'"'"', 1), ('"'"'b'"'"', 2)'
+
 failed=0
 passed=0
 run()
@@ -105,6 +112,9 @@ run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
 run fuzz_admin router/adminparse.c
 run fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c
+run fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c \
+    router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c \
+    router/tenantneg.c router/tenantval.c config/*.c -linih
 
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
