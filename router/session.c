@@ -307,8 +307,10 @@ static void session_record_state(struct session *s, struct backend *be, char sta
 
     if (rc < 0) {
         /* Checked before it ran, so only memory: the server has it, the list does not. */
-        log_warn("%s: cannot record \"%s\" (%s); it is lost when the client changes "
-                 "server", s->tag, u->session_sql, rc == -E2BIG ? "too much state"
+        /* The name only: a value may be an application's secret (SET app.token = ...). */
+        log_warn("%s: cannot record a change of \"%s\" (%s); it is lost when the client "
+                 "changes server", s->tag, u->session_st.name[0] != '\0' ?
+                 u->session_st.name : "session state", rc == -E2BIG ? "too much state"
                  : "out of memory");
         be->state_sig = REPLAY_SIG_DIRTY;
         return;
