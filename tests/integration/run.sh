@@ -468,6 +468,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/adminnode.sh
 . "$HERE/adminnode.sh"
 
+# the console's control commands (PAUSE, RECONNECT, KILL...): admincmd_cases
+# shellcheck source=tests/integration/admincmd.sh
+. "$HERE/admincmd.sh"
+
 # ---- cases: plain psql ----------------------------------------------------
 
 t_simple_query() {
@@ -1083,6 +1087,7 @@ main() {
     reload_cases
     logs_cases
     stats_cases
+    admincmd_cases
     shard_cases
     adminnode_cases
     run docker_compose_config t_docker_compose_config
