@@ -69,6 +69,8 @@ static const struct cfg_key cfg_keys[] = {
     { PG(verbose), "verbose", cfgvalue_parse_int, 0, 2, 0 },
     { PG(logfile), "logfile", cfgvalue_parse_string, 0, 0, 0 },
     { PG(pidfile), "pidfile", cfgvalue_parse_string, 0, 0, 0 },
+    { PG(shutdown_timeout_ms), "shutdown_timeout", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
+    { PG(restart_socket), "restart_socket", cfgvalue_parse_string, 0, 0, 0 },
     { PG(log_connections), "log_connections", cfgvalue_parse_bool, 0, 0, 0 },
     { PG(log_disconnections), "log_disconnections", cfgvalue_parse_bool, 0, 0, 0 },
     { PG(log_pooler_errors), "log_pooler_errors", cfgvalue_parse_bool, 0, 0, 0 },
@@ -621,6 +623,7 @@ static void cfg_free(struct cfg *c)
     free(c->health.password);
     free(c->health.database);
     free(c->pidfile);
+    free(c->restart_socket);
     free(c->syslog_ident);
     free(c->admin_users);
     free(c->stats_users);
@@ -640,6 +643,7 @@ static void cfg_set_defaults(struct cfg *c)
     c->max_packet_size = 1073741823;
     c->server_connect_timeout_ms = 15000;
     c->client_login_timeout_ms = 60000;
+    c->shutdown_timeout_ms = 30000;
     c->log_connections = 1;
     c->log_disconnections = 1;
     c->log_pooler_errors = 1;

@@ -170,6 +170,10 @@ struct cfg {
     int verbose;                    /* 0 info, 1 debug, 2 trace */
     char *logfile;                  /* NULL = stderr */
     char *pidfile;                  /* NULL = none */
+    unsigned shutdown_timeout_ms;   /* SIGTERM/SHUTDOWN/online restart: how long transactions
+                                     * (restart: clients) may go on; 0 = no limit */
+    char *restart_socket;           /* unix socket of online restarts, NULL = the default
+                                     * /tmp/.s.pgrouter.<listen_port> (restart.c) */
     int log_connections;            /* a line per login, and per failed login (default 1) */
     int log_disconnections;         /* a line per disconnection with its reason (default 1) */
     int log_pooler_errors;          /* log the errors pgrouter itself sends (default 1) */

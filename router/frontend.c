@@ -661,8 +661,10 @@ void frontend_pump(struct session *s)
             conn_want_read(c, 0);
             return;
         }
-        if (!u->open && s->cfg != s->w->cfg)
-            lifecycle_adopt(s);     /* a unit boundary: a reload's snapshot may apply */
+        /* a unit boundary: a reload's snapshot may apply, or a shutdown close it */
+        if (!u->open && (s->cfg != s->w->cfg || s->w->life != NULL) &&
+            lifecycle_unit_boundary(s) < 0)
+            return;
         conn_consume(c, f.len);
         rc = frontend_message(s, &f);
         if (rc == 0 && u->rewrite)

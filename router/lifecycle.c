@@ -9,10 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/listener.h"
 #include "router/borrow.h"
+#include "router/listener.h"
+#include "router/connlog.h"
 #include "router/log.h"
 #include "router/session.h"
+
+static void lifecycle_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
 
 /* Hand msg to the caller as a malloc'd copy, if it asked for one. */
 static void lifecycle_set_error(char **errors, const char *msg)
@@ -72,14 +78,53 @@ int lifecycle_reload(struct worker *w, char **errors)
     return 0;
 }
 
-void lifecycle_adopt(struct session *s)
+/* What a shutdown in progress remembers; the drain timer checks on it. */
+struct lifecycle {
+    struct worker *w;
+    enum lifecycle_stop how;
+    uint64_t deadline_ms;       /* shutdown_timeout ends here; 0 = no limit (or passed) */
+    uv_timer_t drain;
+};
+
+#define LIFECYCLE_TICK_MS 100
+
+/* Not in a transaction and no unit on its way: a graceful shutdown may close it now. */
+static int lifecycle_idle(struct session *s)
+{
+    switch (s->state) {
+    case SESSION_STARTUP:
+    case SESSION_AUTH:
+    case SESSION_CONNECT:
+        return 1;
+    case SESSION_IDLE:
+        return s->wait == SESSION_RUN && !s->unit.open && !s->unit.pending &&
+               s->deferred_begin == NULL && borrow_pinned_tx(s) == NULL;
+    case SESSION_IN_TX:
+    case SESSION_COPY:
+    case SESSION_CLOSING:
+        return 0;
+    }
+    return 0;
+}
+
+static void lifecycle_terminate(struct session *s)
+{
+    connlog_why(s, "pgrouter shutting down");
+    session_fatal(s, "57P01", NULL, "terminating connection due to administrator command");
+}
+
+int lifecycle_unit_boundary(struct session *s)
 {
     struct cfg *fresh = s->w->cfg;
     const struct cfg_cluster *cl;
 
+    if (s->w->life != NULL && s->w->life->how == LIFECYCLE_GRACEFUL && lifecycle_idle(s)) {
+        lifecycle_terminate(s);
+        return -1;
+    }
     if (s->cfg == fresh || s->state != SESSION_IDLE || s->pinned != 0 || s->unit.open ||
         s->unit.pending || s->deferred_begin != NULL || borrow_pinned_tx(s) != NULL)
-        return;
+        return 0;
     /* Cluster pointers lead into the old snapshot: the same names in the new one. */
     cl = s->cluster != NULL ? cfg_find_cluster(fresh, s->cluster->name) : NULL;
     s->cluster = cl != NULL ? cl : fresh->default_cluster;
@@ -91,20 +136,100 @@ void lifecycle_adopt(struct session *s)
     cfg_unref(s->cfg);
     s->cfg = cfg_ref(fresh);
     log_debug("%s: now on the reloaded configuration", s->tag);
+    return 0;
 }
 
-void lifecycle_shutdown(struct worker *w, int fast)
+/* Every 100 ms while stopping: idle clients (graceful), then shutdown_timeout. */
+static void lifecycle_drain_cb(uv_timer_t *t)
 {
-    if (fast)
-        log_info("SIGINT: closing %u clients and exiting", w->n_clients);
-    else
-        log_info("SIGTERM: no new clients; exiting when the %u connected ones leave",
+    struct lifecycle *lc = t->data;
+    struct worker *w = lc->w;
+    struct session *s, *next;
+
+    if (lc->how == LIFECYCLE_GRACEFUL) {
+        for (s = w->sessions; s != NULL; s = next) {
+            next = s->next;
+            if (lifecycle_idle(s))
+                lifecycle_terminate(s);
+        }
+    }
+    if (lc->deadline_ms != 0 && uv_now(w->loop) >= lc->deadline_ms && w->sessions != NULL) {
+        log_warn("shutdown_timeout (%u ms) reached: closing the %u clients still connected",
+                 w->cfg->shutdown_timeout_ms, w->n_clients);
+        lc->deadline_ms = 0;
+        session_close_all(w);
+    }
+}
+
+static const char *lifecycle_name(enum lifecycle_stop how)
+{
+    switch (how) {
+    case LIFECYCLE_GRACEFUL:
+        return "shutdown";
+    case LIFECYCLE_FAST:
+        return "fast shutdown";
+    case LIFECYCLE_HANDOVER:
+        return "handover";
+    }
+    return "?";
+}
+
+void lifecycle_shutdown(struct worker *w, enum lifecycle_stop how)
+{
+    struct lifecycle *lc = w->life;
+    unsigned limit = w->cfg->shutdown_timeout_ms;
+
+    if (lc != NULL) {
+        /* Escalate only: fast beats graceful beats handover. */
+        if (how == lc->how || how == LIFECYCLE_HANDOVER || lc->how == LIFECYCLE_FAST)
+            return;
+        log_info("%s during a %s", lifecycle_name(how), lifecycle_name(lc->how));
+    } else {
+        lc = calloc(1, sizeof(*lc));
+        if (lc == NULL || uv_timer_init(w->loop, &lc->drain) < 0) {
+            /* Without a timer: the fast way, which needs none. */
+            free(lc);
+            lc = NULL;
+            how = LIFECYCLE_FAST;
+        } else {
+            lc->w = w;
+            lc->drain.data = lc;
+            if (limit > 0)
+                lc->deadline_ms = uv_now(w->loop) + limit;
+            w->life = lc;
+        }
+    }
+    if (lc != NULL) {
+        lc->how = how;
+        uv_timer_start(&lc->drain, lifecycle_drain_cb, 0, LIFECYCLE_TICK_MS);
+    }
+    switch (how) {
+    case LIFECYCLE_FAST:
+        log_info("fast shutdown: closing %u clients and exiting", w->n_clients);
+        break;
+    case LIFECYCLE_GRACEFUL:
+        log_info("shutting down: no new clients; idle clients are closed, transactions may "
+                 "finish within shutdown_timeout (%u ms), %u clients connected", limit,
                  w->n_clients);
-    w->draining = 1;
+        break;
+    case LIFECYCLE_HANDOVER:
+        log_info("handed over: a new process accepts clients now; serving the %u connected "
+                 "ones until they leave (shutdown_timeout %u ms)", w->n_clients, limit);
+        break;
+    }
+    w->draining = how == LIFECYCLE_HANDOVER ? WORKER_DRAIN_HANDOVER : WORKER_DRAIN_SHUTDOWN;
     if (w->listening)
         listener_stop(w);
-    if (fast)
+    if (how == LIFECYCLE_FAST)
         session_close_all(w);
     if (w->sessions == NULL)
         uv_stop(w->loop);
+}
+
+void lifecycle_close(struct worker *w)
+{
+    if (w->life == NULL)
+        return;
+    uv_close((uv_handle_t *)&w->life->drain, lifecycle_closed);
+    w->life = NULL;
 }

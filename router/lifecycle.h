@@ -17,21 +17,37 @@
  */
 int lifecycle_reload(struct worker *w, char **errors);
 
-/*
- * Move a connected client to the worker's current snapshot (w->cfg) if a reload replaced
- * the one it runs on, at a unit boundary: called before its next unit's first message.
- * Only a client that holds no server in a transaction and none pinned (session mode, SQL
- * PREPARE, temp tables...) moves; the others try again at their next unit. Its SET state,
- * prepared statements, tenant and role go with it: none of them belongs to a snapshot.
- */
+/* How lifecycle_shutdown ends the worker. */
+enum lifecycle_stop {
+    LIFECYCLE_GRACEFUL = 0,     /* SIGTERM, SHUTDOWN: idle clients get FATAL 57P01 now, the
+                                 * others at the end of their transaction; shutdown_timeout
+                                 * bounds the wait */
+    LIFECYCLE_FAST = 1,         /* SIGINT: every client gets FATAL 57P01 now */
+    LIFECYCLE_HANDOVER = 2,     /* online restart: another process accepts from now on; the
+                                 * clients here are served until they leave, or until
+                                 * shutdown_timeout */
+};
+
 struct session;
-void lifecycle_adopt(struct session *s);
 
 /*
- * Stop accepting and exit once the connected clients have left. fast = 0 (SIGTERM,
- * SHUTDOWN): connected clients go on; fast = 1 (SIGINT): every client is closed now.
- * Calling it again (e.g. SIGINT after SIGTERM) is allowed.
+ * At a unit boundary of s (called before the first message of its next unit): if a reload
+ * replaced the snapshot s runs on, move it to w->cfg, provided it holds no server in a
+ * transaction and none pinned (session mode, SQL PREPARE, temp tables...); the others try
+ * again at their next unit. Its SET state, prepared statements, tenant and role go with
+ * it: none of them belongs to a snapshot. During a graceful shutdown an idle client is
+ * closed here with FATAL 57P01 instead. Returns 0 (go on) or -1 (s is closing).
  */
-void lifecycle_shutdown(struct worker *w, int fast);
+int lifecycle_unit_boundary(struct session *s);
+
+/*
+ * Stop accepting and exit (uv_stop) once the last client has left. Calling it again is
+ * allowed: SIGINT after SIGTERM closes everyone; SIGTERM after a handover closes idle
+ * clients; anything else is ignored.
+ */
+void lifecycle_shutdown(struct worker *w, enum lifecycle_stop how);
+
+/* At exit, after the loop stopped: close the drain timer (run the loop once more). */
+void lifecycle_close(struct worker *w);
 
 #endif

@@ -121,6 +121,30 @@ fail:
     return rc < 0 ? rc : -EINVAL;
 }
 
+int listener_adopt(struct worker *w, int fd)
+{
+    int rc = uv_tcp_init(w->loop, &w->listener);
+
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    w->listener.data = w;
+    rc = uv_tcp_open(&w->listener, fd);
+    if (rc < 0) {
+        close(fd);
+        uv_close((uv_handle_t *)&w->listener, NULL);
+        return rc;
+    }
+    rc = uv_listen((uv_stream_t *)&w->listener, 1024, listener_connection_cb);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&w->listener, NULL);
+        return rc;
+    }
+    w->listening = 1;
+    return 0;
+}
+
 void listener_stop(struct worker *w)
 {
     if (!w->listening)

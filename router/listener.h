@@ -14,6 +14,12 @@
  */
 int listener_start(struct worker *w);
 
+/*
+ * Accept on fd, a socket listening already (handed over by the process pgrouter -R takes
+ * over from: restart.c). The worker owns fd from here on, even on failure. 0 or an error.
+ */
+int listener_adopt(struct worker *w, int fd);
+
 /* Stop accepting (SIGTERM); existing sessions go on. */
 void listener_stop(struct worker *w);
 

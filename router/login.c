@@ -150,7 +150,7 @@ static void login_startup_packet(struct session *s, const struct frame *f)
                       "replication connections are not supported by pgrouter");
         return;
     }
-    if (w->draining) {
+    if (w->draining == WORKER_DRAIN_SHUTDOWN) {
         session_fatal(s, "57P01", NULL, "pgrouter is shutting down");
         return;
     }

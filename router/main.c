@@ -17,6 +17,7 @@
 #include "router/listener.h"
 #include "router/log.h"
 #include "router/pool.h"
+#include "router/restart.h"
 #include "router/session.h"
 #include "router/worker.h"
 
@@ -28,14 +29,17 @@ static void main_usage(FILE *out)
             "Usage: pgrouter [OPTIONS] -c FILE\n"
             "  -c, --config FILE   configuration file (INI)\n"
             "  -t, --test          check the configuration and exit (0 = valid)\n"
+            "  -R, --restart       online restart: take the listening socket over from the\n"
+            "                      pgrouter running with this configuration (restart_socket)\n"
             "      --classify      read SQL statements from stdin, one per line, and print\n"
             "                      for each: read|write, the cluster, and where it would go\n"
             "  -v, --verbose       more logging (repeat for more)\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n"
             "\n"
-            "Signals: SIGHUP reloads the configuration, SIGTERM stops accepting and exits\n"
-            "when the last client leaves, SIGINT closes every client and exits.\n",
+            "Signals: SIGHUP reloads the configuration; SIGTERM stops accepting, closes idle\n"
+            "clients, lets transactions finish (shutdown_timeout) and exits; SIGINT closes\n"
+            "every client and exits; SIGUSR2 starts a new process that takes over (-R).\n",
             PGROUTER_VERSION);
 }
 
@@ -64,7 +68,7 @@ static void main_on_maint(uv_timer_t *t)
 static void main_on_term(uv_signal_t *h, int signum)
 {
     (void)signum;
-    lifecycle_shutdown(h->data, 0);
+    lifecycle_shutdown(h->data, LIFECYCLE_GRACEFUL);
     if (!uv_is_closing((uv_handle_t *)&main_sig_hup))
         uv_close((uv_handle_t *)&main_sig_hup, NULL);
 }
@@ -72,7 +76,7 @@ static void main_on_term(uv_signal_t *h, int signum)
 static void main_on_int(uv_signal_t *h, int signum)
 {
     (void)signum;
-    lifecycle_shutdown(h->data, 1);
+    lifecycle_shutdown(h->data, LIFECYCLE_FAST);
 }
 
 static int main_write_pidfile(const char *path)
@@ -93,6 +97,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
         { "test", no_argument, NULL, 't' },
+        { "restart", no_argument, NULL, 'R' },
         { "classify", no_argument, NULL, 'C' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -102,9 +107,9 @@ int main(int argc, char **argv)
     const char *path = NULL;
     struct worker *w = &main_worker;
     char *errors = NULL;
-    int check_only = 0, classify = 0, verbose = 0, opt, rc;
+    int check_only = 0, classify = 0, verbose = 0, takeover = 0, opt, rc;
 
-    while ((opt = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:tRvhV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -114,6 +119,9 @@ int main(int argc, char **argv)
             break;
         case 'C':
             classify = 1;
+            break;
+        case 'R':
+            takeover = 1;
             break;
         case 'v':
             verbose++;
@@ -174,10 +182,11 @@ int main(int argc, char **argv)
         log_error("too many nodes (at most %d)", NODES_MAX);
         return 1;
     }
-    if (listener_start(w) < 0)
+    if ((takeover ? restart_takeover(w) : listener_start(w)) < 0)
         return 1;
     if (main_write_pidfile(w->cfg->pidfile) < 0)
         log_warn("cannot write pidfile %s", w->cfg->pidfile);
+    restart_start(w, argv);
     uv_signal_init(w->loop, &main_sig_hup);
     uv_signal_init(w->loop, &main_sig_term);
     uv_signal_init(w->loop, &main_sig_int);
@@ -197,6 +206,8 @@ int main(int argc, char **argv)
     pool_close_all(w);
     nodes_close(&w->nodes, NULL);
     uv_close((uv_handle_t *)&w->maint, NULL);
+    restart_close(w);
+    lifecycle_close(w);
     if (!uv_is_closing((uv_handle_t *)&main_sig_hup))
         uv_close((uv_handle_t *)&main_sig_hup, NULL);
     uv_close((uv_handle_t *)&main_sig_term, NULL);
@@ -213,8 +224,7 @@ int main(int argc, char **argv)
         free(e->password);
         free(e);
     }
-    if (w->cfg->pidfile != NULL)
-        unlink(w->cfg->pidfile);
+    restart_unlink_pidfile(w->cfg->pidfile);
     catalog_close(&w->catalog);
     routing_close(&w->routing);
     cfg_unref(w->cfg);

@@ -17,6 +17,12 @@
 
 struct session;
 struct pool;
+struct lifecycle;
+struct restart;
+
+/* worker.draining: why the worker stopped accepting. */
+#define WORKER_DRAIN_SHUTDOWN 1     /* SIGTERM, SHUTDOWN, SIGINT: logins are refused */
+#define WORKER_DRAIN_HANDOVER 2     /* online restart: clients accepted before go on */
 
 /* A SCRAM secret derived from a plain auth_file password, cached per worker. */
 struct login_secret {
@@ -42,8 +48,11 @@ struct worker {
     struct stats stats;         /* routing rules, error classes, stats_period ticks */
     uv_timer_t maint;           /* once a second: pool_maintain */
     struct login_secret *secrets;
-    int draining;               /* SIGTERM: no new clients, exit when the last one leaves */
+    int draining;               /* 0, or WORKER_DRAIN_*: no new clients, exit when the last
+                                 * one leaves */
     struct pause pause;         /* databases paused by the console (PAUSE, KILL <db>) */
+    struct lifecycle *life;     /* shutdown in progress (lifecycle.c), NULL before */
+    struct restart *restart;    /* online restart socket and child (restart.c), or NULL */
 };
 
 #endif

@@ -117,6 +117,8 @@ static void test_cfg_loads_every_value_of_a_full_config(void **state)
              "verbose = 2\n"
              "logfile = /var/log/pgrouter.log\n"
              "pidfile = /run/pgrouter.pid\n"
+             "shutdown_timeout = 90s\n"
+             "restart_socket = /run/pgrouter.restart\n"
              "default_cluster = shard_b\n"
              "\n"
              "[cluster.shard-a]\n"
@@ -139,6 +141,8 @@ static void test_cfg_loads_every_value_of_a_full_config(void **state)
     assert_int_equal(c->verbose, 2);
     assert_string_equal(c->logfile, "/var/log/pgrouter.log");
     assert_string_equal(c->pidfile, "/run/pgrouter.pid");
+    assert_int_equal(c->shutdown_timeout_ms, 90000);
+    assert_string_equal(c->restart_socket, "/run/pgrouter.restart");
     assert_int_equal(c->n_clusters, 2);
 
     a = &c->clusters[0];
@@ -191,6 +195,8 @@ static void test_cfg_applies_defaults_and_picks_the_only_cluster(void **state)
     assert_int_equal(c->verbose, 0);
     assert_null(c->logfile);
     assert_null(c->pidfile);
+    assert_int_equal(c->shutdown_timeout_ms, 30000);
+    assert_null(c->restart_socket);
     assert_int_equal(c->n_clusters, 1);
     assert_ptr_equal(c->default_cluster, &c->clusters[0]);
     assert_string_equal(c->default_cluster->primary.name, "127.0.0.1:5432");
@@ -479,6 +485,7 @@ static void test_cfg_accepts_zero_where_pgbouncer_means_off(void **state)
     struct cfg *c = load_ok(TRUST_HEAD
                             "server_connect_timeout = 0\n"
                             "client_login_timeout = 0\n"
+                            "shutdown_timeout = 0\n"
                             "reserve_pool_timeout = 0\n"
                             "max_prepared_statements = 0\n"
                             "server_idle_timeout = 0\n"
@@ -492,6 +499,7 @@ static void test_cfg_accepts_zero_where_pgbouncer_means_off(void **state)
     (void)state;
     assert_int_equal(c->server_connect_timeout_ms, 0);
     assert_int_equal(c->client_login_timeout_ms, 0);
+    assert_int_equal(c->shutdown_timeout_ms, 0);
     assert_int_equal(c->reserve_pool_timeout_ms, 0);
     assert_int_equal(c->max_prepared_statements, 0);
     assert_int_equal(c->server_idle_timeout_ms, 0);
