@@ -78,15 +78,33 @@ lifecycle_cases() {
 # Instances of test_reload.py (reload, shutdown, online restart under load):
 #   life_reload   both replicas, default_pool_size = 3; the test rewrites its
 #                 replicas line and sends SIGHUP 20 times during pgbench
+#   life_term     shutdown_timeout = 2: SIGTERM with a transaction left open
+#   life_restart  restart_socket and pidfile in its directory; restarted online
+#                 (SIGUSR2, pgrouter -R) during pgbench; the test ends the last one
 life_reload_ini() { life_write_ini "$1" 1 "default_pool_size = 3"; }
+life_term_ini() { life_write_ini "$1" 0 "shutdown_timeout = 2"; }
+life_restart_ini() {
+    local dir
+    dir=$(dirname "$1")
+    life_write_ini "$1" 1 "default_pool_size = 4" "shutdown_timeout = 30" \
+        "restart_socket = $dir/restart.sock" "pidfile = $dir/pgrouter.pid"
+}
 
 # reload_cases: start them (unless ITEST_DIRECT=1 or ITEST_ONLY does not match
 # "reload") and run test_reload.py.
 reload_cases() {
+    local name
     if [ -n "$ITEST_ONLY" ] && ! [[ reload =~ $ITEST_ONLY ]]; then
         return 0
     fi
-    [ "$ITEST_DIRECT" = 1 ] || start_pgrouter life_reload scram-sha-256 life_reload_ini
-    LIFE_DIR=$ITEST_DIR PGBIN=$PGBIN RELOAD_PORT=${PORT_life_reload:-} \
-        RELOAD_PID=${PID_life_reload:-} run_py reload test_reload.py 240
+    if [ "$ITEST_DIRECT" != 1 ]; then
+        for name in life_reload life_term life_restart; do
+            start_pgrouter "$name" scram-sha-256 "${name}_ini"
+        done
+    fi
+    LIFE_DIR=$ITEST_DIR PGBIN=$PGBIN PGROUTER_BIN=$PGROUTER_BIN \
+        RELOAD_PORT=${PORT_life_reload:-} RELOAD_PID=${PID_life_reload:-} \
+        TERM_PORT=${PORT_life_term:-} TERM_PID=${PID_life_term:-} \
+        RESTART_PORT=${PORT_life_restart:-} RESTART_PID=${PID_life_restart:-} \
+        run_py reload test_reload.py 300
 }

@@ -5,14 +5,21 @@ against the instances lifecycle.sh starts for it (reload_cases).
 Run by run.sh (run_py) with Debian's /usr/bin/python3 (python3-psycopg).
 Environment: PRIMARY_PORT, REPLICA1_PORT, REPLICA2_PORT (the main cluster, reached
 directly as postgres/postgres); LIFE_DIR (each instance's config, log and exit status
-live in LIFE_DIR/NAME/); PGBIN (pgbench); RELOAD_PORT, RELOAD_PID (life_reload).
+live in LIFE_DIR/NAME/); PGBIN (pgbench); PGROUTER_BIN; RELOAD_, TERM_, RESTART_PORT and _PID (life_reload,
+life_term, life_restart).
 
 What the README promises ("Reload, shutdown and online restart") and each case checks:
   - 20 reloads that add and remove a replica during pgbench -S and TPC-B (more
     clients than default_pool_size): no failed transaction, no aborted client;
   - after the reload that removes a replica, no read reaches it (inet_server_port of
     a client connected before the reload and of a new one) and pgrouter holds no
-    connection to it, within a bounded time; after re-adding it, reads reach it again.
+    connection to it, within a bounded time; after re-adding it, reads reach it again;
+  - SIGTERM with a transaction left open: it runs on until shutdown_timeout, then the
+    process closes it and exits 0;
+  - SIGUSR2 during pgbench -C: the new process takes over the socket (pidfile), no
+    connection fails, the old one exits 0; pgrouter -R by hand during pgbench: the
+    connected clients stay on the old process until they leave, then it exits; a new
+    process with a bad config leaves the old one serving.
 Prints one `ok - reload: NAME` or `not ok - reload: NAME: reason` line per case and
 exits 1 if any failed.  Arguments, if given, are substrings of case names.
 """
@@ -235,8 +242,179 @@ def a_removed_replica_gets_no_reads_and_a_readded_one_does():
         before.close()
 
 
+# ---- shutdown_timeout -------------------------------------------------------
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def exit_status(name, secs):
+    """The exit status of the instance launch_pgrouter started (at most SECS)."""
+    f = path(name, "exit")
+    wait_for("exit status of %s" % name,
+             lambda: os.path.exists(f) and open(f).read().strip() != "", secs)
+    return int(open(f).read().strip())
+
+
+@case
+def shutdown_timeout_closes_a_transaction_left_open():
+    port, pid = env_int("TERM_PORT"), env_int("TERM_PID")
+    conn = psycopg.connect(CONNINFO % port)
+    try:
+        conn.execute("SELECT 1")    # a transaction, never ended
+        t0 = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        time.sleep(1)
+        check(conn.execute("SELECT 2").fetchone()[0] == 2,
+              "the open transaction was cut before shutdown_timeout (2 s)")
+        status = exit_status("life_term", 20)
+        took = time.monotonic() - t0
+        err = None
+        try:
+            conn.execute("SELECT 3")
+        except psycopg.OperationalError as e:
+            err = e
+        check(err is not None, "the client's connection still works after the exit")
+        measured("SIGTERM with a transaction left open, shutdown_timeout = 2 s: exit after "
+                 "%.1f s" % took)
+        check(status == 0, "exit status %d after shutdown_timeout" % status)
+        check(took >= 1.9, "exited after %.1f s, before shutdown_timeout (2 s)" % took)
+        check(took < 12, "exited after %.1f s: shutdown_timeout (2 s) did not end it" % took)
+    finally:
+        conn.close()
+
+
+# ---- online restart -----------------------------------------------------------
+
+def restart_pid():
+    """The pid in life_restart's pidfile (0 when unreadable)."""
+    try:
+        return int(open(path("life_restart", "pgrouter.pid")).read().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_new_pid(old, secs=30):
+    """Wait until the pidfile names a live process other than OLD; returns its pid."""
+    wait_for("the pidfile names a new live process",
+             lambda: restart_pid() not in (0, old) and pid_alive(restart_pid()), secs)
+    return restart_pid()
+
+
+def logins_by(pid):
+    """Logins a process logged (log_connections) in life_restart's logs."""
+    n = 0
+    for f in ("pgrouter.log", "manual.log"):
+        try:
+            with open(path("life_restart", f), "rb") as fh:
+                for line in fh:
+                    if (b"[%d]" % pid) in line and b"login from" in line:
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+@case
+def sigusr2_restart_during_pgbench_connect_refuses_nobody():
+    port, first = env_int("RESTART_PORT"), env_int("RESTART_PID")
+    check(restart_pid() == first, "the pidfile does not name the running process")
+    bench = pgbench(port, "-C", "-S", "-c", "4", "-j", "2", "-T", "8")
+    time.sleep(2.5)
+    check(bench.poll() is None, "pgbench -C ended early")
+    t0 = time.monotonic()
+    os.kill(first, signal.SIGUSR2)
+    new = wait_new_pid(first)
+    measured("SIGUSR2 -> new process %d in the pidfile after %.0f ms"
+             % (new, (time.monotonic() - t0) * 1000))
+    n = pgbench_result(bench, "pgbench -C -S -c 4 across the restart")
+    status = exit_status("life_restart", 30)
+    check(status == 0, "the old process exited with status %d" % status)
+    check(logins_by(new) > 0, "the new process served no login during pgbench -C")
+    check(logins_by(first) > 0, "the old process served no login before the restart")
+    measured("online restart under pgbench -C: %d transactions, 0 failed; logins: old %d, "
+             "new %d" % (n, logins_by(first), logins_by(new)))
+
+
+@case
+def restart_by_hand_keeps_connected_clients_on_the_old_process():
+    port = env_int("RESTART_PORT")
+    old = restart_pid()
+    check(old and pid_alive(old), "no life_restart process is running")
+    bench = pgbench(port, "-S", "-c", "4", "-j", "2", "-T", "6")
+    time.sleep(2)
+    check(bench.poll() is None, "pgbench ended early")
+    with open(path("life_restart", "manual.log"), "ab") as log:
+        subprocess.Popen([os.environ.get("PGROUTER_BIN", "pgrouter"), "-R", "-c",
+                          path("life_restart", "pgrouter.ini")], stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=log, start_new_session=True)
+    new = wait_new_pid(old)
+    check(pid_alive(old), "the old process exited while pgbench's connections were open")
+    with connect(port) as c:
+        check(c.execute("SELECT 1").fetchone()[0] == 1, "a new client after the restart")
+    check(logins_by(new) > 0, "the new process did not serve the new client")
+    n = pgbench_result(bench, "pgbench -S -c 4 across the restart")
+    t0 = time.monotonic()
+    wait_for("the old process exits after pgbench's clients left",
+             lambda: not pid_alive(old), 30)
+    measured("online restart (-R) under pgbench -S: %d transactions, 0 failed, all on the "
+             "old process; it exited %.0f ms after pgbench ended"
+             % (n, (time.monotonic() - t0) * 1000))
+
+
+def restart_failures(f):
+    try:
+        with open(f, "rb") as fh:
+            return fh.read().count(b"online restart failed")
+    except OSError:
+        return 0
+
+
+@case
+def a_restart_that_fails_leaves_the_old_process_serving():
+    port = env_int("RESTART_PORT")
+    old = restart_pid()
+    check(old and pid_alive(old), "no life_restart process is running")
+    ini = path("life_restart", "pgrouter.ini")
+    with open(ini) as f:
+        good = f.read()
+    try:
+        with open(ini, "a") as f:
+            f.write("no_such_key_itest = 1\n")
+        # the process pgrouter -R started logs to manual.log
+        logs = [path("life_restart", f) for f in ("pgrouter.log", "manual.log")]
+        before = [restart_failures(f) for f in logs]
+        os.kill(old, signal.SIGUSR2)
+        wait_for("'online restart failed' in the log",
+                 lambda: [restart_failures(f) for f in logs] != before, 20)
+    finally:
+        with open(ini, "w") as f:
+            f.write(good)
+    check(pid_alive(old) and restart_pid() == old, "the old process is gone or the pidfile "
+          "changed after a failed restart")
+    with connect(port) as c:
+        check(c.execute("SELECT 1").fetchone()[0] == 1, "a client after the failed restart")
+
+
+def cleanup():
+    """End the process the restarts left running (run.sh knows only the first)."""
+    pid = restart_pid()
+    if pid and pid != env_int("RESTART_PID") and pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def main():
-    return SUITE.run(need=[(PRIMARY and LIFE_DIR, "PRIMARY_PORT and LIFE_DIR must be set")])
+    return SUITE.run(need=[(PRIMARY and LIFE_DIR, "PRIMARY_PORT and LIFE_DIR must be set")],
+                     cleanup=cleanup)
 
 
 if __name__ == "__main__":
