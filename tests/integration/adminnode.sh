@@ -69,6 +69,23 @@ EOF
     mv "$ini.new" "$ini"
 }
 
+# t_adminnode_exit: after the console's cases the instance is alive, exits 0 on SIGTERM
+# (under ASan: no leak report) and its log holds no sanitizer report.
+t_adminnode_exit() {
+    proxy_only
+    local pid=$PID_adminnode log=$ITEST_DIR/adminnode/pgrouter.log i st
+    kill -0 "$pid" 2>/dev/null || fail "pgrouter (adminnode) is gone; see $log"
+    kill -TERM "$pid"
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$ITEST_DIR/adminnode/exit" ] && break
+        sleep 0.1
+    done
+    st=$(cat "$ITEST_DIR/adminnode/exit" 2>/dev/null)
+    ! grep -E -q 'Sanitizer|runtime error:' "$log" ||
+        fail "sanitizer report in $log: $(grep -E -m 1 'Sanitizer|runtime error:' "$log")"
+    [ "$st" = 0 ] || fail "pgrouter (adminnode) exit status ${st:-unknown} 10 s after SIGTERM"
+}
+
 # adminnode_cases: start the instance (unless ITEST_DIRECT=1 or ITEST_ONLY does not
 # match "adminnode") and run test_adminnode.py.
 adminnode_cases() {
@@ -81,4 +98,5 @@ adminnode_cases() {
         SHARD_A_PRIMARY_PORT=$SHARD_A_PRIMARY_PORT SHARD_A_REPLICA_PORT=$SHARD_A_REPLICA_PORT \
         SHARD_B_PRIMARY_PORT=$SHARD_B_PRIMARY_PORT SHARD_B_REPLICA_PORT=$SHARD_B_REPLICA_PORT \
         run_py adminnode test_adminnode.py 180
+    run adminnode_exit t_adminnode_exit
 }
