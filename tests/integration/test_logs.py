@@ -12,7 +12,8 @@ What the README promises and each case checks:
   - a login line (cN user@db, client address:port, user, database, auth method), and a
     disconnection line with the same cN, a plausible duration and the reason: the client
     closed (with or without Terminate), a FATAL pgrouter sent (SQLSTATE and message: a
-    server lost inside a transaction, client_idle_timeout), pgrouter shutting down;
+    server lost inside a transaction, client_idle_timeout, the console's KILL), pgrouter
+    shutting down;
   - a failed login says why (FATAL 28P01), never with the password;
   - an admin console session gets the same lines, its errors too;
   - log_pooler_errors = 0 and log_connections/log_disconnections = 0 silence their lines,
@@ -245,6 +246,33 @@ def admin_console_session_and_its_errors_are_logged():
     wait_line(path, r"LOG %s app@pgrouter: disconnect from %s user=app database=pgrouter "
               r"duration=\d+\.\d{3}s reason: client closed the connection$"
               % (m.group(1), addr), since)
+
+
+@case
+def admin_kill_is_the_reason():
+    port = env_port("LOGS_MAIN_PORT")
+    path = log_path("logs_main")
+    since = os.path.getsize(path)
+    victim = raw_login(port, "app", "app")
+    local = victim.getsockname()[1]
+    addr = r"127\.0\.0\.1:%d" % local
+    tag = wait_line(path, r"LOG (c(\d+)) app@appdb: login from %s " % addr, since)
+    admin = raw_login(port, "app", "app", db="pgrouter")
+    try:
+        rawpg.simple_query(admin, "KILL %s" % tag.group(2))
+    finally:
+        terminate(admin)
+    victim.settimeout(15)
+    try:
+        mtype, payload = rawpg.read_msg(victim)
+        check(mtype == b"E" and rawpg.parse_error(payload).get("C") == "57P01",
+              "the killed client got %r %r" % (mtype, payload))
+    finally:
+        victim.close()
+    d = wait_line(path, r"LOG %s app@appdb: disconnect from %s user=app database=appdb "
+                  r"duration=\d+\.\d{3}s reason: (.*)$" % (tag.group(1), addr), since)
+    check(re.match(r"FATAL 57P01 .*KILL %s" % tag.group(2), d.group(1)),
+          "reason %r" % d.group(1))
 
 
 # ---- the keys, on and off by reload ------------------------------------------
