@@ -43,14 +43,14 @@ static void adminshow_date(struct admin_reply *r, const struct adminshow_clock *
 {
     time_t t = (time_t)((c->wall_ms - (int64_t)ago_ms) / 1000);
     struct tm tm;
-    char buf[64];
 
-    if (gmtime_r(&t, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC",
-                                              &tm) == 0) {
+    /* gmtime_r and a format of our own: strftime may look at the time zone each call */
+    if (gmtime_r(&t, &tm) == NULL) {
         admin_cell_text(r, NULL);
         return;
     }
-    admin_cell_text(r, buf);
+    admin_cell_fmt(r, "%04d-%02d-%02d %02d:%02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* The address and port cells of a TCP handle's peer (peer = 1) or local end. */
@@ -81,6 +81,29 @@ static void adminshow_addr(struct admin_reply *r, const uv_tcp_t *tcp, int peer)
     }
     admin_cell_text(r, host);
     admin_cell_int(r, port);
+}
+
+/*
+ * A client's address and port cells from the text connlog noted at accept ("1.2.3.4:5",
+ * "[::1]:5"), without a system call per client.
+ */
+static void adminshow_client_peer(struct admin_reply *r, const struct session *s)
+{
+    const char *a = s->connlog.addr;
+    const char *colon = strrchr(a, ':');
+    size_t n;
+
+    if (colon == NULL) {
+        admin_cell_text(r, NULL);
+        admin_cell_text(r, NULL);
+        return;
+    }
+    n = (size_t)(colon - a);
+    if (a[0] == '[' && n >= 2 && a[n - 1] == ']')
+        admin_cell_fmt(r, "%.*s", (int)(n - 2), a + 1);
+    else
+        admin_cell_fmt(r, "%.*s", (int)n, a);
+    admin_cell_int(r, atoi(colon + 1));
 }
 
 /* "primary" or "replica": what node id does in its cluster now. */
@@ -171,6 +194,28 @@ static void adminshow_count_clients(struct worker *w, struct adminshow_tally *t,
     }
 }
 
+/* A pool with the keys its row is sorted by. */
+struct adminshow_row {
+    const struct pool *p;
+    const char *cluster;
+    int replica;
+};
+
+/* Rows in a stable order: database, user, cluster, the primary first, node. */
+static int adminshow_cmp_pool(const void *a, const void *b)
+{
+    const struct adminshow_row *x = a, *y = b;
+    int c = strcmp(x->p->db, y->p->db);
+
+    if (c == 0)
+        c = strcmp(x->p->user, y->p->user);
+    if (c == 0)
+        c = strcmp(x->cluster, y->cluster);
+    if (c == 0)
+        c = x->replica - y->replica;
+    return c != 0 ? c : strcmp(x->p->node, y->p->node);
+}
+
 static enum admin_rc adminshow_pools(struct session *s, struct admin_reply *r,
                                      const char *args)
 {
@@ -190,6 +235,7 @@ static enum admin_rc adminshow_pools(struct session *s, struct admin_reply *r,
     struct worker *w = s->w;
     const struct cfg *cfg = w->cfg;
     struct adminshow_tally *t;
+    struct adminshow_row *order;
     size_t n = 0, i = 0;
     uint64_t now_ms = uv_now(w->loop), now_us = stats_now_us();
 
@@ -205,8 +251,21 @@ static enum admin_rc adminshow_pools(struct session *s, struct admin_reply *r,
         t[i++].p = p;
     qsort(t, n, sizeof(*t), adminshow_cmp_ptr);
     adminshow_count_clients(w, t, n);
+    order = malloc((n > 0 ? n : 1) * sizeof(*order));
+    if (order == NULL) {
+        free(t);
+        admin_error(r, "53200", "pgrouter: out of memory");
+        return ADMIN_DONE;
+    }
+    for (i = 0; i < n; i++) {
+        order[i].p = t[i].p;
+        order[i].cluster = w->nodes.n[t[i].p->node_id].cluster;
+        order[i].replica = strcmp(adminshow_role(w, t[i].p->node_id), "replica") == 0;
+    }
+    qsort(order, n, sizeof(*order), adminshow_cmp_pool);
     admin_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
-    for (const struct pool *p = w->pools; p != NULL; p = p->next) {
+    for (i = 0; i < n; i++) {
+        const struct pool *p = order[i].p;
         unsigned idle = 0, used = 0, tested = 0;
         uint64_t wait_us = 0;
 
@@ -243,6 +302,7 @@ static enum admin_rc adminshow_pools(struct session *s, struct admin_reply *r,
         admin_cell_int(r, pause_active(w, p->db));
         admin_row_end(r);
     }
+    free(order);
     free(t);
     admin_done(r, "SHOW");
     return ADMIN_DONE;
@@ -290,6 +350,8 @@ static enum admin_rc adminshow_clients(struct session *me, struct admin_reply *r
     struct admin_col cols[ADMINSHOW_CONN_COLS + 2];
     struct adminshow_clock clk;
     uint64_t now_us = stats_now_us();
+    int fixed_local = strcmp(me->w->cfg->listen_addr, "0.0.0.0") != 0 &&
+                      strcmp(me->w->cfg->listen_addr, "::") != 0;
 
     (void)args;
     memcpy(cols, adminshow_conn_cols, sizeof(adminshow_conn_cols));
@@ -311,8 +373,14 @@ static enum admin_rc adminshow_clients(struct session *me, struct admin_reply *r
         admin_cell_text(r, s->db);
         admin_cell_text(r, "none");
         admin_cell_text(r, adminshow_client_state(s, me));
-        adminshow_addr(r, &s->client.tcp, 1);
-        adminshow_addr(r, &s->client.tcp, 0);
+        adminshow_client_peer(r, s);
+        if (fixed_local) {
+            /* listening on one address: every client came to it */
+            admin_cell_text(r, me->w->cfg->listen_addr);
+            admin_cell_int(r, me->w->cfg->listen_port);
+        } else {
+            adminshow_addr(r, &s->client.tcp, 0);
+        }
         adminshow_date(r, &clk, (clk.hr_ns - s->connlog.start_ns) / 1000000);
         if (s->unit_started_ms > 0 && s->unit_started_ms <= clk.loop_ms)
             adminshow_date(r, &clk, clk.loop_ms - s->unit_started_ms);
