@@ -362,7 +362,7 @@ const struct admin_cmd admincmd_cmds[] = {
     { "RECONNECT", 0, admincmd_reconnect, "RECONNECT [db]: close every server when it is "
       "next given back" },
     { "WAIT_CLOSE", 0, admincmd_wait_close, "WAIT_CLOSE [db]: wait until the servers "
-      "RECONNECT marked are closed" },
+      "RECONNECT (or a RELOAD) marked are closed" },
     { "KILL_CLIENT", 0, admincmd_kill_client, "KILL_CLIENT <id>: close a client (the id "
       "of SHOW CLIENTS)" },
     { "KILL", 0, admincmd_kill, "KILL <id> | <db>: close a client, or every client of a "

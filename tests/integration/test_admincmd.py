@@ -9,6 +9,7 @@ live in CTL_DIR/NAME/); PGBIN (pgbench); CTL_PORT, CTL_PID (ctl: both replicas,
 default_pool_size = 4, query_wait_timeout = 2); CTL_SHUT_PORT, CTL_SHUT_PID (ctl_shut).
 
 What the README promises ("Control commands") and each case checks:
+  - RESUME while a PAUSE still waits cancels it: that PAUSE answers 57014;
   - PAUSE returns only once a client's open transaction has committed (it blocks for
     as long as the transaction stays open); a query sent during the PAUSE waits, longer
     than query_wait_timeout, and completes after RESUME without an error; PAUSE closes
@@ -202,15 +203,7 @@ def local_port(conn):
 
 def client_id(adm, port):
     """The id in SHOW CLIENTS of the client whose local port is port."""
-    try:
-        cur = adm.execute("SHOW CLIENTS")
-    except psycopg.errors.SyntaxError:
-        # Until SHOW CLIENTS exists: the session tag of its login line (c<id>).
-        with open(os.path.join(CTL_DIR, "ctl", "pgrouter.log"), "rb") as f:
-            log = f.read().decode("utf-8", "replace")
-        found = re.findall(r"\bc(\d+) \S+: login from 127\.0\.0\.1:%d\b" % port, log)
-        check(found, "no SHOW CLIENTS, and no login line for port %d in the log" % port)
-        return int(found[-1])
+    cur = adm.execute("SHOW CLIENTS")
     names = [c.name for c in cur.description]
     check("id" in names and "port" in names, "SHOW CLIENTS has no id/port column: %r" % names)
     for row in cur.fetchall():
@@ -277,6 +270,33 @@ def pause_waits_for_the_open_transaction_and_resume_lets_waiters_go():
         resume_quietly(port)
         for c in (holder, waiter, adm):
             c.close()
+
+
+@case
+def resume_cancels_a_pause_that_still_waits():
+    port = env_int("CTL_PORT")
+    holder = connect(port)
+    adm = admin(port)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("SELECT 1")
+        paused = Bg(lambda: adm.execute("PAUSE"))
+        time.sleep(0.5)
+        check(not paused.done, "PAUSE returned while a transaction was open")
+        with admin(port) as adm2:
+            adm2.execute("RESUME")
+        paused.thread.join(5)
+        check(paused.done, "the PAUSE still waits 5 s after RESUME")
+        e = paused.error
+        check(isinstance(e, psycopg.Error) and e.sqlstate == "57014" and
+              "cancelled by RESUME" in str(e), "the cancelled PAUSE answered %r" % e)
+        check(holder.execute("SELECT 2").fetchone()[0] == 2, "the holder after RESUME")
+        holder.execute("COMMIT")
+        refused(adm, "RESUME", "55000", "not paused")
+    finally:
+        resume_quietly(port)
+        holder.close()
+        adm.close()
 
 
 @case
