@@ -14,6 +14,13 @@ Subcommands:
     slow --port P --mb M --kbps K --out FILE
         a raw-socket client that selects M MB and reads the answer at K kB/s
         with a small receive buffer; checks every row arrived.  Writes FILE.
+    admin --port P --user U --password W --secs S --out FILE
+        an admin console client (database pgrouter) that runs SHOW POOLS, SHOW STATS
+        and SHOW NODES once a second until S seconds have passed and checks that
+        every answer is well-formed: one RowDescription with PgBouncer's (or
+        pgrouter's) leading columns, DataRows of as many values, integers where the
+        column is an integer, CommandComplete SHOW, ReadyForQuery, no error; NODES
+        has one row per node.  Writes FILE (JSON).
     report --dir DIR
         reads everything soak.sh left in DIR, prints the checks and the summary
         line, exits 1 if a check failed.
@@ -220,6 +227,114 @@ def cmd_slow(args):
     return 0 if out["error"] is None else 1
 
 
+# ---- admin console ---------------------------------------------------------
+
+# Leading columns each answer must start with (PgBouncer's for POOLS and STATS).
+ADMIN_SHOWS = [
+    ("SHOW POOLS", ["database", "user", "cl_active", "cl_waiting"]),
+    ("SHOW STATS", ["database", "total_server_assignment_count", "total_xact_count"]),
+    ("SHOW NODES", ["cluster", "node", "role"]),
+]
+ADMIN_INT_TYPES = {20, 21, 23}      # int8, int2, int4
+
+
+def admin_show(sock, sql):
+    """Run sql on the console; returns (columns [(name, type oid)], rows, tag) or raises
+    ValueError on anything malformed and rawpg.PeerError on an error."""
+    sock.sendall(rawpg.msg(b"Q", sql.encode() + b"\0"))
+    cols, rows, tag, error = None, [], None, None
+    while True:
+        mtype, payload = rawpg.read_msg(sock)
+        if mtype == b"T":
+            if cols is not None:
+                raise ValueError("%s: two RowDescriptions" % sql)
+            (n,) = struct.unpack("!h", payload[:2])
+            cols, pos = [], 2
+            for _ in range(n):
+                end = payload.index(b"\0", pos)
+                name = payload[pos:end].decode()
+                _tab, _att, typ, _len, _mod, fmt = struct.unpack("!ihihih",
+                                                                  payload[end + 1:end + 19])
+                if fmt != 0:
+                    raise ValueError("%s: column %s in binary format" % (sql, name))
+                cols.append((name, typ))
+                pos = end + 19
+        elif mtype == b"D":
+            if cols is None:
+                raise ValueError("%s: a DataRow before the RowDescription" % sql)
+            (n,) = struct.unpack("!h", payload[:2])
+            if n != len(cols):
+                raise ValueError("%s: a row of %d values for %d columns" % (sql, n, len(cols)))
+            row, pos = [], 2
+            for name, typ in cols:
+                (vlen,) = struct.unpack("!i", payload[pos:pos + 4])
+                pos += 4
+                v = None
+                if vlen >= 0:
+                    v = payload[pos:pos + vlen].decode()
+                    pos += vlen
+                    if typ in ADMIN_INT_TYPES and not re.fullmatch(r"-?\d+", v):
+                        raise ValueError("%s: %s = %r is not an integer" % (sql, name, v))
+                row.append(v)
+            if pos != len(payload):
+                raise ValueError("%s: %d bytes after the last value" % (sql, len(payload) - pos))
+            rows.append(row)
+        elif mtype == b"C":
+            tag = payload.rstrip(b"\0").decode()
+        elif mtype == b"E":
+            error = rawpg.PeerError(rawpg.parse_error(payload))
+        elif mtype == b"Z":
+            if error is not None:
+                raise error
+            return cols, rows, tag
+        elif mtype != b"N":
+            raise ValueError("%s: unexpected message %r" % (sql, mtype))
+
+
+def cmd_admin(args):
+    out = {"rounds": 0, "answers": 0, "bad": [], "max_ms": 0.0, "nodes": args.nodes}
+    deadline = now() + args.secs
+    sock = None
+    try:
+        sock = socket.create_connection(("127.0.0.1", args.port), timeout=30)
+        sock.settimeout(30)
+        rawpg.login(sock, args.user, args.password, "pgrouter")
+        while now() < deadline:
+            t = now()
+            for sql, lead in ADMIN_SHOWS:
+                t1 = now()
+                try:
+                    cols, rows, tag = admin_show(sock, sql)
+                    names = [c[0] for c in (cols or [])]
+                    if names[:len(lead)] != lead:
+                        raise ValueError("%s: columns %s, expected %s first"
+                                         % (sql, names[:len(lead) + 1], lead))
+                    if tag != "SHOW":
+                        raise ValueError("%s: command tag %r" % (sql, tag))
+                    if sql == "SHOW NODES" and len(rows) != args.nodes:
+                        raise ValueError("SHOW NODES: %d rows for %d nodes"
+                                         % (len(rows), args.nodes))
+                    out["answers"] += 1
+                except (ValueError, rawpg.PeerError) as e:
+                    out["bad"].append({"t": now(), "msg": str(e) if not isinstance(
+                        e, rawpg.PeerError) else e.line()})
+                out["max_ms"] = max(out["max_ms"], (now() - t1) * 1000)
+            out["rounds"] += 1
+            time.sleep(max(0.0, 1.0 - (now() - t)))
+        sock.sendall(rawpg.msg(b"X", b""))
+    except (OSError, rawpg.Closed, rawpg.PeerError, ValueError) as e:
+        out["bad"].append({"t": now(), "msg": "the console connection failed: %s: %s"
+                           % (type(e).__name__, e)})
+    finally:
+        if sock is not None:
+            sock.close()
+    with open(args.out, "w") as f:
+        json.dump(out, f)
+    print("admin: %d rounds, %d answers, %d bad, slowest %.0f ms"
+          % (out["rounds"], out["answers"], len(out["bad"]), out["max_ms"]))
+    return 0 if not out["bad"] else 1
+
+
 # ---- report ----------------------------------------------------------------
 
 # pgbench prints the server's message, not its SQLSTATE: map the texts a
@@ -358,6 +473,20 @@ def cmd_report(args):
     if not glob.glob(os.path.join(d, "slow.*.json")):
         fails.append("slow client: it never ran")
 
+    # --- the admin console client: every answer well-formed, all along
+    try:
+        r = json.load(open(os.path.join(d, "admin.json")))
+        notes.append("admin console: %d rounds of SHOW POOLS/STATS/NODES, %d answers, slowest "
+                     "%.0f ms" % (r["rounds"], r["answers"], r["max_ms"]))
+        for b in r["bad"][:5]:
+            fails.append("admin console at +%.1f s: %s" % (b["t"] - args.t0, b["msg"]))
+        # once a second for the whole run; a quarter of that on a very busy machine
+        if r["rounds"] < (args.t1 - args.t0) / 4:
+            fails.append("admin console: only %d rounds in %.0f s"
+                         % (r["rounds"], args.t1 - args.t0))
+    except (OSError, ValueError, KeyError) as e:
+        fails.append("admin console: no result (%s)" % e)
+
     # --- which errors a primary restart excuses
     windows = []
     try:
@@ -455,7 +584,7 @@ def cmd_report(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["psycopg", "slow", "report"])
+    p.add_argument("command", choices=["psycopg", "slow", "admin", "report"])
     p.add_argument("--port", type=int)
     p.add_argument("--primary-port", type=int)
     p.add_argument("--clients", type=int, default=10)
@@ -463,6 +592,9 @@ def main():
     p.add_argument("--out")
     p.add_argument("--mb", type=int, default=8)
     p.add_argument("--kbps", type=int, default=512)
+    p.add_argument("--user")
+    p.add_argument("--password")
+    p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--dir")
     p.add_argument("--t0", type=float)
     p.add_argument("--t1", type=float)
@@ -470,7 +602,8 @@ def main():
     p.add_argument("--rss-mb", type=int, default=2)
     p.add_argument("--rss-judge", type=int, default=1)
     args = p.parse_args()
-    return {"psycopg": cmd_psycopg, "slow": cmd_slow, "report": cmd_report}[args.command](args)
+    return {"psycopg": cmd_psycopg, "slow": cmd_slow, "admin": cmd_admin,
+            "report": cmd_report}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
 #   (4 clients, a new connection per transaction), pgbench TPC-B (10 clients, in
 #   rounds of 5 s so that a client aborted by a primary restart is replaced), 10
 #   psycopg 3 and 10 node-postgres clients (named prepared statements, transactions
-#   on a counter row each, checked), and a slow client reading 8 MB at 512 kB/s;
+#   on a counter row each, checked), a slow client reading 8 MB at 512 kB/s, and an
+#   admin console client running SHOW POOLS, SHOW STATS and SHOW NODES every second;
 # and, in cycles of 45 s (one more while 40 s remain): kill -9 of replica1 (its
 # postmaster and every backend) and its restart, SIGSTOP of replica2 for 3 s, the
 # slow client, a restart of the primary (-m fast, then -m immediate in the next
@@ -23,7 +24,7 @@
 # and a burst of 30 clients still gets served; VmRSS of the second half of the run
 # within 20 % + 2 MB of the first half (warm-up excluded; not judged under ASan,
 # whose quarantine holds freed memory: there LeakSanitizer at exit checks leaks);
-# all 10 reloads logged;
+# all 10 reloads logged; every console answer well-formed (soak.py admin);
 # pgrouter exits 0 on SIGTERM with no sanitizer report in its log.
 #
 # Prints `# ...` lines, `not ok - soak: WHY` per failed check, and the summary
@@ -391,6 +392,7 @@ listen_addr = 127.0.0.1
 listen_port = $PGR_PORT
 auth_type = scram-sha-256
 auth_file = $SOAK_DIR/userlist.txt
+admin_users = soakadmin
 max_client_conn = 200
 pool_mode = transaction
 default_pool_size = $POOL_SIZE
@@ -417,7 +419,7 @@ open_timeout = 1s
 primary = 127.0.0.1:$PRIMARY_PORT
 replicas = 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT
 EOF
-    printf '"app" "app"\n' >"$SOAK_DIR/userlist.txt"
+    printf '"app" "app"\n"soakadmin" "soakadmin"\n' >"$SOAK_DIR/userlist.txt"
 }
 
 start_pgrouter() {
@@ -576,6 +578,9 @@ main() {
     start_job env PGR_PORT="$PGR_PORT" PRIMARY_PORT="$PRIMARY_PORT" CLIENTS=10 \
         SECS="$SOAK_SECS" OUT="$LOG/node.json" timeout $((SOAK_SECS + 120)) \
         node "$HERE/node/soak.js" >"$LOG/node.log" 2>&1
+    start_job "$PY" "$HERE/soak.py" admin --port "$PGR_PORT" --user soakadmin \
+        --password soakadmin --nodes 3 --secs "$SOAK_SECS" --out "$LOG/admin.json" \
+        >"$LOG/admin.log" 2>&1
     start_job reloads
     pids=("${JOBS[@]}")
 
