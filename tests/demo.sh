@@ -132,6 +132,7 @@ EOF
     cat <<EOF
 
 Connect:  PGPASSWORD=app psql -h 127.0.0.1 -p $port -U app appdb
+Console:  PGPASSWORD=admin psql -h 127.0.0.1 -p $port -U admin pgrouter -c 'SHOW POOLS'
 Stop:     make demo-down
 EOF
 }
