@@ -11,6 +11,8 @@ What the README promises and each case checks:
     rotation past max_replica_lag_bytes, and comes back once it replays again;
   - a stopped replica: its breaker shows open in SHOW BREAKERS and SHOW NODES, its health
     failed; it is started again and seen healthy within a bounded time;
+  - a replica taken out by the console's DISABLE shows out of rotation ("disabled") until
+    ENABLE;
   - EXPLAIN ROUTE's classify column equals `pgrouter --classify`'s line for the same
     config, for plain, tenant and refused statements; SET pgrouter.tenant and
     pgrouter.role in the console change what EXPLAIN ROUTE answers.
@@ -283,6 +285,21 @@ def stopped_replica_opens_its_breaker():
     waited, n = wait_for("the restarted replica healthy in SHOW NODES", healthy, 30)
     measured("restarted replica healthy %.1f s after its start (%.1f s after the stop)"
              % (waited, time.monotonic() - t0))
+
+
+@case
+def disabled_replica_is_out_of_rotation():
+    """The console's DISABLE (admincmd.c) sets the flag SHOW NODES reads."""
+    name = node("REPLICA1_PORT")
+    psql("DISABLE " + name)
+    try:
+        r = by(show("NODES"), "node")[name]
+        check(r["in_rotation"] == "no" and r["out_reason"] == "disabled",
+              "after DISABLE: %s" % r)
+    finally:
+        psql("ENABLE " + name)
+    r = by(show("NODES"), "node")[name]
+    check(r["in_rotation"] == "yes" and r["out_reason"] is None, "after ENABLE: %s" % r)
 
 
 # ---- EXPLAIN ROUTE -----------------------------------------------------------
