@@ -341,15 +341,17 @@ static enum admin_rc admincmd_reload(struct session *s, struct admin_reply *r,
 static enum admin_rc admincmd_shutdown(struct session *s, struct admin_reply *r,
                                        const char *args)
 {
-    if (args[0] != '\0' && strcasecmp(args, "WAIT_FOR_CLIENTS") != 0) {
-        admin_error(r, strcasecmp(args, "WAIT_FOR_SERVERS") == 0 ? "0A000" : "42601",
-                    "SHUTDOWN %s is not supported: SHUTDOWN (or SHUTDOWN WAIT_FOR_CLIENTS) "
-                    "stops accepting and exits when the connected clients have left; "
-                    "PAUSE first to wait for the servers", args);
+    if (args[0] != '\0') {
+        /* PgBouncer's WAIT_FOR_CLIENTS leaves idle clients alone: pgrouter's does not. */
+        admin_error(r, strcasecmp(args, "WAIT_FOR_SERVERS") == 0 ||
+                    strcasecmp(args, "WAIT_FOR_CLIENTS") == 0 ? "0A000" : "42601",
+                    "SHUTDOWN %s is not supported: SHUTDOWN, as SIGTERM, stops accepting, "
+                    "closes idle clients and lets transactions finish within "
+                    "shutdown_timeout; PAUSE first to wait for the servers", args);
         return ADMIN_DONE;
     }
     log_info("%s: SHUTDOWN", s->tag);
-    lifecycle_shutdown(s->w, 0);
+    lifecycle_shutdown(s->w, LIFECYCLE_GRACEFUL);
     admin_done(r, "SHUTDOWN");
     return ADMIN_DONE;
 }
@@ -370,7 +372,7 @@ const struct admin_cmd admincmd_cmds[] = {
     { "DISABLE", 0, admincmd_disable_cmd, "DISABLE <host:port>: no new reads go to that "
       "replica" },
     { "ENABLE", 0, admincmd_enable_cmd, "ENABLE <host:port>: the replica takes reads again" },
-    { "SHUTDOWN", 0, admincmd_shutdown, "stop accepting; exit when the clients have left "
-      "(as SIGTERM)" },
+    { "SHUTDOWN", 0, admincmd_shutdown, "as SIGTERM: stop accepting, close idle clients, "
+      "exit once transactions have finished" },
     { NULL, 0, NULL, NULL },
 };

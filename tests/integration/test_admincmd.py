@@ -27,7 +27,9 @@ What the README promises ("Control commands") and each case checks:
     running configuration keeps working; a good config reloads;
   - pgbench through pgrouter during PAUSE/RESUME/RECONNECT cycles: 0 failed
     transactions;
-  - SHUTDOWN: no new clients, the connected ones go on, exit 0 when they have left.
+  - SHUTDOWN (as SIGTERM): no new clients, an idle client gets FATAL 57P01, a
+    transaction finishes (then its client is closed), exit 0; PgBouncer's
+    WAIT_FOR_CLIENTS/WAIT_FOR_SERVERS are refused (0A000).
 Prints one `ok - admincmd: NAME` or `not ok - admincmd: NAME: reason` line per case and
 exits 1 if any failed.  Arguments, if given, are substrings of case names.
 """
@@ -590,33 +592,44 @@ def pgbench_through_pause_resume_reconnect_cycles_loses_nothing():
 # ---- SHUTDOWN (last: it ends ctl_shut) ------------------------------------------------
 
 @case
-def shutdown_stops_accepting_and_exits_when_the_clients_leave():
+def shutdown_closes_idle_clients_lets_transactions_finish_and_exits():
     port, pid = env_int("CTL_SHUT_PORT"), env_int("CTL_SHUT_PID")
-    c = connect(port)
+    idle = connect(port)
+    busy = connect(port)
     adm = admin(port)
-    refused(adm, "SHUTDOWN WAIT_FOR_SERVERS", "0A000")
-    adm.execute("SHUTDOWN")
+    try:
+        refused(adm, "SHUTDOWN WAIT_FOR_SERVERS", "0A000", "not supported")
+        refused(adm, "SHUTDOWN WAIT_FOR_CLIENTS", "0A000", "not supported")
+        busy.execute("BEGIN")
+        busy.execute("SELECT 1")
+        adm.execute("SHUTDOWN")
 
-    def no_new_clients():
-        try:
-            connect(port).close()
-            return False
-        except psycopg.OperationalError:
-            return True
+        def no_new_clients():
+            try:
+                connect(port).close()
+                return False
+            except psycopg.OperationalError:
+                return True
 
-    wait_for("new clients refused after SHUTDOWN", no_new_clients, 5)
-    check(c.execute("SELECT 1").fetchone()[0] == 1, "a connected client after SHUTDOWN")
-    check(os.path.exists("/proc/%d" % pid), "pgrouter exited with clients still connected")
-    c.close()
-    adm.close()
+        wait_for("new clients refused after SHUTDOWN", no_new_clients, 5)
+        closed_by(idle, "administrator command")
+        # The transaction goes on to its end, and then its client is closed.
+        check(busy.execute("SELECT 2").fetchone()[0] == 2, "the open transaction after SHUTDOWN")
+        busy.execute("COMMIT")
+        check(os.path.exists("/proc/%d" % pid), "pgrouter exited before the transaction ended")
+        closed_by(busy, "administrator command")
+    finally:
+        for c in (idle, busy, adm):
+            c.close()
     # run.sh's launcher writes the exit status once the process has ended.
     exit_file = os.path.join(CTL_DIR, "ctl_shut", "exit")
-    took = wait_for("pgrouter exits once its clients left", lambda: os.path.exists(exit_file), 10)
+    took = wait_for("pgrouter exits once its clients are gone", lambda: os.path.exists(exit_file),
+                    10)
     with open(exit_file) as f:
         status = f.read().strip()
     check(status == "0", "pgrouter exited with status %s after SHUTDOWN" % status)
-    measured("after SHUTDOWN the connected client went on; pgrouter exited %.2f s after "
-             "the last client left" % took)
+    measured("SHUTDOWN: idle client closed at once, the open transaction committed, pgrouter "
+             "exited %.2f s after the last client was closed" % took)
 
 
 def main():
