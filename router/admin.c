@@ -198,6 +198,13 @@ static int admin_reply_send(struct session *s, struct admin_reply *r, const char
         msg_error(&r->b, "ERROR", "53200", "pgrouter: out of memory building the answer",
                   NULL, NULL);
     }
+    if (r->failed && !r->b.oom && r->b.len > 5 && r->b.data[0] == 'E') {
+        /* log_pooler_errors: the command's error, as every error pgrouter sends */
+        const char *code = msg_error_field(r->b.data + 5, r->b.len - 5, 'C');
+        const char *text = msg_error_field(r->b.data + 5, r->b.len - 5, 'M');
+
+        connlog_pooler_error(s, "ERROR", code != NULL ? code : "?", text != NULL ? text : "");
+    }
     rc = session_send(s, &r->pre);
     if (rc == 0)
         rc = session_send(s, &r->b);

@@ -237,12 +237,19 @@ def admin_console_session_and_its_errors_are_logged():
         raise AssertionError("an unknown console command did not fail")
     except rawpg.PeerError as e:
         code = e.fields.get("C")
+    try:
+        rawpg.simple_query(sock, "KILL 4000000000")
+        raise AssertionError("KILL of a client that does not exist did not fail")
+    except rawpg.PeerError as e:
+        kill_code, kill_msg = e.fields.get("C"), e.fields.get("M")
     terminate(sock)
     addr = r"127\.0\.0\.1:%d" % local
     m = wait_line(path, r"LOG (c\d+) app@pgrouter: login from %s user=app database=pgrouter "
                   r"auth=scram-sha-256$" % addr, since)
     wait_line(path, r"LOG %s app@pgrouter: pooler error: ERROR %s .*NO_SUCH_THING"
               % (m.group(1), code), since)
+    wait_line(path, r"LOG %s app@pgrouter: pooler error: ERROR %s %s$"
+              % (m.group(1), kill_code, re.escape(kill_msg)), since)
     wait_line(path, r"LOG %s app@pgrouter: disconnect from %s user=app database=pgrouter "
               r"duration=\d+\.\d{3}s reason: client closed the connection$"
               % (m.group(1), addr), since)
