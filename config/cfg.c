@@ -58,6 +58,8 @@ static void cfg_on_userlist_error(void *arg, int line, const char *msg)
 static const struct cfg_key cfg_keys[] = {
     { PG(listen_addr), "listen_addr", cfgvalue_parse_listen_addr, 0, 0, 0 },
     { PG(listen_port), "listen_port", cfgvalue_parse_port, 0, 0, 0 },
+    { PG(stats_listen_addr), "stats_listen_addr", cfgvalue_parse_listen_addr, 0, 0, 0 },
+    { PG(stats_listen_port), "stats_listen_port", cfgvalue_parse_port_or_off, 0, 0, 0 },
     { PG(auth_type), "auth_type", cfgvalue_parse_auth, 0, 0, 0 },
     { PG(auth_file), "auth_file", cfgvalue_parse_string, 0, 0, 0 },
     { PG(max_client_conn), "max_client_conn", cfgvalue_parse_int, 1, INT_MAX, 0 },
@@ -597,6 +599,7 @@ static void cfg_check(struct loader *ld)
         cfg_check_pool(ld, pg);
     }
     cfgcheck_breaker(ld);
+    cfgcheck_stats(ld);
     cfgcheck_sharding(ld);
 }
 
@@ -638,6 +641,7 @@ static void cfg_set_defaults(struct cfg *c)
 {
     strcpy(c->listen_addr, "127.0.0.1");
     c->listen_port = 6432;
+    strcpy(c->stats_listen_addr, "127.0.0.1");
     c->auth_type = CFG_AUTH_SCRAM;
     c->max_client_conn = 100;
     c->max_packet_size = 1073741823;

@@ -120,6 +120,8 @@ struct cfg {
     char *path;                     /* the config file as given to cfg_load */
     char listen_addr[256];          /* "*" is stored as "0.0.0.0" */
     uint16_t listen_port;
+    char stats_listen_addr[256];    /* the Prometheus /metrics endpoint ("*" as above) */
+    uint16_t stats_listen_port;     /* 0 = no metrics endpoint */
     enum cfg_auth auth_type;
     char *auth_file;                /* resolved path, NULL if none given */
     int have_userlist;              /* 1 if auth_file was read: only listed users may log in */

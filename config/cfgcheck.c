@@ -1,8 +1,8 @@
 /*
  * config/cfgcheck.c - checks that span keys and sections, run once the whole file is
- * read: [breaker] timeouts against each other, and sharding: every bucket owned by exactly
- * one cluster, every tenant placed once on a cluster that exists, [sharding] keys that
- * only make sense together. Reads the loader (cfgload.h), reports through cfgload_error.
+ * read: [breaker] timeouts against each other, the metrics port against listen_port, and
+ * sharding: every bucket owned by exactly one cluster, every tenant placed once on a
+ * cluster that exists, [sharding] keys that only make sense together. Reads the loader (cfgload.h), reports through cfgload_error.
  */
 #include "config/cfgload.h"
 
@@ -36,6 +36,26 @@ void cfgcheck_breaker(struct loader *ld)
     else
         cfgload_error(ld, s->key_line[lo], "open_timeout: %u ms is more than max_open_timeout "
                       "(%u ms by default)", b->open_timeout_ms, b->max_open_timeout_ms);
+}
+
+static int cfgcheck_wildcard(const char *addr)
+{
+    return strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0;
+}
+
+void cfgcheck_stats(struct loader *ld)
+{
+    const struct cfg *c = ld->cfg;
+    const struct cfg_section *s = cfgcheck_find_section(ld, SECT_PGROUTER);
+    size_t port_key = cfg_key_find(SECT_PGROUTER, "stats_listen_port");
+
+    if (s == NULL || c->stats_listen_port == 0 || c->stats_listen_port != c->listen_port)
+        return;
+    if (strcmp(c->stats_listen_addr, c->listen_addr) != 0 &&
+        !cfgcheck_wildcard(c->stats_listen_addr) && !cfgcheck_wildcard(c->listen_addr))
+        return;
+    cfgload_error(ld, s->key_line[port_key], "stats_listen_port: %u is listen_port too; the "
+                  "metrics endpoint needs a port of its own", c->stats_listen_port);
 }
 
 /* "a-b" or "a" into buf, after a ", " unless first. */

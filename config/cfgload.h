@@ -125,6 +125,12 @@ char *cfgload_join_errors(struct loader *ld);
 void cfgcheck_breaker(struct loader *ld);
 
 /*
+ * [pgrouter]: the metrics endpoint (stats_listen_addr:stats_listen_port) must not be the
+ * clients' address and port (both on one address, or either on a wildcard). Errors go to ld.
+ */
+void cfgcheck_stats(struct loader *ld);
+
+/*
  * [sharding] and [tenants]: sets cfg->sharding.enabled, resolves each tenant's cluster,
  * and checks that buckets are all owned exactly once and tenant names are unique. Errors
  * go to ld; out of memory sets ld->oom.

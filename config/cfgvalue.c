@@ -174,6 +174,20 @@ int cfgvalue_parse_port(const char *v, long long min, long long max, void *field
     return 0;
 }
 
+int cfgvalue_parse_port_or_off(const char *v, long long min, long long max, void *field,
+                               char *why, size_t why_len)
+{
+    if (strcmp(v, "0") == 0) {
+        *(uint16_t *)field = 0;
+        return 0;
+    }
+    if (cfgvalue_parse_port(v, min, max, field, why, why_len) < 0) {
+        snprintf(why, why_len, "\"%s\" is not a port (1-65535, or 0 for off)", v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int cfgvalue_parse_auth(const char *v, long long min, long long max, void *field,
                         char *why, size_t why_len)
 {

@@ -25,6 +25,9 @@ int cfgvalue_parse_listen_addr(const char *v, long long min, long long max, void
 /* uint16_t: 1..65535. */
 int cfgvalue_parse_port(const char *v, long long min, long long max, void *field,
                         char *why, size_t why_len);
+/* uint16_t: 0..65535, 0 meaning "off". */
+int cfgvalue_parse_port_or_off(const char *v, long long min, long long max, void *field,
+                               char *why, size_t why_len);
 /* enum cfg_auth: scram-sha-256, md5 or trust. */
 int cfgvalue_parse_auth(const char *v, long long min, long long max, void *field,
                         char *why, size_t why_len);

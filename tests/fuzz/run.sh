@@ -74,6 +74,11 @@ seed fuzz_cfg \
 seed fuzz_admin \
     'SHOW POOLS; show\tclients ;; EXPLAIN ROUTE SELECT '"'"';'"'"' -- x;\n' \
     'KILL 42 /* a; /* b */ */; SHOW $q$;$q$ E'"'"'\\'"'"';'"'"' "a;b"'
+# fuzz_httpreq: limit byte (0 = 8 KiB), then a scrape, a POST with a body, a bare-LF head.
+seed fuzz_httpreq \
+    '\000GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9187\r\nAccept: text/plain;version=0.0.4\r\n\r\n' \
+    '\040POST /x?y=1 HTTP/1.0\r\nContent-Length: 2\r\n\r\nab' \
+    '\000HEAD / HTTP/1.1\nA:\tb\n\n'
 
 # fuzz_explain: option byte (tenant, role, transaction), then what EXPLAIN ROUTE is given.
 seed fuzz_explain \
@@ -111,6 +116,7 @@ run fuzz_startup protocol/frame.c protocol/startup.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
 run fuzz_admin router/adminparse.c
+run fuzz_httpreq router/httpreq.c
 run fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c
 run fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c \
     router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c \

@@ -836,6 +836,61 @@ static void test_cfg_reports_bad_values(void **state)
                   "@:4: max_client_conn: \"ten\" is not an integer\n");
 }
 
+static void test_cfg_stats_endpoint_is_off_by_default_on_loopback(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD MIN_CLUSTER);
+
+    (void)state;
+    assert_int_equal(c->stats_listen_port, 0);
+    assert_string_equal(c->stats_listen_addr, "127.0.0.1");
+    cfg_unref(c);
+}
+
+static void test_cfg_reads_the_stats_endpoint(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD "stats_listen_addr = *\nstats_listen_port = 9187\n"
+                            MIN_CLUSTER);
+
+    (void)state;
+    assert_int_equal(c->stats_listen_port, 9187);
+    assert_string_equal(c->stats_listen_addr, "0.0.0.0");
+    cfg_unref(c);
+    c = load_ok(TRUST_HEAD "stats_listen_port = 0\nstats_listen_addr = ::1\n" MIN_CLUSTER);
+    assert_int_equal(c->stats_listen_port, 0);
+    assert_string_equal(c->stats_listen_addr, "::1");
+    cfg_unref(c);
+}
+
+static void test_cfg_rejects_bad_stats_endpoints(void **state)
+{
+    (void)state;
+    expect_errors(TRUST_HEAD "stats_listen_port = 65536\nstats_listen_addr = a b\n"
+                  "stats_listen_port = 9000\n" MIN_CLUSTER,
+                  "@:3: stats_listen_port: \"65536\" is not a port (1-65535, or 0 for off)\n"
+                  "@:4: stats_listen_addr: \"a b\" is not a host name or IP address\n"
+                  "@:5: duplicate key \"stats_listen_port\" (first set on line 3)\n");
+    expect_errors(TRUST_HEAD "stats_listen_port = -1\n" MIN_CLUSTER,
+                  "@:3: stats_listen_port: \"-1\" is not a port (1-65535, or 0 for off)\n");
+    /* the clients' port: on the same address, or with either side on a wildcard */
+    expect_errors(TRUST_HEAD "listen_port = 7000\nstats_listen_port = 7000\n" MIN_CLUSTER,
+                  "@:4: stats_listen_port: 7000 is listen_port too; the metrics endpoint "
+                  "needs a port of its own\n");
+    expect_errors(TRUST_HEAD "listen_addr = *\nstats_listen_port = 6432\n" MIN_CLUSTER,
+                  "@:4: stats_listen_port: 6432 is listen_port too; the metrics endpoint "
+                  "needs a port of its own\n");
+}
+
+static void test_cfg_allows_the_clients_port_on_another_stats_address(void **state)
+{
+    struct cfg *c = load_ok(TRUST_HEAD "listen_addr = 127.0.0.1\nstats_listen_port = 6432\n"
+                            "stats_listen_addr = 127.0.0.2\n" MIN_CLUSTER);
+
+    (void)state;
+    assert_int_equal(c->stats_listen_port, 6432);
+    assert_int_equal(c->listen_port, 6432);
+    cfg_unref(c);
+}
+
 static void test_cfg_reports_bad_addresses(void **state)
 {
     (void)state;
@@ -1476,6 +1531,10 @@ int main(void)
         cmocka_unit_test(test_cfg_reads_admin_and_stats_users),
         cmocka_unit_test(test_cfg_admin_users_default_to_no_one),
         cmocka_unit_test(test_cfg_defaults_to_scram),
+        cmocka_unit_test(test_cfg_stats_endpoint_is_off_by_default_on_loopback),
+        cmocka_unit_test(test_cfg_reads_the_stats_endpoint),
+        cmocka_unit_test(test_cfg_rejects_bad_stats_endpoints),
+        cmocka_unit_test(test_cfg_allows_the_clients_port_on_another_stats_address),
         cmocka_unit_test(test_cfg_resolves_relative_auth_file_next_to_the_config),
         cmocka_unit_test(test_cfg_trust_with_auth_file_still_lists_users),
         cmocka_unit_test(test_cfg_strips_inline_comments_and_accepts_indented_keys),
