@@ -13,6 +13,7 @@
 #include "router/listener.h"
 #include "router/connlog.h"
 #include "router/log.h"
+#include "router/metrics.h"
 #include "router/session.h"
 
 static void lifecycle_closed(uv_handle_t *h)
@@ -66,6 +67,7 @@ int lifecycle_reload(struct worker *w, char **errors)
         return -E2BIG;
     }
     catalog_invalidate(&w->catalog);
+    metrics_reload(w, fresh);
     /* verbose, logfile (reopened: a rotated file is let go) and syslog take effect now */
     rc = log_reload(fresh);
     if (rc < 0)
@@ -220,6 +222,8 @@ void lifecycle_shutdown(struct worker *w, enum lifecycle_stop how)
     w->draining = how == LIFECYCLE_HANDOVER ? WORKER_DRAIN_HANDOVER : WORKER_DRAIN_SHUTDOWN;
     if (w->listening)
         listener_stop(w);
+    if (how == LIFECYCLE_HANDOVER)
+        metrics_handover(w);
     if (how == LIFECYCLE_FAST)
         session_close_all(w);
     if (w->sessions == NULL)

@@ -16,6 +16,7 @@
 #include "router/lifecycle.h"
 #include "router/listener.h"
 #include "router/log.h"
+#include "router/metrics.h"
 #include "router/pool.h"
 #include "router/restart.h"
 #include "router/session.h"
@@ -184,9 +185,15 @@ int main(int argc, char **argv)
     }
     if ((takeover ? restart_takeover(w) : listener_start(w)) < 0)
         return 1;
+    if (!takeover && metrics_start(w) < 0)
+        return 1;
     if (main_write_pidfile(w->cfg->pidfile) < 0)
         log_warn("cannot write pidfile %s", w->cfg->pidfile);
     restart_start(w, argv);
+    /* The old process let go of the metrics port when it handed over (restart_start
+     * waited for that); failing now must not leave the clients without a server. */
+    if (takeover && metrics_start(w) < 0)
+        log_error("online restart: the metrics endpoint is off; a reload tries again");
     uv_signal_init(w->loop, &main_sig_hup);
     uv_signal_init(w->loop, &main_sig_term);
     uv_signal_init(w->loop, &main_sig_int);
@@ -204,6 +211,7 @@ int main(int argc, char **argv)
     pool_log_waits(w);
     /* Close what is left (idle servers, timers, signals) and let the loop finish it. */
     pool_close_all(w);
+    metrics_stop(w);
     nodes_close(&w->nodes, NULL);
     uv_close((uv_handle_t *)&w->maint, NULL);
     restart_close(w);

@@ -19,6 +19,7 @@ struct session;
 struct pool;
 struct lifecycle;
 struct restart;
+struct http_server;
 
 /* worker.draining: why the worker stopped accepting. */
 #define WORKER_DRAIN_SHUTDOWN 1     /* SIGTERM, SHUTDOWN, SIGINT: logins are refused */
@@ -47,6 +48,7 @@ struct worker {
     struct pool *pools;         /* server pools, one per (node, database, user) */
     struct stats stats;         /* routing rules, error classes, stats_period ticks */
     uv_timer_t maint;           /* once a second: pool_maintain */
+    struct http_server *http;   /* the metrics endpoint (metrics.c), NULL when off */
     struct login_secret *secrets;
     int draining;               /* 0, or WORKER_DRAIN_*: no new clients, exit when the last
                                  * one leaves */

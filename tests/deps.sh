@@ -3,7 +3,8 @@
 #
 #   sh tests/deps.sh build   compiler, libuv, libpq, inih, OpenSSL, cmocka
 #   sh tests/deps.sh test    the above plus PostgreSQL 15, psycopg 3, PgBouncer, PyYAML,
-#                            docker-compose (only to validate docker/), node and npm
+#                            docker-compose (only to validate docker/), prometheus (for
+#                            promtool, to check the metrics endpoint), node and npm
 #
 # node and npm count as present when the commands are (a NodeSource nodejs
 # package brings its own npm and conflicts with Debian's); otherwise Debian's
@@ -15,7 +16,7 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libuv1-dev libpq-dev libinih-dev libssl-dev libcmocka-dev"
 TEST_PKGS="postgresql-15 postgresql-client-15 python3 python3-psycopg pgbouncer python3-yaml
-docker-compose iproute2"
+docker-compose iproute2 prometheus"
 
 usage() {
     echo "usage: sh tests/deps.sh build|test" >&2
@@ -59,8 +60,8 @@ fi
 
 echo "deps.sh: installing missing packages: $missing" >&2
 
-# Installing postgresql or pgbouncer would start their system services (and
-# a cluster on port 5432); a policy-rc.d that answers 101 forbids that.  Only
+# Installing postgresql, pgbouncer or prometheus would start their system
+# services (a cluster on port 5432, a Prometheus server); a policy-rc.d that answers 101 forbids that.  Only
 # add one if the system has none, and remove only the one we added.
 policy=/usr/sbin/policy-rc.d
 added_policy=0
