@@ -10,6 +10,7 @@
  */
 #include "router/metrics.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,9 @@
 #include "router/log.h"
 #include "router/pool.h"
 #include "router/promtext.h"
+#include "router/route.h"
 #include "router/session.h"
+#include "router/stats.h"
 #include "router/worker.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -191,6 +194,59 @@ static void metrics_pool_servers(const struct worker *w, const struct pool *p,
     }
 }
 
+/* The counters of stats.h per pool: a family each. */
+static const struct metrics_counter {
+    const char *name;
+    const char *help;
+    size_t off;                 /* in struct stats_counters */
+    int micros;                 /* a time in microseconds, exported in seconds */
+} metrics_pool_counter[] = {
+    { "pgrouter_pool_queries_total", "Client units (a Query, or extended-protocol messages "
+      "up to Sync) that ended on a server of the pool.",
+      offsetof(struct stats_counters, query_count), 0 },
+    { "pgrouter_pool_transactions_total", "Transactions that ended on a server of the pool "
+      "(an autocommit statement is one).", offsetof(struct stats_counters, xact_count), 0 },
+    { "pgrouter_pool_server_assignments_total", "Times a server of the pool was handed to a "
+      "client.", offsetof(struct stats_counters, server_assignment_count), 0 },
+    { "pgrouter_pool_received_bytes_total", "Bytes received from clients for units that ran "
+      "on the pool.", offsetof(struct stats_counters, received), 0 },
+    { "pgrouter_pool_sent_bytes_total", "Bytes of server answers relayed to clients.",
+      offsetof(struct stats_counters, sent), 0 },
+    { "pgrouter_pool_query_seconds_total", "Time units ran on the pool's servers.",
+      offsetof(struct stats_counters, query_time_us), 1 },
+    { "pgrouter_pool_transaction_seconds_total", "Time from a transaction's first unit to "
+      "the end of its last, idle in transaction included.",
+      offsetof(struct stats_counters, xact_time_us), 1 },
+    { "pgrouter_pool_client_parses_total", "Parse messages of named statements from "
+      "clients.", offsetof(struct stats_counters, client_parse_count), 0 },
+    { "pgrouter_pool_server_parses_total", "Parses of named statements sent to the pool's "
+      "servers (the client's own, or prepared again on another server).",
+      offsetof(struct stats_counters, server_parse_count), 0 },
+    { "pgrouter_pool_binds_total", "Bind messages of named statements.",
+      offsetof(struct stats_counters, bind_count), 0 },
+};
+
+static void metrics_pool_counters(struct promtext *p, struct worker *w)
+{
+    struct promtext_labels l;
+
+    for (size_t i = 0; i < sizeof(metrics_pool_counter) / sizeof(metrics_pool_counter[0]); i++) {
+        const struct metrics_counter *mc = &metrics_pool_counter[i];
+
+        promtext_family(p, mc->name, "counter", mc->help);
+        for (const struct pool *q = w->pools; q != NULL; q = q->next) {
+            uint64_t v;
+
+            memcpy(&v, (const char *)&q->stats.total + mc->off, sizeof(v));
+            metrics_pool_labels(w, q, &l);
+            if (mc->micros)
+                promtext_f64(p, mc->name, &l, (double)v / 1e6);
+            else
+                promtext_u64(p, mc->name, &l, v);
+        }
+    }
+}
+
 /* Upper bounds of the wait buckets in seconds (pool.h: bucket b < 2^b ms). */
 static void metrics_wait_bounds(double bounds[POOL_WAIT_BUCKETS])
 {
@@ -242,8 +298,9 @@ static void metrics_pools(struct promtext *p, struct worker *w)
     for (const struct pool *q = w->pools; q != NULL; q = q->next) {
         metrics_pool_labels(w, q, &l);
         promtext_histogram(p, "pgrouter_pool_wait_seconds", &l, q->waits, bounds,
-                           POOL_WAIT_BUCKETS, (double)q->wait_sum_ms / 1000.0);
+                           POOL_WAIT_BUCKETS, (double)q->stats.total.wait_time_us / 1e6);
     }
+    metrics_pool_counters(p, w);
 }
 
 /* ---- nodes ---- */
@@ -260,6 +317,63 @@ static unsigned metrics_breaker_value(enum breaker_state s)
         return 2;
     }
     return 2;
+}
+
+/* pgrouter_query_duration_seconds: client units by time on the server, per node. */
+static void metrics_query_hist(struct promtext *p, struct worker *w)
+{
+    struct nodes *ns = &w->nodes;
+    double bounds[STATS_BUCKETS];
+    struct promtext_labels l;
+
+    for (unsigned b = 0; b < STATS_BUCKETS; b++)
+        bounds[b] = (double)stats_bucket_le_ms(b) / 1000.0;
+    promtext_family(p, "pgrouter_query_duration_seconds", "histogram",
+                    "Client units by the time they ran on a server of the node (from their "
+                    "first bytes to the server to its ReadyForQuery).");
+    for (int i = 0; i < ns->count; i++) {
+        uint64_t hist[STATS_BUCKETS];
+        struct stats_counters sum;
+
+        stats_sum_hist(w, i, hist);
+        stats_sum_node(w, i, &sum);
+        metrics_node_labels(w, &ns->n[i], &l);
+        promtext_histogram(p, "pgrouter_query_duration_seconds", &l, hist, bounds,
+                           STATS_BUCKETS, (double)sum.query_time_us / 1e6);
+    }
+}
+
+/* Routing decisions by rule and target, errors to clients by SQLSTATE class. */
+static void metrics_routes_errors(struct promtext *p, struct worker *w)
+{
+    const struct stats *st = &w->stats;
+    struct promtext_labels l;
+
+    promtext_family(p, "pgrouter_routes_total", "counter",
+                    "Routing decisions by the rule that decided and the target it chose "
+                    "(primary, replica, pinned, any, error); a read retried elsewhere is "
+                    "decided again.");
+    for (unsigned i = 0; i < st->n_routes; i++) {
+        promtext_labels_init(&l);
+        promtext_label(&l, "rule", st->routes[i].rule);
+        promtext_label(&l, "target", route_target_name(st->routes[i].target));
+        promtext_u64(p, "pgrouter_routes_total", &l, st->routes[i].count);
+    }
+    promtext_family(p, "pgrouter_routes_untracked_total", "counter",
+                    "Routing decisions whose rule and target did not fit the table.");
+    promtext_u64(p, "pgrouter_routes_untracked_total", NULL, st->routes_other);
+    promtext_family(p, "pgrouter_errors_total", "counter",
+                    "ErrorResponses sent to clients by SQLSTATE class and source: pgrouter "
+                    "(its own errors) or server (relayed as the server sent them).");
+    for (unsigned i = 0; i < st->n_errors; i++) {
+        for (int src = 0; src < 2; src++) {
+            promtext_labels_init(&l);
+            promtext_label(&l, "class", st->errors[i].cls);
+            promtext_label(&l, "source", src == 0 ? "pgrouter" : "server");
+            promtext_u64(p, "pgrouter_errors_total", &l,
+                         src == 0 ? st->errors[i].own : st->errors[i].server);
+        }
+    }
 }
 
 /* A node whose latest check worked and that is a standby. */
@@ -282,11 +396,22 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
                      metrics_breaker_value(breaker_state(&ns->n[i].br, now)));
     }
     promtext_family(p, "pgrouter_node_breaker_transitions_total", "counter",
-                    "State changes of the node's circuit breaker.");
+                    "State changes of the node's circuit breaker, by from and to state.");
     for (int i = 0; i < ns->count; i++) {
-        metrics_node_labels(w, &ns->n[i], &l);
-        promtext_u64(p, "pgrouter_node_breaker_transitions_total", &l,
-                     ns->n[i].br.transitions);
+        const struct stats_node *sn = &ns->n[i].stats;
+        const struct { const char *from, *to; uint64_t v; } tr[] = {
+            { "closed", "open", sn->breaker_opened },
+            { "open", "half-open", sn->breaker_half_opened },
+            { "half-open", "closed", sn->breaker_closed },
+            { "half-open", "open", sn->breaker_reopened },
+        };
+
+        for (size_t t = 0; t < sizeof(tr) / sizeof(tr[0]); t++) {
+            metrics_node_labels(w, &ns->n[i], &l);
+            promtext_label(&l, "from", tr[t].from);
+            promtext_label(&l, "to", tr[t].to);
+            promtext_u64(p, "pgrouter_node_breaker_transitions_total", &l, tr[t].v);
+        }
     }
     promtext_family(p, "pgrouter_node_up", "gauge",
                     "1 if the node's latest health check connected and answered, else 0 "
@@ -300,13 +425,27 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
         promtext_u64(p, "pgrouter_node_up", &l, n->have_health && n->health.ok);
     }
     promtext_family(p, "pgrouter_node_health_checks_total", "counter",
-                    "Health checks of the node that completed (passed or failed).");
+                    "Health checks of the node by result: ok, failed (refused, closed, "
+                    "crashed, or the check's own login failed), timeout.");
     for (int i = 0; i < ns->count; i++) {
-        if (ns->n[i].hc == NULL)
-            continue;
-        metrics_node_labels(w, &ns->n[i], &l);
-        promtext_u64(p, "pgrouter_node_health_checks_total", &l, ns->n[i].hc->checks);
+        const struct stats_node *sn = &ns->n[i].stats;
+        const char *const res[3] = { "ok", "failed", "timeout" };
+        const uint64_t v[3] = { sn->health_ok, sn->health_failed, sn->health_timeout };
+
+        for (int r = 0; r < 3; r++) {
+            metrics_node_labels(w, &ns->n[i], &l);
+            promtext_label(&l, "result", res[r]);
+            promtext_u64(p, "pgrouter_node_health_checks_total", &l, v[r]);
+        }
     }
+    promtext_family(p, "pgrouter_node_read_retries_total", "counter",
+                    "Reads moved from the node to another because it failed before their "
+                    "answer began (the client saw nothing).");
+    for (int i = 0; i < ns->count; i++) {
+        metrics_node_labels(w, &ns->n[i], &l);
+        promtext_u64(p, "pgrouter_node_read_retries_total", &l, ns->n[i].stats.read_retries);
+    }
+    metrics_query_hist(p, w);
     promtext_family(p, "pgrouter_node_health_consecutive_failures", "gauge",
                     "Health checks of the node failed in a row (0 after one passes).");
     for (int i = 0; i < ns->count; i++) {
@@ -401,6 +540,7 @@ char *metrics_render(struct worker *w, size_t *len)
     metrics_clients(&p, w);
     metrics_pools(&p, w);
     metrics_nodes(&p, w);
+    metrics_routes_errors(&p, w);
     metrics_http(&p, w);
     return promtext_steal(&p, len);
 }

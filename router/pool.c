@@ -315,7 +315,6 @@ static void pool_count_wait(struct pool *p, uint64_t waited_ms)
     while (b + 1 < POOL_WAIT_BUCKETS && waited_ms >= (1ull << b))
         b++;
     p->waits[b]++;
-    p->wait_sum_ms += waited_ms;
     if (waited_ms > p->wait_max_ms)
         p->wait_max_ms = waited_ms;
 }

@@ -67,7 +67,6 @@ struct pool {
     struct stats_pool stats;    /* SHOW STATS counters (stats.h) */
     uint64_t waits[POOL_WAIT_BUCKETS];  /* borrows by time spent waiting (0: none) */
     uint64_t wait_max_ms;
-    uint64_t wait_sum_ms;       /* total of the waits counted in waits[] */
     uint64_t n_wait_timeouts;   /* waiters failed by query_wait_timeout */
     int start_error;            /* the last connection could not even start (-errno), 0 */
     char err[160];              /* text handed to waiters failed by this pool */

@@ -456,6 +456,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/lifecycle.sh
 . "$HERE/lifecycle.sh"
 
+# the Prometheus endpoint on an instance of its own: metrics_cases
+# shellcheck source=tests/integration/metrics.sh
+. "$HERE/metrics.sh"
+
 # connection, disconnection and pooler-error lines, syslog, no secret: logs_cases
 # shellcheck source=tests/integration/logs.sh
 . "$HERE/logs.sh"
@@ -1086,6 +1090,7 @@ main() {
     lifecycle_cases
     reload_cases
     logs_cases
+    metrics_cases
     stats_cases
     admincmd_cases
     shard_cases
