@@ -21,6 +21,10 @@ Subcommands:
         pgrouter's) leading columns, DataRows of as many values, integers where the
         column is an integer, CommandComplete SHOW, ReadyForQuery, no error; NODES
         has one row per node.  Writes FILE (JSON).
+    metrics --port P --secs S --out FILE
+        scrapes http://127.0.0.1:P/metrics every 5 s until S seconds have passed; each
+        answer must be 200 and pass `promtool check metrics` without a word.  Writes
+        FILE (JSON).
     report --dir DIR
         reads everything soak.sh left in DIR, prints the checks and the summary
         line, exits 1 if a check failed.
@@ -38,6 +42,7 @@ import random
 import re
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -335,6 +340,45 @@ def cmd_admin(args):
     return 0 if not out["bad"] else 1
 
 
+# ---- metrics ---------------------------------------------------------------
+
+
+def cmd_metrics(args):
+    out = {"scrapes": 0, "bad": [], "max_ms": 0.0}
+    deadline = now() + args.secs
+    while now() < deadline:
+        t = now()
+        try:
+            s = socket.create_connection(("127.0.0.1", args.port), timeout=30)
+            s.settimeout(30)
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: soak\r\n\r\n")
+            answer = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            s.close()
+            out["max_ms"] = max(out["max_ms"], (now() - t) * 1000)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200 "):
+                raise ValueError("status %r" % head[:40])
+            r = subprocess.run(["promtool", "check", "metrics"], input=body,
+                               capture_output=True, timeout=60)
+            said = (r.stdout + r.stderr).decode(errors="replace").strip()
+            if r.returncode != 0 or said:
+                raise ValueError("promtool (exit %d): %s" % (r.returncode, said[:300]))
+            out["scrapes"] += 1
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            out["bad"].append({"t": now(), "msg": "%s: %s" % (type(e).__name__, e)})
+        time.sleep(max(0.0, 5.0 - (now() - t)))
+    with open(args.out, "w") as f:
+        json.dump(out, f)
+    print("metrics: %d scrapes, %d bad, slowest %.0f ms"
+          % (out["scrapes"], len(out["bad"]), out["max_ms"]))
+    return 0 if not out["bad"] else 1
+
+
 # ---- report ----------------------------------------------------------------
 
 # pgbench prints the server's message, not its SQLSTATE: map the texts a
@@ -487,6 +531,18 @@ def cmd_report(args):
     except (OSError, ValueError, KeyError) as e:
         fails.append("admin console: no result (%s)" % e)
 
+    # --- the metrics endpoint: every scrape answered and clean for promtool
+    try:
+        r = json.load(open(os.path.join(d, "metrics.json")))
+        notes.append("metrics: %d scrapes, promtool clean, slowest %.0f ms"
+                     % (r["scrapes"], r["max_ms"]))
+        for b in r["bad"][:5]:
+            fails.append("metrics at +%.1f s: %s" % (b["t"] - args.t0, b["msg"]))
+        if r["scrapes"] < 2:
+            fails.append("metrics: only %d scrapes" % r["scrapes"])
+    except (OSError, ValueError, KeyError) as e:
+        fails.append("metrics: no result (%s)" % e)
+
     # --- which errors a primary restart excuses
     windows = []
     try:
@@ -584,7 +640,7 @@ def cmd_report(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["psycopg", "slow", "admin", "report"])
+    p.add_argument("command", choices=["psycopg", "slow", "admin", "metrics", "report"])
     p.add_argument("--port", type=int)
     p.add_argument("--primary-port", type=int)
     p.add_argument("--clients", type=int, default=10)
@@ -602,7 +658,7 @@ def main():
     p.add_argument("--rss-mb", type=int, default=2)
     p.add_argument("--rss-judge", type=int, default=1)
     args = p.parse_args()
-    return {"psycopg": cmd_psycopg, "slow": cmd_slow, "admin": cmd_admin,
+    return {"psycopg": cmd_psycopg, "slow": cmd_slow, "admin": cmd_admin, "metrics": cmd_metrics,
             "report": cmd_report}[args.command](args)
 
 

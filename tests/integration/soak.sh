@@ -11,6 +11,7 @@
 #   psycopg 3 and 10 node-postgres clients (named prepared statements, transactions
 #   on a counter row each, checked), a slow client reading 8 MB at 512 kB/s, and an
 #   admin console client running SHOW POOLS, SHOW STATS and SHOW NODES every second;
+#   a Prometheus scrape of /metrics every 5 s, each checked by promtool;
 # and, in cycles of 45 s (one more while 40 s remain): kill -9 of replica1 (its
 # postmaster and every backend) and its restart, SIGSTOP of replica2 for 3 s, the
 # slow client, a restart of the primary (-m fast, then -m immediate in the next
@@ -24,7 +25,8 @@
 # and a burst of 30 clients still gets served; VmRSS of the second half of the run
 # within 20 % + 2 MB of the first half (warm-up excluded; not judged under ASan,
 # whose quarantine holds freed memory: there LeakSanitizer at exit checks leaks);
-# all 10 reloads logged; every console answer well-formed (soak.py admin);
+# all 10 reloads logged; every console answer well-formed (soak.py admin); every
+# metrics scrape answered 200 and clean for promtool (soak.py metrics);
 # pgrouter exits 0 on SIGTERM with no sanitizer report in its log.
 #
 # Prints `# ...` lines, `not ok - soak: WHY` per failed check, and the summary
@@ -393,6 +395,7 @@ listen_port = $PGR_PORT
 auth_type = scram-sha-256
 auth_file = $SOAK_DIR/userlist.txt
 admin_users = soakadmin
+stats_listen_port = $STATS_PORT
 max_client_conn = 200
 pool_mode = transaction
 default_pool_size = $POOL_SIZE
@@ -426,6 +429,8 @@ start_pgrouter() {
     local attempt
     for attempt in 1 2 3; do
         PGR_PORT=$(free_port)
+        STATS_PORT=$(free_port)
+        while [ "$STATS_PORT" = "$PGR_PORT" ]; do STATS_PORT=$(free_port); done
         write_ini
         "$PGROUTER_BIN" -t -c "$INI" >"$LOG/check.log" 2>&1 ||
             die "pgrouter -t rejects $INI: $(tail -n 3 "$LOG/check.log")"
@@ -581,6 +586,8 @@ main() {
     start_job "$PY" "$HERE/soak.py" admin --port "$PGR_PORT" --user soakadmin \
         --password soakadmin --nodes 3 --secs "$SOAK_SECS" --out "$LOG/admin.json" \
         >"$LOG/admin.log" 2>&1
+    start_job "$PY" "$HERE/soak.py" metrics --port "$STATS_PORT" --secs "$SOAK_SECS" \
+        --out "$LOG/metrics.json" >"$LOG/metrics.log" 2>&1
     start_job reloads
     pids=("${JOBS[@]}")
 
