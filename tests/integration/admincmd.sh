@@ -3,7 +3,8 @@
 # own; sourced by run.sh (which provides start_pgrouter, run_py, ITEST_DIR), which calls
 # admincmd_cases.  The checks are in test_admincmd.py.
 #
-# Instances (the main cluster; admin_users = admin, password admin):
+# Instances (the main cluster; admin_users = admin, stats_users = stats, passwords as
+# the names):
 #   ctl       both replicas, default_pool_size = 4, query_wait_timeout = 2 (a PAUSE
 #             longer than that must not fail the clients waiting in it)
 #   ctl_shut  no replicas; sent SHUTDOWN, after which it exits
@@ -20,6 +21,7 @@ ctl_write_ini() {
     auth=$(sed -n 's/^[[:space:]]*auth_type[[:space:]]*=[[:space:]]*\([^[:space:]]*\).*/\1/p' \
         "$ini")
     grep -q '^"admin"' "$dir/userlist.txt" || echo '"admin" "admin"' >>"$dir/userlist.txt"
+    grep -q '^"stats"' "$dir/userlist.txt" || echo '"stats" "stats"' >>"$dir/userlist.txt"
     {
         echo "; written by tests/integration/admincmd.sh"
         echo "[pgrouter]"
@@ -28,6 +30,7 @@ ctl_write_ini() {
         echo "auth_type = ${auth:-scram-sha-256}"
         echo "auth_file = $dir/userlist.txt"
         echo "admin_users = admin"
+        echo "stats_users = stats"
         for line in "$@"; do
             echo "$line"
         done

@@ -9,6 +9,7 @@ live in CTL_DIR/NAME/); PGBIN (pgbench); CTL_PORT, CTL_PID (ctl: both replicas,
 default_pool_size = 4, query_wait_timeout = 2); CTL_SHUT_PORT, CTL_SHUT_PID (ctl_shut).
 
 What the README promises ("Control commands") and each case checks:
+  - a stats_users login gets 42501 for every control command, and nothing happens;
   - RESUME while a PAUSE still waits cancels it: that PAUSE answers 57014;
   - PAUSE returns only once a client's open transaction has committed (it blocks for
     as long as the transaction stays open); a query sent during the PAUSE waits, longer
@@ -225,6 +226,23 @@ def resume_quietly(port):
 
 
 # ---- PAUSE / RESUME ----------------------------------------------------------
+
+@case
+def stats_users_may_not_run_control_commands():
+    port = env_int("CTL_PORT")
+    with psycopg.connect("host=127.0.0.1 port=%d user=stats password=stats "
+                         "dbname=pgrouter connect_timeout=10" % port, autocommit=True,
+                         cursor_factory=psycopg.ClientCursor) as watcher:
+        for cmd in ("RELOAD", "PAUSE", "RESUME", "RECONNECT", "WAIT_CLOSE", "KILL 1",
+                    "KILL_CLIENT 1", "KILL appdb", "DISABLE 127.0.0.1:%d" % R1,
+                    "ENABLE 127.0.0.1:%d" % R1, "SHUTDOWN"):
+            refused(watcher, cmd, "42501")
+        check(watcher.execute("SHOW VERSION").fetchone() is not None, "SHOW after the refusals")
+    with admin(port) as adm:
+        refused(adm, "RESUME", "55000", "not paused")     # the refused PAUSE did nothing
+    with connect(port) as c:
+        check(c.execute("SELECT 1").fetchone()[0] == 1, "a client after the refused SHUTDOWN")
+
 
 @case
 def pause_waits_for_the_open_transaction_and_resume_lets_waiters_go():
