@@ -47,9 +47,17 @@ int cfgshow_changeable(size_t i)
 {
     const struct cfg_key *k = cfg_key_at(i);
 
-    /* The listening socket and the pid file are set up once, at start. */
-    return k != NULL && strcmp(k->name, "listen_addr") != 0 &&
-           strcmp(k->name, "listen_port") != 0 && strcmp(k->name, "pidfile") != 0;
+    /* The listening sockets and the pid file are set up once, at start. */
+    static const char *const fixed[] = {
+        "listen_addr", "listen_port", "pidfile", "restart_socket",
+    };
+
+    if (k == NULL)
+        return 0;
+    for (size_t j = 0; j < sizeof(fixed) / sizeof(fixed[0]); j++)
+        if (strcmp(k->name, fixed[j]) == 0)
+            return 0;
+    return 1;
 }
 
 struct cfg *cfgshow_defaults(void)
