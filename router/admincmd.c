@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "router/adminarg.h"
 #include "router/lifecycle.h"
 #include "router/log.h"
 #include "router/pause.h"
@@ -22,37 +23,29 @@
 #include "router/session.h"
 
 /*
- * The one name args holds (a database or a node), plain or in double or single quotes,
- * into out. "" is allowed when optional. 0, or -1 with the client told why.
+ * The one name args holds (a database or a node, plain or quoted) into out; "" is allowed
+ * when optional. 0, or -1 with the client told why.
  */
 static int admincmd_name(struct admin_reply *r, const char *cmd, const char *args,
                          int optional, char *out, size_t size)
 {
-    size_t n = strlen(args);
-
-    if (n >= 2 && (args[0] == '"' || args[0] == '\'') && args[n - 1] == args[0]) {
-        args++;
-        n -= 2;
-    }
-    if (n == 0 && !optional) {
+    switch (adminarg_name(args, strlen(args), out, size)) {
+    case ADMINARG_OK:
+        return 0;
+    case ADMINARG_EMPTY:
+        if (optional)
+            return 0;
         admin_error(r, "42601", "%s needs an argument (see SHOW HELP)", cmd);
         return -1;
-    }
-    if (n >= size) {
+    case ADMINARG_LONG:
         admin_error(r, "42622", "%s: the name is too long (at most %zu characters)", cmd,
                     size - 1);
         return -1;
+    case ADMINARG_BAD:
+        break;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (isspace((unsigned char)args[i]) || iscntrl((unsigned char)args[i]) ||
-            args[i] == '"' || args[i] == '\'') {
-            admin_error(r, "42601", "%s takes one name, not \"%.*s\"", cmd, (int)n, args);
-            return -1;
-        }
-    }
-    memcpy(out, args, n);
-    out[n] = '\0';
-    return 0;
+    admin_error(r, "42601", "%s takes one name, not \"%.100s\"", cmd, args);
+    return -1;
 }
 
 /* "database \"x\"" or "pgrouter" (every database), for messages. */
@@ -194,12 +187,9 @@ static void admincmd_kill_db(struct session *s, struct admin_reply *r, const cha
 
 static void admincmd_kill_id(struct session *s, struct admin_reply *r, const char *arg)
 {
-    unsigned long id;
-    char *end;
+    uint32_t id;
 
-    errno = 0;
-    id = strtoul(arg, &end, 10);
-    if (*end != '\0' || errno != 0 || id == 0 || id > UINT32_MAX) {
+    if (adminarg_id(arg, &id) < 0) {
         admin_error(r, "42704", "no client with id %s (the id column of SHOW CLIENTS)", arg);
         return;
     }
@@ -210,13 +200,13 @@ static void admincmd_kill_id(struct session *s, struct admin_reply *r, const cha
     for (struct session *t = s->w->sessions; t != NULL; t = t->next) {
         if (t->id != id || t->state == SESSION_CLOSING)
             continue;
-        log_info("%s: KILL %lu (%s)", s->tag, id, t->tag);
-        session_fatal(t, "57P01", NULL, "pgrouter: connection terminated by admin (KILL %lu)",
+        log_info("%s: KILL %u (%s)", s->tag, id, t->tag);
+        session_fatal(t, "57P01", NULL, "pgrouter: connection terminated by admin (KILL %u)",
                       id);
         admin_done(r, "KILL");
         return;
     }
-    admin_error(r, "42704", "no client with id %lu (the id column of SHOW CLIENTS)", id);
+    admin_error(r, "42704", "no client with id %u (the id column of SHOW CLIENTS)", id);
 }
 
 static enum admin_rc admincmd_kill(struct session *s, struct admin_reply *r, const char *args)

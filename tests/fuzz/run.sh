@@ -74,6 +74,13 @@ seed fuzz_cfg \
 seed fuzz_admin \
     'SHOW POOLS; show\tclients ;; EXPLAIN ROUTE SELECT '"'"';'"'"' -- x;\n' \
     'KILL 42 /* a; /* b */ */; SHOW $q$;$q$ E'"'"'\\'"'"';'"'"' "a;b"'
+# fuzz_adminarg: output size byte, then a control command's argument.
+seed fuzz_adminarg \
+    '\100appdb' \
+    '\010"127.0.0.1:5433"' \
+    '\0204294967295' \
+    '\003a b'
+
 # fuzz_httpreq: limit byte (0 = 8 KiB), then a scrape, a POST with a body, a bare-LF head.
 seed fuzz_httpreq \
     '\000GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9187\r\nAccept: text/plain;version=0.0.4\r\n\r\n' \
@@ -116,6 +123,7 @@ run fuzz_startup protocol/frame.c protocol/startup.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
 run fuzz_admin router/adminparse.c
+run fuzz_adminarg router/adminarg.c
 run fuzz_httpreq router/httpreq.c
 run fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c
 run fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c \
