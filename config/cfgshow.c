@@ -126,7 +126,7 @@ void cfgshow_value(const struct cfg *c, size_t i, char *buf, size_t len)
     } else if (p == cfgvalue_parse_listen_addr || p == cfgvalue_parse_ident ||
                p == cfgvalue_parse_setting || p == cfgvalue_parse_name) {
         snprintf(buf, len, "%s", (const char *)f);
-    } else if (p == cfgvalue_parse_port) {
+    } else if (p == cfgvalue_parse_port || p == cfgvalue_parse_port_or_off) {
         snprintf(buf, len, "%u", (unsigned)*(const uint16_t *)f);
     } else if (p == cfgvalue_parse_int) {
         snprintf(buf, len, "%d", *(const int *)f);
