@@ -16,6 +16,7 @@ What the README's "Admin console" promises and each case checks:
   - a user in neither list is refused (28000); a stats user may SHOW, not run an admin
     command (42501); an unknown command is 42601; the extended protocol gets 0A000 and
     the session goes on after Sync; an empty query gets EmptyQueryResponse;
+  - a Query over 1 MB is FATAL 54000, one just under is answered;
   - 20000 pipelined queries are all answered, in order;
   - 50 admin clients at once while pgbench runs through pgrouter: no pgbench failure.
 Prints one `ok - admin: NAME` or `not ok - admin: NAME: reason` line per case and exits 1
@@ -328,6 +329,24 @@ def extended_protocol_refused_then_session_goes_on():
         except psycopg.Error as e:
             check(e.sqlstate == "0A000", "extended protocol: %s %s" % (e.sqlstate, e))
         check(show(c, "SHOW VERSION")[1], "the connection goes on")
+
+
+@case
+def query_over_1mb_is_refused():
+    s = raw_login("admin")
+    try:
+        s.sendall(rawpg.msg(b"Q", b"SHOW VERSION -- " + b"x" * (1 << 20) + b"\0"))
+        t, p = rawpg.read_msg(s)
+        f = rawpg.parse_error(p) if t == b"E" else {}
+        check(f.get("C") == "54000" and f.get("S") == "FATAL", "answer %r %r" % (t, p[:120]))
+    finally:
+        s.close()
+    s = raw_login("admin")      # just under the limit is a query like any other
+    try:
+        got = rawpg.simple_query(s, "SHOW VERSION -- " + "x" * ((1 << 20) - 100))
+        check(got.startswith("pgrouter"), "a long query: %r" % got)
+    finally:
+        s.close()
 
 
 @case
