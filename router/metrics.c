@@ -6,7 +6,8 @@
  * Every metric is named pgrouter_*. Per pool the labels are node, role, cluster, database
  * and user; per node, node, role and cluster. role is the node's role now ("primary" for
  * the node acting as its cluster's primary, "replica" otherwise), so it changes with a
- * promotion.
+ * promotion. Nodes a reload removed are left out of the per-node families (their state
+ * is stale); the series of their pools stay, with the totals they reached.
  */
 #include "router/metrics.h"
 
@@ -332,6 +333,8 @@ static void metrics_query_hist(struct promtext *p, struct worker *w)
                     "Client units by the time they ran on a server of the node (from their "
                     "first bytes to the server to its ReadyForQuery).");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         uint64_t hist[STATS_BUCKETS];
         struct stats_counters sum;
 
@@ -391,6 +394,8 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
     promtext_family(p, "pgrouter_node_breaker_state", "gauge",
                     "Circuit breaker of the node: 0 closed, 1 half-open, 2 open.");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         metrics_node_labels(w, &ns->n[i], &l);
         promtext_u64(p, "pgrouter_node_breaker_state", &l,
                      metrics_breaker_value(breaker_state(&ns->n[i].br, now)));
@@ -398,6 +403,8 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
     promtext_family(p, "pgrouter_node_breaker_transitions_total", "counter",
                     "State changes of the node's circuit breaker, by from and to state.");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         const struct stats_node *sn = &ns->n[i].stats;
         const struct { const char *from, *to; uint64_t v; } tr[] = {
             { "closed", "open", sn->breaker_opened },
@@ -417,6 +424,8 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
                     "1 if the node's latest health check connected and answered, else 0 "
                     "(only nodes with health checks).");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         const struct node *n = &ns->n[i];
 
         if (n->hc == NULL || n->hc->checks == 0)
@@ -428,6 +437,8 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
                     "Health checks of the node by result: ok, failed (refused, closed, "
                     "crashed, or the check's own login failed), timeout.");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         const struct stats_node *sn = &ns->n[i].stats;
         const char *const res[3] = { "ok", "failed", "timeout" };
         const uint64_t v[3] = { sn->health_ok, sn->health_failed, sn->health_timeout };
@@ -442,6 +453,8 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
                     "Reads moved from the node to another because it failed before their "
                     "answer began (the client saw nothing).");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         metrics_node_labels(w, &ns->n[i], &l);
         promtext_u64(p, "pgrouter_node_read_retries_total", &l, ns->n[i].stats.read_retries);
     }
@@ -449,6 +462,8 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
     promtext_family(p, "pgrouter_node_health_consecutive_failures", "gauge",
                     "Health checks of the node failed in a row (0 after one passes).");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         if (ns->n[i].hc == NULL)
             continue;
         metrics_node_labels(w, &ns->n[i], &l);
@@ -459,6 +474,8 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
                     "WAL bytes the replica has still to replay: the primary's position at "
                     "its latest check minus the replica's replay position at its own.");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         const struct node *n = &ns->n[i];
         uint64_t lag = 0;
 
@@ -474,6 +491,8 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
                     "Age of the last transaction the replica replayed, 0 when it has "
                     "replayed all the WAL it received.");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         const struct node *n = &ns->n[i];
 
         if (!metrics_is_replica(n) || n->health.replay_lag_ms < 0)
@@ -485,24 +504,32 @@ static void metrics_nodes(struct promtext *p, struct worker *w)
     promtext_family(p, "pgrouter_node_lagging", "gauge",
                     "1 while the replica lags beyond max_replica_lag(_bytes) and gets no reads.");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         metrics_node_labels(w, &ns->n[i], &l);
         promtext_u64(p, "pgrouter_node_lagging", &l, ns->n[i].lagging != 0);
     }
     promtext_family(p, "pgrouter_node_disabled", "gauge",
                     "1 while the node is taken out of the read rotation by hand (DISABLE).");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         metrics_node_labels(w, &ns->n[i], &l);
         promtext_u64(p, "pgrouter_node_disabled", &l, ns->n[i].disabled != 0);
     }
     promtext_family(p, "pgrouter_node_active_units", "gauge",
                     "Units of work (statements or transactions) running on the node.");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         metrics_node_labels(w, &ns->n[i], &l);
         promtext_u64(p, "pgrouter_node_active_units", &l, ns->n[i].active);
     }
     promtext_family(p, "pgrouter_node_latency_seconds", "gauge",
                     "Moving average of the node's round trips (units and health checks).");
     for (int i = 0; i < ns->count; i++) {
+        if (ns->n[i].removed)
+            continue;
         metrics_node_labels(w, &ns->n[i], &l);
         promtext_f64(p, "pgrouter_node_latency_seconds", &l, ns->n[i].latency_us / 1e6);
     }

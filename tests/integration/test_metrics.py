@@ -26,7 +26,8 @@ What each case checks:
   - nodes: every node is up, breakers closed, the primary has role="primary", replicas
     have lag gauges;
   - reload: stats_listen_port moved by SIGHUP serves on the new port and no longer on the
-    old one; 0 turns it off.
+    old one; 0 turns it off; a replica a reload removes leaves the per-node families and
+    comes back when added again.
 
 Prints one `ok - metrics: NAME` or `not ok - metrics: NAME: reason` line per case and exits
 1 if any failed. Arguments, if given, are substrings of case names.
@@ -426,6 +427,41 @@ def reload_moves_the_endpoint():
     with psycopg.connect("host=127.0.0.1 port=%d user=app password=app dbname=appdb "
                          "connect_timeout=10" % PORT, autocommit=True) as c:
         check(c.execute("SELECT 7").fetchone()[0] == 7, "SELECT 7")
+
+
+@case
+def reload_removes_a_node():
+    need_instance()
+    r2 = "127.0.0.1:%s" % os.environ.get("REPLICA2_PORT", "0")
+    ini = os.path.join(DIR, "pgrouter.ini")
+    with open(ini) as f:
+        orig = f.read()
+
+    def nodes_shown():
+        return {dict(k[1])["node"] for k in parse(scrape()[0])
+                if k[0] == "pgrouter_node_breaker_state"}
+
+    def rewrite(text):
+        with open(ini + ".new", "w") as f:
+            f.write(text)
+        os.rename(ini + ".new", ini)
+        os.kill(PID, signal.SIGHUP)
+
+    check(r2 in nodes_shown(), "%s not shown before the reload" % r2)
+    try:
+        rewrite(re.sub(r", 127\.0\.0\.1:%s\b" % r2.split(":")[1], "", orig))
+        deadline = time.monotonic() + 20
+        while r2 in nodes_shown():
+            check(time.monotonic() < deadline, "%s still shown 20 s after its removal" % r2)
+            time.sleep(0.2)
+    finally:
+        rewrite(orig)
+    deadline = time.monotonic() + 20
+    while r2 not in nodes_shown():
+        check(time.monotonic() < deadline, "%s not back 20 s after it was added again" % r2)
+        time.sleep(0.2)
+    rc, out = promtool(scrape()[0])
+    check(rc == 0 and out == "", "promtool after the reloads: %s" % out[:300])
 
 
 def main():
