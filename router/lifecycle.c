@@ -73,7 +73,7 @@ int lifecycle_reload(struct worker *w, char **errors)
     if (rc < 0)
         log_warn("reload: cannot open logfile %s: %s; the log stays where it was",
                  fresh->logfile, strerror(-rc));
-    /* New clients get the new snapshot; connected ones keep theirs. */
+    /* New clients get the new snapshot; connected ones move at a unit boundary. */
     cfg_unref(w->cfg);
     w->cfg = fresh;
     log_info("configuration reloaded from %s", fresh->path);

@@ -140,7 +140,9 @@ struct session_unit {
 
 struct session {
     struct worker *w;
-    struct cfg *cfg;                /* the snapshot this client started with */
+    struct cfg *cfg;                /* the snapshot this client runs on: the one it started
+                                     * with, until lifecycle_unit_boundary moves it to a
+                                     * reload's */
     struct session *next, *prev;
     enum session_state state;
     uint32_t id;
