@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""tests/integration/test_reload.py - reload, shutdown and online restart under load,
-against the instances lifecycle.sh starts for it (reload_cases).
+"""tests/integration/test_reload.py - reload, shutdown and online restart under
+load, against the instances lifecycle.sh starts for it (reload_cases).
 
 Run by run.sh (run_py) with Debian's /usr/bin/python3 (python3-psycopg).
 Environment: PRIMARY_PORT, REPLICA1_PORT, REPLICA2_PORT (the main cluster, reached
 directly as postgres/postgres); LIFE_DIR (each instance's config, log and exit status
-live in LIFE_DIR/NAME/); PGBIN (pgbench); PGROUTER_BIN; RELOAD_, TERM_, RESTART_PORT and _PID (life_reload,
-life_term, life_restart).
+live in LIFE_DIR/NAME/); PGBIN (pgbench); PGROUTER_BIN; RELOAD_PORT/_PID,
+TERM_PORT/_PID, RESTART_PORT/_PID (life_reload, life_term, life_restart).
 
 What the README promises ("Reload, shutdown and online restart") and each case checks:
   - 20 reloads that add and remove a replica during pgbench -S and TPC-B (more
