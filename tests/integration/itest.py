@@ -21,6 +21,14 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+# The main cluster as run.sh exports it (reached directly as postgres/postgres), and
+# the PostgreSQL programs (pgbench).
+PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
+R1 = int(os.environ.get("REPLICA1_PORT", "0"))
+R2 = int(os.environ.get("REPLICA2_PORT", "0"))
+PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
+
+
 class Suite:
     def __init__(self, name):
         self.name = name

@@ -34,10 +34,9 @@ import time
 import psycopg
 
 import rawpg
-from itest import Suite, check
+from itest import PGBIN, Suite, check
 
 PORT = int(os.environ.get("PGR_PORT", "0"))
-PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 
 SUITE = Suite("admin")
 case = SUITE.case

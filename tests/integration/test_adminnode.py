@@ -29,9 +29,8 @@ import time
 
 import psycopg
 
-from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
+from itest import PGBIN, Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
-PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 PORTS = {k: int(os.environ.get(k, "0") or 0) for k in (
     "ADMIN_PORT", "PRIMARY_PORT", "REPLICA1_PORT", "REPLICA2_PORT", "SHARD_A_PRIMARY_PORT",
     "SHARD_A_REPLICA_PORT", "SHARD_B_PRIMARY_PORT", "SHARD_B_REPLICA_PORT")}

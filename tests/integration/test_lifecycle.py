@@ -37,9 +37,8 @@ import time
 import psycopg
 
 import rawpg
-from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
+from itest import PRIMARY, Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
-PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
 REPLICAS = {int(os.environ.get("REPLICA1_PORT", "0")), int(os.environ.get("REPLICA2_PORT", "0"))}
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"

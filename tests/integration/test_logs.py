@@ -48,10 +48,9 @@ import time
 import psycopg
 
 import rawpg
-from itest import Skip, Suite, check  # noqa: E402 - the shared runner
+from itest import PRIMARY, Skip, Suite, check  # noqa: E402 - the shared runner
 
 LOGS_DIR = os.environ.get("LOGS_DIR", "")
-PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
 REPLICAS = [int(os.environ.get(k, "0")) for k in ("REPLICA1_PORT", "REPLICA2_PORT")]
 
 SUITE = Suite("logs")

@@ -45,13 +45,12 @@ import time
 import psycopg
 
 import rawpg
-from itest import Skip, Suite, check  # noqa: E402,F401 - the shared runner
+from itest import PGBIN, Skip, Suite, check  # noqa: E402,F401 - the shared runner
 
 PORT = int(os.environ.get("METRICS_PORT") or 0)
 STATS_PORT = int(os.environ.get("METRICS_STATS_PORT") or 0)
 PID = int(os.environ.get("METRICS_PID") or 0)
 DIR = os.environ.get("METRICS_DIR", "")
-PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 
 SUITE = Suite("metrics")
 case = SUITE.case

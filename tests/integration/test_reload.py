@@ -33,13 +33,9 @@ import time
 
 import psycopg
 
-from itest import Suite, check
+from itest import PGBIN, PRIMARY, R1, R2, Suite, check
 
-PRIMARY = int(os.environ.get("PRIMARY_PORT", "0"))
-R1 = int(os.environ.get("REPLICA1_PORT", "0"))
-R2 = int(os.environ.get("REPLICA2_PORT", "0"))
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
-PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
 
 SUITE = Suite("reload")
