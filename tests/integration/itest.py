@@ -29,6 +29,18 @@ R2 = int(os.environ.get("REPLICA2_PORT", "0"))
 PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 
 
+def env_int(key):
+    """The integer in environment variable KEY; the case fails if it is not set."""
+    v = os.environ.get(key)
+    check(v, "%s is not set" % key)
+    return int(v)
+
+
+def measured(msg):
+    """A figure for the log: `# measured: MSG` on stdout."""
+    print("# measured: " + msg, flush=True)
+
+
 class Suite:
     def __init__(self, name):
         self.name = name

@@ -46,23 +46,13 @@ import time
 import psycopg
 
 import rawpg
-from itest import PGBIN, PRIMARY, R1, R2, Suite, check
+from itest import PGBIN, PRIMARY, R1, R2, Suite, check, env_int, measured
 
 CTL_DIR = os.environ.get("CTL_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=%s connect_timeout=10"
 
 SUITE = Suite("admincmd")
 case = SUITE.case
-
-
-def env_int(key):
-    v = os.environ.get(key)
-    check(v, "%s is not set" % key)
-    return int(v)
-
-
-def measured(msg):
-    print("# measured: " + msg, flush=True)
 
 
 def connect(port, dbname="appdb"):

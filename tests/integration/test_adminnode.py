@@ -29,7 +29,7 @@ import time
 
 import psycopg
 
-from itest import PGBIN, Skip, Suite, check  # noqa: E402,F401 - the shared runner
+from itest import PGBIN, Skip, Suite, check, measured  # noqa: E402,F401 - shared runner
 
 PORTS = {k: int(os.environ.get(k, "0") or 0) for k in (
     "ADMIN_PORT", "PRIMARY_PORT", "REPLICA1_PORT", "REPLICA2_PORT", "SHARD_A_PRIMARY_PORT",
@@ -42,10 +42,6 @@ case = SUITE.case
 
 def node(key):
     return "127.0.0.1:%d" % PORTS[key]
-
-
-def measured(msg):
-    print("# measured: " + msg, flush=True)
 
 
 def psql(*commands, user="admin", options=None):

@@ -37,7 +37,7 @@ import time
 import psycopg
 
 import rawpg
-from itest import PRIMARY, Skip, Suite, check  # noqa: E402,F401 - the shared runner
+from itest import PRIMARY, Skip, Suite, check, measured  # noqa: E402,F401 - shared runner
 
 REPLICAS = {int(os.environ.get("REPLICA1_PORT", "0")), int(os.environ.get("REPLICA2_PORT", "0"))}
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
@@ -60,10 +60,6 @@ def connect(port, **kw):
 def direct(dbname="appdb"):
     return psycopg.connect("host=127.0.0.1 port=%d user=postgres password=postgres dbname=%s "
                            "connect_timeout=10" % (PRIMARY, dbname), autocommit=True)
-
-
-def measured(msg):
-    print("# measured: " + msg, flush=True)
 
 
 def raw_login(port, timeout=20.0):

@@ -45,7 +45,7 @@ import time
 import psycopg
 
 import rawpg
-from itest import PGBIN, Skip, Suite, check  # noqa: E402,F401 - the shared runner
+from itest import PGBIN, Skip, Suite, check, measured  # noqa: E402,F401 - shared runner
 
 PORT = int(os.environ.get("METRICS_PORT") or 0)
 STATS_PORT = int(os.environ.get("METRICS_STATS_PORT") or 0)
@@ -63,10 +63,6 @@ FAMILIES = [
     "pgrouter_node_health_checks_total", "pgrouter_node_replica_lag_bytes",
     "pgrouter_node_replica_lag_seconds",
 ]
-
-
-def measured(msg):
-    print("# measured: " + msg, flush=True)
 
 
 def http(req, port=None, timeout=20.0):
