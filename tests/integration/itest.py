@@ -3,10 +3,13 @@
 A suite collects its cases with the @case decorator of its Suite, and main() returns
 Suite.run(...), which prints per case `ok - SUITE: NAME`, `ok - SUITE: NAME # SKIP why`
 (the integration runner counts those as skips) or `not ok - SUITE: NAME: why`, with the
-traceback and the case's time on stderr. Standard library only.
+traceback and the case's time on stderr. It also holds what several suites share: the
+cluster's ports and PGBIN from the environment, env_int, measured, wait_for, pid_alive
+and free_port. Standard library only.
 """
 
 import os
+import socket
 import sys
 import time
 import traceback
@@ -39,6 +42,33 @@ def env_int(key):
 def measured(msg):
     """A figure for the log: `# measured: MSG` on stdout."""
     print("# measured: " + msg, flush=True)
+
+
+def wait_for(what, cond, secs):
+    """Poll cond() until true; fails after SECS. Returns the seconds it took."""
+    t0 = time.monotonic()
+    while not cond():
+        check(time.monotonic() - t0 < secs, "%s: not within %.0f s" % (what, secs))
+        time.sleep(0.05)
+    return time.monotonic() - t0
+
+
+def pid_alive(pid):
+    """Whether process PID exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def free_port():
+    """A 127.0.0.1 port nothing listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 class Suite:

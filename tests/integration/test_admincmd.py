@@ -46,7 +46,7 @@ import time
 import psycopg
 
 import rawpg
-from itest import PGBIN, PRIMARY, R1, R2, Suite, check, env_int, measured
+from itest import PGBIN, PRIMARY, R1, R2, Suite, check, env_int, measured, wait_for
 
 CTL_DIR = os.environ.get("CTL_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=%s connect_timeout=10"
@@ -94,14 +94,6 @@ def closed_by(conn, text):
         check(text in str(e), "%r lacks %r" % (str(e), text))
         return
     check(False, "the closed client's query worked")
-
-
-def wait_for(what, cond, secs):
-    t0 = time.monotonic()
-    while not cond():
-        check(time.monotonic() - t0 < secs, "%s: not within %.0f s" % (what, secs))
-        time.sleep(0.05)
-    return time.monotonic() - t0
 
 
 class Bg:

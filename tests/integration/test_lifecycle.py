@@ -37,7 +37,8 @@ import time
 import psycopg
 
 import rawpg
-from itest import PRIMARY, Skip, Suite, check, measured  # noqa: E402,F401 - shared runner
+from itest import (PRIMARY, Skip, Suite, check, measured,  # noqa: E402,F401 - shared
+                   pid_alive, wait_for)
 
 REPLICAS = {int(os.environ.get("REPLICA1_PORT", "0")), int(os.environ.get("REPLICA2_PORT", "0"))}
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
@@ -108,23 +109,6 @@ def log_has(name, text, since=0):
 
 def log_size(name):
     return os.path.getsize(life_path(name, "pgrouter.log"))
-
-
-def wait_for(what, cond, secs):
-    deadline = time.monotonic() + secs
-    t0 = time.monotonic()
-    while not cond():
-        check(time.monotonic() < deadline, "%s: not within %.0f s" % (what, secs))
-        time.sleep(0.05)
-    return time.monotonic() - t0
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def exit_status(name, secs):

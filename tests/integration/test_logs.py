@@ -48,7 +48,7 @@ import time
 import psycopg
 
 import rawpg
-from itest import PRIMARY, Skip, Suite, check  # noqa: E402 - the shared runner
+from itest import PRIMARY, Skip, Suite, check, free_port  # noqa: E402 - shared runner
 
 LOGS_DIR = os.environ.get("LOGS_DIR", "")
 REPLICAS = [int(os.environ.get(k, "0")) for k in ("REPLICA1_PORT", "REPLICA2_PORT")]
@@ -520,14 +520,6 @@ def scram_secret(password):
     server = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
     return ("SCRAM-SHA-256$4096:%s$%s:%s" % (b64(salt), b64(stored), b64(server)),
             b64(stored), b64(server))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def die_with_parent():

@@ -45,7 +45,8 @@ import time
 import psycopg
 
 import rawpg
-from itest import PGBIN, Skip, Suite, check, measured  # noqa: E402,F401 - shared runner
+from itest import (PGBIN, Skip, Suite, check,  # noqa: E402,F401 - the shared runner
+                   free_port, measured)
 
 PORT = int(os.environ.get("METRICS_PORT") or 0)
 STATS_PORT = int(os.environ.get("METRICS_STATS_PORT") or 0)
@@ -385,14 +386,6 @@ def refused(port):
         return False
     except ConnectionRefusedError:
         return True
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @case

@@ -33,7 +33,8 @@ import time
 
 import psycopg
 
-from itest import PGBIN, PRIMARY, R1, R2, Suite, check, env_int, measured
+from itest import (PGBIN, PRIMARY, R1, R2, Suite, check, env_int, measured, pid_alive,
+                   wait_for)
 
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
@@ -58,14 +59,6 @@ def log_count(name, text, since=0):
     with open(path(name, "pgrouter.log"), "rb") as f:
         f.seek(since)
         return f.read().count(text.encode())
-
-
-def wait_for(what, cond, secs):
-    t0 = time.monotonic()
-    while not cond():
-        check(time.monotonic() - t0 < secs, "%s: not within %.0f s" % (what, secs))
-        time.sleep(0.05)
-    return time.monotonic() - t0
 
 
 def set_replicas(name, ports):
@@ -229,14 +222,6 @@ def a_removed_replica_gets_no_reads_and_a_readded_one_does():
 
 
 # ---- shutdown_timeout -------------------------------------------------------
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
 
 def exit_status(name, secs):
     """The exit status of the instance launch_pgrouter started (at most SECS)."""
