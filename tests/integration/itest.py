@@ -4,8 +4,8 @@ A suite collects its cases with the @case decorator of its Suite, and main() ret
 Suite.run(...), which prints per case `ok - SUITE: NAME`, `ok - SUITE: NAME # SKIP why`
 (the integration runner counts those as skips) or `not ok - SUITE: NAME: why`, with the
 traceback and the case's time on stderr. It also holds what several suites share: the
-cluster's ports and PGBIN from the environment, env_int, measured, wait_for, pid_alive
-and free_port. Standard library only.
+cluster's ports and PGBIN from the environment, env_int, measured, wait_for, pid_alive,
+free_port, local_ports and remote_ports. Standard library only.
 """
 
 import os
@@ -69,6 +69,40 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def established_ports(pid, field):
+    """Ports of the TCP connections process PID has established, from /proc/net/tcp{,6}:
+    FIELD 1 is the local address, 2 the remote one."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[9] in inodes and f[3] == "01":     # ESTABLISHED
+                ports.append(int(f[field].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def local_ports(pid):
+    """Local ports of the TCP connections process PID has established."""
+    return established_ports(pid, 1)
+
+
+def remote_ports(pid):
+    """Remote ports of the TCP connections process PID has established."""
+    return established_ports(pid, 2)
 
 
 class Suite:

@@ -46,7 +46,8 @@ import time
 import psycopg
 
 import rawpg
-from itest import PGBIN, PRIMARY, R1, R2, Suite, check, env_int, measured, wait_for
+from itest import (PGBIN, PRIMARY, R1, R2, Suite, check, env_int, local_ports, measured,
+                   wait_for)
 
 CTL_DIR = os.environ.get("CTL_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=%s connect_timeout=10"
@@ -124,29 +125,6 @@ class Bg:
         if self.error is not None:
             raise AssertionError("%s failed: %s" % (what, self.error))
         return self.result
-
-
-def local_ports(pid):
-    """Local ports of the TCP connections process PID has established."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    ports = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = open(table).read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if f[9] in inodes and f[3] == "01":     # ESTABLISHED
-                ports.append(int(f[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def servers_of(pid, node):

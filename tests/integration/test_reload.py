@@ -34,7 +34,7 @@ import time
 import psycopg
 
 from itest import (PGBIN, PRIMARY, R1, R2, Suite, check, env_int, measured, pid_alive,
-                   wait_for)
+                   remote_ports, wait_for)
 
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
@@ -81,29 +81,6 @@ def reload(name, pid, secs=20):
     os.kill(pid, signal.SIGHUP)
     wait_for("'configuration reloaded' after SIGHUP",
              lambda: log_count(name, "configuration reloaded", off) > 0, secs)
-
-
-def remote_ports(pid):
-    """Remote ports of the TCP connections process PID has established."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    ports = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = open(table).read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if f[9] in inodes and f[3] == "01":     # ESTABLISHED
-                ports.append(int(f[2].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def pgbench_tables():
