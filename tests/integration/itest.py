@@ -5,7 +5,7 @@ Suite.run(...), which prints per case `ok - SUITE: NAME`, `ok - SUITE: NAME # SK
 (the integration runner counts those as skips) or `not ok - SUITE: NAME: why`, with the
 traceback and the case's time on stderr. It also holds what several suites share: the
 cluster's ports and PGBIN from the environment, env_int, measured, wait_for, pid_alive,
-free_port, local_ports and remote_ports. Standard library only.
+exit_status, free_port, local_ports and remote_ports. Standard library only.
 """
 
 import os
@@ -60,6 +60,15 @@ def pid_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def exit_status(root, name, secs):
+    """The exit status run.sh's launcher writes to ROOT/NAME/exit once instance NAME has
+    ended; fails if it is not there within SECS."""
+    f = os.path.join(root, name, "exit")
+    wait_for("exit status of %s" % name,
+             lambda: os.path.exists(f) and open(f).read().strip() != "", secs)
+    return int(open(f).read().strip())
 
 
 def free_port():

@@ -37,8 +37,8 @@ import time
 import psycopg
 
 import rawpg
-from itest import (PRIMARY, Skip, Suite, check, measured,  # noqa: E402,F401 - shared
-                   pid_alive, wait_for)
+from itest import (PRIMARY, Skip, Suite, check, exit_status,  # noqa: E402,F401 - shared
+                   measured, pid_alive, wait_for)
 
 REPLICAS = {int(os.environ.get("REPLICA1_PORT", "0")), int(os.environ.get("REPLICA2_PORT", "0"))}
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
@@ -109,14 +109,6 @@ def log_has(name, text, since=0):
 
 def log_size(name):
     return os.path.getsize(life_path(name, "pgrouter.log"))
-
-
-def exit_status(name, secs):
-    """The instance's exit status, as launch_pgrouter records it (at most SECS)."""
-    path = life_path(name, "exit")
-    wait_for("exit status of %s" % name,
-             lambda: os.path.exists(path) and open(path).read().strip() != "", secs)
-    return int(open(path).read().strip())
 
 
 # ---- max_client_conn -------------------------------------------------------
@@ -401,7 +393,7 @@ def sigterm_closes_idle_clients_and_lets_a_transaction_commit():
     finally:
         a.close()
         b.close()
-    status = exit_status("life_sig", 30)
+    status = exit_status(LIFE_DIR, "life_sig", 30)
     measured("SIGTERM: idle client closed, the transaction committed, exit %.0f ms after the "
              "signal" % ((time.monotonic() - t0) * 1000))
     check(status == 0, "exit status %d after SIGTERM" % status)
@@ -432,7 +424,7 @@ def sigint_sends_57P01_and_exits():
                   "the %s client got %s %s: %s" % (what, f.get("S"), f.get("C"), f.get("M")))
             check(rawpg.closed_after(sock), "the %s client's connection stayed open" % what)
             sock.close()    # pgrouter waits (up to 5 s) for a told client to hang up
-        status = exit_status("life_int", 20)
+        status = exit_status(LIFE_DIR, "life_int", 20)
         measured("SIGINT: both clients told and the process gone after %.0f ms"
                  % ((time.monotonic() - t0) * 1000))
         check(status == 0, "exit status %d after SIGINT" % status)

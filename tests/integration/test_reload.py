@@ -33,8 +33,8 @@ import time
 
 import psycopg
 
-from itest import (PGBIN, PRIMARY, R1, R2, Suite, check, env_int, measured, pid_alive,
-                   remote_ports, wait_for)
+from itest import (PGBIN, PRIMARY, R1, R2, Suite, check, env_int, exit_status, measured,
+                   pid_alive, remote_ports, wait_for)
 
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
@@ -200,14 +200,6 @@ def a_removed_replica_gets_no_reads_and_a_readded_one_does():
 
 # ---- shutdown_timeout -------------------------------------------------------
 
-def exit_status(name, secs):
-    """The exit status of the instance launch_pgrouter started (at most SECS)."""
-    f = path(name, "exit")
-    wait_for("exit status of %s" % name,
-             lambda: os.path.exists(f) and open(f).read().strip() != "", secs)
-    return int(open(f).read().strip())
-
-
 @case
 def shutdown_timeout_closes_a_transaction_left_open():
     port, pid = env_int("TERM_PORT"), env_int("TERM_PID")
@@ -232,7 +224,7 @@ def shutdown_timeout_closes_a_transaction_left_open():
               "(shutdown_timeout = 2 s)")
         check(getattr(err, "sqlstate", None) in (None, "57P01") and
               "administrator command" in str(err), "the client was closed with: %s" % err)
-        status = exit_status("life_term", 20)
+        status = exit_status(LIFE_DIR, "life_term", 20)
         took_exit = time.monotonic() - t0
         measured("SIGTERM with a transaction left open, shutdown_timeout = 2 s: the client "
                  "told (57P01) after %.1f s, exit after %.1f s" % (took, took_exit))
@@ -286,7 +278,7 @@ def sigusr2_restart_during_pgbench_connect_refuses_nobody():
     measured("SIGUSR2 -> new process %d in the pidfile after %.0f ms"
              % (new, (time.monotonic() - t0) * 1000))
     n = pgbench_result(bench, "pgbench -C -S -c 4 across the restart")
-    status = exit_status("life_restart", 30)
+    status = exit_status(LIFE_DIR, "life_restart", 30)
     check(status == 0, "the old process exited with status %d" % status)
     check(logins_by(new) > 0, "the new process served no login during pgbench -C")
     check(logins_by(first) > 0, "the old process served no login before the restart")
