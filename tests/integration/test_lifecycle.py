@@ -37,8 +37,8 @@ import time
 import psycopg
 
 import rawpg
-from itest import (PRIMARY, Skip, Suite, check, exit_status,  # noqa: E402,F401 - shared
-                   measured, pid_alive, wait_for)
+from itest import (PRIMARY, Skip, Suite, check, env_int,  # noqa: E402,F401 - shared
+                   exit_status, measured, pid_alive, wait_for)
 
 REPLICAS = {int(os.environ.get("REPLICA1_PORT", "0")), int(os.environ.get("REPLICA2_PORT", "0"))}
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
@@ -46,12 +46,6 @@ CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_ti
 
 SUITE = Suite("lifecycle")
 case = SUITE.case
-
-def env_port(key):
-    v = os.environ.get(key)
-    check(v, "%s is not set" % key)
-    return int(v)
-
 
 def connect(port, **kw):
     kw.setdefault("autocommit", True)
@@ -115,7 +109,7 @@ def log_size(name):
 
 @case
 def max_client_conn_refuses_with_53300():
-    port = env_port("LIFE_LIMIT_PORT")
+    port = env_int("LIFE_LIMIT_PORT")
     held = [connect(port) for _ in range(3)]
     try:
         for i, c in enumerate(held):
@@ -156,7 +150,7 @@ def max_client_conn_refuses_with_53300():
 
 @case
 def client_idle_timeout_closes_idle_clients_with_57P05():
-    port = env_port("LIFE_IDLE_PORT")
+    port = env_int("LIFE_IDLE_PORT")
     # a client busier than the timeout is left alone
     with connect(port) as busy:
         t0 = time.monotonic()
@@ -177,7 +171,7 @@ def client_idle_timeout_closes_idle_clients_with_57P05():
 
 @case
 def idle_transaction_timeout_closes_with_25P03_and_rolls_back():
-    port = env_port("LIFE_IDLE_PORT")
+    port = env_int("LIFE_IDLE_PORT")
     with direct() as d:
         d.execute("DROP TABLE IF EXISTS itest_life_tx")
         d.execute("CREATE TABLE itest_life_tx (id int)")
@@ -208,7 +202,7 @@ def idle_transaction_timeout_closes_with_25P03_and_rolls_back():
 
 @case
 def client_login_timeout_closes_with_08P01():
-    port = env_port("LIFE_IDLE_PORT")
+    port = env_int("LIFE_IDLE_PORT")
     sock = socket.create_connection(("127.0.0.1", port), timeout=20)
     try:
         sock.sendall(rawpg.startup_packet("app", "appdb"))
@@ -231,7 +225,7 @@ def client_login_timeout_closes_with_08P01():
 
 @case
 def read_fallback_error_refuses_reads_with_08006():
-    port = env_port("LIFE_DEAD_PORT")
+    port = env_int("LIFE_DEAD_PORT")
     with connect(port) as conn:
         errs = []
         for _ in range(10):
@@ -259,7 +253,7 @@ def read_fallback_error_refuses_reads_with_08006():
 
 @case
 def session_mode_keeps_the_server_and_resets_it():
-    port = env_port("LIFE_SESSION_PORT")
+    port = env_int("LIFE_SESSION_PORT")
     a = connect(port)
     try:
         a.execute("SET application_name = 'itest_session_a'")
@@ -320,7 +314,7 @@ def ports_of(conn, n):
 
 @case
 def sighup_reloads_for_new_clients():
-    port, pid = env_port("LIFE_SIG_PORT"), env_port("LIFE_SIG_PID")
+    port, pid = env_int("LIFE_SIG_PORT"), env_int("LIFE_SIG_PID")
     ini = life_path("life_sig", "pgrouter.ini")
     before = connect(port)
     try:
@@ -362,7 +356,7 @@ def sighup_reloads_for_new_clients():
 
 @case
 def sigterm_closes_idle_clients_and_lets_a_transaction_commit():
-    port, pid = env_port("LIFE_SIG_PORT"), env_port("LIFE_SIG_PID")
+    port, pid = env_int("LIFE_SIG_PORT"), env_int("LIFE_SIG_PID")
     check(pid_alive(pid), "life_sig is not running")
     a = connect(port, autocommit=False)
     b = raw_login(port)
@@ -401,7 +395,7 @@ def sigterm_closes_idle_clients_and_lets_a_transaction_commit():
 
 @case
 def sigint_sends_57P01_and_exits():
-    port, pid = env_port("LIFE_INT_PORT"), env_port("LIFE_INT_PID")
+    port, pid = env_int("LIFE_INT_PORT"), env_int("LIFE_INT_PID")
     idle = raw_login(port)
     busy = raw_login(port)
     try:

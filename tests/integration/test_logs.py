@@ -48,7 +48,8 @@ import time
 import psycopg
 
 import rawpg
-from itest import PRIMARY, Skip, Suite, check, free_port  # noqa: E402 - shared runner
+from itest import (PRIMARY, Skip, Suite, check, env_int,  # noqa: E402 - shared runner
+                   free_port)
 
 LOGS_DIR = os.environ.get("LOGS_DIR", "")
 REPLICAS = [int(os.environ.get(k, "0")) for k in ("REPLICA1_PORT", "REPLICA2_PORT")]
@@ -56,12 +57,6 @@ REPLICAS = [int(os.environ.get(k, "0")) for k in ("REPLICA1_PORT", "REPLICA2_POR
 SUITE = Suite("logs")
 case = SUITE.case
 STARTED = []        # pgrouter processes this file started (the secrets case)
-
-
-def env_port(key):
-    v = os.environ.get(key)
-    check(v, "%s is not set" % key)
-    return int(v)
 
 
 def log_path(name):
@@ -128,7 +123,7 @@ def login_and_disconnect_lines(path, port, local_port, since, reason):
 
 @case
 def login_and_disconnection_lines_with_duration_and_reason():
-    port = env_port("LOGS_MAIN_PORT")
+    port = env_int("LOGS_MAIN_PORT")
     path = log_path("logs_main")
     since = os.path.getsize(path)
     t0 = time.monotonic()
@@ -152,7 +147,7 @@ def login_and_disconnection_lines_with_duration_and_reason():
 
 @case
 def failed_login_says_why_without_the_password():
-    port = env_port("LOGS_MAIN_PORT")
+    port = env_int("LOGS_MAIN_PORT")
     path = log_path("logs_main")
     since = os.path.getsize(path)
     wrong = "WrongPw-" + secrets.token_hex(8)
@@ -175,7 +170,7 @@ def failed_login_says_why_without_the_password():
 
 @case
 def server_lost_inside_a_transaction_is_the_reason():
-    port = env_port("LOGS_MAIN_PORT")
+    port = env_int("LOGS_MAIN_PORT")
     path = log_path("logs_main")
     since = os.path.getsize(path)
     conn = psycopg.connect("host=127.0.0.1 port=%d user=app password=app dbname=appdb "
@@ -203,7 +198,7 @@ def server_lost_inside_a_transaction_is_the_reason():
 
 @case
 def client_idle_timeout_is_the_reason():
-    port = env_port("LOGS_MAIN_PORT")
+    port = env_int("LOGS_MAIN_PORT")
     path = log_path("logs_main")
     since = os.path.getsize(path)
     sock = raw_login(port, "app", "app")
@@ -226,7 +221,7 @@ def client_idle_timeout_is_the_reason():
 
 @case
 def admin_console_session_and_its_errors_are_logged():
-    port = env_port("LOGS_MAIN_PORT")
+    port = env_int("LOGS_MAIN_PORT")
     path = log_path("logs_main")
     since = os.path.getsize(path)
     sock = raw_login(port, "app", "app", db="pgrouter")
@@ -256,7 +251,7 @@ def admin_console_session_and_its_errors_are_logged():
 
 @case
 def admin_kill_is_the_reason():
-    port = env_port("LOGS_MAIN_PORT")
+    port = env_int("LOGS_MAIN_PORT")
     path = log_path("logs_main")
     since = os.path.getsize(path)
     victim = raw_login(port, "app", "app")
@@ -322,8 +317,8 @@ def some_traffic(port):
 
 @case
 def log_keys_off_silence_and_reload_turns_them_and_verbose_on():
-    port = env_port("LOGS_QUIET_PORT")
-    pid = env_port("LOGS_QUIET_PID")
+    port = env_int("LOGS_QUIET_PORT")
+    pid = env_int("LOGS_QUIET_PID")
     path = log_path("logs_quiet")
     quiet_config("log_connections = 0", "log_disconnections = 0", "log_pooler_errors = 0",
                  "verbose = 0")
