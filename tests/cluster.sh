@@ -132,7 +132,7 @@ port_in_use() {
 # out yet.  Ports start from a random base so that parallel runs rarely meet;
 # a collision that still happens is caught by start_node, which retries.
 free_port() {
-    local p=$((20000 + RANDOM % 30000)) tries=0
+    local p=$((20000 + RANDOM % 12000)) tries=0
     while [ $tries -lt 500 ]; do
         if [[ $TAKEN_PORTS != *" $p "* ]] && ! port_in_use "$p"; then
             TAKEN_PORTS="$TAKEN_PORTS$p "
@@ -140,7 +140,7 @@ free_port() {
             return 0
         fi
         p=$((p + 1 + RANDOM % 7))
-        [ $p -lt 60000 ] || p=20000
+        [ $p -lt 32000 ] || p=20000
         tries=$((tries + 1))
     done
     die "no free TCP port found on 127.0.0.1"

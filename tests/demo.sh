@@ -40,10 +40,10 @@ port_in_use() {
 }
 
 free_port() {
-    local p=$((20000 + RANDOM % 30000))
+    local p=$((20000 + RANDOM % 12000))
     while port_in_use "$p"; do
         p=$((p + 1 + RANDOM % 7))
-        [ $p -lt 60000 ] || p=20000
+        [ $p -lt 32000 ] || p=20000
     done
     echo "$p"
 }

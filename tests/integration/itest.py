@@ -9,6 +9,7 @@ exit_status, free_port, local_ports and remote_ports. Standard library only.
 """
 
 import os
+import random
 import socket
 import sys
 import time
@@ -72,12 +73,19 @@ def exit_status(root, name, secs):
 
 
 def free_port():
-    """A 127.0.0.1 port nothing listens on right now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A 127.0.0.1 port nothing listens on right now, from 20000-31999: below Linux's
+    ephemeral range (32768-60999), so an outgoing connection cannot take it before the
+    server that is to listen there binds it."""
+    while True:
+        p = random.randint(20000, 31999)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
 
 
 def established_ports(pid, field):

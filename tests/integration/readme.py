@@ -137,7 +137,7 @@ def port_free(port):
 
 def pick_port():
     while True:
-        p = random.randint(20000, 59999)
+        p = random.randint(20000, 31999)  # below the ephemeral range
         if p not in (5432, 6432) and port_free(p):
             return p
 

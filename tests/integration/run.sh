@@ -196,11 +196,13 @@ port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# free_port: a port nothing listens on, from 20000-31999: below Linux's ephemeral range
+# (32768-60999), so that an outgoing connection cannot take it before its server binds.
 free_port() {
-    local p=$((20000 + RANDOM % 30000))
+    local p=$((20000 + RANDOM % 12000))
     while port_in_use "$p" || [ "$p" -eq 6432 ] || [ "$p" -eq 5432 ]; do
         p=$((p + 1 + RANDOM % 7))
-        [ $p -lt 60000 ] || p=20000
+        [ $p -lt 32000 ] || p=20000
     done
     echo "$p"
 }
