@@ -15,7 +15,8 @@
 # and, in cycles of 45 s (one more while 40 s remain): kill -9 of replica1 (its
 # postmaster and every backend) and its restart, SIGSTOP of replica2 for 3 s, the
 # slow client, a restart of the primary (-m fast, then -m immediate in the next
-# cycle); besides, 10 SIGHUP reloads spread over the run.
+# cycle); besides, 10 SIGHUP reloads spread over the run (the 3rd removes replica2
+# from the cluster, the 6th adds it back).
 #
 # Pass criteria: no client error except those a primary restart makes the
 # documented answer (08006, 57P01, 57P03 while the primary is down and up to 8 s
@@ -141,10 +142,10 @@ port_in_use() {
 }
 
 free_port() {
-    local p=$((20000 + RANDOM % 30000))
+    local p=$((20000 + RANDOM % 12000))
     while port_in_use "$p"; do
         p=$((p + 1 + RANDOM % 7))
-        [ $p -lt 60000 ] || p=20000
+        [ $p -lt 32000 ] || p=20000
     done
     echo "$p"
 }
@@ -261,13 +262,19 @@ rss_sampler() {
 }
 
 # reloads: 10 SIGHUPs spread over the run, each after a small real change
-# of the config (server_idle_timeout 600 <-> 601).
+# of the config (server_idle_timeout 600 <-> 601); the 3rd also takes replica2
+# out of the cluster and the 6th puts it back, under the same load.
 reloads() {
     local k gap
     gap=$(awk -v s="$SOAK_SECS" 'BEGIN { printf "%.2f", s / 11 }')
     for k in $(seq 1 10); do
         sleep "$gap"
         sed -i "s/^server_idle_timeout = .*/server_idle_timeout = $((600 + k % 2))/" "$INI"
+        case $k in
+        3) sed -i "s/^replicas = .*/replicas = 127.0.0.1:$REPLICA1_PORT/" "$INI" ;;
+        6) sed -i "s/^replicas = .*/replicas = 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT/" \
+               "$INI" ;;
+        esac
         kill -HUP "$PGR_PID" 2>/dev/null || return 1
         echo "$(now) reload $k" >>"$LOG/events"
     done
@@ -584,7 +591,7 @@ main() {
         SECS="$SOAK_SECS" OUT="$LOG/node.json" timeout $((SOAK_SECS + 120)) \
         node "$HERE/node/soak.js" >"$LOG/node.log" 2>&1
     start_job "$PY" "$HERE/soak.py" admin --port "$PGR_PORT" --user soakadmin \
-        --password soakadmin --nodes 3 --secs "$SOAK_SECS" --out "$LOG/admin.json" \
+        --password soakadmin --nodes 3 --min-nodes 2 --secs "$SOAK_SECS" --out "$LOG/admin.json" \
         >"$LOG/admin.log" 2>&1
     start_job "$PY" "$HERE/soak.py" metrics --port "$STATS_PORT" --secs "$SOAK_SECS" \
         --out "$LOG/metrics.json" >"$LOG/metrics.log" 2>&1
