@@ -204,6 +204,8 @@ int main(int argc, char **argv)
     uv_timer_init(w->loop, &w->maint);
     w->maint.data = w;
     uv_timer_start(&w->maint, main_on_maint, 1000, 1000);
+    /* The first stats_period starts now, from zero: traffic of the first second counts. */
+    stats_tick(w, stats_now_us(), 0);
     log_info("pgrouter %s started, cluster \"%s\" primary %s", PGROUTER_VERSION,
              w->cfg->default_cluster->name, w->cfg->default_cluster->primary.name);
     uv_run(w->loop, UV_RUN_DEFAULT);
