@@ -19,6 +19,7 @@
 #include "router/adminparse.h"
 #include "router/log.h"
 #include "router/session.h"
+#include "router/stats.h"
 
 #define ADMIN_AGAIN_MS 50
 #define ADMIN_QUERY_MAX (1u << 20)      /* a longer Query is refused (FATAL 54000) */
@@ -204,6 +205,7 @@ static int admin_reply_send(struct session *s, struct admin_reply *r, const char
         const char *text = msg_error_field(r->b.data + 5, r->b.len - 5, 'M');
 
         connlog_pooler_error(s, "ERROR", code != NULL ? code : "?", text != NULL ? text : "");
+        stats_error(&s->w->stats, code, STATS_ERR_OWN);
     }
     rc = session_send(s, &r->pre);
     if (rc == 0)
@@ -293,6 +295,7 @@ static void admin_refuse(struct session *s, const char *sqlstate, const char *hi
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     connlog_pooler_error(s, "ERROR", sqlstate, text);     /* log_pooler_errors */
+    stats_error(&s->w->stats, sqlstate, STATS_ERR_OWN);
     msgbuf_init(&b);
     msg_error(&b, "ERROR", sqlstate, text, NULL, hint);
     session_send(s, &b);

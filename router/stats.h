@@ -123,9 +123,8 @@ struct stats_route {
 #define STATS_ERROR_CLASSES 64
 enum stats_error_src {
     STATS_ERR_OWN = 0,              /* an ErrorResponse pgrouter built (ERROR or FATAL,
-                                     * through session_error/session_fatal; the admin
-                                     * console's ERRORs about its commands are not counted,
-                                     * its FATALs are) */
+                                     * through session_error/session_fatal, and the admin
+                                     * console's ERRORs about its commands) */
     STATS_ERR_SERVER,               /* a server's ErrorResponse relayed to the client as
                                      * is (a server's FATAL is not relayed: the client gets
                                      * pgrouter's own error instead, counted as OWN) */
