@@ -54,6 +54,24 @@ def wait_for(what, cond, secs):
     return time.monotonic() - t0
 
 
+def wait_replay(secs=15.0):
+    """Both replicas have replayed everything the primary has written so far (a role or
+    password just created there must be there before pgrouter sends a read)."""
+    import psycopg
+
+    def conn(port):
+        return psycopg.connect("host=127.0.0.1 port=%d user=postgres password=postgres "
+                               "dbname=postgres connect_timeout=10" % port, autocommit=True)
+
+    with conn(PRIMARY) as c:
+        lsn = str(c.execute("SELECT pg_current_wal_lsn()").fetchone()[0])
+    for port in (R1, R2):
+        with conn(port) as c:
+            wait_for("the replica on port %d replaying up to %s" % (port, lsn),
+                     lambda: c.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                       (lsn,)).fetchone()[0], secs)
+
+
 def pid_alive(pid):
     """Whether process PID exists and is not a zombie."""
     try:

@@ -49,7 +49,7 @@ import psycopg
 
 import rawpg
 from itest import (PRIMARY, Skip, Suite, check, env_int,  # noqa: E402 - shared runner
-                   free_port)
+                   free_port, wait_replay)
 
 LOGS_DIR = os.environ.get("LOGS_DIR", "")
 REPLICAS = [int(os.environ.get(k, "0")) for k in ("REPLICA1_PORT", "REPLICA2_PORT")]
@@ -589,6 +589,7 @@ def no_password_or_secret_in_the_log_at_verbose_2():
         for u, p in users.items():
             ensure_role(d, u, p)
         ensure_role(d, "logs_health", pw["health"])
+    wait_replay()       # reads go to the replicas: they must know the new passwords
     d = os.path.join(LOGS_DIR, "logs_secret")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "userlist.txt"), "w") as f:
