@@ -86,6 +86,20 @@ void admin_error(struct admin_reply *r, const char *sqlstate, const char *fmt, .
 void admin_notice(struct admin_reply *r, const char *fmt, ...)     /* NoticeResponse first */
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * For commands that take no arguments: 0 if args is empty; otherwise the reply becomes
+ * ERROR 42601 naming cmd and what followed it (a typo is refused, not ignored), and -1.
+ * Inline, so that admin_error is called from the command's own file (its unit test
+ * replaces the reply builder at link time).
+ */
+static inline int admin_no_args(struct admin_reply *r, const char *cmd, const char *args)
+{
+    if (args[0] == '\0')
+        return 0;
+    admin_error(r, "42601", "pgrouter: %s takes no arguments (got \"%.40s\")", cmd, args);
+    return -1;
+}
+
 /* ---- the session side (admin.c; called from greet.c and session.c) ---- */
 
 /* Is db the admin console's virtual database ("pgrouter", or "pgbouncer" for its tools)? */

@@ -22,15 +22,6 @@
 /* The longest bucket list SHOW CLUSTERS prints in one cell; SHOW SHARDS has them all. */
 #define ADMINNODE_BUCKETS_TEXT 200
 
-/* Commands that take no arguments refuse any, rather than ignore a typo. */
-static int adminnode_no_args(struct admin_reply *r, const char *cmd, const char *args)
-{
-    if (args[0] == '\0')
-        return 0;
-    admin_error(r, "42601", "pgrouter: %s takes no arguments (got \"%.40s\")", cmd, args);
-    return -1;
-}
-
 static const char *adminnode_primary_reads(int v)
 {
     switch (v) {
@@ -77,7 +68,7 @@ static enum admin_rc adminnode_clusters(struct session *s, struct admin_reply *r
     const struct cfg *cfg = s->w->cfg;
     struct nodes *ns = &s->w->nodes;
 
-    if (adminnode_no_args(r, "SHOW CLUSTERS", args) < 0)
+    if (admin_no_args(r, "SHOW CLUSTERS", args) < 0)
         return ADMIN_DONE;
     admin_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
     for (size_t i = 0; i < cfg->n_clusters; i++) {
@@ -243,7 +234,7 @@ static enum admin_rc adminnode_nodes(struct session *s, struct admin_reply *r,
     const struct cfg *cfg = s->w->cfg;
     uint64_t now = session_now(s);
 
-    if (adminnode_no_args(r, "SHOW NODES", args) < 0)
+    if (admin_no_args(r, "SHOW NODES", args) < 0)
         return ADMIN_DONE;
     admin_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
     for (size_t i = 0; i < cfg->n_clusters; i++) {
@@ -316,7 +307,7 @@ static enum admin_rc adminnode_breakers(struct session *s, struct admin_reply *r
     struct nodes *ns = &s->w->nodes;
     uint64_t now = session_now(s);
 
-    if (adminnode_no_args(r, "SHOW BREAKERS", args) < 0)
+    if (admin_no_args(r, "SHOW BREAKERS", args) < 0)
         return ADMIN_DONE;
     admin_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
     for (size_t i = 0; i < cfg->n_clusters; i++) {
@@ -345,7 +336,7 @@ static enum admin_rc adminnode_shards(struct session *s, struct admin_reply *r,
     const struct shard_map *m = &rt->shard;
     unsigned nb;
 
-    if (adminnode_no_args(r, "SHOW SHARDS", args) < 0)
+    if (admin_no_args(r, "SHOW SHARDS", args) < 0)
         return ADMIN_DONE;
     admin_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
     if (!s->w->cfg->sharding.enabled || !rt->have_shard) {

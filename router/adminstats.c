@@ -116,13 +116,15 @@ enum adminstats_kind { ADMINSTATS_BOTH, ADMINSTATS_TOTALS, ADMINSTATS_AVERAGES }
 static enum admin_rc adminstats_show(struct session *s, struct admin_reply *r,
                                      const char *args, enum adminstats_kind kind)
 {
+    static const char *const names[] = {
+        [ADMINSTATS_BOTH] = "SHOW STATS", [ADMINSTATS_TOTALS] = "SHOW STATS_TOTALS",
+        [ADMINSTATS_AVERAGES] = "SHOW STATS_AVERAGES",
+    };
     struct stats_db *dbs;
     size_t n;
 
-    if (args[0] != '\0') {
-        admin_error(r, "42601", "SHOW STATS takes no arguments");
+    if (admin_no_args(r, names[kind], args) < 0)
         return ADMIN_DONE;
-    }
     dbs = adminstats_dbs(s, r, &n);
     if (dbs == NULL)
         return ADMIN_DONE;
@@ -192,10 +194,8 @@ static enum admin_rc adminstats_routes(struct session *s, struct admin_reply *r,
     struct stats_route rows[STATS_ROUTES_MAX];
     unsigned n = st->n_routes;
 
-    if (args[0] != '\0') {
-        admin_error(r, "42601", "SHOW ROUTES takes no arguments");
+    if (admin_no_args(r, "SHOW ROUTES", args) < 0)
         return ADMIN_DONE;
-    }
     memcpy(rows, st->routes, n * sizeof(rows[0]));
     qsort(rows, n, sizeof(rows[0]), adminstats_route_cmp);
     admin_columns(r, cols, ADMINSTATS_NCOLS(cols));
