@@ -28,11 +28,9 @@
 #include <ini.h>
 
 #include "config/cfgload.h"
+#include "config/cfgsec.h"
 #include "config/cfgvalue.h"
 #include "config/userlist.h"
-
-#define CFG_MS_DAY 86400000LL
-#define CFG_MS_WEEK (7 * CFG_MS_DAY)
 
 /* ---- errors from the auth_file (the error list itself is in cfgload.c) ---- */
 
@@ -42,131 +40,6 @@ static void cfg_on_userlist_error(void *arg, int line, const char *msg)
 
     ld->n_auth_errors++;
     cfgload_add_error(ld, ld->auth_line, line, ld->auth_path, line, msg);
-}
-
-/* ---- the key table: adding a key is one line here plus its field ---- */
-
-#define PG(field) SECT_PGROUTER, IN_CFG, offsetof(struct cfg, field)
-#define RT(field) SECT_ROUTING, IN_CFG, offsetof(struct cfg, field)
-#define CL(field) SECT_CLUSTER, IN_CLUSTER, offsetof(struct cfg_cluster, field)
-#define LD(field) SECT_PGROUTER, IN_LOADER, offsetof(struct loader, field)
-#define CLUSTER_ITSELF SECT_CLUSTER, IN_CLUSTER, 0  /* parser sets several fields */
-#define SH(field) SECT_SHARDING, IN_CFG, offsetof(struct cfg, sharding.field)
-#define BR(field) SECT_BREAKER, IN_CFG, offsetof(struct cfg, breaker.field)
-#define HL(field) SECT_HEALTH, IN_CFG, offsetof(struct cfg, health.field)
-
-static const struct cfg_key cfg_keys[] = {
-    { PG(listen_addr), "listen_addr", cfgvalue_parse_listen_addr, 0, 0, 0 },
-    { PG(listen_port), "listen_port", cfgvalue_parse_port, 0, 0, 0 },
-    { PG(stats_listen_addr), "stats_listen_addr", cfgvalue_parse_listen_addr, 0, 0, 0 },
-    { PG(stats_listen_port), "stats_listen_port", cfgvalue_parse_port_or_off, 0, 0, 0 },
-    { PG(auth_type), "auth_type", cfgvalue_parse_auth, 0, 0, 0 },
-    { PG(auth_file), "auth_file", cfgvalue_parse_string, 0, 0, 0 },
-    { PG(max_client_conn), "max_client_conn", cfgvalue_parse_int, 1, INT_MAX, 0 },
-    { PG(max_packet_size), "max_packet_size", cfgvalue_parse_size, 1024, INT32_MAX, 0 },
-    { PG(server_connect_timeout_ms), "server_connect_timeout", cfgvalue_parse_duration,
-      0, CFG_MS_DAY, 0 },
-    { PG(client_login_timeout_ms), "client_login_timeout", cfgvalue_parse_duration,
-      0, CFG_MS_DAY, 0 },
-    { PG(verbose), "verbose", cfgvalue_parse_int, 0, 2, 0 },
-    { PG(logfile), "logfile", cfgvalue_parse_string, 0, 0, 0 },
-    { PG(pidfile), "pidfile", cfgvalue_parse_string, 0, 0, 0 },
-    { PG(shutdown_timeout_ms), "shutdown_timeout", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
-    { PG(restart_socket), "restart_socket", cfgvalue_parse_string, 0, 0, 0 },
-    { PG(log_connections), "log_connections", cfgvalue_parse_bool, 0, 0, 0 },
-    { PG(log_disconnections), "log_disconnections", cfgvalue_parse_bool, 0, 0, 0 },
-    { PG(log_pooler_errors), "log_pooler_errors", cfgvalue_parse_bool, 0, 0, 0 },
-    { PG(syslog), "syslog", cfgvalue_parse_bool, 0, 0, 0 },
-    { PG(syslog_ident), "syslog_ident", cfgvalue_parse_string, 0, 0, 0 },
-    { PG(syslog_facility), "syslog_facility", cfgvalue_parse_facility, 0, 0, 0 },
-    { PG(stats_period_ms), "stats_period", cfgvalue_parse_duration, 1000, CFG_MS_DAY, 0 },
-    { PG(admin_users), "admin_users", cfgvalue_parse_string, 0, 0, 0 },
-    { PG(stats_users), "stats_users", cfgvalue_parse_string, 0, 0, 0 },
-    { LD(default_name), "default_cluster", cfgvalue_parse_name, 0, 0, 0 },
-
-    { PG(pool_mode), "pool_mode", cfgvalue_parse_pool_mode, 0, 0, 0 },
-    { PG(default_pool_size), "default_pool_size", cfgvalue_parse_int, 1, INT_MAX, 0 },
-    { PG(min_pool_size), "min_pool_size", cfgvalue_parse_int, 0, INT_MAX, 0 },
-    { PG(reserve_pool_size), "reserve_pool_size", cfgvalue_parse_int, 0, INT_MAX, 0 },
-    { PG(reserve_pool_timeout_ms), "reserve_pool_timeout", cfgvalue_parse_duration,
-      0, CFG_MS_DAY, 0 },
-    { PG(max_db_connections), "max_db_connections", cfgvalue_parse_int, 0, INT_MAX, 0 },
-    { PG(max_user_connections), "max_user_connections", cfgvalue_parse_int, 0, INT_MAX, 0 },
-    { PG(max_prepared_statements), "max_prepared_statements", cfgvalue_parse_int,
-      0, INT_MAX, 0 },
-    { PG(server_idle_timeout_ms), "server_idle_timeout", cfgvalue_parse_duration,
-      0, CFG_MS_WEEK, 0 },
-    { PG(server_lifetime_ms), "server_lifetime", cfgvalue_parse_duration, 0, CFG_MS_WEEK, 0 },
-    { PG(query_wait_timeout_ms), "query_wait_timeout", cfgvalue_parse_duration,
-      0, CFG_MS_DAY, 0 },
-    { PG(client_idle_timeout_ms), "client_idle_timeout", cfgvalue_parse_duration,
-      0, CFG_MS_DAY, 0 },
-    { PG(query_timeout_ms), "query_timeout", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
-    { PG(idle_transaction_timeout_ms), "idle_transaction_timeout", cfgvalue_parse_duration,
-      0, CFG_MS_DAY, 0 },
-    { PG(server_check_query), "server_check_query", cfgvalue_parse_text, 0, 0, 0 },
-    { PG(server_check_delay_ms), "server_check_delay", cfgvalue_parse_duration,
-      0, CFG_MS_DAY, 0 },
-    { PG(server_reset_query), "server_reset_query", cfgvalue_parse_text, 0, 0, 0 },
-    { PG(server_reset_query_always), "server_reset_query_always", cfgvalue_parse_bool,
-      0, 0, 0 },
-    { PG(server_round_robin), "server_round_robin", cfgvalue_parse_bool, 0, 0, 0 },
-    { PG(application_name_add_host), "application_name_add_host", cfgvalue_parse_bool,
-      0, 0, 0 },
-
-    { RT(ryw_window_ms), "read_your_writes_window", cfgvalue_parse_duration,
-      0, CFG_MS_DAY, 0 },
-    { RT(health.ryw_lsn), "read_your_writes", cfgvalue_parse_ryw, 0, 0, 0 },
-    { RT(write_functions), "write_functions", cfgvalue_parse_funclist, 0, 0, 0 },
-    { RT(read_only_functions), "read_only_functions", cfgvalue_parse_funclist, 0, 0, 0 },
-    { RT(volatile_functions_are_writes), "volatile_functions_are_writes",
-      cfgvalue_parse_bool, 0, 0, 0 },
-    { RT(volatile_refresh_ms), "volatile_functions_refresh", cfgvalue_parse_duration,
-      1000, CFG_MS_DAY, 0 },
-    { RT(default_role), "default_role", cfgvalue_parse_role, 0, 0, 0 },
-
-    { CL(primary), "primary", cfgvalue_parse_node, 0, 0, KEY_REQUIRED },
-    { CLUSTER_ITSELF, "replicas", cfgvalue_parse_replicas, 0, 0, 0 },
-    { CLUSTER_ITSELF, "buckets", cfgvalue_parse_buckets, 0, 0, 0 },
-    { CL(load_balance), "load_balance", cfgvalue_parse_lb, 0, 0, 0 },
-    { CL(primary_reads), "primary_reads", cfgvalue_parse_primary_reads, 0, 0, 0 },
-
-    { SH(tenant_key), "tenant_key", cfgvalue_parse_setting, 0, 0, 0 },
-    { SH(tenant_column), "tenant_column", cfgvalue_parse_ident, 0, 0, 0 },
-    { SH(tables), "sharded_tables", cfgvalue_parse_tablelist, 0, 0, KEY_REPEAT },
-    { SH(n_buckets), "buckets", cfgvalue_parse_uint, 1, 65536, 0 },
-
-    { BR(failure_threshold), "failure_threshold", cfgvalue_parse_uint, 1, 1000, 0 },
-    { BR(open_timeout_ms), "open_timeout", cfgvalue_parse_duration, 1, CFG_MS_DAY, 0 },
-    { BR(max_open_timeout_ms), "max_open_timeout", cfgvalue_parse_duration,
-      1, CFG_MS_DAY, 0 },
-    { BR(half_open_probes), "half_open_probes", cfgvalue_parse_uint, 1, 100, 0 },
-
-    { HL(interval_ms), "health_check_interval", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
-    { HL(timeout_ms), "health_check_timeout", cfgvalue_parse_duration, 1, CFG_MS_DAY, 0 },
-    { HL(max_lag_bytes), "max_replica_lag_bytes", cfgvalue_parse_size_ull, 0, LLONG_MAX, 0 },
-    { HL(max_lag_ms), "max_replica_lag", cfgvalue_parse_duration, 0, CFG_MS_DAY, 0 },
-    { HL(read_fallback_error), "read_fallback", cfgvalue_parse_read_fallback, 0, 0, 0 },
-    { HL(read_retries), "read_retries", cfgvalue_parse_uint, 0, 10, 0 },
-    { HL(user), "health_check_user", cfgvalue_parse_string, 0, 0, 0 },
-    { HL(password), "health_check_password", cfgvalue_parse_string, 0, 0, 0 },
-    { HL(database), "health_check_database", cfgvalue_parse_string, 0, 0, 0 },
-};
-
-#define CFG_N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
-_Static_assert(CFG_N_KEYS <= CFG_KEYS_MAX, "raise CFG_KEYS_MAX");
-
-size_t cfg_key_find(enum cfg_sect sect, const char *name)
-{
-    for (size_t i = 0; i < CFG_N_KEYS; i++)
-        if (cfg_keys[i].sect == sect && strcmp(cfg_keys[i].name, name) == 0)
-            return i;
-    return CFG_N_KEYS;
-}
-
-const struct cfg_key *cfg_key_at(size_t i)
-{
-    return i < CFG_N_KEYS ? &cfg_keys[i] : NULL;
 }
 
 /* ---- sections ---- */
@@ -433,21 +306,22 @@ static int cfg_on_key(void *user, const char *section, const char *name, const c
         return 1;
     }
     i = cfg_key_find(s->sect, name);
-    if (i == CFG_N_KEYS) {
+    if (i == cfg_n_keys()) {
         cfg_section_label(ld, s, label, sizeof(label));
-        for (size_t j = 0; j < CFG_N_KEYS; j++) {
-            if (strcasecmp(cfg_keys[j].name, name) != 0)
+        for (size_t j = 0; j < cfg_n_keys(); j++) {
+            const struct cfg_key *other = cfg_key_at(j);
+
+            if (strcasecmp(other->name, name) != 0)
                 continue;
-            if (cfg_keys[j].sect != s->sect)
-                snprintf(hint, sizeof(hint), " (it belongs in %s)",
-                         cfg_sect_label(cfg_keys[j].sect));
+            if (other->sect != s->sect)
+                snprintf(hint, sizeof(hint), " (it belongs in %s)", cfg_sect_label(other->sect));
             else
                 snprintf(hint, sizeof(hint), " (keys are lower-case)");
         }
         cfgload_error(ld, ld->line, "unknown key \"%s\" in %s%s", name, label, hint);
         return 1;
     }
-    k = &cfg_keys[i];
+    k = cfg_key_at(i);
     if (s->key_line[i] != 0 && !(k->flags & KEY_REPEAT)) {
         cfgload_error(ld, ld->line, "duplicate key \"%s\" (first set on line %d)", name,
                       s->key_line[i]);
@@ -569,11 +443,13 @@ static void cfg_check(struct loader *ld)
         if (s->sect == SECT_PGROUTER)
             pg = s;
         cfg_section_label(ld, s, label, sizeof(label));
-        for (size_t k = 0; k < CFG_N_KEYS; k++)
-            if (cfg_keys[k].sect == s->sect && (cfg_keys[k].flags & KEY_REQUIRED) &&
-                !s->key_line[k])
-                cfgload_error(ld, s->line, "missing required key \"%s\" in %s", cfg_keys[k].name,
+        for (size_t k = 0; k < cfg_n_keys(); k++) {
+            const struct cfg_key *key = cfg_key_at(k);
+
+            if (key->sect == s->sect && (key->flags & KEY_REQUIRED) && !s->key_line[k])
+                cfgload_error(ld, s->line, "missing required key \"%s\" in %s", key->name,
                               label);
+        }
         if (s->sect == SECT_CLUSTER)
             cfg_check_cluster(ld, s);
     }
@@ -634,6 +510,7 @@ static void cfg_free(struct cfg *c)
     free(c->server_reset_query);
     cfgvalue_free_funclist(c->write_functions);
     cfgvalue_free_funclist(c->read_only_functions);
+    cfgsec_free(c);
     free(c);
 }
 
@@ -674,6 +551,7 @@ static void cfg_set_defaults(struct cfg *c)
     c->health.read_retries = 1;
     c->health.ryw_lsn = 1;
     c->health.timeout_ms = 2000;
+    cfgsec_set_defaults(c);
 }
 
 static size_t cfg_count_names(char *const *names)
@@ -701,7 +579,7 @@ static int cfg_set_late_defaults(struct cfg *c)
     c->n_write_functions = cfg_count_names(c->write_functions);
     c->n_read_only_functions = cfg_count_names(c->read_only_functions);
     c->sharding.n_tables = cfg_count_names(c->sharding.tables);
-    return 0;
+    return cfgsec_set_late_defaults(c);
 }
 
 struct cfg *cfg_new_defaults(void)

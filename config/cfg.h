@@ -37,6 +37,25 @@ enum cfg_facility {
     CFG_FACILITY_LOCAL4, CFG_FACILITY_LOCAL5, CFG_FACILITY_LOCAL6, CFG_FACILITY_LOCAL7,
 };
 
+/* client_tls_sslmode / server_tls_sslmode, PgBouncer's (and libpq's) six modes. */
+enum cfg_sslmode {
+    CFG_SSL_DISABLE = 0, CFG_SSL_ALLOW, CFG_SSL_PREFER, CFG_SSL_REQUIRE, CFG_SSL_VERIFY_CA,
+    CFG_SSL_VERIFY_FULL,
+};
+
+/*
+ * TLS on one side: client_tls_* (pgrouter as the TLS server, toward clients) or
+ * server_tls_* (pgrouter as the TLS client, toward PostgreSQL). PgBouncer's keys.
+ */
+struct cfg_tls {
+    int sslmode;            /* enum cfg_sslmode; client default disable, server prefer */
+    char *cert_file;        /* NULL = none */
+    char *key_file;
+    char *ca_file;
+    char *protocols;        /* never NULL; default "secure" (TLS 1.2 and 1.3) */
+    char *ciphers;          /* never NULL; default "default" */
+};
+
 /* One PostgreSQL server: host name or IP literal (IPv6 without brackets) and port. */
 struct cfg_node {
     char host[256];
@@ -193,6 +212,21 @@ struct cfg {
     size_t n_tenants;
     struct cfg_breaker breaker;
     struct cfg_health health;
+
+    /* ---- security: TLS (router/tls.c) ---- */
+    struct cfg_tls client_tls;
+    struct cfg_tls server_tls;
+
+    /* ---- security: who may log in, and with which secret ---- */
+    char *auth_hba_file;            /* pg_hba.conf-format rules, NULL = none */
+    char *auth_query;               /* never NULL; PgBouncer's default query on pg_shadow */
+    char *auth_user;                /* runs auth_query; NULL = no auth_query lookups */
+    char *auth_dbname;              /* database auth_query runs in; NULL = the client's */
+    unsigned auth_query_cache_ttl_ms;   /* how long a looked-up secret is reused */
+
+    /* ---- security: bounds on hostile input ---- */
+    size_t max_query_size;          /* Query/Parse text; 0 = only max_packet_size */
+    int max_pending_logins;         /* connections not yet logged in; 0 = no limit */
 };
 
 /*

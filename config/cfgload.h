@@ -12,7 +12,7 @@
 #include "config/cfg.h"
 #include "config/cfgvalue.h"
 
-#define CFG_KEYS_MAX 96         /* room in the per-section key bookkeeping */
+#define CFG_KEYS_MAX 160        /* room in the per-section key bookkeeping */
 #define CFG_WHY_MAX 512
 #define CUR_NONE (-1L)          /* no section header seen yet */
 #define CUR_IGNORE (-2L)        /* inside a section already reported as bad */
@@ -84,15 +84,20 @@ struct loader {
     char why[CFG_WHY_MAX];
 };
 
-/* ---- config/cfg.c ---- */
+/* ---- config/cfgkeys.c: the key table ---- */
 
+/* Number of entries in the key table. */
+size_t cfg_n_keys(void);
 /*
- * Index into cfg.c's key table of the key name in sect. The name must be in the table
+ * Index into the key table of the key name in sect. The name must be in the table
  * (callers pass literals); an unknown one returns the table's size.
  */
 size_t cfg_key_find(enum cfg_sect sect, const char *name);
-/* The i-th entry of the key table, or NULL past the end (cfgshow.c). */
+/* The i-th entry of the key table, or NULL past the end. */
 const struct cfg_key *cfg_key_at(size_t i);
+
+/* ---- config/cfg.c ---- */
+
 /* A snapshot holding only the defaults (refs 1, no clusters), or NULL (cfgshow.c). */
 struct cfg *cfg_new_defaults(void);
 

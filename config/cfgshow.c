@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config/cfgload.h"
+#include "config/cfgsec.h"
 #include "config/cfgvalue.h"
 
 static const char *cfgshow_section(enum cfg_sect s)
@@ -154,6 +155,8 @@ void cfgshow_value(const struct cfg *c, size_t i, char *buf, size_t len)
         snprintf(buf, len, "%s", CFGSHOW_WORD(facility, *(const int *)f));
     } else if (p == cfgvalue_parse_funclist || p == cfgvalue_parse_tablelist) {
         cfgshow_list(*(char *const *const *)f, buf, len);
+    } else if (p == cfgsec_parse_sslmode) {
+        snprintf(buf, len, "%s", cfgsec_sslmode_name(*(const int *)f));
     } else {
         snprintf(buf, len, "?");   /* a parser of a kind this file does not know yet */
     }
