@@ -132,3 +132,40 @@ int startup_password(const uint8_t *body, size_t n, const char **password, size_
     *len = (size_t)l;
     return 0;
 }
+
+int startup_options(const char *opt, startup_option_fn fn, void *arg)
+{
+    char word[STARTUP_OPTION_WORD + 1];
+    int expect_setting = 0;
+
+    while (*opt != '\0') {
+        const char *setting = NULL, *eq;
+        size_t n = 0;
+        int rc;
+
+        while (*opt == ' ' || *opt == '\t')
+            opt++;
+        if (*opt == '\0')
+            break;
+        while (*opt != '\0' && *opt != ' ' && *opt != '\t' && n < STARTUP_OPTION_WORD) {
+            if (*opt == '\\' && opt[1] != '\0')
+                opt++;
+            word[n++] = *opt++;
+        }
+        word[n] = '\0';
+        if (expect_setting)
+            setting = word;
+        else if (strncmp(word, "--", 2) == 0)
+            setting = word + 2;
+        expect_setting = strcmp(word, "-c") == 0;
+        if (setting == NULL)
+            continue;
+        eq = strchr(setting, '=');
+        if (eq == NULL || eq == setting)
+            continue;
+        rc = fn(arg, setting, (size_t)(eq - setting), eq + 1, strlen(eq + 1));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -61,4 +61,19 @@ int startup_sasl_initial(const uint8_t *body, size_t n, const char **mech,
 /* PasswordMessage body: one NUL-terminated string filling the body. 0 or -EPROTO. */
 int startup_password(const uint8_t *body, size_t n, const char **password, size_t *len);
 
+/* Longest word of the options parameter; a longer one is cut there and goes on as the next. */
+#define STARTUP_OPTION_WORD 1023
+
+/* One "name=value" setting of the options parameter (name non-empty, not NUL-terminated). */
+typedef int (*startup_option_fn)(void *arg, const char *name, size_t nlen, const char *value,
+                                 size_t vlen);
+
+/*
+ * Split the options startup parameter (NUL-terminated) into words at spaces and tabs, with
+ * backslash escapes, and call fn for each setting given as "-c name=value" or
+ * "--name=value". Words without '=' or with an empty name are skipped. Returns 0, or the
+ * first negative value fn returned (no later setting is looked at).
+ */
+int startup_options(const char *opt, startup_option_fn fn, void *arg);
+
 #endif

@@ -166,41 +166,11 @@ static int greet_record_setting(struct session *s, const char *name, size_t nlen
     return rc;
 }
 
-/* "-c name=value" and "--name=value" settings of the options parameter, with \ escapes. */
-static int greet_parse_options(struct session *s, const char *opt)
+/* One setting of the options parameter (startup_options splits it). */
+static int greet_option(void *arg, const char *name, size_t nlen, const char *value,
+                        size_t vlen)
 {
-    char word[1024];
-    int expect_setting = 0;
-
-    while (*opt != '\0') {
-        size_t n = 0;
-
-        while (*opt == ' ' || *opt == '\t')
-            opt++;
-        if (*opt == '\0')
-            break;
-        while (*opt != '\0' && *opt != ' ' && *opt != '\t' && n < sizeof(word) - 1) {
-            if (*opt == '\\' && opt[1] != '\0')
-                opt++;
-            word[n++] = *opt++;
-        }
-        word[n] = '\0';
-        const char *setting = NULL;
-        if (expect_setting)
-            setting = word;
-        else if (strncmp(word, "--", 2) == 0)
-            setting = word + 2;
-        expect_setting = strcmp(word, "-c") == 0;
-        if (setting == NULL)
-            continue;
-        const char *eq = strchr(setting, '=');
-        if (eq == NULL || eq == setting)
-            continue;
-        if (greet_record_setting(s, setting, (size_t)(eq - setting), eq + 1,
-                                   strlen(eq + 1)) < 0)
-            return -ENOMEM;
-    }
-    return 0;
+    return greet_record_setting(arg, name, nlen, value, vlen);
 }
 
 void greet_login(struct session *s)
@@ -234,7 +204,7 @@ void greet_login(struct session *s)
             strcmp(name, "replication") == 0)
             continue;
         if (strcmp(name, "options") == 0)
-            rc = greet_parse_options(s, value);
+            rc = startup_options(value, greet_option, s);
         else
             rc = greet_record_setting(s, name, strlen(name), value, strlen(value));
         if (rc == -E2BIG) {

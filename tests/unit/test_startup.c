@@ -604,6 +604,60 @@ static void test_startup_rejects_malformed_password_message(void **state)
     assert_int_equal(password_rc("secret\0", 8, out, &len), -EPROTO);
 }
 
+/* What startup_options hands its callback: "name=value;" per setting. */
+static int options_collect(void *arg, const char *name, size_t nlen, const char *value,
+                           size_t vlen)
+{
+    char *out = arg;
+    size_t at = strlen(out);
+
+    assert_true(nlen > 0);
+    assert_true(at + nlen + vlen + 2 < 256);
+    memcpy(out + at, name, nlen);
+    out[at + nlen] = '=';
+    memcpy(out + at + nlen + 1, value, vlen);
+    out[at + nlen + 1 + vlen] = ';';
+    out[at + nlen + vlen + 2] = '\0';
+    return strncmp(name, "stop", nlen) == 0 ? -7 : 0;
+}
+
+static void test_startup_options_splits_settings(void **state)
+{
+    char out[256] = "";
+
+    (void)state;
+    assert_int_equal(startup_options("  -c a=1\t--b=x\\ y -c   c= -x d=2 -c =e --f -c",
+                                     options_collect, out), 0);
+    assert_string_equal(out, "a=1;b=x y;c=;");
+    out[0] = '\0';
+    assert_int_equal(startup_options("-c geqo=off\\ on -c x=a\\\\b --y=1\\", options_collect,
+                                     out), 0);
+    assert_string_equal(out, "geqo=off on;x=a\\b;y=1\\;");
+}
+
+static void test_startup_options_stops_at_the_first_error(void **state)
+{
+    char out[256] = "";
+
+    (void)state;
+    assert_int_equal(startup_options("--a=1 --stop=2 --b=3", options_collect, out), -7);
+    assert_string_equal(out, "a=1;stop=2;");
+}
+
+static void test_startup_options_cuts_long_words(void **state)
+{
+    char opt[STARTUP_OPTION_WORD + 6], out[256] = "";
+
+    (void)state;
+    /* A word of STARTUP_OPTION_WORD bytes, not a setting, then at once "--b=2": cut there,
+     * that is a word of its own. */
+    memset(opt, 'x', sizeof(opt));
+    opt[0] = '-';
+    memcpy(opt + STARTUP_OPTION_WORD, "--b=2", 6);
+    assert_int_equal(startup_options(opt, options_collect, out), 0);
+    assert_string_equal(out, "b=2;");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +689,9 @@ int main(void)
         cmocka_unit_test(test_startup_rejects_malformed_sasl_initial),
         cmocka_unit_test(test_startup_parses_password_message),
         cmocka_unit_test(test_startup_rejects_malformed_password_message),
+        cmocka_unit_test(test_startup_options_splits_settings),
+        cmocka_unit_test(test_startup_options_stops_at_the_first_error),
+        cmocka_unit_test(test_startup_options_cuts_long_words),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
