@@ -19,11 +19,10 @@
 #include "router/log.h"
 #include "router/sqllex.h"
 #include "router/tenant.h"
+#include "router/tenantval.h"
 #include "router/unit.h"
 
 #define FRONTEND_BATCH_MAX (1u << 20)   /* an unsynced batch larger than this goes out */
-
-#define FRONTEND_MAX_PARAMS 64          /* Bind parameters looked at for a tenant */
 
 static void frontend_set_role(struct session *s, int reset);
 
@@ -316,59 +315,11 @@ static int frontend_lazy_tx(struct session *s, const char *sql, size_t len)
 static void frontend_bind_tenant(struct session *s, const uint8_t *parse, size_t parse_len,
                                  const uint8_t *rest, size_t n)
 {
-    const char *vals[FRONTEND_MAX_PARAMS];
-    int32_t lens[FRONTEND_MAX_PARAMS];
-    int16_t fmts[FRONTEND_MAX_PARAMS];
-    uint32_t types[FRONTEND_MAX_PARAMS];
-    struct tenant_params p;
-    const char *sql = (const char *)parse;
-    size_t sql_len = strnlen(sql, parse_len), at = 0;
-    unsigned nf, np, nt = 0;
+    struct tenantval_bind b;
+    size_t sql_len;
 
-    if (!s->cfg->sharding.enabled || n < 2)
-        return;
-    /* The Parse's parameter types, so binary values are decoded as what they are. */
-    if (parse_len - sql_len >= 3) {
-        const uint8_t *tp = parse + sql_len + 1;
-        size_t left = parse_len - sql_len - 1;
-
-        nt = frame_get16(tp);
-        if (nt > FRONTEND_MAX_PARAMS || left - 2 < (size_t)nt * 4)
-            nt = 0;
-        for (unsigned i = 0; i < nt; i++)
-            types[i] = frame_get32(tp + 2 + 4 * (size_t)i);
-    }
-    nf = frame_get16(rest);
-    at = 2;
-    if (nf > FRONTEND_MAX_PARAMS || n - at < (size_t)nf * 2 + 2)
-        return;
-    for (unsigned i = 0; i < nf; i++, at += 2)
-        fmts[i] = (int16_t)frame_get16(rest + at);
-    np = frame_get16(rest + at);
-    at += 2;
-    if (np > FRONTEND_MAX_PARAMS)
-        np = FRONTEND_MAX_PARAMS;
-    for (unsigned i = 0; i < np; i++) {
-        if (n - at < 4)
-            return;
-        lens[i] = (int32_t)frame_get32(rest + at);
-        at += 4;
-        vals[i] = (const char *)(rest + at);
-        if (lens[i] > 0) {
-            if ((size_t)lens[i] > n - at)
-                return;
-            at += (size_t)lens[i];
-        }
-    }
-    memset(&p, 0, sizeof(p));
-    p.n = np;
-    p.values = vals;
-    p.lens = lens;
-    p.formats = fmts;
-    p.n_formats = nf;
-    p.types = types;
-    p.n_types = nt;
-    frontend_tenant(s, sql, sql_len, &p);
+    if (s->cfg->sharding.enabled && tenantval_bind(&b, parse, parse_len, rest, n, &sql_len) == 0)
+        frontend_tenant(s, (const char *)parse, sql_len, &b.p);
 }
 
 /*

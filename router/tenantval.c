@@ -6,10 +6,13 @@
  */
 #include "router/tenantval.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "protocol/frame.h"
 
 /* PostgreSQL type OIDs the binary parameter decoder knows. */
 #define OID_NAME 19
@@ -275,4 +278,57 @@ void tenantval_add_hint(struct tenant_result *r, const char *s, size_t n)
     } else if (r->comment_len != len || memcmp(r->comment, val, len) != 0) {
         r->comment_conflict = 1;
     }
+}
+
+int tenantval_bind(struct tenantval_bind *b, const uint8_t *parse, size_t parse_len,
+                   const uint8_t *rest, size_t n, size_t *sql_len)
+{
+    size_t sl = strnlen((const char *)parse, parse_len), at;
+    unsigned nf, np, nt = 0;
+
+    *sql_len = sl;
+    memset(&b->p, 0, sizeof(b->p));
+    if (n < 2)
+        return -EPROTO;
+    /* The Parse's parameter types, so binary values are decoded as what they are. */
+    if (parse_len - sl >= 3) {
+        const uint8_t *tp = parse + sl + 1;
+        size_t left = parse_len - sl - 1;
+
+        nt = frame_get16(tp);
+        if (nt > TENANTVAL_MAX_PARAMS || left - 2 < (size_t)nt * 4)
+            nt = 0;
+        for (unsigned i = 0; i < nt; i++)
+            b->types[i] = frame_get32(tp + 2 + 4 * (size_t)i);
+    }
+    nf = frame_get16(rest);
+    at = 2;
+    if (nf > TENANTVAL_MAX_PARAMS || n - at < (size_t)nf * 2 + 2)
+        return -EPROTO;
+    for (unsigned i = 0; i < nf; i++, at += 2)
+        b->formats[i] = (int16_t)frame_get16(rest + at);
+    np = frame_get16(rest + at);
+    at += 2;
+    if (np > TENANTVAL_MAX_PARAMS)
+        np = TENANTVAL_MAX_PARAMS;
+    for (unsigned i = 0; i < np; i++) {
+        if (n - at < 4)
+            return -EPROTO;
+        b->lens[i] = (int32_t)frame_get32(rest + at);
+        at += 4;
+        b->values[i] = (const char *)(rest + at);
+        if (b->lens[i] > 0) {
+            if ((size_t)b->lens[i] > n - at)
+                return -EPROTO;
+            at += (size_t)b->lens[i];
+        }
+    }
+    b->p.n = np;
+    b->p.values = b->values;
+    b->p.lens = b->lens;
+    b->p.formats = b->formats;
+    b->p.n_formats = nf;
+    b->p.types = b->types;
+    b->p.n_types = nt;
+    return 0;
 }

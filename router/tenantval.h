@@ -44,4 +44,26 @@ void tenantval_add_param(struct tenant_result *r, const struct tenant_params *pa
  */
 void tenantval_add_hint(struct tenant_result *r, const char *s, size_t n);
 
+#define TENANTVAL_MAX_PARAMS 64     /* Bind parameters looked at for a tenant */
+
+/* The parameters of one Bind as tenant_extract takes them (p points into the arrays). */
+struct tenantval_bind {
+    struct tenant_params p;
+    const char *values[TENANTVAL_MAX_PARAMS];
+    int32_t lens[TENANTVAL_MAX_PARAMS];
+    int16_t formats[TENANTVAL_MAX_PARAMS];
+    uint32_t types[TENANTVAL_MAX_PARAMS];
+};
+
+/*
+ * Read a Bind's parameters for the tenant scan. rest[0..n) is the Bind body after the
+ * portal and statement names; parse[0..parse_len) the statement's Parse body after its
+ * name (query, NUL, int16 count, type OIDs), whose query is parse[0..*sql_len). Only the
+ * first TENANTVAL_MAX_PARAMS parameters and types are read; more types than that, or
+ * fewer bytes than the count says, give no types. Values point into rest.
+ * Returns 0, or -EPROTO when the format codes or a value run past rest (no parameters).
+ */
+int tenantval_bind(struct tenantval_bind *b, const uint8_t *parse, size_t parse_len,
+                   const uint8_t *rest, size_t n, size_t *sql_len);
+
 #endif

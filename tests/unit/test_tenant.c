@@ -3,6 +3,7 @@
  * WHERE and IN values, INSERT rows, UPDATE and DELETE, aliases, schemas, quoting, casts,
  * bound parameters in text and binary, and text that only looks like a tenant.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "router/tenant.h"
+#include "router/tenantval.h"
 
 static const char *const tables[] = { "accounts", "orders", "billing.invoices" };
 
@@ -509,6 +511,48 @@ static void test_tenant_flags_query_levels_without_a_tenant_as_unbounded(void **
     }
 }
 
+/* Parse body (query, types) and Bind rest as a client sends them, through tenantval_bind. */
+static void test_tenant_reads_a_bind_messages_parameters(void **state)
+{
+    /* "SELECT ... $1 ... $2", 2 types: int4, unspecified (the literal's NUL not counted) */
+    static const uint8_t parse[] = "SELECT * FROM accounts WHERE id = $1 AND tenant_id = $2"
+                                   "\0\0\2\0\0\0\x17\0\0\0\0";
+    /* 2 formats (binary, text), 2 values: int4 7 and "acme", then result formats */
+    static const uint8_t rest[] = { 0, 2, 0, 1, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 7,
+                                    0, 0, 0, 4, 'a', 'c', 'm', 'e', 0, 0 };
+    struct tenantval_bind b;
+    struct tenant_result r;
+    size_t sql_len;
+
+    (void)state;
+    assert_int_equal(tenantval_bind(&b, parse, sizeof(parse) - 1, rest, sizeof(rest),
+                                    &sql_len), 0);
+    assert_int_equal(sql_len, strlen((const char *)parse));
+    assert_int_equal(b.p.n, 2);
+    assert_int_equal(b.p.n_formats, 2);
+    assert_int_equal(b.p.n_types, 2);
+    assert_int_equal(b.p.types[0], 23);
+    assert_int_equal(b.p.lens[1], 4);
+    assert_ptr_equal(b.p.values[1], rest + 20);
+    tenant_extract(&opts, (const char *)parse, sql_len, &b.p, &r);
+    assert_int_equal(r.n_values, 1);
+    assert_memory_equal(r.values[0].p, "acme", 4);
+    assert_false(r.unknown);
+
+    /* a value running past the message, format codes cut short, no parameter count */
+    assert_int_equal(tenantval_bind(&b, parse, sizeof(parse) - 1, rest, 22, &sql_len),
+                     -EPROTO);
+    assert_int_equal(tenantval_bind(&b, parse, sizeof(parse) - 1, rest, 5, &sql_len),
+                     -EPROTO);
+    assert_int_equal(tenantval_bind(&b, parse, sizeof(parse) - 1, rest, 1, &sql_len),
+                     -EPROTO);
+    /* types cut short: none are used, the parameters still are */
+    assert_int_equal(tenantval_bind(&b, parse, sizeof(parse) - 3, rest, sizeof(rest),
+                                    &sql_len), 0);
+    assert_int_equal(b.p.n_types, 0);
+    assert_int_equal(b.p.n, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_tenant_reports_source_and_the_tenant_to_use),
         cmocka_unit_test(test_tenant_lists_the_sharded_tables_once_each),
         cmocka_unit_test(test_tenant_reads_text_parameters),
+        cmocka_unit_test(test_tenant_reads_a_bind_messages_parameters),
         cmocka_unit_test(test_tenant_decodes_binary_parameters),
         cmocka_unit_test(test_tenant_binary_parameter_of_another_type_is_unknown),
         cmocka_unit_test(test_tenant_keeps_at_most_16_values_and_flags_overflow),
