@@ -528,6 +528,14 @@ static int parse_client_final(const struct scram_state *st, const uint8_t *msg, 
     return 0;
 }
 
+int scram_client_key(const struct scram_state *st, uint8_t out[SCRAM_KEY_LEN])
+{
+    if (!st->have_client_key)
+        return -ENOENT;
+    memcpy(out, st->client_key, SCRAM_KEY_LEN);
+    return 0;
+}
+
 int scram_client_final(struct scram_state *st, const uint8_t *msg, size_t n,
                        char *out, size_t outcap, size_t *outlen)
 {
@@ -562,6 +570,8 @@ int scram_client_final(struct scram_state *st, const uint8_t *msg, size_t n,
         rc = -EACCES;
         goto done;
     }
+    memcpy(st->client_key, key, SCRAM_KEY_LEN);
+    st->have_client_key = 1;
     rc = hmac_sha256(st->secret.server_key, SCRAM_KEY_LEN, auth, 5, sig);
     if (rc < 0)
         goto done;

@@ -49,6 +49,8 @@ struct scram_state {
     char server_first[SCRAM_SERVER_FIRST_CAP];
     size_t server_first_len;
     size_t nonce_len;               /* combined nonce is server_first[2 .. 2 + nonce_len) */
+    uint8_t client_key[SCRAM_KEY_LEN];  /* recovered from a verified proof (pass-through) */
+    int have_client_key;
 };
 
 /*
@@ -127,6 +129,14 @@ int scram_client_first(struct scram_state *st, const uint8_t *msg, size_t n,
  */
 int scram_client_final(struct scram_state *st, const uint8_t *msg, size_t n,
                        char *out, size_t outcap, size_t *outlen);
+
+/*
+ * The ClientKey recovered from the client's proof (ClientProof XOR ClientSignature, which
+ * hashed to StoredKey) after scram_client_final returned 0: what pgrouter logs in to the
+ * server with for a user it only has the secret of. Copies it to out and returns 0, or
+ * -ENOENT if no proof was verified. scram_close wipes it.
+ */
+int scram_client_key(const struct scram_state *st, uint8_t out[SCRAM_KEY_LEN]);
 
 /*
  * Standard base64 (RFC 4648, with padding) of in[0..n) into out[0..outcap), NUL-terminated;

@@ -94,6 +94,12 @@ seed fuzz_explain \
     '\030/* tenant=acme */ /* pgrouter_role: replica */ DELETE FROM accounts' \
     '\003tenant_xINSERT INTO accounts (tenant_id, id) VALUES ('"'"'a'"'"', 1), ('"'"'b'"'"', 2)'
 
+# fuzz_scramcli: a hostile server's server-first, NUL, server-final.
+seed fuzz_scramcli \
+    'r=fuzzNONCEsrv,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096\000v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=' \
+    'r=fuzzNONCE%%hvY,s=AA==,i=1,x=ext\000e=invalid-proof' \
+    'r=fuzzNONCEx,s=QUJD,i=2147483647'
+
 failed=0
 passed=0
 run()
@@ -122,6 +128,7 @@ run fuzz_frame protocol/frame.c protocol/msg.c
 run fuzz_startup protocol/frame.c protocol/startup.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
+run fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c -lcrypto
 run fuzz_admin router/adminparse.c
 run fuzz_adminarg router/adminarg.c
 run fuzz_httpreq router/httpreq.c
