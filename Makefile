@@ -16,7 +16,7 @@ DESTDIR ?=
 BUILD   ?= build
 BIN     ?= pgrouter
 CC      ?= cc
-PKGS    := libuv libpq inih openssl
+PKGS    := libuv libpq inih openssl libidn
 VERSION := 0.1.0
 
 CFLAGS  ?= -g -O2

@@ -1,19 +1,22 @@
 /*
  * protocol/scram.c - server side of SCRAM-SHA-256: secrets (parse, format, derive, mock),
- * the two-message exchange and the base64 it needs. No I/O, no randomness, no heap of our
- * own (OpenSSL allocates its contexts internally).
+ * the two-message exchange and the base64 it needs. No I/O, no randomness; the only heap of
+ * our own is the SASLprep'd copy of a password (OpenSSL allocates its contexts internally).
  */
 #include "protocol/scram.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+
+#include "protocol/saslprep.h"
 
 #define SECRET_PREFIX "SCRAM-SHA-256$"
 
@@ -248,6 +251,7 @@ int scram_secret_from_password(const char *password, const uint8_t *salt, size_t
 {
     uint8_t salted[SCRAM_KEY_LEN], client_key[SCRAM_KEY_LEN];
     struct scram_secret s;
+    char *prep = NULL;
     size_t plen;
     int rc = -EINVAL;
 
@@ -255,14 +259,21 @@ int scram_secret_from_password(const char *password, const uint8_t *salt, size_t
         salt_len > SCRAM_MAX_SALT || iterations < 1)
         return -EINVAL;
     plen = strlen(password);
-    if (plen > INT_MAX)
+    if (plen > INT_MAX / 11 - 1)
         return -EINVAL;
+    prep = malloc(SASLPREP_CAP(plen));
+    if (prep == NULL)
+        return -ENOMEM;
+    rc = saslprep(password, prep, SASLPREP_CAP(plen));
+    if (rc < 0)
+        goto done;
+    plen = strlen(prep);
     memset(&s, 0, sizeof(s));
     s.iterations = iterations;
     memcpy(s.salt, salt, salt_len);
     s.salt_len = salt_len;
     rc = -EIO;
-    if (PKCS5_PBKDF2_HMAC(password, (int)plen, salt, (int)salt_len, iterations, EVP_sha256(),
+    if (PKCS5_PBKDF2_HMAC(prep, (int)plen, salt, (int)salt_len, iterations, EVP_sha256(),
                           SCRAM_KEY_LEN, salted) != 1)
         goto done;
     if (hmac_str(salted, sizeof(salted), "Client Key", client_key) < 0 ||
@@ -275,6 +286,10 @@ done:
     OPENSSL_cleanse(salted, sizeof(salted));
     OPENSSL_cleanse(client_key, sizeof(client_key));
     OPENSSL_cleanse(&s, sizeof(s));
+    if (prep != NULL) {
+        OPENSSL_cleanse(prep, SASLPREP_CAP(strlen(password)));
+        free(prep);
+    }
     return rc;
 }
 

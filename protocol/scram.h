@@ -70,13 +70,10 @@ int scram_secret_format(const struct scram_secret *secret, char *out, size_t out
 
 /*
  * Derive a secret from a plain password, the way PostgreSQL does for password_encryption
- * = scram-sha-256. SASLprep is not implemented: the password bytes are used as they are.
- * That equals PostgreSQL for every ASCII password (SASLprep leaves printable ASCII alone,
- * and PostgreSQL itself falls back to the raw bytes when SASLprep rejects control
- * characters) and for non-ASCII passwords already in NFKC without mapped-out characters
- * (e.g. U+00A0 or soft hyphens); other non-ASCII passwords will not match PostgreSQL.
- * salt_len must be 1..SCRAM_MAX_SALT, iterations >= 1.
- * Returns 0, -EINVAL or -EIO (OpenSSL failed).
+ * = scram-sha-256: the password is SASLprep'd first (protocol/saslprep.h; where PostgreSQL
+ * falls back to the raw bytes, so does this), so a non-ASCII password gives the same keys
+ * as PostgreSQL and libpq derive from it. salt_len must be 1..SCRAM_MAX_SALT,
+ * iterations >= 1. Returns 0, -EINVAL, -ENOMEM or -EIO (OpenSSL failed).
  */
 int scram_secret_from_password(const char *password, const uint8_t *salt, size_t salt_len,
                                int iterations, struct scram_secret *out);

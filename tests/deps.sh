@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/deps.sh - check that the Debian packages pgrouter needs are installed.
 #
-#   sh tests/deps.sh build   compiler, libuv, libpq, inih, OpenSSL, cmocka
+#   sh tests/deps.sh build   compiler, libuv, libpq, inih, OpenSSL, libidn, cmocka
 #   sh tests/deps.sh test    the above plus PostgreSQL 15, psycopg 3, PgBouncer, PyYAML,
 #                            docker-compose (only to validate docker/), prometheus (for
 #                            promtool, to check the metrics endpoint), node and npm
@@ -14,7 +14,7 @@
 # user it prints the exact command to run and exits 1.
 set -eu
 
-BUILD_PKGS="build-essential pkg-config libuv1-dev libpq-dev libinih-dev libssl-dev libcmocka-dev"
+BUILD_PKGS="build-essential pkg-config libuv1-dev libpq-dev libinih-dev libssl-dev libidn-dev libcmocka-dev"
 TEST_PKGS="postgresql-15 postgresql-client-15 python3 python3-psycopg pgbouncer python3-yaml
 docker-compose iproute2 prometheus"
 

@@ -93,6 +93,10 @@ seed fuzz_explain \
     '\001UPDATE orders SET n = 1 WHERE id = 2; SELECT nextval('"'"'s'"'"')' \
     '\030/* tenant=acme */ /* pgrouter_role: replica */ DELETE FROM accounts' \
     '\003tenant_xINSERT INTO accounts (tenant_id, id) VALUES ('"'"'a'"'"', 1), ('"'"'b'"'"', 2)'
+# fuzz_saslprep: the issue's password, RFC 4013's examples, invalid UTF-8, bidi.
+seed fuzz_saslprep \
+    'p\302\240A\314\212ngstr\303\266m' 'I\302\255X' '\342\205\250\357\267\272' \
+    '\330\2471' '\355\240\200\300\257' '\330\247a\330\250'
 
 # fuzz_scramcli: a hostile server's server-first, NUL, server-final.
 seed fuzz_scramcli \
@@ -132,6 +136,7 @@ run fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c -lcryp
 run fuzz_admin router/adminparse.c
 run fuzz_adminarg router/adminarg.c
 run fuzz_httpreq router/httpreq.c
+run fuzz_saslprep protocol/saslprep.c -lidn
 run fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c
 run fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c \
     router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c \
