@@ -139,20 +139,69 @@ static int dispatch_resolve(struct session *s, const struct route_decision *d)
     return (int)primary;
 }
 
-/* One statement as Parse, Bind and Execute of the unnamed statement (no Sync). */
-static void dispatch_put_stmt(struct msgbuf *b, const char *sql)
+static void dispatch_put16(struct msgbuf *b, unsigned v)
+{
+    msgbuf_put8(b, (uint8_t)(v >> 8));
+    msgbuf_put8(b, (uint8_t)v);
+}
+
+/* A Bind parameter: its length and bytes, or NULL (p NULL). */
+static void dispatch_put_param(struct msgbuf *b, const char *p, size_t n)
+{
+    msgbuf_put32(b, p != NULL ? (uint32_t)n : 0xffffffffu);
+    if (p != NULL)
+        msgbuf_put(b, p, n);
+}
+
+/*
+ * A startup setting (replay_param_pack'ed) as Parse and Bind of replay_param_sql: the
+ * name and value travel as binary bytea parameters, never as SQL text.
+ */
+static void dispatch_put_setting(struct msgbuf *b, const struct replay_param *p)
 {
     size_t at = msg_begin(b, 'P');
 
-    msgbuf_put8(b, 0);              /* unnamed statement */
-    msgbuf_putstr(b, sql);
-    msgbuf_put8(b, 0);              /* no parameter types */
     msgbuf_put8(b, 0);
+    msgbuf_putstr(b, replay_param_sql());
+    dispatch_put16(b, 3);
+    msgbuf_put32(b, 17);            /* bytea */
+    msgbuf_put32(b, 17);
+    msgbuf_put32(b, 19);            /* name */
     msg_end(b, at);
     at = msg_begin(b, 'B');
-    msgbuf_put(b, "\0\0\0\0\0\0\0\0", 8);   /* portal, statement, 0 formats, 0 params,
-                                                 * 0 result formats */
+    msgbuf_put(b, "\0\0", 2);      /* unnamed portal and statement */
+    dispatch_put16(b, 3);
+    dispatch_put16(b, 1);           /* binary: bytes as they are */
+    dispatch_put16(b, 1);
+    dispatch_put16(b, 0);
+    dispatch_put16(b, 3);
+    dispatch_put_param(b, p->name, p->nlen);
+    dispatch_put_param(b, p->value, p->vlen);
+    dispatch_put_param(b, p->enc, p->elen);
+    dispatch_put16(b, 0);           /* result formats */
     msg_end(b, at);
+}
+
+/* One statement as Parse, Bind and Execute of the unnamed statement (no Sync). */
+static void dispatch_put_stmt(struct msgbuf *b, const char *sql)
+{
+    struct replay_param p;
+    size_t at;
+
+    if (sql[0] == REPLAY_PARAM_TAG && replay_param_unpack(sql, &p) == 0) {
+        dispatch_put_setting(b, &p);
+    } else {
+        at = msg_begin(b, 'P');
+        msgbuf_put8(b, 0);          /* unnamed statement */
+        msgbuf_putstr(b, sql);
+        msgbuf_put8(b, 0);          /* no parameter types */
+        msgbuf_put8(b, 0);
+        msg_end(b, at);
+        at = msg_begin(b, 'B');
+        msgbuf_put(b, "\0\0\0\0\0\0\0\0", 8);   /* portal, statement, 0 formats, 0 params,
+                                                     * 0 result formats */
+        msg_end(b, at);
+    }
     at = msg_begin(b, 'E');
     msgbuf_put8(b, 0);
     msgbuf_put32(b, 0);

@@ -96,18 +96,6 @@ void greet_client(struct session *s)
     conn_want_read(&s->client, 1);
 }
 
-/* Quote text as an E'' literal into b: read the same whatever standard_conforming_strings. */
-static void greet_put_literal(struct msgbuf *b, const char *text, size_t len)
-{
-    msgbuf_put(b, "E'", 2);
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\'' || text[i] == '\\')
-            msgbuf_put8(b, (uint8_t)text[i]);
-        msgbuf_put8(b, (uint8_t)text[i]);
-    }
-    msgbuf_put8(b, '\'');
-}
-
 /* A boolean setting's "off" as PostgreSQL reads it (off, false, no, 0 and prefixes). */
 static int greet_is_off(const char *v, size_t n)
 {
@@ -125,11 +113,17 @@ static int greet_is_off(const char *v, size_t n)
                       (n <= 2 && strncasecmp(v, "no", n) == 0));
 }
 
-/* Record "SELECT set_config(name, value, false)" to apply on every server borrowed. */
+/*
+ * Record name = value, in the client's encoding enc (NULL: the database's), to apply on
+ * every server borrowed. It is kept as data, not SQL (replay_param_pack): the server
+ * gets it as Bind parameters, so no value can end a literal, whatever
+ * standard_conforming_strings or client_encoding says.
+ */
 static int greet_record_setting(struct session *s, const char *name, size_t nlen,
-                                  const char *value, size_t vlen)
+                                const char *value, size_t vlen, const char *enc)
 {
-    struct msgbuf b;
+    char *packed;
+    size_t len;
     int rc;
 
     if (nlen == 27 && strncasecmp(name, "standard_conforming_strings", 27) == 0) {
@@ -148,29 +142,57 @@ static int greet_record_setting(struct session *s, const char *name, size_t nlen
                                                       : "pgrouter.tenant";
     if (nlen == strlen(key) && strncasecmp(name, key, nlen) == 0)
         snprintf(s->tenant, sizeof(s->tenant), "%.*s", (int)vlen, value);
-    msgbuf_init(&b);
-    msgbuf_put(&b, "SELECT pg_catalog.set_config(", 29);
-    greet_put_literal(&b, name, nlen);
-    msgbuf_put8(&b, ',');
-    greet_put_literal(&b, value, vlen);
-    msgbuf_put(&b, ", false)", 8);
-    if (!b.oom) {
+    rc = replay_param_pack(name, nlen, value, vlen, enc, &packed, &len);
+    if (rc == 0) {
         char pname[REPLAY_NAME_MAX];
 
         snprintf(pname, sizeof(pname), "%.*s", (int)nlen, name);
-        rc = replay_set_base(&s->replay, pname, (const char *)b.data, b.len);
-    } else {
-        rc = -ENOMEM;
+        rc = replay_set_base(&s->replay, pname, packed, len);
+        free(packed);
     }
-    msgbuf_free(&b);
     return rc;
 }
+
+/* What the options callbacks work on: the session and the startup's encoding. */
+struct greet_opts {
+    struct session *s;
+    const char *enc;
+    char found[64];     /* greet_option_encoding: the last client_encoding in options */
+};
 
 /* One setting of the options parameter (startup_options splits it). */
 static int greet_option(void *arg, const char *name, size_t nlen, const char *value,
                         size_t vlen)
 {
-    return greet_record_setting(arg, name, nlen, value, vlen);
+    struct greet_opts *o = arg;
+
+    return greet_record_setting(o->s, name, nlen, value, vlen, o->enc);
+}
+
+static int greet_option_encoding(void *arg, const char *name, size_t nlen, const char *value,
+                                 size_t vlen)
+{
+    struct greet_opts *o = arg;
+
+    if (nlen == 15 && strncasecmp(name, "client_encoding", 15) == 0)
+        snprintf(o->found, sizeof(o->found), "%.*s", (int)vlen, value);
+    return 0;
+}
+
+/*
+ * The encoding the client's startup values are written in: its client_encoding, from
+ * the parameters or else from options (PostgreSQL applies options first), NULL if none.
+ */
+static const char *greet_startup_encoding(struct session *s, struct greet_opts *o)
+{
+    const char *enc = startup_get(s->st, "client_encoding");
+
+    if (enc != NULL)
+        return enc;
+    o->found[0] = '\0';
+    if (s->st->options != NULL)
+        startup_options(s->st->options, greet_option_encoding, o);
+    return o->found[0] != '\0' ? o->found : NULL;
 }
 
 void greet_login(struct session *s)
@@ -195,6 +217,9 @@ void greet_login(struct session *s)
      * admin console session borrows none; it keeps its pgrouter.tenant and pgrouter.role
      * from them, the state its EXPLAIN ROUTE answers for (adminnode.c).
      */
+    struct greet_opts opts = { s, NULL, "" };
+
+    opts.enc = greet_startup_encoding(s, &opts);
     for (size_t i = 0; i < s->st->n_params; i++) {
         const char *name = s->st->params[i].name;
         const char *value = s->st->params[i].value;
@@ -204,9 +229,9 @@ void greet_login(struct session *s)
             strcmp(name, "replication") == 0)
             continue;
         if (strcmp(name, "options") == 0)
-            rc = startup_options(value, greet_option, s);
+            rc = startup_options(value, greet_option, &opts);
         else
-            rc = greet_record_setting(s, name, strlen(name), value, strlen(value));
+            rc = greet_record_setting(s, name, strlen(name), value, strlen(value), opts.enc);
         if (rc == -E2BIG) {
             session_fatal(s, "54000", "Pass fewer settings in the startup packet (options).",
                           "pgrouter: too many startup settings to carry from server to server "

@@ -5,6 +5,7 @@
 #include "router/replay.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -377,4 +378,78 @@ int replay_copy(struct replay *dst, const struct replay *src)
     dst->bytes = src->bytes;
     dst->sig = src->sig;
     return 0;
+}
+
+/* ---- startup settings as parameters ---- */
+
+int replay_param_pack(const char *name, size_t nlen, const char *value, size_t vlen,
+                      const char *enc, char **out, size_t *len)
+{
+    size_t elen = enc != NULL ? strlen(enc) : 0;
+    char head[80];
+    int h;
+    char *p;
+
+    /* lengths first: a value may hold any byte but NUL, the tag included */
+    h = snprintf(head, sizeof(head), "%c%zu,%zu,%zu:", REPLAY_PARAM_TAG, nlen, vlen,
+                 enc != NULL ? elen + 1 : 0);
+    p = malloc((size_t)h + nlen + vlen + elen + 1);
+    if (p == NULL)
+        return -ENOMEM;
+    memcpy(p, head, (size_t)h);
+    memcpy(p + h, name, nlen);
+    memcpy(p + h + nlen, value, vlen);
+    if (elen > 0)
+        memcpy(p + h + nlen + vlen, enc, elen);
+    *len = (size_t)h + nlen + vlen + elen;
+    p[*len] = '\0';
+    *out = p;
+    return 0;
+}
+
+/* A decimal length at *s ending with term; advances *s past term. */
+static int replay_param_num(const char **s, char term, size_t *v)
+{
+    const char *p = *s;
+    size_t n = 0;
+
+    if (*p < '0' || *p > '9')
+        return -EINVAL;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (SIZE_MAX - 9) / 10)
+            return -EINVAL;
+        n = n * 10 + (size_t)(*p - '0');
+    }
+    if (*p != term)
+        return -EINVAL;
+    *s = p + 1;
+    *v = n;
+    return 0;
+}
+
+int replay_param_unpack(const char *sql, struct replay_param *p)
+{
+    const char *s = sql + 1;
+    size_t rest, e;
+
+    memset(p, 0, sizeof(*p));
+    if (sql[0] != REPLAY_PARAM_TAG || replay_param_num(&s, ',', &p->nlen) < 0 ||
+        replay_param_num(&s, ',', &p->vlen) < 0 || replay_param_num(&s, ':', &e) < 0)
+        return -EINVAL;
+    rest = strlen(s);
+    p->elen = e > 0 ? e - 1 : 0;
+    if (p->nlen > rest || p->vlen > rest - p->nlen || p->elen != rest - p->nlen - p->vlen)
+        return -EINVAL;
+    p->name = s;
+    p->value = s + p->nlen;
+    p->enc = e > 0 ? s + p->nlen + p->vlen : NULL;
+    return 0;
+}
+
+const char *replay_param_sql(void)
+{
+    return "SELECT pg_catalog.set_config("
+           "pg_catalog.convert_from($1, COALESCE($3, pg_catalog.getdatabaseencoding())), "
+           "pg_catalog.convert_from($2, COALESCE($3, pg_catalog.getdatabaseencoding())), "
+           "false)";
 }

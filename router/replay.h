@@ -70,4 +70,35 @@ int replay_copy(struct replay *dst, const struct replay *src);
 /* A startup setting name (any case): its value now and what RESET returns to. */
 int replay_set_base(struct replay *r, const char *name, const char *sql, size_t len);
 
+/*
+ * A startup setting never becomes SQL text: its item holds, instead of a statement, the
+ * name, value and client_encoding it came with, packed into one C string that starts with
+ * REPLAY_PARAM_TAG (no statement the client ran starts with it: replay_parse finds no SET
+ * there). dispatch sends it as parameters of a fixed statement (replay_param_sql), so no
+ * quoting rule, standard_conforming_strings or multibyte encoding can change what it does.
+ */
+#define REPLAY_PARAM_TAG '\x01'
+
+struct replay_param {
+    const char *name, *value, *enc;     /* enc NULL: the database's encoding */
+    size_t nlen, vlen, elen;
+};
+
+/*
+ * Pack name[0..nlen), value[0..vlen) and enc (NULL or a C string) into a malloc'd string
+ * (*len its length). None may contain NUL. 0 or -ENOMEM.
+ */
+int replay_param_pack(const char *name, size_t nlen, const char *value, size_t vlen,
+                      const char *enc, char **out, size_t *len);
+
+/* Unpack an item's text; pointers go into sql. 0, or -EINVAL if sql is not packed. */
+int replay_param_unpack(const char *sql, struct replay_param *p);
+
+/*
+ * The statement that applies a packed setting: $1 name and $2 value as bytea (binary, so
+ * no encoding conversion on the way), turned into text from $3 (the client's encoding,
+ * NULL for the database's) by the server.
+ */
+const char *replay_param_sql(void);
+
 #endif

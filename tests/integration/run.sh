@@ -1066,6 +1066,7 @@ main() {
     run trust_instance t_trust_instance
     run_py psycopg test_psycopg.py 120
     run_py admin test_admin.py 180
+    run_py hostile test_hostile.py 240
     run pgbench_init t_pgbench_init
     run pgbench_simple t_pgbench_simple
     run pgbench_extended t_pgbench_extended

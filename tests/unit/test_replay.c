@@ -320,6 +320,60 @@ static void test_replay_copy_is_equal_and_independent(void **state)
     replay_free(&c);
 }
 
+/* A startup setting is packed as data: any byte but NUL survives, quotes and tags too. */
+static void test_replay_param_pack_round_trips_any_bytes(void **state)
+{
+    (void)state;
+    const char *value = "x\\'); INSERT INTO t VALUES (1); --\x95\x5c'\x01" "9,9,9:";
+    struct replay_param p;
+    char *packed;
+    size_t len;
+
+    assert_int_equal(replay_param_pack("application_name", 16, value, strlen(value), "SJIS",
+                                       &packed, &len), 0);
+    assert_int_equal(packed[0], REPLAY_PARAM_TAG);
+    assert_int_equal(strlen(packed), len);
+    assert_int_equal(replay_param_unpack(packed, &p), 0);
+    assert_int_equal(p.nlen, 16);
+    assert_memory_equal(p.name, "application_name", 16);
+    assert_int_equal(p.vlen, strlen(value));
+    assert_memory_equal(p.value, value, p.vlen);
+    assert_int_equal(p.elen, 4);
+    assert_memory_equal(p.enc, "SJIS", 4);
+    free(packed);
+    /* no encoding, an empty value */
+    assert_int_equal(replay_param_pack("a", 1, "", 0, NULL, &packed, &len), 0);
+    assert_int_equal(replay_param_unpack(packed, &p), 0);
+    assert_null(p.enc);
+    assert_int_equal(p.vlen, 0);
+    free(packed);
+}
+
+static void test_replay_param_unpack_refuses_what_it_did_not_pack(void **state)
+{
+    (void)state;
+    struct replay_param p;
+
+    assert_int_equal(replay_param_unpack("SET a = 1", &p), -EINVAL);
+    assert_int_equal(replay_param_unpack("\x01" "1,1,0:abc", &p), -EINVAL);   /* too long */
+    assert_int_equal(replay_param_unpack("\x01" "2,2,0:abc", &p), -EINVAL);   /* too short */
+    assert_int_equal(replay_param_unpack("\x01" "1,1:ab", &p), -EINVAL);
+    assert_int_equal(replay_param_unpack("\x01" ",1,0:ab", &p), -EINVAL);
+    assert_int_equal(replay_param_unpack("\x01" "99999999999999999999999,1,0:ab", &p),
+                     -EINVAL);
+    assert_int_equal(replay_param_unpack("\x01" "1,1,0:ab", &p), 0);
+}
+
+/* What a client runs never looks like a packed setting to the replay list. */
+static void test_replay_parse_finds_no_set_in_a_tagged_string(void **state)
+{
+    (void)state;
+    struct replay_stmt st;
+
+    replay_parse("\x01SET a = 1", 10, 0, &st);
+    assert_int_equal(st.op, REPLAY_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +388,9 @@ int main(void)
         cmocka_unit_test(test_replay_sig_differs_for_other_values_and_orders),
         cmocka_unit_test(test_replay_parse_escape_strings_mode),
         cmocka_unit_test(test_replay_copy_is_equal_and_independent),
+        cmocka_unit_test(test_replay_param_pack_round_trips_any_bytes),
+        cmocka_unit_test(test_replay_param_unpack_refuses_what_it_did_not_pack),
+        cmocka_unit_test(test_replay_parse_finds_no_set_in_a_tagged_string),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
