@@ -94,6 +94,10 @@ void greet_client(struct session *s)
     if (be != NULL && !(s->pinned & (1ull << primary)))
         borrow_give_back(s, primary, 0);
     conn_want_read(&s->client, 1);
+    /* A query sent in the same write as the last authentication message is here already:
+     * no read will announce it, so it runs now, as PostgreSQL answers it at once. */
+    if (s->client.recvd > s->client.parsed)
+        frontend_pump(s);
 }
 
 /* A boolean setting's "off" as PostgreSQL reads it (off, false, no, 0 and prefixes). */
@@ -244,10 +248,13 @@ void greet_login(struct session *s)
             return;
         }
     }
-    if (admin)
-        admin_login(s);
-    else
+    if (!admin) {
         greet_client(s);
+        return;
+    }
+    admin_login(s);
+    if (s->state == SESSION_IDLE && s->admin != NULL && s->client.recvd > s->client.parsed)
+        admin_read(s);      /* pipelined after the authentication, as above */
 }
 
 void greet_row(struct backend *be, const uint8_t *body, size_t n)

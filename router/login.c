@@ -177,8 +177,8 @@ static void login_startup_read(struct session *s)
         switch (frame_startup(c->buf + c->parsed, c->recvd - c->parsed, &f)) {
         case FRAME_OK:
             conn_consume(c, f.len);
+            conn_discard(c);    /* before: a trust login may run a pipelined query now */
             login_startup_packet(s, &f);
-            conn_discard(c);
             continue;
         case FRAME_AGAIN:
             c->want = f.have_header ? f.len : 4;

@@ -102,7 +102,7 @@ def expect_auth(sock):
     return code, payload[4:]
 
 
-def scram_login(sock, password, mechanisms, seen=None):
+def scram_login(sock, password, mechanisms, seen=None, after=b""):
     if b"SCRAM-SHA-256" not in mechanisms.split(b"\0"):
         raise ValueError("server offers no SCRAM-SHA-256: %r" % mechanisms)
     nonce = base64.b64encode(os.urandom(18)).decode()
@@ -126,7 +126,7 @@ def scram_login(sock, password, mechanisms, seen=None):
     signature = hmac.new(stored_key, auth_message, hashlib.sha256).digest()
     proof = bytes(a ^ b for a, b in zip(client_key, signature))
     final = final_bare + ",p=" + base64.b64encode(proof).decode()
-    sock.sendall(msg(b"p", final.encode()))
+    sock.sendall(msg(b"p", final.encode()) + after)
 
     code, data = expect_auth(sock)
     if code != 12:
@@ -145,24 +145,26 @@ def scram_login(sock, password, mechanisms, seen=None):
         raise ValueError("expected AuthenticationOk, got auth code %d" % code)
 
 
-def login(sock, user, password, db, send_startup=True, seen=None):
+def login(sock, user, password, db, send_startup=True, seen=None, after=b""):
     """Startup and authentication; returns after the first ReadyForQuery.  seen, a dict,
-    gets what the exchange sent (md5_response, client_proof, server_signature)."""
+    gets what the exchange sent (md5_response, client_proof, server_signature).  after:
+    bytes sent in the same write as the last authentication message (password, md5 or
+    SASLResponse; with trust, send them with the startup packet yourself)."""
     if send_startup:
         sock.sendall(startup_packet(user, db))
     code, data = expect_auth(sock)
     if code == 3:
-        sock.sendall(msg(b"p", password.encode() + b"\0"))
+        sock.sendall(msg(b"p", password.encode() + b"\0") + after)
         code, data = expect_auth(sock)
     elif code == 5:
         inner = hashlib.md5((password + user).encode()).hexdigest()
         outer = hashlib.md5(inner.encode() + data[:4]).hexdigest()
         if seen is not None:
             seen["md5_response"] = "md5" + outer
-        sock.sendall(msg(b"p", b"md5" + outer.encode() + b"\0"))
+        sock.sendall(msg(b"p", b"md5" + outer.encode() + b"\0") + after)
         code, data = expect_auth(sock)
     elif code == 10:
-        scram_login(sock, password, data, seen)
+        scram_login(sock, password, data, seen, after)
         code = 0
     if code != 0:
         raise ValueError("unsupported authentication request %d" % code)

@@ -768,6 +768,7 @@ run_py() {
     PGR_PORT=$PGR_PORT PRIMARY_PORT=$PRIMARY_PORT REPLICA1_PORT=$REPLICA1_PORT \
         REPLICA2_PORT=$REPLICA2_PORT CLUSTER_SH=$CLUSTER_SH CLUSTER_DIR=$CLUSTER_DIR \
         RYW_WAIT=$RYW_WAIT ITEST_DIRECT=$ITEST_DIRECT MAIN_PID=${PID_main:-} \
+        PGR_MD5_PORT=${PORT_md5:-} PGR_TRUST_PORT=${PORT_trust:-} \
         timeout "$secs" "$PY" "$HERE/$script" >"$out" 2>"$log"
     rc=$?
     while IFS= read -r line; do

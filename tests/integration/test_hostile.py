@@ -24,7 +24,7 @@ import sys
 import psycopg
 
 import rawpg
-from itest import PRIMARY, Suite, check
+from itest import PRIMARY, Skip, Suite, check
 
 PORT = int(os.environ.get("PGR_PORT", "0"))
 
@@ -148,6 +148,47 @@ def startup_options_values_arrive_as_postgres_reads_them():
           "SHOW application_name: PostgreSQL %r, pgrouter %r" % (a["postgres"], a["pgrouter"]))
     n = primary("SELECT count(*) FROM itest_hostile_inj")[0][0]
     check(n == 0, "the options value's INSERT ran: %d rows" % n)
+
+
+def answer_to_pipelined_query(port, user, trust=False):
+    """Log in with SELECT 42 sent in the same write as the last authentication message;
+    the answer must come without another byte from us."""
+    q = rawpg.msg(b"Q", b"SELECT 42\0")
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        if trust:
+            s.sendall(startup([("user", user), ("database", "appdb")]) + q)
+            rawpg.login(s, user, "", "appdb", send_startup=False)
+        else:
+            s.sendall(startup([("user", user), ("database", "appdb")]))
+            rawpg.login(s, user, "app", "appdb", send_startup=False, after=q)
+        s.settimeout(5)
+        try:
+            while True:
+                t, p = rawpg.read_msg(s)
+                if t == b"D":
+                    check(p[6:] == b"42", "the pipelined query answered %r" % p)
+                if t == b"Z":
+                    return
+        except socket.timeout:
+            raise AssertionError("no answer to the query pipelined after the login in 5 s")
+    finally:
+        s.close()
+
+
+@case
+def query_pipelined_with_scram_final_is_answered_at_once():
+    answer_to_pipelined_query(PORT, "app")
+
+
+@case
+def query_pipelined_with_md5_or_trust_login_is_answered_at_once():
+    md5 = os.environ.get("PGR_MD5_PORT")
+    trust = os.environ.get("PGR_TRUST_PORT")
+    if not md5 or not trust:
+        raise Skip("PGR_MD5_PORT or PGR_TRUST_PORT not set (run by run.sh)")
+    answer_to_pipelined_query(int(md5), "app")
+    answer_to_pipelined_query(int(trust), "app", trust=True)
 
 
 def main():
