@@ -1,13 +1,16 @@
 /*
  * router/conn.c - buffered TCP stream with zero-copy forwarding and flow control.
  * The read buffer is only compacted or grown while no forwarded slice of it is queued,
- * which holds because a conn stops reading while such a slice is in flight.
+ * which holds because a conn stops reading while such a slice is in flight. With TLS on,
+ * reads, writes, shutdown and close go through router/conntls.c.
  */
 #include "router/conn.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "router/conntls.h"
 
 struct conn_wreq {
     uv_write_t req;
@@ -16,14 +19,10 @@ struct conn_wreq {
     size_t n;
 };
 
-static void conn_update_read(struct conn *c);
-
-static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
+int conn_make_room(struct conn *c)
 {
-    struct conn *c = h->data;
     size_t need, cap;
 
-    (void)hint;
     if (c->sent > 0 && c->inflight == 0) {
         memmove(c->buf, c->buf + c->sent, c->recvd - c->sent);
         c->parsed -= c->sent;
@@ -38,21 +37,47 @@ static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
         while (cap < need)
             cap *= 2;
         uint8_t *p = realloc(c->buf, cap);
-        if (p == NULL) {
-            *out = uv_buf_init(NULL, 0);    /* libuv reports UV_ENOBUFS to read_cb */
-            return;
-        }
+        if (p == NULL)
+            return UV_ENOBUFS;
         c->buf = p;
         c->cap = cap;
     }
+    return 0;
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
+{
+    struct conn *c = h->data;
+
+    (void)hint;
+    if (c->tls != NULL) {
+        conntls_alloc(c, out);
+        return;
+    }
+    if (conn_make_room(c) < 0) {
+        *out = uv_buf_init(NULL, 0);    /* libuv reports UV_ENOBUFS to read_cb */
+        return;
+    }
     *out = uv_buf_init((char *)c->buf + c->recvd, (unsigned)(c->cap - c->recvd));
+}
+
+void conn_release_idle(struct conn *c)
+{
+    if (c->buf != NULL && c->sent == c->recvd && c->inflight == 0 && c->skip == 0) {
+        free(c->buf);
+        c->buf = NULL;
+        c->cap = c->sent = c->parsed = c->recvd = 0;
+    }
 }
 
 static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     struct conn *c = s->data;
 
-    (void)b;
+    if (c->tls != NULL) {
+        conntls_on_cipher(c, b, nread);
+        return;
+    }
     if (nread == 0)
         return;
     if (nread < 0) {
@@ -64,17 +89,16 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     c->bytes_in += (uint64_t)nread;
     c->on_read(c);
     /* Everything relayed: give the buffer back, so an idle connection costs no buffer. */
-    if (c->buf != NULL && c->sent == c->recvd && c->inflight == 0 && c->skip == 0) {
-        free(c->buf);
-        c->buf = NULL;
-        c->cap = c->sent = c->parsed = c->recvd = 0;
-    }
+    conn_release_idle(c);
 }
 
-static void conn_update_read(struct conn *c)
+void conn_update_read(struct conn *c)
 {
-    int should = c->open && c->want_read && c->inflight == 0;
+    int should = c->open && c->inflight == 0 && (c->want_read || conntls_needs_read(c));
 
+    /* Bytes OpenSSL holds already will not raise a socket event: drain them from the loop. */
+    if (should && c->tls != NULL && conntls_pending(c))
+        conntls_kick(c);
     if (should && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) == 0)
             c->reading = 1;
@@ -95,6 +119,7 @@ int conn_init(uv_loop_t *loop, struct conn *c, void *owner, conn_read_fn on_read
         return rc;
     c->tcp.data = c;
     c->open = 1;
+    c->handles = 1;
     c->owner = owner;
     c->on_read = on_read;
     c->on_error = on_error;
@@ -198,6 +223,13 @@ int conn_forward(struct conn *src, struct conn *dst)
         return 0;
     if (!dst->open)
         return UV_EPIPE;
+    if (dst->tls != NULL) {
+        /* Encrypting copies: src's bytes are free now; the ciphertext holds src back. */
+        rc = conntls_write(dst, src->buf + src->sent, n, src);
+        if (rc == 0)
+            src->sent = src->parsed;
+        return rc;
+    }
     b = uv_buf_init((char *)src->buf + src->sent, (unsigned)n);
     rc = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
     if (rc == (int)n) {
@@ -234,6 +266,11 @@ int conn_send_owned(struct conn *dst, uint8_t *data, size_t n)
         free(data);
         return UV_EPIPE;
     }
+    if (dst->tls != NULL) {
+        rc = conntls_write(dst, data, n, NULL);
+        free(data);
+        return rc;
+    }
     rc = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
     if (rc == (int)n) {
         free(data);
@@ -262,6 +299,45 @@ int conn_send_owned(struct conn *dst, uint8_t *data, size_t n)
     return 0;
 }
 
+int conn_write_raw(struct conn *c, const uint8_t *p, size_t n, struct conn *src)
+{
+    struct conn_wreq *w;
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int rc;
+
+    if (!c->open)
+        return UV_EPIPE;
+    rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (rc == (int)n)
+        return 0;
+    if (rc < 0 && rc != UV_EAGAIN)
+        return rc;
+    if (rc < 0)
+        rc = 0;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL || (w->owned = malloc(n - (size_t)rc)) == NULL) {
+        free(w);
+        return UV_ENOMEM;
+    }
+    memcpy(w->owned, p + rc, n - (size_t)rc);
+    w->n = n - (size_t)rc;
+    w->src = src;
+    b = uv_buf_init((char *)w->owned, (unsigned)w->n);
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
+    if (rc < 0) {
+        free(w->owned);
+        free(w);
+        return rc;
+    }
+    if (src != NULL) {
+        src->inflight++;
+        conn_update_read(src);
+    } else {
+        c->queued += w->n;
+    }
+    return 0;
+}
+
 int conn_send(struct conn *dst, const void *data, size_t n)
 {
     uint8_t *copy = malloc(n);
@@ -272,10 +348,13 @@ int conn_send(struct conn *dst, const void *data, size_t n)
     return conn_send_owned(dst, copy, n);
 }
 
-static void conn_close_cb(uv_handle_t *h)
+void conn_handle_closed(uv_handle_t *h)
 {
     struct conn *c = h->data;
 
+    if (--c->handles > 0)
+        return;
+    conntls_free(c);
     c->on_closed(c);
 }
 
@@ -285,7 +364,9 @@ void conn_close(struct conn *c)
         return;
     c->open = 0;
     c->reading = 0;
-    uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+    if (c->tls != NULL)
+        conntls_close(c);
+    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
 static void conn_shutdown_cb(uv_shutdown_t *req, int status)
@@ -303,6 +384,8 @@ void conn_shutdown(struct conn *c)
 
     if (!c->open)
         return;
+    if (c->tls != NULL)
+        conntls_shutdown(c);
     req = calloc(1, sizeof(*req));
     if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_shutdown_cb) < 0) {
         free(req);

@@ -1,7 +1,9 @@
 /*
  * router/conn.h - one TCP stream with its read buffer (sent <= parsed <= received),
  * zero-copy forwarding of a slice of it to another stream, and flow control: while a
- * forwarded slice is still queued on the peer, this side stops reading.
+ * forwarded slice is still queued on the peer, this side stops reading. A conn may carry
+ * TLS (router/tls.h): the buffer then holds decrypted bytes, and whatever is sent or
+ * forwarded into it is encrypted on the way out.
  */
 #ifndef PGROUTER_CONN_H
 #define PGROUTER_CONN_H
@@ -15,6 +17,7 @@
 #define CONN_BUF_INIT 16384
 
 struct conn;
+struct conn_tls;
 /* New bytes arrived: [parsed, recvd) is unparsed. */
 typedef void (*conn_read_fn)(struct conn *c);
 /* The stream ended or failed (err is a libuv error, UV_EOF for an orderly close). */
@@ -37,6 +40,8 @@ struct conn {
     int want_read;      /* the owner wants input */
     int reading;        /* uv_read_start is in effect */
     int open;           /* the handle is initialised and not yet closing */
+    unsigned handles;   /* libuv handles still to close: the stream, TLS's drain handle */
+    struct conn_tls *tls;   /* TLS state (router/conntls.c), NULL for plain TCP */
     void *owner;
     conn_read_fn on_read;
     conn_error_fn on_error;
@@ -81,5 +86,22 @@ void conn_shutdown(struct conn *c);
 void conn_close(struct conn *c);
 /* Free the buffer (after on_closed). */
 void conn_free_buf(struct conn *c);
+
+/* ---- for router/conntls.c only ---- */
+
+/* Make room after recvd (compact, grow toward want). 0, or UV_ENOBUFS. */
+int conn_make_room(struct conn *c);
+/* Give the buffer back if everything in it is relayed (an idle conn holds none). */
+void conn_release_idle(struct conn *c);
+/* Re-evaluate whether to read (after TLS state changed). */
+void conn_update_read(struct conn *c);
+/*
+ * Write n raw bytes at p to the socket: what the kernel does not take now is copied and
+ * queued. With src, the queued part holds src's reading off until it is written (flow
+ * control of a forward); without, it counts in c->queued. 0 or a libuv error.
+ */
+int conn_write_raw(struct conn *c, const uint8_t *p, size_t n, struct conn *src);
+/* The close callback of the conn's handles; on_closed fires after the last. */
+void conn_handle_closed(uv_handle_t *h);
 
 #endif
