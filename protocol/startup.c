@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "protocol/frame.h"
+#include "protocol/msg.h"
 
 /* Length of the NUL-terminated string at p within n bytes, or -1 if unterminated. */
 static long startup_strlen(const uint8_t *p, size_t n)
@@ -64,8 +65,13 @@ int startup_parse(const uint8_t *body, size_t n, struct startup *out)
             return -EPROTO;
         value = (const char *)(body + i);
         i += (size_t)vl + 1;
-        if (out->n_params == STARTUP_MAX_PARAMS)
+        if (out->n_params + out->n_pq_options == STARTUP_MAX_PARAMS)
             return -E2BIG;
+        if (strncmp(name, "_pq_.", 5) == 0) {
+            /* protocol extensions, not settings: reported back as unknown */
+            out->pq_options[out->n_pq_options++] = name;
+            continue;
+        }
         out->params[out->n_params].name = name;
         out->params[out->n_params].value = value;
         out->n_params++;
@@ -83,6 +89,21 @@ int startup_parse(const uint8_t *body, size_t n, struct startup *out)
     if (out->database != NULL && out->database[0] == '\0')
         out->database = NULL;
     return 0;
+}
+
+int startup_negotiate(const struct startup *s, struct msgbuf *b)
+{
+    size_t at;
+
+    if (s->kind != STARTUP_NORMAL || ((s->version & 0xffff) == 0 && s->n_pq_options == 0))
+        return 0;
+    at = msg_begin(b, 'v');
+    msgbuf_put32(b, STARTUP_PROTO_3_0);     /* PostgreSQL's PG_PROTOCOL_LATEST */
+    msgbuf_put32(b, (uint32_t)s->n_pq_options);
+    for (size_t i = 0; i < s->n_pq_options; i++)
+        msgbuf_putstr(b, s->pq_options[i]);
+    msg_end(b, at);
+    return 1;
 }
 
 const char *startup_get(const struct startup *s, const char *name)

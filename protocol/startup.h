@@ -33,9 +33,12 @@ struct startup {
     const char *user;       /* NULL if absent */
     const char *database;   /* NULL if absent: PostgreSQL then uses the user name */
     const char *options;    /* NULL if absent */
-    /* Every parameter in packet order, user/database/options included. */
+    /* Every parameter in packet order, user/database/options included, _pq_. ones not. */
     struct startup_param params[STARTUP_MAX_PARAMS];
     size_t n_params;
+    /* Protocol options ("_pq_." names), none of which pgrouter knows, in packet order. */
+    const char *pq_options[STARTUP_MAX_PARAMS];
+    size_t n_pq_options;
     uint32_t cancel_pid;
     uint32_t cancel_key;
 };
@@ -47,6 +50,15 @@ struct startup {
  * -EPROTONOSUPPORT for a protocol version other than 3.x (kind and version are still set).
  */
 int startup_parse(const uint8_t *body, size_t n, struct startup *out);
+
+/*
+ * NegotiateProtocolVersion for a parsed StartupMessage, as PostgreSQL sends it before
+ * authentication: when the client asked for 3.x with x > 0, or for any _pq_. option
+ * (pgrouter knows none), the message ('v', the newest version spoken, 3.0, and the
+ * unknown options) is appended to b and 1 returned; otherwise 0 and b is unchanged.
+ */
+struct msgbuf;
+int startup_negotiate(const struct startup *s, struct msgbuf *b);
 
 /* Value of parameter name, or NULL. */
 const char *startup_get(const struct startup *s, const char *name);

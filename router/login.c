@@ -105,6 +105,7 @@ static void login_begin_auth(struct session *s)
 static void login_startup_packet(struct session *s, const struct frame *f)
 {
     struct worker *w = s->w;
+    struct msgbuf b;
     int rc;
 
     free(s->startup_pkt);
@@ -142,6 +143,11 @@ static void login_startup_packet(struct session *s, const struct frame *f)
         session_cancel(s);
         return;
     }
+    /* 3.x with x > 0, or _pq_. options: say what is spoken (3.0) and go on, as PostgreSQL */
+    msgbuf_init(&b);
+    if (startup_negotiate(s->st, &b) > 0 && session_send(s, &b) < 0)
+        return;
+    msgbuf_free(&b);
     connlog_tried(s);
     const char *repl = startup_get(s->st, "replication");
     if (repl != NULL && strcmp(repl, "false") != 0 && strcmp(repl, "0") != 0 &&

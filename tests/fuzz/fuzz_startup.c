@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "protocol/frame.h"
+#include "protocol/msg.h"
 #include "protocol/startup.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,6 +63,22 @@ static void check_startup(const uint8_t *body, size_t n)
     check(startup_get(&s, "user") == s.user);
     check(s.database == NULL || startup_get(&s, "database") == s.database);
     check(startup_get(&s, "options") == s.options);
+    /* _pq_. options: inside the packet, and NegotiateProtocolVersion lists each one */
+    struct msgbuf b;
+    size_t want = 1 + 4 + 4 + 4;
+
+    check(s.n_params + s.n_pq_options <= STARTUP_MAX_PARAMS);
+    for (size_t i = 0; i < s.n_pq_options; i++) {
+        check_string(s.pq_options[i], body, n);
+        check(strncmp(s.pq_options[i], "_pq_.", 5) == 0);
+        want += strlen(s.pq_options[i]) + 1;
+    }
+    msgbuf_init(&b);
+    if (startup_negotiate(&s, &b) == 1)
+        check(!b.oom && b.len == want && b.data[0] == 'v');
+    else
+        check(b.len == 0 && (s.version & 0xffff) == 0 && s.n_pq_options == 0);
+    msgbuf_free(&b);
 }
 
 static void check_sasl_initial(const uint8_t *body, size_t n)

@@ -129,7 +129,7 @@ run()
 }
 
 run fuzz_frame protocol/frame.c protocol/msg.c
-run fuzz_startup protocol/frame.c protocol/startup.c
+run fuzz_startup protocol/frame.c protocol/startup.c protocol/msg.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
 run fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c -lcrypto

@@ -191,6 +191,40 @@ def query_pipelined_with_md5_or_trust_login_is_answered_at_once():
     answer_to_pipelined_query(int(trust), "app", trust=True)
 
 
+def first_answer(port, version, extra):
+    """Send a startup with version and extra params; the first message back, then (for
+    a 'v') the login and SELECT 1 on the same socket."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        s.sendall(startup([("user", "app"), ("database", "appdb")] + extra, version))
+        t, p = rawpg.read_msg(s)
+        if t == b"E":
+            return t, rawpg.parse_error(p).get("C"), None
+        if t != b"v":
+            return t, p, None
+        rawpg.login(s, "app", "app", "appdb", send_startup=False)
+        return t, p, rawpg.simple_query(s, "SELECT 1")
+    finally:
+        s.close()
+
+
+@case
+def protocol_versions_negotiated_as_postgres_does():
+    for version, extra in (((3 << 16) | 2, []),
+                           ((3 << 16) | 1, [("_pq_.compression", "on"), ("_pq_.x", "")]),
+                           (3 << 16, [("_pq_.only_this", "1"), ("application_name", "v")]),
+                           (4 << 16, [])):
+        want = first_answer(PRIMARY, version, extra)
+        got = first_answer(PORT, version, extra)
+        what = "version %d.%d with %r" % (version >> 16, version & 0xffff, extra)
+        check(got == want, "%s: PostgreSQL answers %r, pgrouter %r" % (what, want, got))
+        if version >> 16 == 3:
+            check(got[0] == b"v" and got[2] == "1",
+                  "%s: no NegotiateProtocolVersion and SELECT 1: %r" % (what, got))
+        else:
+            check(got[0] == b"E", "%s: not refused: %r" % (what, got))
+
+
 def main():
     return SUITE.run(need=[(PORT, "PGR_PORT is not set"), (PRIMARY, "PRIMARY_PORT is not set")])
 

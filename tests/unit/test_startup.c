@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "protocol/frame.h"
+#include "protocol/msg.h"
 #include "protocol/startup.h"
 
 /* Bytes of a packet or body under construction. */
@@ -658,11 +659,95 @@ static void test_startup_options_cuts_long_words(void **state)
     assert_string_equal(out, "b=2;");
 }
 
+/* 3.2 with two _pq_. options: NegotiateProtocolVersion with 3.0 and both names, in order. */
+static void test_startup_negotiates_minor_version_and_pq_options(void **state)
+{
+    static const uint8_t want[] = {
+        'v', 0, 0, 0, 31, 0, 3, 0, 0, 0, 0, 0, 2,
+        '_', 'p', 'q', '_', '.', 'a', 0,
+        '_', 'p', 'q', '_', '.', 'b', 'i', 'g', 'g', 'e', 'r', 0,
+    };
+    struct pkt p;
+    struct startup s;
+    struct msgbuf b;
+    uint8_t *heap;
+
+    (void)state;
+    body_begin(&p, (3u << 16) | 2);
+    pkt_str(&p, "user");
+    pkt_str(&p, "app");
+    pkt_str(&p, "_pq_.a");
+    pkt_str(&p, "1");
+    pkt_str(&p, "application_name");
+    pkt_str(&p, "x");
+    pkt_str(&p, "_pq_.bigger");
+    pkt_str(&p, "");
+    pkt_str(&p, "");
+    assert_int_equal(parse_body(&p, &s, &heap), 0);
+    /* protocol options are not settings: greet must not SET them */
+    assert_int_equal(s.n_params, 2);
+    assert_null(startup_get(&s, "_pq_.a"));
+    assert_int_equal(s.n_pq_options, 2);
+    msgbuf_init(&b);
+    assert_int_equal(startup_negotiate(&s, &b), 1);
+    assert_int_equal(b.len, sizeof(want));
+    assert_memory_equal(b.data, want, sizeof(want));
+    msgbuf_free(&b);
+    free(heap);
+}
+
+static void test_startup_negotiates_nothing_for_plain_3_0(void **state)
+{
+    struct pkt p;
+    struct startup s;
+    struct msgbuf b;
+    uint8_t *heap;
+
+    (void)state;
+    body_begin(&p, STARTUP_PROTO_3_0);
+    pkt_str(&p, "user");
+    pkt_str(&p, "app");
+    pkt_str(&p, "");
+    assert_int_equal(parse_body(&p, &s, &heap), 0);
+    msgbuf_init(&b);
+    assert_int_equal(startup_negotiate(&s, &b), 0);
+    assert_int_equal(b.len, 0);
+    free(heap);
+    /* 3.0 with a _pq_. option: reported, minor 0 */
+    body_begin(&p, STARTUP_PROTO_3_0);
+    pkt_str(&p, "_pq_.x");
+    pkt_str(&p, "y");
+    pkt_str(&p, "user");
+    pkt_str(&p, "app");
+    pkt_str(&p, "");
+    assert_int_equal(parse_body(&p, &s, &heap), 0);
+    assert_string_equal(s.user, "app");
+    assert_int_equal(startup_negotiate(&s, &b), 1);
+    assert_int_equal(b.data[0], 'v');
+    assert_int_equal(frame_get32(b.data + 5), STARTUP_PROTO_3_0);
+    assert_int_equal(frame_get32(b.data + 9), 1);
+    assert_string_equal((const char *)b.data + 13, "_pq_.x");
+    msgbuf_free(&b);
+    free(heap);
+    /* a major other than 3 is still refused, and SSLRequest negotiates nothing */
+    body_begin(&p, 4u << 16);
+    pkt_str(&p, "user");
+    pkt_str(&p, "app");
+    pkt_str(&p, "");
+    assert_int_equal(parse_rc(&p), -EPROTONOSUPPORT);
+    body_begin(&p, STARTUP_CODE_SSL);
+    assert_int_equal(parse_body(&p, &s, &heap), 0);
+    assert_int_equal(startup_negotiate(&s, &b), 0);
+    free(heap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_startup_parses_real_startup_message),
         cmocka_unit_test(test_startup_accepts_protocol_3_minor_versions),
+        cmocka_unit_test(test_startup_negotiates_minor_version_and_pq_options),
+        cmocka_unit_test(test_startup_negotiates_nothing_for_plain_3_0),
         cmocka_unit_test(test_startup_leaves_missing_database_null),
         cmocka_unit_test(test_startup_treats_empty_database_as_missing),
         cmocka_unit_test(test_startup_last_duplicate_parameter_wins),
