@@ -15,6 +15,7 @@
 #include "protocol/msg.h"
 #include "router/log.h"
 #include "router/pool.h"
+#include "router/srvlogin.h"
 #include "router/worker.h"
 
 static int backend_stream_ok(uint8_t type)
@@ -315,6 +316,10 @@ int backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool, cons
     be->name = name;
     be->status = 'I';
     srvstmt_init(&be->stmts);
+    if (pool->password == NULL && pool->pt != NULL && !pool->pt->refused)  /* pass-through */
+        return srvlogin_connect(&be->srv, loop, pool->w->cfg, host, port, keys, vals,
+                                pool->pt, timeout_ms, be, backend_server_ready,
+                                backend_server_closed);
     return server_connect(&be->srv, loop, host, port, keys, vals, timeout_ms, be,
                           backend_server_ready, backend_server_closed);
 }

@@ -74,9 +74,14 @@ static const char *borrow_password(const struct session *s)
 struct pool *borrow_pool(struct session *s, unsigned slot)
 {
     const char *db = s->db;
+    const char *password = borrow_password(s);
+    struct pool *p = pool_get(s->w, (int)slot, db, s->user, password);
 
-    return pool_get(s->w, (int)slot, db, s->user,
-                    borrow_password(s));
+    /* No plain password: the pool logs in with the secret and key this client brought. */
+    if (p != NULL && password == NULL && s->passthru != NULL &&
+        pool_passthru(p, s->passthru) < 0)
+        return NULL;
+    return p;
 }
 
 static void borrow_attach(struct session *s, unsigned slot, struct backend *be)

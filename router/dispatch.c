@@ -69,14 +69,14 @@ static void dispatch_query_timeout_cb(uv_timer_t *t)
     }
     if (be->unit_out > 0 && (be->srv.conn.inflight > 0 || be->unit_out != s->unit_out_seen)) {
         if (s->unit_timeouts++ == 0)
-            cancel_send(s->w->loop, server_pg(&be->srv), be->name);
+            cancel_server(s->w->loop, &be->srv, be->name);
         s->unit_out_seen = be->unit_out;
         uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
         return;
     }
     if (s->unit_timeouts++ == 0) {
         nodes_failure(&s->w->nodes, (int)be->slot, session_now(s), "query_timeout");
-        cancel_send(s->w->loop, server_pg(&be->srv), be->name);
+        cancel_server(s->w->loop, &be->srv, be->name);
         uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
         return;
     }

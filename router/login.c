@@ -15,6 +15,7 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/log.h"
+#include "router/passthru.h"
 
 #define LOGIN_AUTH_MAX_MSG 65536        /* PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH */
 
@@ -49,6 +50,13 @@ static const char *login_scram_secret(struct worker *w, const char *user, const 
     e->next = w->secrets;
     w->secrets = e;
     return e->secret;
+}
+
+/* Keep what the login yields for opening servers without a plain password (passthru.h). */
+static void login_passthru(struct session *s)
+{
+    passthru_free(s->passthru);
+    s->passthru = passthru_from_auth(s->auth);
 }
 
 static void login_begin_auth(struct session *s)
@@ -94,6 +102,7 @@ static void login_begin_auth(struct session *s)
     if (session_send(s, &b) < 0)
         return;
     if (rc == AUTH_DONE) {
+        login_passthru(s);
         connlog_login(s);
         greet_login(s);
     }
@@ -233,6 +242,7 @@ static void login_auth_read(struct session *s)
         case AUTH_CONTINUE:
             break;
         case AUTH_DONE:
+            login_passthru(s);
             connlog_login(s);
             greet_login(s);
             return;

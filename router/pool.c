@@ -13,6 +13,7 @@
 
 #include "protocol/msg.h"
 #include "router/log.h"
+#include "router/passthru.h"
 #include "router/pause.h"
 #include "router/replay.h"
 #include "router/worker.h"
@@ -56,6 +57,11 @@ struct pool *pool_get(struct worker *w, int node_id, const char *db, const char 
     p->next = w->pools;
     w->pools = p;
     return p;
+}
+
+int pool_passthru(struct pool *p, const struct passthru *pt)
+{
+    return passthru_learn(&p->pt, pt);
 }
 
 /* Servers of p that count against its size. */
@@ -419,6 +425,16 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
         pool_hand_over(p, be);
         return;
     }
+    if (err->needs_password && be->srv.native != NULL && p->pt != NULL && !p->pt->refused) {
+        /* Pass-through cannot answer this server: libpq's path, as without credentials. */
+        log_info("pool %s@%s/%s: %s; logging in through libpq instead", p->user, p->db,
+                 p->node, err->message);
+        p->pt->refused = 1;
+        snprintf(p->pt->why, sizeof(p->pt->why), "%s", err->message);
+        backend_close(be);
+        pool_cover_waiters(p, now);
+        return;
+    }
     e = *err;
     switch (e.fault) {
     case PQLOOP_FAULT_NODE:
@@ -427,7 +443,9 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
         nodes_failure(&p->w->nodes, p->node_id, now, e.message);
         break;
     case PQLOOP_FAULT_LOGIN:
-        if (e.needs_password && p->password == NULL)
+        if (e.needs_password && p->password == NULL && p->pt != NULL && p->pt->refused)
+            snprintf(e.message, sizeof(e.message), "%s", p->pt->why);
+        else if (e.needs_password && p->password == NULL)
             snprintf(e.message, sizeof(e.message), "pgrouter has no password to log in to "
                      "the server as \"%s\": its auth_file entry is a SCRAM or md5 secret, "
                      "not a plain password", p->user);
@@ -743,6 +761,7 @@ void pool_free_all(struct worker *w)
         }
         free(p->params);
         free(p->password);
+        passthru_free(p->pt);
         free(p);
     }
     w->pools = NULL;

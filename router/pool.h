@@ -20,6 +20,7 @@
 
 struct worker;
 struct pool;
+struct passthru;
 
 struct pool_waiter;
 /*
@@ -57,6 +58,7 @@ struct pool {
     char db[64];
     char user[64];
     char *password;             /* plain password for the server, or NULL */
+    struct passthru *pt;        /* without one: the secret and key its clients brought */
     struct backend *idle;       /* idle servers, most recently used first */
     unsigned n_idle, n_used, n_connecting;
     struct pool_waiter *wait_head, *wait_tail;
@@ -86,6 +88,12 @@ struct pool {
  */
 struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
                       const char *password);
+
+/*
+ * A client of p logged in with pass-through credentials (passthru.h): p opens its servers
+ * with the newest ones when it has no plain password. 0 or -ENOMEM.
+ */
+int pool_passthru(struct pool *p, const struct passthru *pt);
 
 /* An idle server, detached from the pool's idle list, or NULL if none or while p's
  * database is paused (pause.h). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "router/log.h"
+#include "router/srvlogin.h"
 
 #define SERVER_MAX_KEYS 24
 
@@ -22,6 +23,7 @@ static void server_release(struct server *srv)
     if (--srv->handles > 0)
         return;
     pqloop_drop(&srv->pq);
+    srvlogin_free(srv);
     conn_free_buf(&srv->conn);
     srv->on_closed(srv);
 }
@@ -31,7 +33,7 @@ static void server_timer_closed(uv_handle_t *h)
     server_release(h->data);
 }
 
-static void server_conn_closed(struct conn *c)
+void server_conn_closed(struct conn *c)
 {
     server_release(c->owner);
 }
@@ -186,5 +188,7 @@ PGconn *server_pg(const struct server *srv)
 
 const char *server_param(const struct server *srv, const char *name)
 {
+    if (srv->native != NULL)
+        return srvlogin_param(srv, name);
     return srv->pq.pg != NULL ? PQparameterStatus(srv->pq.pg, name) : NULL;
 }

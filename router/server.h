@@ -21,6 +21,7 @@ enum server_state {
 };
 
 struct server;
+struct srvlogin;
 /* Connection attempt finished: err == NULL and srv is ready, or err says why and whose
  * fault it is (see struct pqloop_error). */
 typedef void (*server_ready_fn)(struct server *srv, const struct pqloop_error *err);
@@ -36,6 +37,7 @@ struct server {
     unsigned timeout_ms;
     int handles;                /* libuv handles not yet closed */
     char node[280];             /* "host:port", for messages */
+    struct srvlogin *native;    /* pgrouter's own login (srvlogin.c), NULL on libpq's path */
     struct pqloop_error early;  /* a failure to report from the loop */
     int have_early;
     uint32_t be_pid;
@@ -54,6 +56,9 @@ struct server {
 int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16_t port,
                    const char *const *keys, const char *const *vals, unsigned timeout_ms,
                    void *owner, server_ready_fn on_ready, server_closed_fn on_closed);
+
+/* The stream of srv closed (its conn's on_closed; for srvlogin.c, which opens it). */
+void server_conn_closed(struct conn *c);
 
 /* Begin closing; on_closed fires when done. Idempotent. */
 void server_close(struct server *srv);

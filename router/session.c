@@ -16,6 +16,7 @@
 
 #include "config/userlist.h"
 #include "protocol/extq.h"
+#include "router/passthru.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/admin.h"
@@ -85,6 +86,7 @@ static void session_release(struct session *s)
         auth_close(s->auth);
         free(s->auth);
     }
+    passthru_free(s->passthru);
     unit_free(&s->unit);
     stmt_table_free(&s->stmts);
     free(s->unnamed);
@@ -586,7 +588,7 @@ void session_cancel(struct session *s)
         struct backend *be = t->unit.target;
 
         log_info("%s: cancel request for %s, sent to %s", s->tag, t->tag, be->name);
-        if (cancel_send(s->w->loop, server_pg(&be->srv), be->name) < 0)
+        if (cancel_server(s->w->loop, &be->srv, be->name) < 0)
             log_warn("%s: cannot start cancel for %s", s->tag, t->tag);
     } else {
         log_info("%s: cancel request for %s, which runs no query", s->tag, t->tag);

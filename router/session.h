@@ -192,6 +192,7 @@ struct session {
     int catalog_refresh;            /* a function was created or changed: read it again */
     struct backend *refreshing;     /* SESSION_WAIT_STATE: the catalog is read again here */
     struct auth *auth;              /* during authentication only */
+    struct passthru *passthru;      /* secret and SCRAM key of the login, for its pools */
     struct admin_conn *admin;       /* admin console session (admin.c), else NULL */
     const char *app_name;           /* application_name at startup (in startup_pkt), or NULL */
     char tag[64];                   /* "c42 app@appdb" for logs */

@@ -24,7 +24,8 @@
 #
 # Roles (passwords equal the names): postgres (superuser), replicator
 # (replication, pg_monitor), app (owns database appdb), other.
-# Host connections use scram-sha-256; the Unix socket trusts everyone.
+# Host connections use scram-sha-256 (md5 for the role passthru_md5, which
+# test_passthru.py creates); the Unix socket trusts everyone.
 #
 # Environment: PGBIN (default /usr/lib/postgresql/15/bin),
 # CLUSTER_KEEP_ON_FAILURE=1 keeps the data of a failed `up` for inspection.
@@ -232,6 +233,7 @@ write_hba() {
 # TYPE  DATABASE     USER  ADDRESS        METHOD
 local   all          all                  trust
 local   replication  all                  trust
+host    all          passthru_md5  127.0.0.1/32   md5
 host    all          all   127.0.0.1/32   scram-sha-256
 host    replication  all   127.0.0.1/32   scram-sha-256
 EOF
