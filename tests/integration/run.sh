@@ -1094,6 +1094,8 @@ main() {
     lifecycle_cases
     reload_cases
     logs_cases
+    PASSTHRU_DIR=$ITEST_DIR/passthru PASSTHRU_BIN=$PGROUTER_BIN run_py passthru \
+        test_passthru.py 180
     metrics_cases
     stats_cases
     admincmd_cases
