@@ -19,7 +19,7 @@
 
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "protocol/scramcli.h"
+#include "protocol/srvauth.h"
 #include "router/breaker.h"
 #include "router/log.h"
 #include "router/tls.h"
@@ -52,11 +52,7 @@ struct srvlogin {
     char host[256];
     uint16_t port;
     char user[64], db[64], app[64], options[256];
-    struct passthru cred;
-    struct scram_secret secret;     /* parsed cred.secret when it is a SCRAM secret */
-    int have_secret;
-    struct scramcli scram;
-    int sasl_step;                  /* 0 none, 1 client-first sent, 2 client-final sent */
+    struct srvauth auth;            /* the credentials and the exchange */
     int tls;
     uint32_t be_key;
     struct sl_param params[SRVLOGIN_MAX_PARAMS];
@@ -85,9 +81,7 @@ static void sl_report(struct srvlogin *sl, const struct pqloop_error *err)
     }
     srv->on_ready = NULL;
     uv_timer_stop(&srv->timer);
-    scramcli_close(&sl->scram);
-    OPENSSL_cleanse(&sl->cred, sizeof(sl->cred));
-    OPENSSL_cleanse(&sl->secret, sizeof(sl->secret));
+    srvauth_close(&sl->auth);
     if (sl->cfg != NULL) {
         cfg_unref(sl->cfg);
         sl->cfg = NULL;
@@ -123,28 +117,6 @@ static void sl_protocol(struct srvlogin *sl, const char *what)
 {
     sl_fail(sl, PQLOOP_FAULT_NODE, "08P01", 0, "invalid login message from the server: %s",
             what);
-}
-
-/*
- * The server wants what these credentials cannot give (another method, salt or no key):
- * a login error of this user, marked needs_password so the pool may try libpq instead.
- */
-static void sl_mismatch(struct srvlogin *sl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sl_mismatch(struct srvlogin *sl, const char *fmt, ...)
-{
-    struct pqloop_error err;
-    va_list ap;
-
-    memset(&err, 0, sizeof(err));
-    err.fault = PQLOOP_FAULT_LOGIN;
-    err.needs_password = 1;
-    snprintf(err.sqlstate, sizeof(err.sqlstate), "28P01");
-    va_start(ap, fmt);
-    vsnprintf(err.message, sizeof(err.message), fmt, ap);
-    va_end(ap);
-    sl_report(sl, &err);
 }
 
 static int sl_live(const struct srvlogin *sl)
@@ -227,181 +199,52 @@ static void sl_startup(struct srvlogin *sl)
     sl_send(sl, &b);
 }
 
-/* A 'p' message (PasswordMessage, SASLInitialResponse, SASLResponse) with body parts. */
-static int sl_send_p(struct srvlogin *sl, const char *mech, const char *data, size_t n)
-{
-    struct msgbuf b;
-    size_t at;
-
-    msgbuf_init(&b);
-    at = msg_begin(&b, 'p');
-    if (mech != NULL) {
-        msgbuf_putstr(&b, mech);
-        msgbuf_put32(&b, (uint32_t)n);
-        msgbuf_put(&b, data, n);
-    } else {
-        msgbuf_put(&b, data, n);
-    }
-    msg_end(&b, at);
-    return sl_send(sl, &b);
-}
-
 /* ---- authentication ---- */
 
-static void sl_auth_sasl(struct srvlogin *sl, const uint8_t *body, size_t n)
+/* An 'R' message: srvauth answers it; its verdicts become errors with their fault. */
+static void sl_auth(struct srvlogin *sl, const uint8_t *body, size_t n)
 {
-    char out[SCRAMCLI_FIRST_CAP], nonce[32];
-    uint8_t raw[18];
-    size_t i = 0, len = 0;
-    int scram = 0, plus = 0;
+    uint8_t random[SRVAUTH_RANDOM_LEN];
+    struct pqloop_error err;
+    struct msgbuf b;
+    enum srvauth_rc rc;
 
-    /* A list of NUL-terminated mechanism names, ending with an empty one. */
-    while (i < n && body[i] != 0) {
-        const uint8_t *end = memchr(body + i, 0, n - i);
-
-        if (end == NULL) {
-            sl_protocol(sl, "SASL mechanism list");
-            return;
-        }
-        if (strcmp((const char *)body + i, "SCRAM-SHA-256") == 0)
-            scram = 1;
-        else if (strcmp((const char *)body + i, "SCRAM-SHA-256-PLUS") == 0)
-            plus = 1;
-        i = (size_t)(end - body) + 1;
-    }
-    if (!scram) {
-        sl_mismatch(sl, "the server offers no SASL mechanism "
-                "pgrouter can log in as \"%s\" with (SCRAM-SHA-256 without channel binding)",
-                sl->user);
-        return;
-    }
-    if (!sl->have_secret) {
-        sl_mismatch(sl, "the server asks for SCRAM and pgrouter "
-                "has only the md5 secret of \"%s\": store its SCRAM secret (or a password) "
-                "in auth_file", sl->user);
-        return;
-    }
-    if (!sl->cred.have_key) {
-        sl_mismatch(sl, "pgrouter has no SCRAM key for \"%s\" "
-                "yet: it learns one when a client logs in with SCRAM", sl->user);
-        return;
-    }
-    if (RAND_bytes(raw, sizeof(raw)) != 1 ||
-        scram_b64_encode(raw, sizeof(raw), nonce, sizeof(nonce), NULL) < 0) {
+    if (RAND_bytes(random, sizeof(random)) != 1) {
         sl_fail(sl, PQLOOP_FAULT_LOCAL, "58000", 0, "no random bytes for the SCRAM nonce");
         return;
     }
-    /* 'y': pgrouter could bind to the TLS channel, but the server did not offer -PLUS. */
-    if (scramcli_first(&sl->scram, nonce, sl->tls && !plus ? 'y' : 'n', out, sizeof(out),
-                       &len) < 0) {
-        sl_fail(sl, PQLOOP_FAULT_LOCAL, "58000", 0, "cannot start SCRAM");
+    msgbuf_init(&b);
+    memset(&err, 0, sizeof(err));
+    rc = srvauth_step(&sl->auth, body, n, random, &b, err.message, sizeof(err.message));
+    switch (rc) {
+    case SRVAUTH_REPLY:
+        sl_send(sl, &b);
         return;
+    case SRVAUTH_WAIT:
+    case SRVAUTH_OK:
+        break;
+    case SRVAUTH_MISMATCH:
+        /* This user's: marked needs_password, so the pool may try libpq's path instead. */
+        err.fault = PQLOOP_FAULT_LOGIN;
+        err.needs_password = 1;
+        snprintf(err.sqlstate, sizeof(err.sqlstate), "28P01");
+        sl_report(sl, &err);
+        break;
+    case SRVAUTH_FORGED:
+        err.fault = PQLOOP_FAULT_LOGIN;
+        snprintf(err.sqlstate, sizeof(err.sqlstate), "28000");
+        sl_report(sl, &err);
+        break;
+    case SRVAUTH_PROTOCOL:
+        sl_protocol(sl, err.message);
+        break;
+    case SRVAUTH_FAILED:
+        err.fault = PQLOOP_FAULT_LOCAL;
+        snprintf(err.sqlstate, sizeof(err.sqlstate), "58000");
+        sl_report(sl, &err);
+        break;
     }
-    sl->sasl_step = 1;
-    sl_send_p(sl, "SCRAM-SHA-256", out, len);
-}
-
-static void sl_auth_continue(struct srvlogin *sl, const uint8_t *data, size_t n)
-{
-    char out[SCRAMCLI_FINAL_CAP];
-    size_t len = 0;
-
-    if (sl->sasl_step != 1 || scramcli_server_first(&sl->scram, data, n) < 0) {
-        sl_protocol(sl, "SCRAM server-first-message");
-        return;
-    }
-    if (!scramcli_matches(&sl->scram, &sl->secret)) {
-        sl_mismatch(sl, "the server's SCRAM secret for \"%s\" "
-                "differs from pgrouter's (another salt or iteration count): copy rolpassword "
-                "from pg_authid into auth_file again", sl->user);
-        return;
-    }
-    if (scramcli_final(&sl->scram, sl->cred.client_key, sl->secret.server_key, out,
-                       sizeof(out), &len) < 0) {
-        sl_fail(sl, PQLOOP_FAULT_LOCAL, "58000", 0, "cannot compute the SCRAM proof");
-        return;
-    }
-    sl->sasl_step = 2;
-    sl_send_p(sl, NULL, out, len);
-    OPENSSL_cleanse(out, sizeof(out));
-}
-
-static void sl_auth_final(struct srvlogin *sl, const uint8_t *data, size_t n)
-{
-    if (sl->sasl_step != 2) {
-        sl_protocol(sl, "unexpected SASL final message");
-        return;
-    }
-    sl->sasl_step = 3;
-    if (scramcli_server_final(&sl->scram, data, n) < 0)
-        sl_fail(sl, PQLOOP_FAULT_LOGIN, "28000", 0, "the server's SCRAM signature is wrong: "
-                "it does not know the secret of \"%s\" (is it the server pgrouter expects?)",
-                sl->user);
-}
-
-static void sl_auth_md5(struct srvlogin *sl, const uint8_t *salt)
-{
-    char out[SCRAMCLI_MD5_LEN];
-
-    if (!passthru_is_md5(&sl->cred)) {
-        sl_mismatch(sl, "the server asks for md5 and pgrouter "
-                "has only the SCRAM secret of \"%s\": an md5 login needs the md5 secret or "
-                "a password", sl->user);
-        return;
-    }
-    if (scramcli_md5_answer(sl->cred.secret, salt, out) < 0) {
-        sl_fail(sl, PQLOOP_FAULT_LOCAL, "58000", 0, "cannot compute the md5 answer");
-        return;
-    }
-    sl_send_p(sl, NULL, out, strlen(out) + 1);
-    OPENSSL_cleanse(out, sizeof(out));
-}
-
-static void sl_auth(struct srvlogin *sl, const uint8_t *body, size_t n)
-{
-    uint32_t code;
-
-    if (n < 4) {
-        sl_protocol(sl, "short authentication request");
-        return;
-    }
-    code = frame_get32(body);
-    body += 4;
-    n -= 4;
-    switch (code) {
-    case MSG_AUTH_OK:
-        /* After SCRAM, only once the server proved it knows the secret. */
-        if (sl->sasl_step != 0 && sl->sasl_step != 3)
-            sl_protocol(sl, "AuthenticationOk before the SCRAM exchange ended");
-        return;
-    case MSG_AUTH_MD5:
-        if (n != 4)
-            sl_protocol(sl, "md5 salt");
-        else
-            sl_auth_md5(sl, body);
-        return;
-    case MSG_AUTH_SASL:
-        if (sl->sasl_step != 0)
-            sl_protocol(sl, "a second SASL request");
-        else
-            sl_auth_sasl(sl, body, n);
-        return;
-    case MSG_AUTH_SASL_CONTINUE:
-        sl_auth_continue(sl, body, n);
-        return;
-    case MSG_AUTH_SASL_FINAL:
-        sl_auth_final(sl, body, n);
-        return;
-    case MSG_AUTH_CLEARTEXT:
-        sl_mismatch(sl, "the server asks for a plaintext "
-                "password and pgrouter has only the secret of \"%s\": use scram-sha-256 or "
-                "md5 for this user in pg_hba.conf", sl->user);
-        return;
-    default:
-        sl_mismatch(sl, "the server asks for an authentication "
-                "method pgrouter does not speak (%u)", code);
-        return;
-    }
+    msgbuf_free(&b);
 }
 
 /* ---- the rest of the startup phase ---- */
@@ -472,7 +315,7 @@ static void sl_message(struct srvlogin *sl, const struct frame *f)
     case 'v':   /* NegotiateProtocolVersion: 3.0 and no options were asked for */
         return;
     case 'Z':
-        if (sl->sasl_step != 0 && sl->sasl_step != 3) {
+        if (!srvauth_settled(&sl->auth)) {
             sl_protocol(sl, "ReadyForQuery before the SCRAM exchange ended");
             return;
         }
@@ -508,6 +351,7 @@ static int sl_start_tls(struct srvlogin *sl)
         return -1;
     }
     sl->tls = 1;
+    sl->auth.tls = 1;
     return 0;
 }
 
@@ -726,8 +570,8 @@ int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
     snprintf(sl->host, sizeof(sl->host), "%s", host);
     sl->port = port;
     sl_copy_keys(sl, keys, vals);
-    sl->cred = *cred;
-    sl->have_secret = scram_secret_parse(cred->secret, &sl->secret) == 0;
+    srvauth_init(&sl->auth, sl->user, cred->secret, cred->have_key ? cred->client_key : NULL,
+                 0);
     rc = uv_timer_init(loop, &srv->timer);
     if (rc < 0)
         goto fail;

@@ -103,6 +103,11 @@ seed fuzz_scramcli \
     'r=fuzzNONCEsrv,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096\000v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=' \
     'r=fuzzNONCE%%hvY,s=AA==,i=1,x=ext\000e=invalid-proof' \
     'r=fuzzNONCEx,s=QUJD,i=2147483647'
+# fuzz_srvauth: credentials byte, then 'R' bodies behind 2-byte lengths: SASL, md5, Ok.
+seed fuzz_srvauth \
+    '\000\000\026\000\000\000\012SCRAM-SHA-256\000\000\000\004\000\000\000\000' \
+    '\002\000\010\000\000\000\005\001\002\003\004\000\004\000\000\000\000' \
+    '\004\000\052\000\000\000\012SCRAM-SHA-256-PLUS\000SCRAM-SHA-256\000\000'
 
 failed=0
 passed=0
@@ -133,6 +138,8 @@ run fuzz_startup protocol/frame.c protocol/startup.c protocol/msg.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
 run fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c -lcrypto
+run fuzz_srvauth protocol/srvauth.c protocol/scramcli.c protocol/scram.c protocol/md5auth.c \
+    protocol/msg.c protocol/frame.c -lcrypto
 run fuzz_admin router/adminparse.c
 run fuzz_adminarg router/adminarg.c
 run fuzz_httpreq router/httpreq.c

@@ -5,7 +5,8 @@
 # Instances of their own, for the primary alone:
 #   conn     three roles whose server login fails for reasons of their own:
 #            pgr_wrongpw (auth_file password differs from the server's),
-#            pgr_scram (auth_file holds only a SCRAM secret), and app asking for
+#            pgr_scram (auth_file holds a SCRAM secret of its password with another
+#            salt than the server's: pass-through cannot log in), and app asking for
 #            template0 (datallowconn = false) or a database that does not exist
 #   connlh   the primary given as localhost:PORT (a name to resolve)
 # The cases: test_pqloop against the primary; login errors go to their client
@@ -26,8 +27,14 @@ conn_write_ini() {
     local ini=$1 host=$2 port userlist secret
     port=$(sed -n 's/^[[:space:]]*listen_port[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$ini")
     userlist=$(dirname "$ini")/userlist.txt
-    secret=$(DIRECT "$PRIMARY_PORT" \
-        "SELECT rolpassword FROM pg_authid WHERE rolname = 'pgr_scram'" postgres)
+    # A SCRAM secret of pgr_scram's password with a salt of its own, not the server's:
+    # pgrouter checks the client with it, but the key it recovers cannot log in there.
+    secret=$("$PY" -c 'import base64 as b, hashlib as h, hmac, os, sys
+s = os.urandom(16); k = h.pbkdf2_hmac("sha256", sys.argv[1].encode(), s, 4096)
+m = lambda t: hmac.new(k, t, h.sha256).digest()
+e = lambda x: b.b64encode(x).decode()
+print("SCRAM-SHA-256$4096:%s$%s:%s" % (e(s), e(h.sha256(m(b"Client Key")).digest()),
+                                       e(m(b"Server Key"))))' "$CONN_SCRAM_PW")
     {
         echo '"app" "app"'
         echo "\"pgr_wrongpw\" \"$CONN_WRONGPW_PROXY\""
@@ -106,12 +113,13 @@ t_connect_login_error_sqlstates() {
         fail "wrong password for the server: $out"
     out=$(CONN_RAW --user pgr_scram --password "$CONN_SCRAM_PW" --db appdb)
     echo "$out"
-    [[ $out == 'E 28P01 FATAL: pgrouter has no password to log in to the server as "pgr_scram"'* ]] ||
-        fail "SCRAM-only user: $out"
+    [[ $out == 'E 28P01 FATAL: the server'"'"'s SCRAM secret for "pgr_scram" differs from pgrouter'"'"'s'* ]] ||
+        fail "SCRAM secret with another salt: $out"
 }
 
 # conn_burst SECS: failing logins from 2 threads per kind (template0, a wrong
-# password for the server, a SCRAM-only user) for SECS seconds; prints the number
+# password for the server, a SCRAM secret the server's salt does not match) for SECS
+# seconds; prints the number
 # of logins, or "unexpected ..." for an answer other than the expected error.
 conn_burst() {
     timeout $(($1 + 60)) "$PY" - "$HERE" "$PORT_conn" "$1" "$CONN_WRONGPW_PROXY" \
