@@ -137,9 +137,10 @@ run fuzz_frame protocol/frame.c protocol/msg.c
 run fuzz_startup protocol/frame.c protocol/startup.c protocol/msg.c
 run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 run fuzz_cfg config/*.c -linih
-run fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c -lcrypto
-run fuzz_srvauth protocol/srvauth.c protocol/scramcli.c protocol/scram.c protocol/md5auth.c \
-    protocol/msg.c protocol/frame.c -lcrypto
+run fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/saslprep.c protocol/md5auth.c \
+    -lcrypto -lidn
+run fuzz_srvauth protocol/srvauth.c protocol/scramcli.c protocol/scram.c protocol/saslprep.c \
+    protocol/md5auth.c protocol/msg.c protocol/frame.c -lcrypto -lidn
 run fuzz_admin router/adminparse.c
 run fuzz_adminarg router/adminarg.c
 run fuzz_httpreq router/httpreq.c
