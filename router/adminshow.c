@@ -17,6 +17,7 @@
 #include "config/cfgshow.h"
 #include "router/pause.h"
 #include "router/session.h"
+#include "router/tls.h"
 
 /* ---- cells shared by several commands ---- */
 
@@ -395,7 +396,8 @@ static enum admin_rc adminshow_clients(struct session *me, struct admin_reply *r
         else
             admin_cell_text(r, NULL);
         admin_cell_int(r, 0);
-        admin_cell_text(r, "");
+        /* PgBouncer's tls column: protocol/cipher/key exchange, empty in plain text */
+        admin_cell_text(r, conn_tls_on(&s->client) ? conn_tls_describe(&s->client) : "");
         admin_cell_text(r, s->app_name != NULL ? s->app_name : "");
         admin_cell_int(r, (long long)s->stmts.n);
         admin_cell_int(r, s->id);

@@ -10,6 +10,7 @@
 
 #include "router/log.h"
 #include "router/session.h"
+#include "router/tls.h"
 
 void connlog_accept(struct session *s)
 {
@@ -51,8 +52,10 @@ void connlog_login(struct session *s)
 {
     s->connlog.logged_in = 1;
     if (s->cfg->log_connections)
-        log_info("%s: login from %s user=%s database=%s auth=%s", s->tag, s->connlog.addr,
-                 s->user, s->db, connlog_method(s));
+        log_info("%s: login from %s user=%s database=%s auth=%s%s%s", s->tag,
+                 s->connlog.addr, s->user, s->db, connlog_method(s),
+                 conn_tls_on(&s->client) ? " tls=" : "",
+                 conn_tls_on(&s->client) ? conn_tls_describe(&s->client) : "");
 }
 
 void connlog_why(struct session *s, const char *fmt, ...)

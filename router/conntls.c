@@ -39,7 +39,7 @@ struct conn_tls {
     uint8_t *rx;                /* the socket read buffer, between alloc and read */
     uint8_t *pend;              /* plaintext sent before a client handshake ended */
     size_t pend_len, pend_cap;
-    char describe[96];          /* "TLSv1.3/TLS_AES_256_GCM_SHA384" */
+    char describe[96];          /* "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" */
     char cn[256];               /* verified peer certificate's CN, "" if none */
 };
 
@@ -105,6 +105,40 @@ static void conntls_fail(struct conn *c, const char *what, int uverr)
     c->on_error(c, uverr);
 }
 
+/* "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519", PgBouncer's format for its tls column. */
+static void conntls_set_describe(struct conn_tls *t)
+{
+    EVP_PKEY *k = NULL;
+    char kx[64] = "";
+    size_t used;
+
+    used = (size_t)snprintf(t->describe, sizeof(t->describe), "%s/%s",
+                            SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
+    if (SSL_get_peer_tmp_key(t->ssl, &k) != 1 && SSL_get_tmp_key(t->ssl, &k) != 1)
+        k = NULL;
+    if (k != NULL) {
+        switch (EVP_PKEY_get_base_id(k)) {
+        case EVP_PKEY_DH:
+            snprintf(kx, sizeof(kx), "DH=%d", EVP_PKEY_get_bits(k));
+            break;
+        case EVP_PKEY_EC: {
+            char group[48];
+
+            if (EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1)
+                snprintf(kx, sizeof(kx), "ECDH=%s", group);
+            break;
+        }
+        default:
+            snprintf(kx, sizeof(kx), "ECDH=%s", OBJ_nid2sn(EVP_PKEY_get_base_id(k)));
+            break;
+        }
+        EVP_PKEY_free(k);
+    }
+    ERR_clear_error();
+    if (kx[0] != '\0' && used < sizeof(t->describe))
+        snprintf(t->describe + used, sizeof(t->describe) - used, "/%s", kx);
+}
+
 /* The handshake just ended: remember what SHOW CLIENTS and HBA want, send what waited. */
 static void conntls_established(struct conn *c)
 {
@@ -112,8 +146,7 @@ static void conntls_established(struct conn *c)
     X509 *peer;
 
     t->done = 1;
-    snprintf(t->describe, sizeof(t->describe), "%s/%s", SSL_get_version(t->ssl),
-             SSL_get_cipher_name(t->ssl));
+    conntls_set_describe(t);
     peer = SSL_get1_peer_certificate(t->ssl);
     if (peer != NULL && SSL_get_verify_result(t->ssl) == X509_V_OK) {
         int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,

@@ -15,6 +15,7 @@
 #include "router/log.h"
 #include "router/metrics.h"
 #include "router/session.h"
+#include "router/tls.h"
 
 static void lifecycle_closed(uv_handle_t *h)
 {
@@ -28,8 +29,27 @@ static void lifecycle_set_error(char **errors, const char *msg)
         *errors = strdup(msg);
 }
 
+int lifecycle_load_tls(struct worker *w, const struct cfg *c, char *err, size_t errlen)
+{
+    struct tls_ctx *cl = NULL, *sv = NULL;
+
+    if (tls_ctx_for_clients(c, &cl, err, errlen) < 0)
+        return -EINVAL;
+    if (tls_ctx_for_servers(c, &sv, err, errlen) < 0) {
+        tls_ctx_unref(cl);
+        return -EINVAL;
+    }
+    /* Connections hold their own references: they keep the context they started with. */
+    tls_ctx_unref(w->client_tls);
+    tls_ctx_unref(w->server_tls);
+    w->client_tls = cl;
+    w->server_tls = sv;
+    return 0;
+}
+
 int lifecycle_reload(struct worker *w, char **errors)
 {
+    char tls_err[512];
     struct cfg *fresh = NULL;
     char *text = NULL;
     int rc;
@@ -43,6 +63,17 @@ int lifecycle_reload(struct worker *w, char **errors)
             *errors = text;
         else
             free(text);
+        return -EINVAL;
+    }
+    /* Certificates and keys are read again on every reload; a bad one keeps the old. */
+    if (lifecycle_load_tls(w, fresh, tls_err, sizeof(tls_err)) < 0) {
+        char msg[600];
+
+        log_error("reload failed, keeping the running configuration and certificates: %s",
+                  tls_err);
+        snprintf(msg, sizeof(msg), "%s: %s\n", fresh->path, tls_err);
+        lifecycle_set_error(errors, msg);
+        cfg_unref(fresh);
         return -EINVAL;
     }
     if (strcmp(fresh->listen_addr, w->cfg->listen_addr) != 0 ||

@@ -17,6 +17,13 @@
  */
 int lifecycle_reload(struct worker *w, char **errors);
 
+/*
+ * Build the TLS contexts of c (client_tls_*, server_tls_*: files read now) and make them
+ * w's, dropping w's old ones (connections keep theirs). At start-up and on every reload.
+ * On failure w keeps its contexts and err gets "key: reason". 0 or -EINVAL.
+ */
+int lifecycle_load_tls(struct worker *w, const struct cfg *c, char *err, size_t errlen);
+
 /* How lifecycle_shutdown ends the worker. */
 enum lifecycle_stop {
     LIFECYCLE_GRACEFUL = 0,     /* SIGTERM, SHUTDOWN: idle clients get FATAL 57P01 now, the

@@ -1,7 +1,7 @@
 /*
- * router/login.c - the start of a client connection: startup packet, SSLRequest and
- * GSSENCRequest refusal, CancelRequest dispatch, limits, and the authentication exchange
- * against the auth_file. Hands over to session_login once the client is authenticated.
+ * router/login.c - the start of a client connection: startup packet, SSLRequest (TLS when
+ * client_tls_sslmode allows it) and GSSENCRequest refusal, CancelRequest dispatch, limits,
+ * and the authentication exchange against the auth_file. Hands over to session_login once the client is authenticated.
  */
 #include "router/session.h"
 
@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/cfgsec.h"
 #include "config/userlist.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/log.h"
 #include "router/passthru.h"
+#include "router/tls.h"
 
 #define LOGIN_AUTH_MAX_MSG 65536        /* PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH */
 
@@ -111,6 +113,40 @@ static void login_begin_auth(struct session *s)
                       s->st->user);
 }
 
+/*
+ * SSLRequest: 'S' and TLS when there is a context toward clients, else 'N' (go on in
+ * plain text). GSSENCRequest: always 'N'; the client may send an SSLRequest next.
+ */
+static void login_encryption_request(struct session *s)
+{
+    struct conn *c = &s->client;
+    int rc;
+
+    if (conn_tls_on(c)) {
+        session_fatal(s, "08P01", NULL, "%s request on a connection that uses TLS already",
+                      s->st->kind == STARTUP_SSL ? "SSL" : "GSSENC");
+        return;
+    }
+    if (s->st->kind == STARTUP_GSSENC || s->w->client_tls == NULL) {
+        conn_send(c, "N", 1);
+        return;
+    }
+    /*
+     * Bytes after the SSLRequest were sent before the client could know our answer: a
+     * man in the middle may have put them there to run as if they came through TLS
+     * (CVE-2021-23214). PostgreSQL refuses them; so do we.
+     */
+    if (c->recvd != c->parsed) {
+        conn_consume(c, c->recvd - c->parsed);
+        session_fatal(s, "08P01", NULL, "received unencrypted data after SSL request");
+        return;
+    }
+    conn_send(c, "S", 1);
+    rc = conn_tls_accept(c, s->w->client_tls);
+    if (rc < 0)
+        session_fatal(s, "58000", NULL, "cannot start TLS: %s", strerror(-rc));
+}
+
 static void login_startup_packet(struct session *s, const struct frame *f)
 {
     struct worker *w = s->w;
@@ -134,8 +170,7 @@ static void login_startup_packet(struct session *s, const struct frame *f)
             session_fatal(s, "08P01", NULL, "invalid SSL/GSSENC request");
             return;
         }
-        /* No TLS yet: 'N' means "go on in plain text", and the client sends its startup. */
-        conn_send(&s->client, "N", 1);
+        login_encryption_request(s);
         return;
     }
     if (rc == -EPROTONOSUPPORT) {
@@ -158,6 +193,12 @@ static void login_startup_packet(struct session *s, const struct frame *f)
         return;
     msgbuf_free(&b);
     connlog_tried(s);
+    if (s->cfg->client_tls.sslmode >= CFG_SSL_REQUIRE && !conn_tls_on(&s->client)) {
+        session_fatal(s, "28000", "Connect with TLS (sslmode=require or stronger).",
+                      "pgrouter requires TLS for every client (client_tls_sslmode = %s)",
+                      cfgsec_sslmode_name(s->cfg->client_tls.sslmode));
+        return;
+    }
     const char *repl = startup_get(s->st, "replication");
     if (repl != NULL && strcmp(repl, "false") != 0 && strcmp(repl, "0") != 0 &&
         strcmp(repl, "off") != 0 && strcmp(repl, "no") != 0) {

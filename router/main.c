@@ -20,6 +20,7 @@
 #include "router/pool.h"
 #include "router/restart.h"
 #include "router/session.h"
+#include "router/tls.h"
 #include "router/worker.h"
 
 static void main_usage(FILE *out)
@@ -159,8 +160,20 @@ int main(int argc, char **argv)
         cfg_unref(w->cfg);
         return rc == 0 ? 0 : 1;
     }
+    {
+        char tls_err[512];
+
+        /* The certificates and keys must serve, for -t too. */
+        if (lifecycle_load_tls(w, w->cfg, tls_err, sizeof(tls_err)) < 0) {
+            fprintf(stderr, "%s: %s\n", path, tls_err);
+            cfg_unref(w->cfg);
+            return 1;
+        }
+    }
     if (check_only) {
         printf("%s: configuration is valid\n", path);
+        tls_ctx_unref(w->client_tls);
+        tls_ctx_unref(w->server_tls);
         cfg_unref(w->cfg);
         return 0;
     }
@@ -237,6 +250,8 @@ int main(int argc, char **argv)
     restart_unlink_pidfile(w->cfg->pidfile);
     catalog_close(&w->catalog);
     routing_close(&w->routing);
+    tls_ctx_unref(w->client_tls);
+    tls_ctx_unref(w->server_tls);
     cfg_unref(w->cfg);
     return 0;
 }

@@ -70,7 +70,10 @@ const uint8_t *conn_tls_endpoint(const struct conn *c, size_t *len);
 /* The verified client certificate's subject CN (HBA "cert"), or NULL if none. */
 const char *conn_tls_peer_cn(const struct conn *c);
 
-/* "TLSv1.3/TLS_AES_256_GCM_SHA384" for SHOW CLIENTS and logs, or NULL if not TLS. */
+/*
+ * "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" (PgBouncer's tls column) for SHOW CLIENTS
+ * and logs; "handshake" while it runs; NULL if not TLS.
+ */
 const char *conn_tls_describe(const struct conn *c);
 
 #endif

@@ -33,6 +33,8 @@ struct login_secret {
     char secret[256];
 };
 
+struct tls_ctx;
+
 struct worker {
     uv_loop_t *loop;
     struct cfg *cfg;            /* snapshot for new sessions; each session holds a ref */
@@ -55,6 +57,9 @@ struct worker {
     struct pause pause;         /* databases paused by the console (PAUSE, KILL <db>) */
     struct lifecycle *life;     /* shutdown in progress (lifecycle.c), NULL before */
     struct restart *restart;    /* online restart socket and child (restart.c), or NULL */
+    struct tls_ctx *client_tls; /* TLS toward clients (tls.c), NULL when disabled; new
+                                 * clients take a reference, a reload swaps it */
+    struct tls_ctx *server_tls; /* TLS toward servers for pgrouter's own logins, or NULL */
 };
 
 #endif

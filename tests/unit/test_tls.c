@@ -393,7 +393,7 @@ static void test_tls_conn_reports_version_and_endpoint(void **state)
     assert_int_equal(conn_send(&b.c, "\x00\x01\x02\x03\x04", 5), 0);
     conn_want_read(&b.c, 1);
     peers_run(&loop, &pa.p, &b);
-    assert_string_equal(pa.describe, "TLSv1.3/TLS_AES_256_GCM_SHA384");
+    assert_string_equal(pa.describe, "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519");
     assert_int_equal(pa.ep_len, 32);
     assert_null(conn_tls_peer_cn(&pa.p.c));
     tls_ctx_unref(server_side);
@@ -513,7 +513,7 @@ static void test_tls_adopt_takes_over_a_session_with_pending_bytes(void **state)
     peers_init(&loop, &a, &b);
     assert_int_equal(conn_tls_adopt(&a.c, srv), 0);
     assert_int_equal(conn_tls_adopt(&b.c, cli), 0);
-    assert_string_equal(conn_tls_describe(&b.c), "TLSv1.3/TLS_AES_256_GCM_SHA384");
+    assert_string_equal(conn_tls_describe(&b.c), "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519");
     a.echo = 1;
     b.got = 1;          /* the byte read before adoption */
     b.expect = sizeof(first) + 200000;
