@@ -29,6 +29,7 @@
 
 #include "config/cfgload.h"
 #include "config/cfgsec.h"
+#include "config/cfgtls.h"
 #include "config/cfgvalue.h"
 #include "config/userlist.h"
 
@@ -477,6 +478,7 @@ static void cfg_check(struct loader *ld)
     cfgcheck_breaker(ld);
     cfgcheck_stats(ld);
     cfgcheck_sharding(ld);
+    cfgtls_check(ld);
 }
 
 /* ---- the snapshot ---- */

@@ -17,4 +17,14 @@
  */
 int cfgtls_protocols(const char *spec, unsigned *mask, char *why, size_t why_len);
 
+struct loader;
+
+/*
+ * After the file is read (cfg.c): the client_tls_* and server_tls_* keys of a side that
+ * is not disabled. The protocols and ciphers must parse, the files be readable PEM, the
+ * key match the certificate, and what a mode needs be given (a certificate toward
+ * clients, a CA for verify-ca and verify-full). Errors go to ld at the key's line.
+ */
+void cfgtls_check(struct loader *ld);
+
 #endif

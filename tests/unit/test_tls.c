@@ -641,6 +641,73 @@ static void test_cfgtls_protocols_syntax(void **state)
     assert_int_equal(cfgtls_protocols(" , ", &m, why, sizeof(why)), -EINVAL);
 }
 
+/* Load INI text; returns the error text (malloc'd) or NULL if it loaded. */
+static char *load_ini(const char *text)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    struct cfg *c = NULL;
+    char *errors = NULL;
+    int rc;
+
+    assert_non_null(f);
+    rc = cfg_load_stream(f, "t.ini", &c, &errors);
+    fclose(f);
+    if (rc == 0) {
+        cfg_unref(c);
+        free(errors);
+        return NULL;
+    }
+    assert_non_null(errors);
+    return errors;
+}
+
+static void test_cfg_tls_keys_checked_at_load_with_lines(void **state)
+{
+    char ini[2048], *err;
+
+    (void)state;
+    snprintf(ini, sizeof(ini),
+             "[pgrouter]\nauth_type = trust\nclient_tls_sslmode = verify-full\n"
+             "client_tls_cert_file = %s\nclient_tls_key_file = %s\n"
+             "client_tls_protocols = tlsv1.2,tlsv1.9\nclient_tls_ciphers = NOPE\n"
+             "server_tls_sslmode = verify-ca\nserver_tls_cert_file = %s\n"
+             "[cluster.main]\nprimary = 127.0.0.1:5432\n",
+             cert_path, key2_path, cert_path);
+    err = load_ini(ini);
+    assert_non_null(err);
+    if (strstr(err, "t.ini:3: client_tls_sslmode = verify-full needs client_tls_ca_file") ==
+        NULL || strstr(err, "t.ini:5: client_tls_key_file: ") == NULL ||
+        strstr(err, "is not the key of client_tls_cert_file") == NULL ||
+        strstr(err, "t.ini:6: client_tls_protocols: \"tlsv1.9\"") == NULL ||
+        strstr(err, "t.ini:7: client_tls_ciphers: \"NOPE\"") == NULL ||
+        strstr(err, "t.ini:8: server_tls_sslmode = verify-ca needs server_tls_ca_file") ==
+        NULL || strstr(err, "t.ini:9: server_tls_cert_file and server_tls_key_file go "
+                       "together") == NULL)
+        fail_msg("unexpected errors:\n%s", err);
+    free(err);
+    snprintf(ini, sizeof(ini),
+             "[pgrouter]\nauth_type = trust\nclient_tls_sslmode = require\n"
+             "client_tls_cert_file = /nonexistent.crt\n"
+             "[cluster.main]\nprimary = 127.0.0.1:5432\n");
+    err = load_ini(ini);
+    assert_non_null(err);
+    if (strstr(err, "t.ini:3: client_tls_sslmode = require needs client_tls_cert_file and "
+               "client_tls_key_file") == NULL ||
+        strstr(err, "t.ini:4: client_tls_cert_file: \"/nonexistent.crt\": No such file") ==
+        NULL)
+        fail_msg("unexpected errors:\n%s", err);
+    free(err);
+    /* A good pair, and a disabled side whose keys are not looked at. */
+    snprintf(ini, sizeof(ini),
+             "[pgrouter]\nauth_type = trust\nclient_tls_sslmode = require\n"
+             "client_tls_cert_file = %s\nclient_tls_key_file = %s\n"
+             "server_tls_sslmode = disable\nserver_tls_ca_file = /nonexistent\n"
+             "[cluster.main]\nprimary = 127.0.0.1:5432\n", cert_path, key_path);
+    err = load_ini(ini);
+    if (err != NULL)
+        fail_msg("a good TLS config was refused:\n%s", err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_tls_ctx_errors_name_the_key),
         cmocka_unit_test(test_tls_endpoint_of_sha1_certificate_is_sha256),
         cmocka_unit_test(test_cfgtls_protocols_syntax),
+        cmocka_unit_test(test_cfg_tls_keys_checked_at_load_with_lines),
     };
 
     return cmocka_run_group_tests(tests, setup_files, teardown_files);
