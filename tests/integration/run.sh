@@ -478,6 +478,10 @@ start_pgrouter() {
 # shellcheck source=tests/integration/admincmd.sh
 . "$HERE/admincmd.sh"
 
+# TLS toward clients on an instance of its own: tls_cases
+# shellcheck source=tests/integration/tls.sh
+. "$HERE/tls.sh"
+
 # ---- cases: plain psql ----------------------------------------------------
 
 t_simple_query() {
@@ -1072,6 +1076,7 @@ main() {
     run pgbench_simple t_pgbench_simple
     run pgbench_extended t_pgbench_extended
     run pgbench_prepared t_pgbench_prepared
+    tls_cases
     run route_reads_alternate t_route_reads_alternate
     run route_read_your_writes t_route_read_your_writes
     run route_transaction t_route_transaction
