@@ -3,7 +3,10 @@
 
 Subcommands:
     psycopg --port P --primary-port P --clients N --secs S --out FILE
-        N psycopg 3 connections through pgrouter, each running, until S seconds
+            [--user U --password W --row-base B]
+        N psycopg 3 connections through pgrouter as U (app; soak.sh runs a second set
+        as soakpt, whose auth_file entry is only its SCRAM secret: pass-through), rows
+        B.. (1000) of soak_counter, each running, until S seconds
         have passed, a read by named prepared statement (autocommit, so it goes
         to a replica) and a transaction that increments its own counter row and
         reads it back (named statements too).  Errors are recorded with their
@@ -71,7 +74,7 @@ def now():
 def psycopg_worker(idx, args, deadline, res, lock):
     import psycopg
 
-    row = 1000 + idx
+    row = args.row_base + idx
     st = {"reads": 0, "commits": 0, "uncertain": 0, "errors": []}
     conn = None
 
@@ -87,8 +90,9 @@ def psycopg_worker(idx, args, deadline, res, lock):
         phase = "connect"
         try:
             if conn is None or conn.closed:
-                conn = psycopg.connect(host="127.0.0.1", port=args.port, user="app",
-                                       password="app", dbname="appdb", connect_timeout=10,
+                conn = psycopg.connect(host="127.0.0.1", port=args.port, user=args.user,
+                                       password=args.password, dbname="appdb",
+                                       connect_timeout=10,
                                        autocommit=True, prepare_threshold=0,
                                        application_name="soak-psycopg")
             phase = "read"
@@ -135,7 +139,8 @@ def cmd_psycopg(args):
     with psycopg.connect(host="127.0.0.1", port=args.primary_port, user="app", password="app",
                          dbname="appdb", autocommit=True) as c:
         start = {r[0]: r[1] for r in c.execute(
-            "SELECT id, n FROM soak_counter WHERE id >= 1000 AND id < 2000")}
+            "SELECT id, n FROM soak_counter WHERE id >= %s AND id < %s",
+            (args.row_base, args.row_base + args.clients))}
     res, lock = {}, threading.Lock()
     threads = [threading.Thread(target=psycopg_worker, args=(i, args, deadline, res, lock))
                for i in range(args.clients)]
@@ -147,7 +152,8 @@ def cmd_psycopg(args):
     with psycopg.connect(host="127.0.0.1", port=args.primary_port, user="app", password="app",
                          dbname="appdb", autocommit=True, connect_timeout=10) as c:
         end = {r[0]: r[1] for r in c.execute(
-            "SELECT id, n FROM soak_counter WHERE id >= 1000 AND id < 2000")}
+            "SELECT id, n FROM soak_counter WHERE id >= %s AND id < %s",
+            (args.row_base, args.row_base + args.clients))}
     for i in range(args.clients):
         st = res.get(i)
         if st is None:
@@ -156,7 +162,7 @@ def cmd_psycopg(args):
         out["reads"] += st["reads"]
         out["commits"] += st["commits"]
         out["errors"] += st["errors"]
-        row = 1000 + i
+        row = args.row_base + i
         d = end.get(row, 0) - start.get(row, 0)
         if not st["commits"] <= d <= st["commits"] + st["uncertain"]:
             out["wrong"].append("counter %d moved by %d; the client saw %d commits (+%d unknown)"
@@ -164,8 +170,8 @@ def cmd_psycopg(args):
     out["transactions"] = out["reads"] + out["commits"]
     with open(args.out, "w") as f:
         json.dump(out, f)
-    print("psycopg: %d reads, %d commits, %d errors, %d wrong"
-          % (out["reads"], out["commits"], len(out["errors"]), len(out["wrong"])))
+    print("psycopg (%s): %d reads, %d commits, %d errors, %d wrong"
+          % (args.user, out["reads"], out["commits"], len(out["errors"]), len(out["wrong"])))
     return 0
 
 
@@ -491,7 +497,7 @@ def cmd_report(args):
         fails.append("tpcb: no TPC-B transaction committed")
 
     # --- psycopg and node-postgres
-    for name in ("psycopg", "node"):
+    for name in ("psycopg", "psycopg_passthru", "node"):
         path = os.path.join(d, name + ".json")
         try:
             r = json.load(open(path))
@@ -653,8 +659,9 @@ def main():
     p.add_argument("--out")
     p.add_argument("--mb", type=int, default=8)
     p.add_argument("--kbps", type=int, default=512)
-    p.add_argument("--user")
-    p.add_argument("--password")
+    p.add_argument("--user", default="app")
+    p.add_argument("--password", default="app")
+    p.add_argument("--row-base", type=int, default=1000)
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--min-nodes", type=int, default=None,
                    help="fewest SHOW NODES rows allowed (a reload removes a replica)")
