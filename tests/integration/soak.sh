@@ -9,8 +9,10 @@
 #   (4 clients, a new connection per transaction), pgbench TPC-B (10 clients, in
 #   rounds of 5 s so that a client aborted by a primary restart is replaced), 10
 #   psycopg 3 and 10 node-postgres clients (named prepared statements, transactions
-#   on a counter row each, checked), a slow client reading 8 MB at 512 kB/s, and an
-#   admin console client running SHOW POOLS, SHOW STATS and SHOW NODES every second;
+#   on a counter row each, checked), 4 more psycopg clients as soakpt, whose auth_file
+#   entry is only its SCRAM secret (pass-through logins to every node), a slow
+#   client reading 8 MB at 512 kB/s, and an admin console client running SHOW POOLS,
+#   SHOW STATS and SHOW NODES every second;
 #   a Prometheus scrape of /metrics every 5 s, each checked by promtool;
 # and, in cycles of 45 s (one more while 40 s remain): kill -9 of replica1 (its
 # postmaster and every backend) and its restart, SIGSTOP of replica2 for 3 s, the
@@ -429,7 +431,9 @@ open_timeout = 1s
 primary = 127.0.0.1:$PRIMARY_PORT
 replicas = 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT
 EOF
-    printf '"app" "app"\n"soakadmin" "soakadmin"\n' >"$SOAK_DIR/userlist.txt"
+    # soakpt: only the secret the server stores, as an operator copies it (pass-through)
+    printf '"app" "app"\n"soakadmin" "soakadmin"\n"soakpt" "%s"\n' "$(DIRECT "$PRIMARY_PORT" \
+        "SELECT rolpassword FROM pg_authid WHERE rolname = 'soakpt'")" >"$SOAK_DIR/userlist.txt"
 }
 
 start_pgrouter() {
@@ -567,8 +571,12 @@ main() {
         -c 'INSERT INTO soak_counter (id) SELECT g FROM generate_series(1000, 1099) g
             UNION ALL SELECT g FROM generate_series(2000, 2099) g' >"$LOG/setup.log" 2>&1 ||
         die "creating soak_counter failed: $(cat "$LOG/setup.log")"
+    DIRECT "$PRIMARY_PORT" "CREATE ROLE soakpt LOGIN PASSWORD 'soakpt';
+        GRANT SELECT ON pgbench_accounts TO soakpt; GRANT SELECT, UPDATE ON soak_counter TO soakpt;
+        INSERT INTO soak_counter (id) SELECT g FROM generate_series(3000, 3003) g" \
+        >>"$LOG/setup.log" 2>&1 || die "creating soakpt failed: $(cat "$LOG/setup.log")"
     for j in REPLICA1_PORT REPLICA2_PORT; do
-        wait_sql "${!j}" 'SELECT count(*) FROM soak_counter' 200 30 >/dev/null ||
+        wait_sql "${!j}" 'SELECT count(*) FROM soak_counter' 204 30 >/dev/null ||
             die "the replica on ${!j} did not replay the set-up"
     done
 
@@ -587,6 +595,9 @@ main() {
     start_job tpcb_rounds
     start_job "$PY" "$HERE/soak.py" psycopg --port "$PGR_PORT" --primary-port "$PRIMARY_PORT" \
         --clients 10 --secs "$SOAK_SECS" --out "$LOG/psycopg.json" >"$LOG/psycopg.log" 2>&1
+    start_job "$PY" "$HERE/soak.py" psycopg --port "$PGR_PORT" --primary-port "$PRIMARY_PORT" \
+        --user soakpt --password soakpt --row-base 3000 --clients 4 --secs "$SOAK_SECS" \
+        --out "$LOG/psycopg_passthru.json" >"$LOG/psycopg_passthru.log" 2>&1
     start_job env PGR_PORT="$PGR_PORT" PRIMARY_PORT="$PRIMARY_PORT" CLIENTS=10 \
         SECS="$SOAK_SECS" OUT="$LOG/node.json" timeout $((SOAK_SECS + 120)) \
         node "$HERE/node/soak.js" >"$LOG/node.log" 2>&1

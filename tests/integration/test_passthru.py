@@ -316,6 +316,28 @@ def changed_secret_takes_effect_on_reload():
         check(c.execute("SELECT current_user").fetchone()[0] == "passthru_scram", "read")
 
 
+@case
+def native_login_uses_server_tls():
+    """server_tls_sslmode (prefer by default) holds for pgrouter's own login too: with the
+    cluster's servers on TLS, pg_stat_ssl shows the pass-through connections encrypted."""
+    setup()
+    with direct() as d:
+        if d.execute("SHOW ssl").fetchone()[0] != "on":
+            raise Skip("the test cluster's servers run without TLS (ssl = off)")
+    with connect("passthru_scram", autocommit=True) as c:
+        c.execute("INSERT INTO passthru_t VALUES ('tls', 1)")
+        check(c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+              .fetchone()[0] is True, "the pass-through server that answered is not on TLS")
+    for port in (PRIMARY, R1, R2):
+        with direct(port) as d:
+            rows = d.execute("SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a "
+                             "USING (pid) WHERE a.usename = 'passthru_scram'").fetchall()
+        check(all(r[0] for r in rows), "port %d: pass-through servers without TLS: %r"
+              % (port, rows))
+        measured("port %d: %d pass-through servers, TLS %r" % (port, len(rows),
+                                                               sorted({r[1] for r in rows})))
+
+
 def cleanup():
     proc = STATE.get("proc")
     if proc is not None and proc.poll() is None:
