@@ -328,14 +328,19 @@ def native_login_uses_server_tls():
         c.execute("INSERT INTO passthru_t VALUES ('tls', 1)")
         check(c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
               .fetchone()[0] is True, "the pass-through server that answered is not on TLS")
+    with connect("passthru_scram", autocommit=True) as c:     # a read: a replica's server
+        c.execute("SELECT count(*) FROM passthru_t").fetchone()
+    seen = 0
     for port in (PRIMARY, R1, R2):
         with direct(port) as d:
             rows = d.execute("SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a "
                              "USING (pid) WHERE a.usename = 'passthru_scram'").fetchall()
+        seen += len(rows) if port != PRIMARY else 0
         check(all(r[0] for r in rows), "port %d: pass-through servers without TLS: %r"
               % (port, rows))
         measured("port %d: %d pass-through servers, TLS %r" % (port, len(rows),
                                                                sorted({r[1] for r in rows})))
+    check(seen >= 1, "no pass-through server on a replica to look at")
 
 
 def cleanup():
