@@ -410,6 +410,8 @@ static void cfg_check_auth(struct loader *ld, const struct cfg_section *pg)
     }
     ld->auth_line = pg->key_line[cfg_key_find(SECT_PGROUTER, "auth_file")];
     ld->auth_path = c->auth_file;
+    if (cfgperm_auth_file(ld) < 0)
+        return;
     rc = userlist_load(c->auth_file, cfg_on_userlist_error, ld, &c->users, &c->n_users);
     if (rc == -ENOMEM)
         ld->oom = 1;
@@ -475,6 +477,7 @@ static void cfg_check(struct loader *ld)
         cfg_check_auth(ld, pg);
         cfg_check_pool(ld, pg);
     }
+    cfgperm_config_file(ld);
     cfgcheck_breaker(ld);
     cfgcheck_stats(ld);
     cfgcheck_sharding(ld);
@@ -497,6 +500,7 @@ static void cfg_free(struct cfg *c)
     free(c->tenants);
     cfgvalue_free_funclist(c->sharding.tables);
     userlist_free(c->users, c->n_users);
+    free(c->warnings);
     free(c->path);
     free(c->auth_file);
     free(c->logfile);

@@ -223,6 +223,11 @@ struct cfg {
     char *auth_user;                /* runs auth_query; NULL = no auth_query lookups */
     char *auth_dbname;              /* database auth_query runs in; NULL = the client's */
     unsigned auth_query_cache_ttl_ms;   /* how long a looked-up secret is reused */
+    /*
+     * "file:line: message\n" warnings found while loading (files holding passwords that
+     * others may read, config/cfgperm.c), or NULL. Printed by -t, logged at start and reload.
+     */
+    char *warnings;
 
     /* ---- security: bounds on hostile input ---- */
     size_t max_query_size;          /* Query/Parse text; 0 = only max_packet_size */

@@ -142,4 +142,20 @@ void cfgcheck_stats(struct loader *ld);
  */
 void cfgcheck_sharding(struct loader *ld);
 
+/* ---- config/cfgperm.c: modes of the files that hold passwords ---- */
+
+/*
+ * The auth_file (ld->cfg->auth_file, key at ld->auth_line), before it is read: not a
+ * regular file, or writable by group or others, is an error at the key's line and returns
+ * -1 (do not read it); readable by group or others adds a line to cfg->warnings. Else 0.
+ */
+int cfgperm_auth_file(struct loader *ld);
+
+/*
+ * The config file itself when it sets health_check_password: writable by group or others
+ * is an error, readable by them a warning, both at health_check_password's line. Nothing
+ * is said about a config file that is not a regular file (a pipe has no mode to judge).
+ */
+void cfgperm_config_file(struct loader *ld);
+
 #endif

@@ -47,6 +47,16 @@ int lifecycle_load_tls(struct worker *w, const struct cfg *c, char *err, size_t 
     return 0;
 }
 
+void lifecycle_log_warnings(const struct cfg *c)
+{
+    const char *p = c->warnings, *nl;
+
+    while (p != NULL && (nl = strchr(p, '\n')) != NULL) {
+        log_warn("%.*s", (int)(nl - p), p);
+        p = nl + 1;
+    }
+}
+
 int lifecycle_reload(struct worker *w, char **errors)
 {
     char tls_err[512];
@@ -76,6 +86,7 @@ int lifecycle_reload(struct worker *w, char **errors)
         cfg_unref(fresh);
         return -EINVAL;
     }
+    lifecycle_log_warnings(fresh);
     if (strcmp(fresh->listen_addr, w->cfg->listen_addr) != 0 ||
         fresh->listen_port != w->cfg->listen_port)
         log_warn("reload: listen_addr/listen_port changes need a restart");

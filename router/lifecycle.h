@@ -24,6 +24,9 @@ int lifecycle_reload(struct worker *w, char **errors);
  */
 int lifecycle_load_tls(struct worker *w, const struct cfg *c, char *err, size_t errlen);
 
+/* Log each line of c->warnings (files holding passwords that others may read) at WARNING. */
+void lifecycle_log_warnings(const struct cfg *c);
+
 /* How lifecycle_shutdown ends the worker. */
 enum lifecycle_stop {
     LIFECYCLE_GRACEFUL = 0,     /* SIGTERM, SHUTDOWN: idle clients get FATAL 57P01 now, the

@@ -171,6 +171,9 @@ int main(int argc, char **argv)
         }
     }
     if (check_only) {
+        for (const char *p = w->cfg->warnings, *nl; p != NULL &&
+             (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+            fprintf(stderr, "WARNING: %.*s\n", (int)(nl - p), p);
         printf("%s: configuration is valid\n", path);
         tls_ctx_unref(w->client_tls);
         tls_ctx_unref(w->server_tls);
@@ -182,6 +185,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot open logfile %s: %s\n", w->cfg->logfile, strerror(-rc));
         return 1;
     }
+    lifecycle_log_warnings(w->cfg);
     signal(SIGPIPE, SIG_IGN);
     if (RAND_bytes(w->mock_key, sizeof(w->mock_key)) != 1) {
         log_error("no random bytes available");
