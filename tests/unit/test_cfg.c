@@ -1016,7 +1016,8 @@ static void test_cfg_reports_unreadable_auth_file(void **state)
     expect_errors("[pgrouter]\nauth_file = /nonexistent/userlist.txt\n" MIN_CLUSTER,
                   "@:2: auth_file \"/nonexistent/userlist.txt\": No such file or directory\n");
     expect_errors("[pgrouter]\nauth_file = /tmp\n" MIN_CLUSTER,
-                  "@:2: auth_file \"/tmp\": Is a directory\n");
+                  "@:2: auth_file \"/tmp\" is not a regular file; it holds passwords or "
+                  "secrets, so it must be a file only its owner can change\n");
 }
 
 static void test_cfg_reports_auth_file_errors_with_its_own_file_and_line(void **state)
