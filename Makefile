@@ -5,7 +5,8 @@
 #   make unit       cmocka unit tests only
 #   make asan       unit + integration tests under ASan/UBSan (objects in build/asan/)
 #   make bench      benchmarks, then the soak test for SOAK_SECS (300) s
-#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS (20) each
+#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECS (60) each or FUZZ_TOTAL in all;
+#                   FUZZ_RUNS, FUZZ_ONLY, FUZZ_JOBS, FUZZ_MAX_LEN: see tests/fuzz/run.sh
 #   make demo       local primary + 2 replicas and 2 shard clusters, pgrouter in front
 #                   (DEMO_PORT, DEMO_DIR override port and place; make demo-down stops it)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -97,7 +98,9 @@ bench: all
 	@SOAK_SECS=$${SOAK_SECS:-300} PGROUTER_BIN=$(abspath $(BIN)) bash tests/integration/soak.sh
 
 fuzz:
-	@bash tests/fuzz/run.sh
+	@FUZZ_SECS='$(FUZZ_SECS)' FUZZ_TOTAL='$(FUZZ_TOTAL)' FUZZ_RUNS='$(FUZZ_RUNS)' \
+	    FUZZ_ONLY='$(FUZZ_ONLY)' FUZZ_JOBS='$(FUZZ_JOBS)' FUZZ_MAX_LEN='$(FUZZ_MAX_LEN)' \
+	    sh tests/fuzz/run.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/pgrouter

@@ -1,18 +1,29 @@
 #!/bin/sh
-# tests/fuzz/run.sh - build the libFuzzer harnesses with clang and run each one.
+# tests/fuzz/run.sh - build the libFuzzer harnesses with clang (ASan + UBSan) and run each
+# one, then print a table of each harness's seconds, executions and crashes.
 #
-#   sh tests/fuzz/run.sh            # FUZZ_SECONDS=20 per harness
-#   FUZZ_SECONDS=300 sh tests/fuzz/run.sh
+#   sh tests/fuzz/run.sh                    # FUZZ_SECS (60) seconds per harness
+#   FUZZ_TOTAL=180 sh tests/fuzz/run.sh     # 180 s split evenly among them (CI), >= 5 each
+#   FUZZ_RUNS=10000000 FUZZ_SECS=3600 ...   # each stops at 10 M executions or the time
+#   FUZZ_ONLY='scram|auth' ...              # only the harnesses whose name matches (grep -E)
+#   FUZZ_JOBS=2 FUZZ_MAX_LEN=1024 ...       # two at a time; inputs of at most 1024 bytes
 #
-# Binaries, corpora and crash inputs go to build/fuzz/. A corpus persists between runs so
-# each run starts where the last one stopped. Ends with `fuzz: N passed, M failed` (one
-# per harness). Exits 1 if a harness fails to build or finds a crash (the input is saved
-# as build/fuzz/<harness>-crash-*).
+# FUZZ_SECONDS is an older name for FUZZ_SECS. Seeds live in tests/fuzz/corpus/<harness>/
+# (read only); the corpus a run grows goes to build/fuzz/corpus/<harness>/ and persists, so
+# each run starts where the last one stopped. A crash, leak, timeout or out-of-memory input
+# is saved as build/fuzz/<harness>-<kind>-<sha1>; replay it with
+# `build/fuzz/bin/<harness> FILE`. Ends with `fuzz: N passed, M failed` (one per harness)
+# and exits 1 if a harness fails to build or finds anything.
 
 cd "$(dirname "$0")/../.." || exit 1
 
 CLANG=${CLANG:-clang}
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECS=${FUZZ_SECS:-${FUZZ_SECONDS:-60}}
+FUZZ_TOTAL=${FUZZ_TOTAL:-}
+FUZZ_RUNS=${FUZZ_RUNS:--1}
+FUZZ_ONLY=${FUZZ_ONLY:-.}
+FUZZ_JOBS=${FUZZ_JOBS:-1}
+FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-0}
 OUT=build/fuzz
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow \
 -Wstrict-prototypes -Wmissing-prototypes -I. \
@@ -22,133 +33,128 @@ if ! command -v "$CLANG" >/dev/null 2>&1; then
     echo "fuzz: $CLANG not found; libFuzzer needs clang (set CLANG=...)" >&2
     exit 1
 fi
-mkdir -p "$OUT" || exit 1
+mkdir -p "$OUT/bin" "$OUT/log" || exit 1
 
-# Seed a harness's corpus once with a few well-formed inputs so it starts from valid
-# messages; printf's octal escapes write the binary fields.
-seed()
+# Every harness and what it links: name, then sources and libraries (globs expand at build).
+harnesses()
 {
-    dir=$OUT/corpus/$1
-    shift
-    [ -d "$dir" ] && return 0
-    mkdir -p "$dir" || return 1
-    i=0
-    for bytes in "$@"; do
-        i=$((i + 1))
-        # shellcheck disable=SC2059 # the seed is the format on purpose
-        printf "$bytes" >"$dir/seed$i"
-    done
+    cat <<'EOF'
+fuzz_frame protocol/frame.c protocol/msg.c
+fuzz_startup protocol/frame.c protocol/startup.c protocol/msg.c
+fuzz_options protocol/frame.c protocol/startup.c
+fuzz_classify router/classify.c router/sqllex.c router/funcset.c
+fuzz_cfg config/*.c -linih
+fuzz_userlist config/userlist.c
+fuzz_admin router/adminparse.c
+fuzz_adminarg router/adminarg.c
+fuzz_httpreq router/httpreq.c
+fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c protocol/frame.c
+fuzz_bind router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c protocol/frame.c
+fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c router/tenantneg.c router/tenantval.c protocol/frame.c config/*.c -linih
+fuzz_extq protocol/extq.c protocol/frame.c
+fuzz_unit router/unit.c router/stmt.c protocol/extq.c protocol/frame.c protocol/msg.c
+fuzz_server router/conn.c protocol/frame.c protocol/msg.c -luv
+fuzz_scram protocol/scram.c -lcrypto
+fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c -lcrypto
+fuzz_saslprep protocol/saslprep.c -lidn
+fuzz_srvauth protocol/srvauth.c protocol/scramcli.c protocol/scram.c protocol/saslprep.c protocol/md5auth.c protocol/msg.c protocol/frame.c -lcrypto -lidn
+fuzz_auth protocol/auth.c protocol/scram.c protocol/md5auth.c protocol/startup.c protocol/frame.c protocol/msg.c -lcrypto
+EOF
 }
 
-# fuzz_frame: first byte picks max_len, then messages: Query, Sync, ErrorResponse, Z.
-seed fuzz_frame \
-    '\004Q\000\000\000\016select 1;\000S\000\000\000\004' \
-    '\003E\000\000\000\031SERROR\000C42P01\000Mno t\000\000Z\000\000\000\005I' \
-    '\005d\000\000\000\377abc'
-# fuzz_startup: StartupMessage, SSLRequest, CancelRequest, SASLInitialResponse body.
-seed fuzz_startup \
-    '\000\000\000\040\000\003\000\000user\000app\000database\000shop\000\000' \
-    '\000\000\000\010\004\322\026\057' \
-    '\000\000\000\020\004\322\026\056\000\001\342\100\336\255\276\357' \
-    'SCRAM-SHA-256\000\000\000\000\003n,,'
-# fuzz_classify: option byte, then SQL with strings, comments, dollar quotes, CTEs, hints.
-seed fuzz_classify \
-    '\000SELECT 1; INSERT INTO t VALUES (1); BEGIN READ ONLY; COMMIT' \
-    '\001select E'"'"'\\'"'"''"'"' || '"'"'for update'"'"', $q$ ; delete $q$ /* a /* b */ */' \
-    '\002WITH x AS (DELETE FROM t RETURNING *) SELECT pg_catalog.nextval(U&"d\\0061t")' \
-    '\000/* pgrouter_role: replica */ EXPLAIN (ANALYZE false) COPY (SELECT 1) TO STDOUT' \
-    '\003SET pgrouter.tenant = '"'"'a'"'"''"'"'b'"'"'; PREPARE p AS SELECT 1 INTO TEMP x' \
-    '\000CREATE FUNCTION f() BEGIN ATOMIC SELECT CASE WHEN 1 THEN 2 END; END; END' \
-    '\000DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 1 FROM c; CLOSE c'
-# fuzz_tenant: option byte, then SQL on sharded tables: values, negations, subqueries.
-seed fuzz_tenant \
-    '\000SELECT * FROM accounts a WHERE a.tenant_id = '"'"'x'"'"' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id IN (1, -2))' \
-    '\001/* tenant=acme */ UPDATE accounts SET n = E'"'"'\\'"'"''"'"' WHERE NOT (tenant_id <> '"'"'a'"'"') OR (tenant_id = '"'"'b'"'"') IS FALSE' \
-    '\002abcdefghINSERT INTO accounts (id, tenant_id) VALUES (1, $1), (2, $1::text) UNION SELECT CASE WHEN tenant_id = $1 THEN 1 END FROM orders'
-# fuzz_cfg: a valid file, errors of several kinds, sharding sections.
-seed fuzz_cfg \
-    '[pgrouter]\nlisten_port = 6432\nauth_type = trust\n[cluster.main]\nprimary = 127.0.0.1:5432\n' \
-    '[pgrouter]\nlisten_port = 70000\nbogus = 1\n[cluster.x]\nreplicas = a:1, b:2 weight=3\n' \
-    '[pgrouter]\nauth_type = trust\ndefault_cluster = a\n[sharding]\ntenant_column = t\nsharded_tables = x\nbuckets = 4\n[cluster.a]\nprimary = h:1\nbuckets = 0-1\n[cluster.b]\nprimary = h:2\nbuckets = 2-3\n[tenants]\nacme = b\n'
-# fuzz_admin: admin console Query strings: several statements, quotes, comments.
-seed fuzz_admin \
-    'SHOW POOLS; show\tclients ;; EXPLAIN ROUTE SELECT '"'"';'"'"' -- x;\n' \
-    'KILL 42 /* a; /* b */ */; SHOW $q$;$q$ E'"'"'\\'"'"';'"'"' "a;b"'
-# fuzz_adminarg: output size byte, then a control command's argument.
-seed fuzz_adminarg \
-    '\100appdb' \
-    '\010"127.0.0.1:5433"' \
-    '\0204294967295' \
-    '\003a b'
+selected=$(harnesses | grep -E "^[^ ]*($FUZZ_ONLY)[^ ]* " | cut -d' ' -f1)
+count=$(echo "$selected" | grep -c .)
+if [ "$count" -eq 0 ]; then
+    echo "fuzz: no harness matches FUZZ_ONLY=$FUZZ_ONLY" >&2
+    exit 1
+fi
+if [ -n "$FUZZ_TOTAL" ]; then
+    FUZZ_SECS=$((FUZZ_TOTAL / count))
+    [ "$FUZZ_SECS" -lt 5 ] && FUZZ_SECS=5
+fi
 
-# fuzz_httpreq: limit byte (0 = 8 KiB), then a scrape, a POST with a body, a bare-LF head.
-seed fuzz_httpreq \
-    '\000GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9187\r\nAccept: text/plain;version=0.0.4\r\n\r\n' \
-    '\040POST /x?y=1 HTTP/1.0\r\nContent-Length: 2\r\n\r\nab' \
-    '\000HEAD / HTTP/1.1\nA:\tb\n\n'
-
-# fuzz_explain: option byte (tenant, role, transaction), then what EXPLAIN ROUTE is given.
-seed fuzz_explain \
-    '\000SELECT * FROM accounts WHERE tenant_id = '"'"'globex'"'"'' \
-    '\001UPDATE orders SET n = 1 WHERE id = 2; SELECT nextval('"'"'s'"'"')' \
-    '\030/* tenant=acme */ /* pgrouter_role: replica */ DELETE FROM accounts' \
-    '\003tenant_xINSERT INTO accounts (tenant_id, id) VALUES ('"'"'a'"'"', 1), ('"'"'b'"'"', 2)'
-# fuzz_saslprep: the issue's password, RFC 4013's examples, invalid UTF-8, bidi.
-seed fuzz_saslprep \
-    'p\302\240A\314\212ngstr\303\266m' 'I\302\255X' '\342\205\250\357\267\272' \
-    '\330\2471' '\355\240\200\300\257' '\330\247a\330\250'
-
-# fuzz_scramcli: a hostile server's server-first, NUL, server-final.
-seed fuzz_scramcli \
-    'r=fuzzNONCEsrv,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096\000v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=' \
-    'r=fuzzNONCE%%hvY,s=AA==,i=1,x=ext\000e=invalid-proof' \
-    'r=fuzzNONCEx,s=QUJD,i=2147483647'
-# fuzz_srvauth: credentials byte, then 'R' bodies behind 2-byte lengths: SASL, md5, Ok.
-seed fuzz_srvauth \
-    '\000\000\026\000\000\000\012SCRAM-SHA-256\000\000\000\004\000\000\000\000' \
-    '\002\000\010\000\000\000\005\001\002\003\004\000\004\000\000\000\000' \
-    '\004\000\052\000\000\000\012SCRAM-SHA-256-PLUS\000SCRAM-SHA-256\000\000'
-
-failed=0
-passed=0
-run()
+# Build one harness; its status goes to $OUT/log/<name>.build (0 = built).
+build()
 {
     name=$1
     shift
-    echo "fuzz: building $name"
-    # shellcheck disable=SC2086 # CFLAGS is a list of words
-    if ! "$CLANG" $CFLAGS -o "$OUT/$name" "tests/fuzz/$name.c" "$@"; then
-        echo "fuzz: $name: build failed"
-        failed=$((failed + 1))
-        return
-    fi
-    echo "fuzz: running $name for ${FUZZ_SECONDS}s"
-    if "$OUT/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-        -artifact_prefix="$OUT/$name-" "$OUT/corpus/$name"; then
-        echo "fuzz: $name: no crash"
-        passed=$((passed + 1))
-    else
-        echo "fuzz: $name: CRASH, input saved under $OUT/$name-*"
-        failed=$((failed + 1))
-    fi
+    # shellcheck disable=SC2086,SC2068 # CFLAGS and the sources are lists of words
+    "$CLANG" $CFLAGS -o "$OUT/bin/$name" "tests/fuzz/$name.c" $@ \
+        >"$OUT/log/$name.build.log" 2>&1
+    echo $? >"$OUT/log/$name.build"
 }
 
-run fuzz_frame protocol/frame.c protocol/msg.c
-run fuzz_startup protocol/frame.c protocol/startup.c protocol/msg.c
-run fuzz_classify router/classify.c router/sqllex.c router/funcset.c
-run fuzz_cfg config/*.c -linih
-run fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/saslprep.c protocol/md5auth.c \
-    -lcrypto -lidn
-run fuzz_srvauth protocol/srvauth.c protocol/scramcli.c protocol/scram.c protocol/saslprep.c \
-    protocol/md5auth.c protocol/msg.c protocol/frame.c -lcrypto -lidn
-run fuzz_admin router/adminparse.c
-run fuzz_adminarg router/adminarg.c
-run fuzz_httpreq router/httpreq.c
-run fuzz_saslprep protocol/saslprep.c -lidn
-run fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c
-run fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c \
-    router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c \
-    router/tenantneg.c router/tenantval.c config/*.c -linih
+# Two builds at a time: the harnesses build in about half the time on two cores.
+echo "fuzz: building $count harnesses"
+n=0
+for name in $selected; do
+    build $(harnesses | grep "^$name ") &
+    n=$((n + 1))
+    [ $((n % 2)) -eq 0 ] && wait
+done
+wait
 
+# Run one harness; its table row goes to $OUT/log/<name>.row, its status to <name>.rc.
+run()
+{
+    name=$1
+    if [ "$(cat "$OUT/log/$name.build" 2>/dev/null)" != 0 ]; then
+        cat "$OUT/log/$name.build.log"
+        echo "fuzz: $name: build failed"
+        printf '%-16s %6s %12s %9s %8s %s\n' "$name" - - - - "build failed" \
+            >"$OUT/log/$name.row"
+        echo 1 >"$OUT/log/$name.rc"
+        return
+    fi
+    mkdir -p "$OUT/corpus/$name" "tests/fuzz/corpus/$name"
+    before=$(ls "$OUT" | grep -c -- "^$name-")
+    echo "fuzz: running $name for ${FUZZ_SECS}s"
+    start=$(date +%s)
+    "$OUT/bin/$name" -max_total_time="$FUZZ_SECS" -runs="$FUZZ_RUNS" -max_len="$FUZZ_MAX_LEN" \
+        -timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/$name-" \
+        "$OUT/corpus/$name" "tests/fuzz/corpus/$name" >"$OUT/log/$name.log" 2>&1
+    rc=$?
+    secs=$(($(date +%s) - start))
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/log/$name.log" | tail -n 1)
+    if [ -z "$execs" ]; then    # no final stats after a crash: the last status line
+        execs=$(grep -o '^#[0-9]*' "$OUT/log/$name.log" | tail -n 1 | tr -d '#')
+    fi
+    execs=${execs:-0}
+    crashes=$(($(ls "$OUT" | grep -c -- "^$name-") - before))
+    [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ] && crashes=1
+    if [ "$rc" -eq 0 ]; then
+        result="ok"
+        echo "fuzz: $name: $execs runs, no crash"
+    else
+        result="FAILED: see $OUT/log/$name.log and $OUT/$name-*"
+        grep -v '^stat::' "$OUT/log/$name.log" | tail -n 40
+        echo "fuzz: $name: CRASH, input saved under $OUT/$name-*"
+    fi
+    printf '%-16s %6d %12d %9d %8d %s\n' "$name" "$secs" "$execs" \
+        $((execs / (secs > 0 ? secs : 1))) "$crashes" "$result" >"$OUT/log/$name.row"
+    echo "$rc" >"$OUT/log/$name.rc"
+}
+
+n=0
+for name in $selected; do
+    rm -f "$OUT/log/$name.row" "$OUT/log/$name.rc"
+    run "$name" &
+    n=$((n + 1))
+    [ $((n % FUZZ_JOBS)) -eq 0 ] && wait
+done
+wait
+
+failed=0
+passed=0
+echo
+printf 'fuzz: %-16s %6s %12s %9s %8s %s\n' harness secs execs execs/s crashes result
+for name in $selected; do
+    sed 's/^/fuzz: /' "$OUT/log/$name.row"
+    if [ "$(cat "$OUT/log/$name.rc" 2>/dev/null)" = 0 ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+    fi
+done
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
