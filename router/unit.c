@@ -285,12 +285,20 @@ size_t unit_count_pc(const uint8_t *p, size_t n)
     return k;
 }
 
-static const struct stmt *unit_find_id(const struct stmt_table *t, uint64_t id)
+/*
+ * The statement with content id: in the client's table, or one the unit itself closes
+ * after using it (Bind s1, Execute, Close s1: the Bind still needs it on the server).
+ */
+static const struct stmt *unit_find_id(const struct session_unit *u,
+                                       const struct stmt_table *t, uint64_t id)
 {
     for (size_t i = 0; i < t->n_buckets; i++)
         for (const struct stmt *e = t->buckets[i]; e != NULL; e = e->next)
             if (e->id == id)
                 return e;
+    for (size_t i = 0; i < u->n_recs; i++)
+        if (u->recs[i].closed != NULL && u->recs[i].closed->id == id)
+            return u->recs[i].closed;
     return NULL;
 }
 
@@ -409,7 +417,7 @@ int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
         case SESSION_MARK_USE:
             if (srvstmt_has(ss, m->id))
                 break;
-            e = unit_find_id(t, m->id);
+            e = unit_find_id(u, t, m->id);
             if (e != NULL)  /* else closed meanwhile: the server says it does not exist */
                 rc = unit_prepare(u, ss, max_stmts, e, out);
             break;

@@ -528,6 +528,36 @@ static void test_unit_build_never_evicts_a_statement_the_unit_uses(void **state)
     fix_free(&x);
 }
 
+/* Bind s1, Execute, Close s1 in one unit on a server that lacks s1: it is prepared first. */
+static void test_unit_build_prepares_a_statement_the_unit_binds_then_closes(void **state)
+{
+    struct fix x;
+    struct stmt *ea;
+    uint64_t a;
+
+    (void)state;
+    fix_init(&x);
+    ea = stmt_put(&x.t, "s1", body_a, sizeof(body_a), 0, 0);
+    assert_non_null(ea);
+    a = ea->id;
+    assert_int_equal(unit_rewrite_begin(&x.u, NULL, 0), 0);
+    unit_append_bind(&x.u, "", a, "s1", bind_rest, sizeof(bind_rest));
+    unit_append(&x.u, execute_msg, sizeof(execute_msg));
+    unit_append_close(&x.u, unit_record(&x.u, NULL, stmt_take(&x.t, "s1")));
+    unit_append(&x.u, sync_msg, sizeof(sync_msg));
+    assert_null(stmt_get(&x.t, "s1"));
+
+    assert_int_equal(fix_build(&x, 0), 6);
+    assert_is_target(&x.f[0], 'C', 'S', a);
+    assert_is_parse(&x.f[1], a, body_a, sizeof(body_a));
+    assert_is_bind(&x.f[2], a);
+    assert_frame_bytes(&x.f[3], execute_msg, sizeof(execute_msg));
+    assert_frame_bytes(&x.f[4], close_closed, sizeof(close_closed));
+    assert_frame_bytes(&x.f[5], sync_msg, sizeof(sync_msg));
+    assert_int_equal(srvstmt_has(&x.ss, a), 1);
+    fix_free(&x);
+}
+
 static void test_unit_build_exceeds_bound_rather_than_evict_statements_in_use(void **state)
 {
     struct fix x;
@@ -790,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_unit_build_at_max_stmts_evicts_least_recently_used),
         cmocka_unit_test(test_unit_build_evicts_in_lru_order_for_each_new_statement),
         cmocka_unit_test(test_unit_build_never_evicts_a_statement_the_unit_uses),
+        cmocka_unit_test(test_unit_build_prepares_a_statement_the_unit_binds_then_closes),
         cmocka_unit_test(test_unit_build_exceeds_bound_rather_than_evict_statements_in_use),
         cmocka_unit_test(test_unit_settle_undoes_what_the_server_skipped),
         cmocka_unit_test(test_unit_unnamed_statement_follows_the_client_between_units),
