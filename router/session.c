@@ -332,7 +332,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
     }
     uv_timer_stop(&s->timer);   /* query_timeout */
     stats_unit_end(&be->pool->stats, &s->stats, status, stats_now_us(), s->client.bytes_in,
-                   (unsigned)u->n_srvp);
+                   (unsigned)unit_server_parses(u));
     be->unit_out = 0;
     /* The server ran the unit in the client's state: its standard_conforming_strings
      * (reported by ParameterStatus after SET, RESET, set_config or a rollback) is the

@@ -73,10 +73,14 @@ struct session_rec {
     size_t ord;                 /* its Parse/Close among the unit's, SIZE_MAX until sent */
 };
 
-/* A statement the unit prepares on its server: held there only if its Parse ran. */
+/*
+ * A statement the unit prepares on its server: held there only if its Parse ran; or, with
+ * evicted set, one it closes to make room: still held if that Close did not run.
+ */
 struct session_srvparse {
     uint64_t id;
     size_t ord;
+    int evicted;
 };
 
 /* What the server's answer to the ord-th Parse/Close of the unit becomes (not PASS). */

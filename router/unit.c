@@ -319,14 +319,23 @@ static size_t unit_pc(struct session_unit *u, enum backend_pc act)
     return ord;
 }
 
-/* The server will hold id if the Parse numbered ord runs. */
-static int unit_srvparse(struct session_unit *u, struct srvstmt *ss, uint64_t id, size_t ord)
+/* Note that the Parse (or, evicted, the Close) of id numbered ord changes the server. */
+static int unit_srvnote(struct session_unit *u, uint64_t id, size_t ord, int evicted)
 {
     if (unit_grow((void **)&u->srvp, &u->cap_srvp, u->n_srvp, sizeof(*u->srvp)) < 0)
         return -ENOMEM;
     u->srvp[u->n_srvp].id = id;
     u->srvp[u->n_srvp].ord = ord;
+    u->srvp[u->n_srvp].evicted = evicted;
     u->n_srvp++;
+    return 0;
+}
+
+/* The server will hold id if the Parse numbered ord runs. */
+static int unit_srvparse(struct session_unit *u, struct srvstmt *ss, uint64_t id, size_t ord)
+{
+    if (unit_srvnote(u, id, ord, 0) < 0)
+        return -ENOMEM;
     return srvstmt_add(ss, id);
 }
 
@@ -350,7 +359,9 @@ static void unit_make_room(struct session_unit *u, struct srvstmt *ss, unsigned 
             return;
         stmt_server_name(victim, name);
         unit_put_close(out, name);
-        unit_pc(u, BACKEND_PC_DROP);
+        /* Still held if an error before it skips the Close: unit_settle adds it back. */
+        if (unit_srvnote(u, victim, unit_pc(u, BACKEND_PC_DROP), 1) < 0)
+            out->oom = 1;
     }
 }
 
@@ -449,12 +460,27 @@ int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
     return rc;
 }
 
+size_t unit_server_parses(const struct session_unit *u)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < u->n_srvp; i++)
+        n += !u->srvp[i].evicted;
+    return n;
+}
+
 void unit_settle(struct session_unit *u, struct srvstmt *ss, struct stmt_table *t,
                  size_t seen)
 {
-    for (size_t i = u->n_srvp; i-- > 0;)
-        if (u->srvp[i].ord >= seen)
+    /* Newest first: a statement evicted and prepared again ends as the server has it. */
+    for (size_t i = u->n_srvp; i-- > 0;) {
+        if (u->srvp[i].ord < seen)
+            continue;
+        if (!u->srvp[i].evicted)
             srvstmt_remove(ss, u->srvp[i].id);
+        else
+            (void)srvstmt_add(ss, u->srvp[i].id);   /* no memory: prepared again if used */
+    }
     /* Undo, newest first, what the server never did, so the table is as it was. */
     for (size_t i = u->n_recs; i-- > 0;) {
         struct session_rec *r = &u->recs[i];

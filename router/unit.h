@@ -94,10 +94,14 @@ size_t unit_count_pc(const uint8_t *p, size_t n);
 int unit_build(struct session_unit *u, struct srvstmt *ss, unsigned max_stmts,
                const struct stmt_table *t, struct msgbuf *out);
 
+/* Statements the unit prepared on its server so far (evictions not counted). */
+size_t unit_server_parses(const struct session_unit *u);
+
 /*
  * The unit ended after the server answered seen of its Parses and Closes: the rest never
- * ran. Forget the statements ss was told of that were not prepared, and undo the client
- * table changes whose message did not run (t as PostgreSQL would have it).
+ * ran. Forget the statements ss was told of that were not prepared, keep those whose
+ * eviction Close did not run, and undo the client table changes whose message did not run
+ * (t as PostgreSQL would have it).
  */
 void unit_settle(struct session_unit *u, struct srvstmt *ss, struct stmt_table *t,
                  size_t seen);

@@ -630,6 +630,47 @@ static void test_unit_settle_undoes_what_the_server_skipped(void **state)
     fix_free(&x);
 }
 
+/* An error before the Close that evicted a statement: the server still holds it. */
+static void test_unit_settle_keeps_a_statement_whose_eviction_never_ran(void **state)
+{
+    struct fix x;
+    uint64_t a = stmt_id(body_a, sizeof(body_a));
+    uint64_t b = stmt_id(body_b, sizeof(body_b));
+
+    (void)state;
+    fix_init(&x);
+    assert_int_equal(srvstmt_add(&x.ss, b), 0);
+    /* A duplicate Parse (fails on the server), then Parse s1 at a bound of 1: Close b. */
+    assert_int_equal(unit_rewrite_begin(&x.u, NULL, 0), 0);
+    unit_append_dup(&x.u);
+    unit_append_parse(&x.u, a, body_a, sizeof(body_a), SIZE_MAX);
+    unit_append(&x.u, sync_msg, sizeof(sync_msg));
+    assert_int_equal(fix_build(&x, 1), 7);
+    assert_frame_bytes(&x.f[0], close_dup, sizeof(close_dup));
+    assert_frame_bytes(&x.f[2], parse_dup, sizeof(parse_dup));
+    assert_is_target(&x.f[3], 'C', 'S', b);
+    assert_is_target(&x.f[4], 'C', 'S', a);
+    assert_is_parse(&x.f[5], a, body_a, sizeof(body_a));
+    assert_int_equal(srvstmt_has(&x.ss, b), 0);
+    assert_int_equal(unit_server_parses(&x.u), 1);
+
+    /* The second pgr_dup Parse failed: Close pgr_dup and the first Parse ran, no more. */
+    unit_settle(&x.u, &x.ss, &x.t, 2);
+    assert_int_equal(srvstmt_has(&x.ss, b), 1);
+    assert_int_equal(srvstmt_has(&x.ss, a), 0);
+    unit_reset(&x.u);
+
+    /* Everything ran: b is gone, a is held. */
+    assert_int_equal(unit_rewrite_begin(&x.u, NULL, 0), 0);
+    unit_append_parse(&x.u, a, body_a, sizeof(body_a), SIZE_MAX);
+    unit_append(&x.u, sync_msg, sizeof(sync_msg));
+    assert_int_equal(fix_build(&x, 1), 4);
+    unit_settle(&x.u, &x.ss, &x.t, 3);
+    assert_int_equal(srvstmt_has(&x.ss, b), 0);
+    assert_int_equal(srvstmt_has(&x.ss, a), 1);
+    fix_free(&x);
+}
+
 static void test_unit_unnamed_statement_follows_the_client_between_units(void **state)
 {
     static const uint8_t close_unnamed[] = { 'C', 0, 0, 0, 6, 'S', 0 };
@@ -823,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_unit_build_prepares_a_statement_the_unit_binds_then_closes),
         cmocka_unit_test(test_unit_build_exceeds_bound_rather_than_evict_statements_in_use),
         cmocka_unit_test(test_unit_settle_undoes_what_the_server_skipped),
+        cmocka_unit_test(test_unit_settle_keeps_a_statement_whose_eviction_never_ran),
         cmocka_unit_test(test_unit_unnamed_statement_follows_the_client_between_units),
         cmocka_unit_test(test_unit_count_pc_counts_parse_and_close_and_stops_at_a_cut),
         cmocka_unit_test(test_unit_reset_forgets_rewritten_messages_and_statements),
