@@ -27,7 +27,8 @@ FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-0}
 OUT=build/fuzz
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow \
 -Wstrict-prototypes -Wmissing-prototypes -I. \
--fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+$(pkg-config --cflags libuv libpq 2>/dev/null)"
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
     echo "fuzz: $CLANG not found; libFuzzer needs clang (set CLANG=...)" >&2
