@@ -54,12 +54,12 @@ fuzz_bind router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c 
 fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c router/tenantneg.c router/tenantval.c protocol/frame.c config/*.c -linih
 fuzz_extq protocol/extq.c protocol/frame.c
 fuzz_unit router/unit.c router/stmt.c protocol/extq.c protocol/frame.c protocol/msg.c
-fuzz_server router/conn.c protocol/frame.c protocol/msg.c -luv
-fuzz_scram protocol/scram.c -lcrypto
-fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c -lcrypto
+fuzz_server router/conn.c router/conntls.c router/tls.c router/log.c router/logsys.c protocol/frame.c protocol/msg.c config/*.c -luv -lssl -lcrypto -linih
+fuzz_scram protocol/scram.c protocol/saslprep.c -lcrypto -lidn
+fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c protocol/saslprep.c -lcrypto -lidn
 fuzz_saslprep protocol/saslprep.c -lidn
 fuzz_srvauth protocol/srvauth.c protocol/scramcli.c protocol/scram.c protocol/saslprep.c protocol/md5auth.c protocol/msg.c protocol/frame.c -lcrypto -lidn
-fuzz_auth protocol/auth.c protocol/scram.c protocol/md5auth.c protocol/startup.c protocol/frame.c protocol/msg.c -lcrypto
+fuzz_auth protocol/auth.c protocol/scram.c protocol/saslprep.c protocol/md5auth.c protocol/startup.c protocol/frame.c protocol/msg.c -lcrypto -lidn
 EOF
 }
 
