@@ -24,7 +24,7 @@ FUZZ_RUNS=${FUZZ_RUNS:--1}
 FUZZ_ONLY=${FUZZ_ONLY:-.}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
 FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-0}
-OUT=build/fuzz
+OUT=${FUZZ_OUT:-build/fuzz}
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow \
 -Wstrict-prototypes -Wmissing-prototypes -I. \
 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
@@ -42,7 +42,7 @@ harnesses()
     cat <<'EOF'
 fuzz_frame protocol/frame.c protocol/msg.c
 fuzz_startup protocol/frame.c protocol/startup.c protocol/msg.c
-fuzz_options protocol/frame.c protocol/startup.c
+fuzz_options protocol/frame.c protocol/startup.c protocol/msg.c
 fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 fuzz_cfg config/*.c -linih
 fuzz_userlist config/userlist.c
