@@ -343,6 +343,23 @@ def native_login_uses_server_tls():
     check(seen >= 1, "no pass-through server on a replica to look at")
 
 
+@case
+def shutdown_is_clean_and_no_secret_is_logged():
+    """Last: SIGTERM ends pgrouter with status 0, its log (under ASan: leak and error
+    reports) is clean, and neither a password nor a secret of the users is in it."""
+    setup()
+    proc = STATE["proc"]
+    proc.send_signal(signal.SIGTERM)
+    check(proc.wait(30) == 0, "exit status %s after SIGTERM" % proc.returncode)
+    text = read_log()
+    check(not re.search(r"Sanitizer|runtime error:", text), "sanitizer report in the log")
+    for user, secret in STATE["entries"].items():
+        if user != "app":
+            check(secret not in text and secret[-20:] not in text, "%s's secret is logged" % user)
+    for user, pw in PW.items():
+        check(pw not in text, "%s's password is logged" % user)
+
+
 def cleanup():
     proc = STATE.get("proc")
     if proc is not None and proc.poll() is None:

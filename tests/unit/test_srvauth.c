@@ -33,7 +33,8 @@ static size_t req(uint8_t *buf, uint32_t code, const void *data, size_t n)
     buf[1] = (uint8_t)(code >> 16);
     buf[2] = (uint8_t)(code >> 8);
     buf[3] = (uint8_t)code;
-    memcpy(buf + 4, data, n);
+    if (n > 0)
+        memcpy(buf + 4, data, n);
     return n + 4;
 }
 
