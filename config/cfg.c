@@ -400,8 +400,10 @@ static void cfg_check_auth(struct loader *ld, const struct cfg_section *pg)
     int rc;
 
     if (c->auth_file == NULL) {
-        if (c->auth_type != CFG_AUTH_TRUST && !pg->key_bad[type_key])
-            cfgload_error(ld, pg->line, "auth_file is required unless auth_type = trust");
+        if (c->auth_type != CFG_AUTH_TRUST && c->auth_type != CFG_AUTH_CERT &&
+            !pg->key_bad[type_key])
+            cfgload_error(ld, pg->line, "auth_file is required unless auth_type = trust or "
+                          "cert");
         return;
     }
     if (cfg_resolve_auth_file(ld) < 0) {
@@ -475,6 +477,7 @@ static void cfg_check(struct loader *ld)
     }
     if (pg != NULL) {
         cfg_check_auth(ld, pg);
+        cfgcheck_hba(ld, pg);
         cfg_check_pool(ld, pg);
     }
     cfgperm_config_file(ld);

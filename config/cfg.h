@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum cfg_auth { CFG_AUTH_TRUST, CFG_AUTH_MD5, CFG_AUTH_SCRAM };
+/* auth_type: PgBouncer's values; hba reads the method from auth_hba_file per client. */
+enum cfg_auth { CFG_AUTH_TRUST, CFG_AUTH_MD5, CFG_AUTH_SCRAM, CFG_AUTH_HBA, CFG_AUTH_CERT };
+
+struct hba;
 
 /* pool_mode: when a server connection goes back to the pool. No statement mode. */
 enum cfg_pool_mode { CFG_POOL_TRANSACTION, CFG_POOL_SESSION };
@@ -219,6 +222,7 @@ struct cfg {
 
     /* ---- security: who may log in, and with which secret ---- */
     char *auth_hba_file;            /* pg_hba.conf-format rules, NULL = none */
+    struct hba *hba;                /* its rules (config/hba.h), read with the snapshot */
     char *auth_query;               /* never NULL; PgBouncer's default query on pg_shadow */
     char *auth_user;                /* runs auth_query; NULL = no auth_query lookups */
     char *auth_dbname;              /* database auth_query runs in; NULL = the client's */

@@ -2,15 +2,20 @@
  * config/cfgcheck.c - checks that span keys and sections, run once the whole file is
  * read: [breaker] timeouts against each other, the metrics port against listen_port, and
  * sharding: every bucket owned by exactly one cluster, every tenant placed once on a
- * cluster that exists, [sharding] keys that only make sense together. Reads the loader (cfgload.h), reports through cfgload_error.
+ * cluster that exists, [sharding] keys that only make sense together; and the
+ * auth_hba_file, read with the snapshot. Reads the loader (cfgload.h), reports through
+ * cfgload_error.
  */
 #include "config/cfgload.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "config/hba.h"
 
 static const struct cfg_section *cfgcheck_find_section(const struct loader *ld, enum cfg_sect sect)
 {
@@ -222,4 +227,57 @@ void cfgcheck_sharding(struct loader *ld)
     else if (c->n_tenants == 0 && !sh->key_bad[nkey])
         cfgload_error(ld, sh->line, "[sharding] places no tenant: set buckets (and buckets in "
                       "each [cluster.NAME]) or list tenants in [tenants]");
+}
+
+/* ---- auth_hba_file ---- */
+
+struct cfgcheck_hba_ctx {
+    struct loader *ld;
+    int key_line;
+    const char *path;
+};
+
+static void cfgcheck_on_hba_error(void *arg, int line, const char *msg)
+{
+    struct cfgcheck_hba_ctx *x = arg;
+
+    cfgload_add_error(x->ld, x->key_line, line, x->path, line, msg);
+}
+
+void cfgcheck_hba(struct loader *ld, const struct cfg_section *pg)
+{
+    struct cfg *c = ld->cfg;
+    size_t key = cfg_key_find(SECT_PGROUTER, "auth_hba_file");
+    struct cfgcheck_hba_ctx x = { .ld = ld, .key_line = pg->key_line[key] };
+    const char *slash = strrchr(ld->path, '/');
+    int rc;
+
+    if (c->auth_hba_file == NULL) {
+        if (c->auth_type == CFG_AUTH_HBA)
+            cfgload_error(ld, pg->line, "auth_hba_file is required when auth_type = hba");
+        return;
+    }
+    if (c->auth_hba_file[0] != '/' && slash != NULL) {
+        size_t dir_len = (size_t)(slash - ld->path) + 1;
+        char *full = malloc(dir_len + strlen(c->auth_hba_file) + 1);
+
+        if (full == NULL) {
+            ld->oom = 1;
+            return;
+        }
+        memcpy(full, ld->path, dir_len);
+        strcpy(full + dir_len, c->auth_hba_file);
+        free(c->auth_hba_file);
+        c->auth_hba_file = full;
+    }
+    x.path = c->auth_hba_file;
+    rc = hba_load(c->auth_hba_file, cfgcheck_on_hba_error, &x, &c->hba);
+    if (rc == -ENOMEM)
+        ld->oom = 1;
+    else if (rc == -EFBIG)
+        cfgload_error(ld, x.key_line, "auth_hba_file \"%s\": larger than %d bytes",
+                      c->auth_hba_file, HBA_MAX_FILE);
+    else if (rc < 0 && rc != -EINVAL)
+        cfgload_error(ld, x.key_line, "auth_hba_file \"%s\": %s", c->auth_hba_file,
+                      strerror(-rc));
 }

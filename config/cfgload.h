@@ -158,4 +158,12 @@ int cfgperm_auth_file(struct loader *ld);
  */
 void cfgperm_config_file(struct loader *ld);
 
+/*
+ * [pgrouter] auth_hba_file: read its rules into cfg->hba (a relative path is taken from
+ * the config file's directory), each problem reported as "hbafile:line: message" in the
+ * order of the auth_hba_file key's line; auth_type = hba requires the file. pg is the
+ * [pgrouter] section.
+ */
+void cfgcheck_hba(struct loader *ld, const struct cfg_section *pg);
+
 #endif

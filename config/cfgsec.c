@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/hba.h"
+
 static const char *const cfgsec_sslmodes[] = {
     [CFG_SSL_DISABLE] = "disable", [CFG_SSL_ALLOW] = "allow", [CFG_SSL_PREFER] = "prefer",
     [CFG_SSL_REQUIRE] = "require", [CFG_SSL_VERIFY_CA] = "verify-ca",
@@ -83,6 +85,7 @@ void cfgsec_free(struct cfg *c)
     cfgsec_free_tls(&c->client_tls);
     cfgsec_free_tls(&c->server_tls);
     free(c->auth_hba_file);
+    hba_free(c->hba);
     free(c->auth_query);
     free(c->auth_user);
     free(c->auth_dbname);

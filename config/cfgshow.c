@@ -93,7 +93,7 @@ static void cfgshow_duration(unsigned ms, char *buf, size_t len)
 
 void cfgshow_value(const struct cfg *c, size_t i, char *buf, size_t len)
 {
-    static const char *const auth[] = { "trust", "md5", "scram-sha-256" };
+    static const char *const auth[] = { "trust", "md5", "scram-sha-256", "hba", "cert" };
     static const char *const modes[] = { "transaction", "session" };
     static const char *const roles[] = { "auto", "primary", "replica" };
     static const char *const fallback[] = { "primary", "error" };

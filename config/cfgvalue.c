@@ -201,8 +201,12 @@ int cfgvalue_parse_auth(const char *v, long long min, long long max, void *field
         *dst = CFG_AUTH_MD5;
     } else if (strcmp(v, "trust") == 0) {
         *dst = CFG_AUTH_TRUST;
+    } else if (strcmp(v, "hba") == 0) {
+        *dst = CFG_AUTH_HBA;
+    } else if (strcmp(v, "cert") == 0) {
+        *dst = CFG_AUTH_CERT;
     } else {
-        snprintf(why, why_len, "\"%s\" is not one of scram-sha-256, md5, trust", v);
+        snprintf(why, why_len, "\"%s\" is not one of scram-sha-256, md5, trust, hba, cert", v);
         return -EINVAL;
     }
     return 0;

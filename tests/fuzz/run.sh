@@ -46,6 +46,7 @@ fuzz_options protocol/frame.c protocol/startup.c protocol/msg.c
 fuzz_classify router/classify.c router/sqllex.c router/funcset.c
 fuzz_cfg config/*.c -linih
 fuzz_userlist config/userlist.c
+fuzz_hba config/hba.c
 fuzz_admin router/adminparse.c
 fuzz_adminarg router/adminarg.c
 fuzz_httpreq router/httpreq.c

@@ -824,7 +824,7 @@ static void test_cfg_reports_bad_values(void **state)
                   "verbose = 3\n"
                   "default_cluster = a.b\n"
                   MIN_CLUSTER,
-                  "@:2: auth_type: \"plain\" is not one of scram-sha-256, md5, trust\n"
+                  "@:2: auth_type: \"plain\" is not one of scram-sha-256, md5, trust, hba, cert\n"
                   "@:3: listen_port: \"70000\" is not a port (1-65535)\n"
                   "@:4: listen_addr: \"not a host\" is not a host name or IP address\n"
                   "@:5: max_client_conn: \"0\" is out of range (at least 1)\n"
@@ -1005,9 +1005,9 @@ static void test_cfg_requires_auth_file_unless_trust(void **state)
 {
     (void)state;
     expect_errors("[pgrouter]\nauth_type = md5\n" MIN_CLUSTER,
-                  "@:1: auth_file is required unless auth_type = trust\n");
+                  "@:1: auth_file is required unless auth_type = trust or cert\n");
     expect_errors("[pgrouter]\nauth_file =\n" MIN_CLUSTER,
-                  "@:1: auth_file is required unless auth_type = trust\n");
+                  "@:1: auth_file is required unless auth_type = trust or cert\n");
 }
 
 static void test_cfg_reports_unreadable_auth_file(void **state)
@@ -1102,7 +1102,7 @@ static void test_cfg_reports_every_error_not_just_the_first(void **state)
                   "replicas = 127.0.0.1:5433\n"
                   "[cluster.main]\n"
                   "[extra]\n",
-                  "@:1: auth_file is required unless auth_type = trust\n"
+                  "@:1: auth_file is required unless auth_type = trust or cert\n"
                   "@:2: listen_port: \"70000\" is not a port (1-65535)\n"
                   "@:3: unknown key \"bogus\" in [pgrouter]\n"
                   "@:4: duplicate key \"listen_port\" (first set on line 2)\n"
