@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "router/authq.h"
 #include "router/borrow.h"
 #include "router/listener.h"
 #include "router/connlog.h"
@@ -109,6 +110,7 @@ int lifecycle_reload(struct worker *w, char **errors)
         return -E2BIG;
     }
     catalog_invalidate(&w->catalog);
+    authq_invalidate(w);
     metrics_reload(w, fresh);
     /* verbose, logfile (reopened: a rotated file is let go) and syslog take effect now */
     rc = log_reload(fresh);

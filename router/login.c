@@ -15,6 +15,8 @@
 #include "config/userlist.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
+#include "router/authq.h"
+#include "router/hbacheck.h"
 #include "router/log.h"
 #include "router/passthru.h"
 #include "router/tls.h"
@@ -65,22 +67,29 @@ static void login_begin_auth(struct session *s)
 {
     const struct cfg *cfg = s->cfg;
     const struct cfg_user *u = NULL;
-    const char *secret = NULL;
-    uint8_t random[AUTH_RANDOM_LEN];
+    const char *secret = "";
     enum auth_method method;
-    enum auth_rc rc;
-    struct msgbuf b;
 
     snprintf(s->tag, sizeof(s->tag), "c%u %s@%s", s->id, s->st->user,
              s->st->database != NULL ? s->st->database : s->st->user);
+    if (hbacheck_method(s, &method) < 0)
+        return;
     if (cfg->have_userlist) {
         u = cfg_find_user(cfg, s->st->user);
         secret = u != NULL ? u->secret : NULL;
-    } else {
-        secret = "";
+        /* not in auth_file: auth_query may know the user (the exchange resumes later) */
+        if (u == NULL && method != AUTH_TRUST && authq_lookup(s, method) == 0)
+            return;
     }
-    method = cfg->auth_type == CFG_AUTH_TRUST ? AUTH_TRUST
-             : cfg->auth_type == CFG_AUTH_MD5 ? AUTH_MD5 : AUTH_SCRAM;
+    login_exchange(s, method, secret);
+}
+
+void login_exchange(struct session *s, enum auth_method method, const char *secret)
+{
+    uint8_t random[AUTH_RANDOM_LEN];
+    enum auth_rc rc;
+    struct msgbuf b;
+
     if (method == AUTH_SCRAM && secret != NULL && secret[0] != '\0' && userlist_is_plain(secret))
         secret = login_scram_secret(s->w, s->st->user, secret);
     if (method == AUTH_TRUST && secret == NULL) {
@@ -229,7 +238,7 @@ static void login_startup_read(struct session *s)
     struct conn *c = &s->client;
     struct frame f;
 
-    while (s->state == SESSION_STARTUP) {
+    while (s->state == SESSION_STARTUP && s->authq == NULL) {
         switch (frame_startup(c->buf + c->parsed, c->recvd - c->parsed, &f)) {
         case FRAME_OK:
             conn_consume(c, f.len);

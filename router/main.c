@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "config/cfg.h"
+#include "router/authq.h"
 #include "router/explain.h"
 #include "router/lifecycle.h"
 #include "router/listener.h"
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&w->maint, NULL);
     restart_close(w);
     lifecycle_close(w);
+    authq_close(w);
     if (!uv_is_closing((uv_handle_t *)&main_sig_hup))
         uv_close((uv_handle_t *)&main_sig_hup, NULL);
     uv_close((uv_handle_t *)&main_sig_term, NULL);

@@ -20,6 +20,7 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/admin.h"
+#include "router/authq.h"
 #include "router/cancel.h"
 #include "router/connlog.h"
 #include "router/log.h"
@@ -82,6 +83,7 @@ static void session_release(struct session *s)
     if (s->counted)
         w->n_clients--;
     conn_free_buf(&s->client);
+    authq_forget(s);
     if (s->auth != NULL) {
         auth_close(s->auth);
         free(s->auth);

@@ -197,6 +197,9 @@ struct session {
     struct backend *refreshing;     /* SESSION_WAIT_STATE: the catalog is read again here */
     struct auth *auth;              /* during authentication only */
     struct passthru *passthru;      /* secret and SCRAM key of the login, for its pools */
+    struct authq_entry *authq;      /* the auth_query lookup its login waits for, or NULL */
+    struct session *authq_next;     /* the next session waiting for that lookup */
+    int authq_method;               /* enum auth_method to run once the lookup answers */
     struct admin_conn *admin;       /* admin console session (admin.c), else NULL */
     const char *app_name;           /* application_name at startup (in startup_pkt), or NULL */
     char tag[64];                   /* "c42 app@appdb" for logs */
@@ -255,6 +258,11 @@ void dispatch_unit(struct session *s, int end_unit);
 extern const struct backend_ops session_backend_ops;
 /* Client input during startup and authentication (login.c). */
 void login_read(struct session *s);
+/*
+ * Run the authentication exchange with method on secret (NULL: unknown user, a mock
+ * exchange that fails). login.c calls it, and authq.c once a lookup answers.
+ */
+void login_exchange(struct session *s, enum auth_method method, const char *secret);
 /* Find the session a CancelRequest names and cancel its running query. */
 void session_cancel(struct session *s);
 

@@ -20,6 +20,7 @@ struct pool;
 struct lifecycle;
 struct restart;
 struct http_server;
+struct authq;
 
 /* worker.draining: why the worker stopped accepting. */
 #define WORKER_DRAIN_SHUTDOWN 1     /* SIGTERM, SHUTDOWN, SIGINT: logins are refused */
@@ -52,6 +53,7 @@ struct worker {
     uv_timer_t maint;           /* once a second: pool_maintain */
     struct http_server *http;   /* the metrics endpoint (metrics.c), NULL when off */
     struct login_secret *secrets;
+    struct authq *authq;        /* auth_query lookups and their cache (authq.c), or NULL */
     int draining;               /* 0, or WORKER_DRAIN_*: no new clients, exit when the last
                                  * one leaves */
     struct pause pause;         /* databases paused by the console (PAUSE, KILL <db>) */
