@@ -1101,6 +1101,8 @@ main() {
     logs_cases
     PASSTHRU_DIR=$ITEST_DIR/passthru PASSTHRU_BIN=$PGROUTER_BIN run_py passthru \
         test_passthru.py 180
+    # auth_hba_file and auth_query: pgrouters of its own (HBA_DIR/hba_*)
+    HBA_DIR=$ITEST_DIR HBA_BIN=$PGROUTER_BIN run_py hba test_hba.py 240
     metrics_cases
     stats_cases
     admincmd_cases
