@@ -24,6 +24,14 @@
 
 #define FRONTEND_BATCH_MAX (1u << 20)   /* an unsynced batch larger than this goes out */
 
+/*
+ * The largest Query or Parse held whole in memory (and so classified): 1 MB. Classifying
+ * that much takes about a millisecond, so no message holds the loop longer; 1 MB is far
+ * above any statement an application writes by hand or an ORM generates, and as much as
+ * the admin console takes. Larger ones stream (frontend_big).
+ */
+#define FRONTEND_WHOLE_MAX (1u << 20)
+
 static void frontend_set_role(struct session *s, int reset);
 
 /* Bytes of a rewritten batch held before its Sync: a largest message and then some. */
@@ -540,6 +548,134 @@ static void frontend_set_role(struct session *s, int reset)
     session_send(s, &b);
 }
 
+/*
+ * ---- Queries and Parses over FRONTEND_WHOLE_MAX: never buffered whole ----
+ * A Query that large goes to the server as its bytes arrive, to the primary (or the
+ * transaction's server), as a write that may change session state: it is not classified
+ * at all, the conservative answer for any prefix. What cannot be handled that way is
+ * refused with 54000 and skipped as it arrives: anything over max_query_size; a Parse
+ * (its text would be kept to prepare it again on other servers); with sharding, a Query
+ * (its tenant cannot be known without reading it all: never guessed); a Query inside an
+ * unsynced extended batch.
+ */
+
+/* The refused or streamed message at parsed is skipped or passed on from here. */
+static void frontend_big_take(struct session *s, const struct frame *f)
+{
+    struct conn *c = &s->client;
+    size_t avail = c->recvd - c->parsed;
+    size_t k = avail < f->len ? avail : f->len;
+
+    c->parsed += k;
+    c->skip = f->len - k;
+    c->want = 0;    /* the buffer must not grow to the message's size */
+}
+
+/* The refused message is skipped whole: a Query is answered now, a Parse at Sync. */
+static void frontend_drop_done(struct session *s)
+{
+    struct session_unit *u = &s->unit;
+
+    conn_discard(&s->client);
+    u->dropping = 0;
+    if (u->drop_query) {
+        u->drop_query = 0;
+        dispatch_unit(s, 1);    /* the refusal: ErrorResponse and ReadyForQuery */
+    }
+}
+
+/* The streamed Query's last byte is here: it follows the rest, or waits for its server. */
+static void frontend_stream_done(struct session *s)
+{
+    struct session_unit *u = &s->unit;
+
+    u->streaming = 0;
+    if (u->target != NULL && u->sent && conn_forward(&s->client, &u->target->srv.conn) < 0)
+        session_fatal(s, "08006", NULL, "cannot write to server %s", u->target->name);
+}
+
+/*
+ * A Query or Parse at parsed whose length f->len is over FRONTEND_WHOLE_MAX or
+ * max_query_size (whole or not yet). Returns 1 when the pump goes on, 0 when it stops.
+ */
+static int frontend_big(struct session *s, const struct frame *f)
+{
+    struct session_unit *u = &s->unit;
+    struct conn *c = &s->client;
+    size_t body = f->len - FRAME_HDR;
+    size_t maxq = s->cfg->max_query_size;
+    struct classify_result cr;
+
+    c->want = 0;
+    if (u->pending) {
+        /* the previous unit is still running: its answer comes first (reading stops) */
+        s->wait = SESSION_WAIT_DRAIN;
+        conn_want_read(c, 0);
+        return 0;
+    }
+    if (!u->open && (s->cfg != s->w->cfg || s->w->life != NULL) &&
+        lifecycle_unit_boundary(s) < 0)
+        return 0;
+    if (u->sent) {
+        session_fatal(s, "54000", "Send a Sync before a statement that large.",
+                      "pgrouter: %s of %zu bytes after part of its batch went to the server",
+                      f->type == 'Q' ? "Query" : "Parse", body);
+        return 0;
+    }
+    if (maxq > 0 && body > maxq)
+        frontend_refuse(u, "54000", "query too large: %zu bytes, max_query_size is %zu",
+                        body, maxq);
+    else if (f->type == 'P')
+        frontend_refuse(u, "54000", "pgrouter: Parse of %zu bytes: statements over %u bytes "
+                        "are not kept for preparing on other servers; send it as a simple "
+                        "Query", body, FRONTEND_WHOLE_MAX);
+    else if (s->cfg->sharding.enabled)
+        frontend_refuse(u, "54000", "pgrouter: statement of %zu bytes is too large to find "
+                        "its tenant in (over %u bytes); split it", body, FRONTEND_WHOLE_MAX);
+    else if (u->open)
+        frontend_refuse(u, "54000", "pgrouter: Query of %zu bytes inside an extended-protocol "
+                        "batch; send a Sync first", body);
+    if (u->err_state != NULL) {
+        u->open = 1;
+        u->dropping = 1;
+        u->drop_query = f->type == 'Q';
+        frontend_big_take(s, f);
+        conn_discard(c);
+        if (c->skip == 0)
+            frontend_drop_done(s);
+        return 1;
+    }
+    memset(&cr, 0, sizeof(cr));
+    cr.write = 1;
+    cr.reason = "statement too large to classify";
+    cr.n_statements = 1;
+    unit_merge(u, &cr);
+    u->force_primary = 1;
+    u->untracked_state = 1;     /* it may SET anything: the server is reset after us */
+    u->open = 1;
+    u->streaming = 1;
+    /* A simple Query drops the unnamed statement (PostgreSQL does, whatever it runs). */
+    free(s->unnamed);
+    s->unnamed = NULL;
+    s->unnamed_len = 0;
+    frontend_big_take(s, f);
+    if (c->skip == 0)
+        u->streaming = 0;
+    dispatch_unit(s, 1);
+    return 1;
+}
+
+/* Is the message f frames (whole or not) one frontend_big takes? */
+static int frontend_is_big(const struct session *s, const struct frame *f)
+{
+    size_t maxq = s->cfg->max_query_size;
+
+    if (!f->have_header || (f->type != 'Q' && f->type != 'P'))
+        return 0;
+    return f->len > FRONTEND_WHOLE_MAX + FRAME_HDR ||
+           (maxq > 0 && f->len - FRAME_HDR > maxq);
+}
+
 /* Frame and route client messages until input runs out or a unit must wait. */
 void frontend_pump(struct session *s)
 {
@@ -552,7 +688,25 @@ void frontend_pump(struct session *s)
         conn_want_read(c, 1);   /* whatever held the client back is over */
     while (s->wait == SESSION_RUN && (s->state == SESSION_IDLE || s->state == SESSION_IN_TX ||
                                       s->state == SESSION_COPY)) {
-        switch (conn_next(c, s->cfg->max_packet_size, frontend_stream_ok, &f)) {
+        enum conn_scan scan;
+
+        f.have_header = 0;
+        scan = conn_next(c, s->cfg->max_packet_size, frontend_stream_ok, &f);
+        if (c->skip == 0 && (u->dropping || u->streaming)) {
+            /* the large message's last bytes came: frame what follows afresh */
+            if (u->dropping)
+                frontend_drop_done(s);
+            else
+                frontend_stream_done(s);
+            continue;
+        }
+        if ((scan == CONN_SCAN_MSG || scan == CONN_SCAN_MORE) && c->skip == 0 &&
+            frontend_is_big(s, &f)) {
+            if (!frontend_big(s, &f))
+                return;
+            continue;
+        }
+        switch (scan) {
         case CONN_SCAN_MSG:
             break;
         case CONN_SCAN_STREAM:
@@ -563,7 +717,11 @@ void frontend_pump(struct session *s)
                 conn_discard(c);
             continue;
         case CONN_SCAN_MORE:
-            if (c->skip > 0 || (u->target != NULL && u->target->in_copy)) {
+            if (c->skip > 0 && u->dropping) {
+                conn_discard(c);
+            } else if (c->skip > 0 && u->streaming && !u->sent) {
+                conn_want_read(c, 0);   /* no server yet: dispatch_unit reads on */
+            } else if (c->skip > 0 || (u->target != NULL && u->target->in_copy)) {
                 if (u->target != NULL)
                     conn_forward(c, &u->target->srv.conn);
                 else

@@ -43,6 +43,7 @@ void unit_reset(struct session_unit *u)
     u->open = u->sent = u->have_cr = u->force_primary = u->pending = 0;
     u->ddl_function = u->pin_server = u->resets = u->rewrite = 0;
     u->untracked_state = u->ddl_volatile = 0;
+    u->streaming = u->dropping = u->drop_query = 0;
     u->ddl_func[0] = '\0';
     memset(&u->session_st, 0, sizeof(u->session_st));
     for (size_t i = 0; i < u->n_recs; i++) {
