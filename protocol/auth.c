@@ -19,9 +19,12 @@ static int auth_is_scram_secret(const char *s)
 
 static enum auth_rc auth_begin_scram(struct auth *a, const char *secret,
                                      const uint8_t *random, const uint8_t *mock_key,
-                                     size_t mock_key_len, struct msgbuf *out)
+                                     size_t mock_key_len, const uint8_t *cb_data,
+                                     size_t cb_len, struct msgbuf *out)
 {
-    static const char mechs[] = "SCRAM-SHA-256\0";   /* list ends with an empty name */
+    /* Lists end with an empty name; on TLS PLUS comes first, as PostgreSQL sends them. */
+    static const char mechs[] = SCRAM_MECH "\0";
+    static const char mechs_plus[] = SCRAM_MECH_PLUS "\0" SCRAM_MECH "\0";
     struct scram_secret sec;
 
     if (secret == NULL) {
@@ -40,17 +43,31 @@ static enum auth_rc auth_begin_scram(struct auth *a, const char *secret,
     }
     scram_init(&a->scram, &sec);
     OPENSSL_cleanse(&sec, sizeof(sec));
+    if (cb_data != NULL && scram_set_channel_binding(&a->scram, cb_data, cb_len) < 0)
+        return AUTH_FAILED;
     /* The server nonce part: 18 random bytes in base64, as PostgreSQL does. */
     if (scram_b64_encode(random + SCRAM_DEFAULT_SALT_LEN, 18, a->nonce, sizeof(a->nonce),
                          NULL) < 0)
         return AUTH_FAILED;
-    msg_auth(out, MSG_AUTH_SASL, mechs, sizeof(mechs));
+    if (cb_data != NULL)
+        msg_auth(out, MSG_AUTH_SASL, mechs_plus, sizeof(mechs_plus));
+    else
+        msg_auth(out, MSG_AUTH_SASL, mechs, sizeof(mechs));
     return AUTH_CONTINUE;
 }
 
 enum auth_rc auth_begin(struct auth *a, enum auth_method method, const char *user,
                         const char *secret, const uint8_t *random, const uint8_t *mock_key,
                         size_t mock_key_len, struct msgbuf *out)
+{
+    return auth_begin_cb(a, method, user, secret, random, mock_key, mock_key_len, NULL, 0,
+                         out);
+}
+
+enum auth_rc auth_begin_cb(struct auth *a, enum auth_method method, const char *user,
+                           const char *secret, const uint8_t *random,
+                           const uint8_t *mock_key, size_t mock_key_len,
+                           const uint8_t *cb_data, size_t cb_len, struct msgbuf *out)
 {
     memset(a, 0, sizeof(*a));
     a->known = secret != NULL;
@@ -71,7 +88,8 @@ enum auth_rc auth_begin(struct auth *a, enum auth_method method, const char *use
         msg_auth(out, MSG_AUTH_MD5, a->salt, 4);
         return AUTH_CONTINUE;
     case AUTH_SCRAM:
-        return auth_begin_scram(a, secret, random, mock_key, mock_key_len, out);
+        return auth_begin_scram(a, secret, random, mock_key, mock_key_len, cb_data, cb_len,
+                                out);
     }
     return AUTH_FAILED;
 }
@@ -104,11 +122,11 @@ static enum auth_rc auth_step_scram(struct auth *a, const uint8_t *body, size_t 
 
         if (startup_sasl_initial(body, n, &mech, &data, &dlen) < 0)
             return AUTH_PROTOCOL;
-        if (strcmp(mech, "SCRAM-SHA-256") != 0)
+        if (scram_select(&a->scram, mech) < 0)
             return AUTH_PROTOCOL;
         rc = scram_client_first(&a->scram, data, dlen, a->nonce, reply, sizeof(reply), &rlen);
         if (rc < 0)
-            return AUTH_PROTOCOL;
+            return rc == -EPERM ? AUTH_FAILED : AUTH_PROTOCOL;
         a->step = 1;
         msg_auth(out, MSG_AUTH_SASL_CONTINUE, reply, rlen);
         return AUTH_CONTINUE;
@@ -133,6 +151,15 @@ enum auth_rc auth_step(struct auth *a, const uint8_t *body, size_t n, struct msg
         return auth_step_scram(a, body, n, out);
     }
     return AUTH_PROTOCOL;
+}
+
+const char *auth_error(const struct auth *a, const char **sqlstate, const char **detail)
+{
+    if (a->method != AUTH_SCRAM || a->scram.err_code == NULL)
+        return NULL;
+    *sqlstate = a->scram.err_code;
+    *detail = a->scram.err_detail;
+    return a->scram.err_msg;
 }
 
 void auth_close(struct auth *a)

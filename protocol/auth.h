@@ -46,6 +46,24 @@ enum auth_rc auth_begin(struct auth *a, enum auth_method method, const char *use
                         const char *secret, const uint8_t *random, const uint8_t *mock_key,
                         size_t mock_key_len, struct msgbuf *out);
 
+/*
+ * auth_begin on a TLS connection: cb_data[0..cb_len) is the tls-server-end-point hash of the
+ * certificate the client was given (conn_tls_endpoint). SCRAM then offers
+ * SCRAM-SHA-256-PLUS before SCRAM-SHA-256 and refuses a client that could bind but says
+ * "y" (a downgrade). cb_data NULL is auth_begin.
+ */
+enum auth_rc auth_begin_cb(struct auth *a, enum auth_method method, const char *user,
+                           const char *secret, const uint8_t *random,
+                           const uint8_t *mock_key, size_t mock_key_len,
+                           const uint8_t *cb_data, size_t cb_len, struct msgbuf *out);
+
+/*
+ * After AUTH_FAILED or AUTH_PROTOCOL: PostgreSQL's message for the failure when it is more
+ * specific than a failed password or a malformed message (SCRAM channel binding, mechanism
+ * choice), with its SQLSTATE and detail (NULL if none); NULL if there is nothing more.
+ */
+const char *auth_error(const struct auth *a, const char **sqlstate, const char **detail);
+
 /* Feed the body of a client 'p' message; may write the next request to out. */
 enum auth_rc auth_step(struct auth *a, const uint8_t *body, size_t n, struct msgbuf *out);
 

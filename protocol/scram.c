@@ -404,24 +404,93 @@ static int cursor_skip_extensions(struct cursor *c)
     return 0;
 }
 
+#define CB_TYPE "tls-server-end-point"
+#define CB_HEADER "p=" CB_TYPE ",,"
+
+/* Record why an exchange was refused, in PostgreSQL's words. */
+static void scram_refuse(struct scram_state *st, const char *code, const char *detail,
+                         const char *fmt, const char *arg)
+{
+    st->err_code = code;
+    st->err_detail = detail;
+    snprintf(st->err_msg, sizeof(st->err_msg), fmt, arg);
+}
+
+#define MALFORMED "malformed SCRAM message"
+#define NEEDS_DATA "The client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not " \
+                   "include channel binding data."
+
 /*
- * gs2-header "n,," or "y,," then client-first-message-bare "n=<user>,r=<nonce>[,ext...]".
- * Sets the gs2 flag, where the bare part starts and the client nonce.
+ * The gs2-cbind-flag at the cursor: "n", "y" or "p=tls-server-end-point", judged as
+ * PostgreSQL does against the mechanism chosen and whether we are on TLS.
  */
-static int parse_client_first(const uint8_t *msg, size_t n, char *flag, size_t *bare_off,
-                              const uint8_t **cnonce, size_t *cnonce_len)
+static int parse_cbind_flag(struct scram_state *st, struct cursor *c, char *flag)
+{
+    const uint8_t *name;
+    size_t name_len;
+    char shown[32];
+
+    *flag = (char)c->p[0];
+    switch (*flag) {
+    case 'n':
+    case 'y':
+        if (st->plus) {
+            scram_refuse(st, "08P01", NEEDS_DATA, MALFORMED, NULL);
+            return -EPROTO;
+        }
+        if (*flag == 'y' && st->cb_len > 0) {
+            scram_refuse(st, "28000", "The client supports SCRAM channel binding but thinks "
+                         "the server does not.  However, this server does support channel "
+                         "binding.", "SCRAM channel binding negotiation error", NULL);
+            return -EPERM;
+        }
+        c->off = 1;
+        return 0;
+    case 'p':
+        if (!st->plus) {
+            scram_refuse(st, "08P01", "The client selected SCRAM-SHA-256 without channel "
+                         "binding, but the SCRAM message includes channel binding data.",
+                         MALFORMED, NULL);
+            return -EPROTO;
+        }
+        if (cursor_attr(c, 'p', &name, &name_len) < 0)
+            return -EPROTO;
+        if (name_len != strlen(CB_TYPE) || memcmp(name, CB_TYPE, name_len) != 0) {
+            size_t i;
+
+            /* Printable and short, as PostgreSQL shows it. */
+            for (i = 0; i < name_len && i < sizeof(shown) - 1; i++)
+                shown[i] = name[i] >= 0x20 && name[i] < 0x7f ? (char)name[i] : '?';
+            shown[i] = '\0';
+            scram_refuse(st, "08P01", NULL, "unsupported SCRAM channel-binding type \"%s\"",
+                         shown);
+            return -EPROTO;
+        }
+        return 0;
+    default:
+        return -EPROTO;
+    }
+}
+
+/*
+ * gs2-header ("n,,", "y,," or "p=tls-server-end-point,,") then client-first-message-bare
+ * "n=<user>,r=<nonce>[,ext...]". Sets the gs2 flag, where the bare part starts and the
+ * client nonce.
+ */
+static int parse_client_first(struct scram_state *st, const uint8_t *msg, size_t n,
+                              char *flag, size_t *bare_off, const uint8_t **cnonce,
+                              size_t *cnonce_len)
 {
     struct cursor c = { msg, n, 0 };
     const uint8_t *user;
     size_t user_len;
+    int rc;
 
     if (n == 0 || memchr(msg, '\0', n) != NULL)
         return -EPROTO;
-    /* 'p' (channel binding required) is refused: there is no TLS to bind to yet. */
-    if (msg[0] != 'n' && msg[0] != 'y')
-        return -EPROTO;
-    *flag = (char)msg[0];
-    c.off = 1;
+    rc = parse_cbind_flag(st, &c, flag);
+    if (rc < 0)
+        return rc;
     /* The second comma right away means an empty authzid; "a=" is not supported. */
     if (cursor_comma(&c) < 0 || cursor_comma(&c) < 0)
         return -EPROTO;
@@ -432,6 +501,29 @@ static int parse_client_first(const uint8_t *msg, size_t n, char *flag, size_t *
     if (cursor_attr(&c, 'r', cnonce, cnonce_len) < 0 || !nonce_valid(*cnonce, *cnonce_len))
         return -EPROTO;
     return cursor_skip_extensions(&c);
+}
+
+int scram_set_channel_binding(struct scram_state *st, const uint8_t *data, size_t len)
+{
+    if (data == NULL || len == 0 || len > SCRAM_MAX_CB_DATA)
+        return -EINVAL;
+    memcpy(st->cb_data, data, len);
+    st->cb_len = len;
+    return 0;
+}
+
+int scram_select(struct scram_state *st, const char *mech)
+{
+    if (strcmp(mech, SCRAM_MECH) == 0)
+        return 0;
+    if (strcmp(mech, SCRAM_MECH_PLUS) == 0 && st->cb_len > 0) {
+        st->plus = 1;
+        return 0;
+    }
+    scram_refuse(st, "08P01", NULL, "client selected an invalid SASL authentication "
+                 "mechanism", NULL);
+    st->step = SCRAM_STEP_DONE;
+    return -EPROTO;
 }
 
 /* Append n bytes to buf[*len..cap), keeping one byte for a NUL; -ENOSPC if they do not fit. */
@@ -464,7 +556,7 @@ int scram_client_first(struct scram_state *st, const uint8_t *msg, size_t n,
         st->secret.iterations < 1)
         return -EINVAL;
 
-    rc = parse_client_first(msg, n, &flag, &bare_off, &cnonce, &cnonce_len);
+    rc = parse_client_first(st, msg, n, &flag, &bare_off, &cnonce, &cnonce_len);
     if (rc == 0 && n - bare_off > SCRAM_MAX_CLIENT_FIRST)
         rc = -EPROTO;
     if (rc < 0) {
@@ -501,26 +593,55 @@ int scram_client_first(struct scram_state *st, const uint8_t *msg, size_t n,
 }
 
 /*
+ * c= of client-final-message: the base64 of the gs2 header, followed by our certificate's
+ * hash when the client bound to it. Compared as base64 text, as PostgreSQL does.
+ */
+static int check_cbind(struct scram_state *st, const char *val, size_t vlen)
+{
+    uint8_t raw[sizeof(CB_HEADER) + SCRAM_MAX_CB_DATA];
+    char want[(sizeof(raw) + 2) / 3 * 4 + 1];
+    size_t rawlen, wantlen;
+
+    if (st->cbind_flag != 'p') {
+        /* "n,," is "biws", "y,," is "eSws"; the flag must be the one sent first. */
+        if (vlen == 4 && memcmp(val, st->cbind_flag == 'n' ? "biws" : "eSws", 4) == 0)
+            return 0;
+        scram_refuse(st, "08P01", NULL, "unexpected SCRAM channel-binding attribute in "
+                     "client-final-message", NULL);
+        return -EPROTO;
+    }
+    rawlen = strlen(CB_HEADER);
+    memcpy(raw, CB_HEADER, rawlen);
+    memcpy(raw + rawlen, st->cb_data, st->cb_len);
+    rawlen += st->cb_len;
+    scram_b64_encode(raw, rawlen, want, sizeof(want), &wantlen);
+    if (vlen != wantlen || memcmp(val, want, vlen) != 0) {
+        scram_refuse(st, "28000", NULL, "SCRAM channel binding check failed", NULL);
+        return -EPERM;
+    }
+    return 0;
+}
+
+/*
  * client-final-message: "c=<b64 gs2 header>,r=<nonce>[,ext...],p=<b64 proof>".
  * Sets the length of client-final-message-without-proof and the decoded proof.
  */
-static int parse_client_final(const struct scram_state *st, const uint8_t *msg, size_t n,
+static int parse_client_final(struct scram_state *st, const uint8_t *msg, size_t n,
                               size_t *without_proof, uint8_t proof[SCRAM_KEY_LEN])
 {
     struct cursor c = { msg, n, 0 };
     const uint8_t *val;
-    uint8_t cb[16];
-    size_t vlen, cblen = 0, comma;
+    size_t vlen, comma;
     char name;
+    int rc;
 
     if (n == 0 || memchr(msg, '\0', n) != NULL)
         return -EPROTO;
-    if (cursor_attr(&c, 'c', &val, &vlen) < 0 ||
-        scram_b64_decode((const char *)val, vlen, cb, sizeof(cb), &cblen) < 0)
+    if (cursor_attr(&c, 'c', &val, &vlen) < 0)
         return -EPROTO;
-    /* Without channel binding data, c= is exactly the gs2 header of client-first. */
-    if (cblen != 3 || cb[0] != (uint8_t)st->cbind_flag || cb[1] != ',' || cb[2] != ',')
-        return -EPROTO;
+    rc = check_cbind(st, (const char *)val, vlen);
+    if (rc < 0)
+        return rc;
     if (cursor_comma(&c) < 0 || cursor_attr(&c, 'r', &val, &vlen) < 0)
         return -EPROTO;
     if (vlen != st->nonce_len || memcmp(val, st->server_first + 2, vlen) != 0)

@@ -22,6 +22,10 @@
 #define SCRAM_SERVER_FIRST_CAP 1024
 /* server-final-message is "v=" + base64 of 32 bytes; add 1 for the NUL. */
 #define SCRAM_SERVER_FINAL_LEN 46
+/* Bound on tls-server-end-point data: a certificate hash, SHA-512 at most. */
+#define SCRAM_MAX_CB_DATA 64
+#define SCRAM_MECH "SCRAM-SHA-256"
+#define SCRAM_MECH_PLUS "SCRAM-SHA-256-PLUS"
 /* Room for a formatted secret, NUL included. */
 #define SCRAM_SECRET_TEXT_CAP 256
 
@@ -43,7 +47,14 @@ enum scram_step {
 struct scram_state {
     enum scram_step step;
     struct scram_secret secret;     /* a copy: the caller's secret may go away */
-    char cbind_flag;                /* 'n' or 'y': the gs2 header was "<flag>,," */
+    char cbind_flag;                /* 'n', 'y' or 'p' (gs2 header "p=tls-server-end-point,,") */
+    int plus;                       /* the client chose SCRAM-SHA-256-PLUS */
+    uint8_t cb_data[SCRAM_MAX_CB_DATA]; /* tls-server-end-point of our certificate */
+    size_t cb_len;                  /* 0: not TLS, so SCRAM-SHA-256-PLUS is not offered */
+    /* Why the last call failed, in PostgreSQL's words, when it says more than "malformed". */
+    const char *err_code;           /* SQLSTATE, NULL if nothing more to say */
+    char err_msg[96];
+    const char *err_detail;         /* NULL if none */
     char client_first_bare[SCRAM_MAX_CLIENT_FIRST];
     size_t client_first_bare_len;
     char server_first[SCRAM_SERVER_FIRST_CAP];
@@ -93,6 +104,21 @@ void scram_secret_mock(const char *user, const uint8_t *mock_key, size_t key_len
 /* Start an exchange against a copy of *secret. */
 void scram_init(struct scram_state *st, const struct scram_secret *secret);
 
+/*
+ * The client connection is TLS and data[0..len) is the tls-server-end-point hash of the
+ * certificate it was given (RFC 5929): SCRAM-SHA-256-PLUS is offered, and a client that
+ * says "y" (it could bind but thinks we cannot) is refused, as that means a downgrade.
+ * Call after scram_init. Returns 0 or -EINVAL (len is 0 or above SCRAM_MAX_CB_DATA).
+ */
+int scram_set_channel_binding(struct scram_state *st, const uint8_t *data, size_t len);
+
+/*
+ * The mechanism the client chose in SASLInitialResponse: SCRAM_MECH, or SCRAM_MECH_PLUS
+ * when channel binding was set. Returns 0, or -EPROTO ("client selected an invalid SASL
+ * authentication mechanism", in st->err_msg) and the step becomes DONE.
+ */
+int scram_select(struct scram_state *st, const char *mech);
+
 /* Wipe the keys and messages held by *st. It can be initialised again afterwards. */
 void scram_close(struct scram_state *st);
 
@@ -101,13 +127,14 @@ void scram_close(struct scram_state *st);
  * and write server-first-message, NUL-terminated, to out[0..outcap); *outlen excludes the
  * NUL. server_nonce is the caller's printable nonce part (NUL-terminated, 1 to
  * SCRAM_MAX_SERVER_NONCE characters from 0x21..0x7e except ','), e.g. random bytes in base64.
- * Accepted gs2 headers are "n,," and "y,," only: channel binding ("p=") is refused because
- * there is no TLS yet, and so is an authorization identity ("a=") or a mandatory extension
- * ("m="), as PostgreSQL does. The user name (n=) must be present but is ignored: the user
- * comes from the startup packet. Once TLS exists and SCRAM-SHA-256-PLUS is offered, "y,,"
- * must be refused there (it would mean a downgrade); that is not done here yet.
+ * gs2 headers, as PostgreSQL judges them: with SCRAM_MECH_PLUS only
+ * "p=tls-server-end-point,,"; with SCRAM_MECH "n,,", and "y,," unless channel binding was
+ * set (then it is refused, 28000). An authorization identity ("a=") or a mandatory
+ * extension ("m=") is refused. The user name (n=) must be present but is ignored: the user
+ * comes from the startup packet. On a refusal st->err_code/err_msg/err_detail say why.
  * Returns 0 (step becomes FINAL), -EPROTO (malformed or unsupported message, or longer
- * than SCRAM_MAX_CLIENT_FIRST; step becomes DONE), -EINVAL (wrong step, bad server_nonce
+ * than SCRAM_MAX_CLIENT_FIRST; step becomes DONE), -EPERM (channel-binding downgrade: 28000;
+ * step becomes DONE), -EINVAL (wrong step, bad server_nonce
  * or a secret with no salt or iterations) or -ENOSPC (out too small; the step stays FIRST
  * and the call can be repeated).
  */
@@ -118,9 +145,11 @@ int scram_client_first(struct scram_state *st, const uint8_t *msg, size_t n,
  * Take client-final-message (n bytes, not NUL-terminated) and check its proof in constant
  * time. On success write server-final-message "v=<ServerSignature>", NUL-terminated, to
  * out[0..outcap) (SCRAM_SERVER_FINAL_LEN + 1 is enough); *outlen excludes the NUL.
- * c= must be the base64 of the gs2 header from client-first, r= the combined nonce, and p=
- * the last attribute. Whatever the result, the step becomes DONE.
- * Returns 0, -EACCES (wrong proof), -EPROTO (malformed: channel binding or nonce mismatch,
+ * c= must be the base64 of the gs2 header from client-first (followed by the channel-binding
+ * data for "p="), r= the combined nonce, and p= the last attribute. Whatever the result, the
+ * step becomes DONE.
+ * Returns 0, -EACCES (wrong proof), -EPERM (channel-binding data differs: 28000, "SCRAM
+ * channel binding check failed"), -EPROTO (malformed: channel binding or nonce mismatch,
  * bad base64, proof not SCRAM_KEY_LEN bytes), -EINVAL (wrong step), -ENOSPC (out too small,
  * after the proof was accepted: treat as failure) or -EIO (OpenSSL failed).
  */

@@ -87,6 +87,8 @@ static void login_begin_auth(struct session *s)
 void login_exchange(struct session *s, enum auth_method method, const char *secret)
 {
     uint8_t random[AUTH_RANDOM_LEN];
+    const uint8_t *cb;
+    size_t cb_len = 0;
     enum auth_rc rc;
     struct msgbuf b;
 
@@ -108,8 +110,10 @@ void login_exchange(struct session *s, enum auth_method method, const char *secr
     }
     session_set_state(s, SESSION_AUTH);
     msgbuf_init(&b);
-    rc = auth_begin(s->auth, method, s->st->user, secret, random, s->w->mock_key,
-                    sizeof(s->w->mock_key), &b);
+    /* On TLS, SCRAM offers channel binding to the certificate the client was given. */
+    cb = conn_tls_on(&s->client) ? conn_tls_endpoint(&s->client, &cb_len) : NULL;
+    rc = auth_begin_cb(s->auth, method, s->st->user, secret, random, s->w->mock_key,
+                       sizeof(s->w->mock_key), cb, cb_len, &b);
     if (session_send(s, &b) < 0)
         return;
     if (rc == AUTH_DONE) {
@@ -260,6 +264,7 @@ static void login_startup_read(struct session *s)
 static void login_auth_read(struct session *s)
 {
     struct conn *c = &s->client;
+    const char *why, *code, *detail;
     struct frame f;
     struct msgbuf b;
     enum auth_rc rc;
@@ -297,11 +302,15 @@ static void login_auth_read(struct session *s)
             greet_login(s);
             return;
         case AUTH_FAILED:
-            session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",
-                          s->st->user);
-            return;
         case AUTH_PROTOCOL:
-            session_fatal(s, "08P01", NULL, "malformed authentication message");
+            why = auth_error(s->auth, &code, &detail);
+            if (why != NULL)
+                session_fatal_detail(s, code, detail, why);
+            else if (rc == AUTH_FAILED)
+                session_fatal(s, "28P01", NULL, "password authentication failed for user "
+                              "\"%s\"", s->st->user);
+            else
+                session_fatal(s, "08P01", NULL, "malformed authentication message");
             return;
         }
     }

@@ -171,7 +171,8 @@ void session_close(struct session *s)
 }
 
 static void session_vsend_error(struct session *s, const char *severity, const char *sqlstate,
-                                const char *hint, const char *fmt, va_list ap)
+                                const char *detail, const char *hint, const char *fmt,
+                                va_list ap)
 {
     struct msgbuf b;
     char text[512];
@@ -182,7 +183,7 @@ static void session_vsend_error(struct session *s, const char *severity, const c
     connlog_pooler_error(s, severity, sqlstate, text);
     stats_error(&s->w->stats, sqlstate, STATS_ERR_OWN);
     msgbuf_init(&b);
-    msg_error(&b, severity, sqlstate, text, NULL, hint);
+    msg_error(&b, severity, sqlstate, text, detail, hint);
     if (!b.oom) {
         data = msgbuf_steal(&b, &n);
         conn_send_owned(&s->client, data, n);
@@ -198,8 +199,28 @@ void session_fatal(struct session *s, const char *sqlstate, const char *hint,
     if (s->state == SESSION_CLOSING)
         return;
     va_start(ap, fmt);
-    session_vsend_error(s, "FATAL", sqlstate, hint, fmt, ap);
+    session_vsend_error(s, "FATAL", sqlstate, NULL, hint, fmt, ap);
     va_end(ap);
+    session_close(s);
+}
+
+/* session_vsend_error's va_list from session_fatal_detail's arguments. */
+static void session_send_detail(struct session *s, const char *sqlstate, const char *detail,
+                                const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    session_vsend_error(s, "FATAL", sqlstate, detail, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void session_fatal_detail(struct session *s, const char *sqlstate, const char *detail,
+                          const char *message)
+{
+    if (s->state == SESSION_CLOSING)
+        return;
+    session_send_detail(s, sqlstate, detail, "%s", message);
     session_close(s);
 }
 
@@ -210,7 +231,7 @@ void session_error(struct session *s, char status, const char *sqlstate, const c
     va_list ap;
 
     va_start(ap, fmt);
-    session_vsend_error(s, "ERROR", sqlstate, hint, fmt, ap);
+    session_vsend_error(s, "ERROR", sqlstate, NULL, hint, fmt, ap);
     va_end(ap);
     msgbuf_init(&b);
     msg_ready(&b, status);

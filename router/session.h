@@ -224,6 +224,9 @@ void session_close_all(struct worker *w);
 /* Send a FATAL ErrorResponse (hint may be NULL), log it, close the session. */
 void session_fatal(struct session *s, const char *sqlstate, const char *hint,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* session_fatal with a DETAIL field (NULL for none) and a fixed message. */
+void session_fatal_detail(struct session *s, const char *sqlstate, const char *detail,
+                          const char *message);
 /* Queue a built buffer on the client (consumes it). 0, or < 0 with the session closing. */
 int session_send(struct session *s, struct msgbuf *b);
 /* Close the session; the client gets a moment to read what is queued. */
