@@ -1103,6 +1103,8 @@ main() {
         test_passthru.py 180
     # auth_hba_file and auth_query: pgrouters of its own (HBA_DIR/hba_*)
     HBA_DIR=$ITEST_DIR HBA_BIN=$PGROUTER_BIN run_py hba test_hba.py 240
+    # SASLprep, channel binding, auth_file modes: pgrouters of its own (SASL_DIR/sasl_*)
+    SASL_DIR=$ITEST_DIR SASL_BIN=$PGROUTER_BIN run_py saslprep test_saslprep.py 180
     metrics_cases
     stats_cases
     admincmd_cases
