@@ -414,6 +414,7 @@ def memory_stays_bounded_while_clients_send_huge_queries():
     def client():
         try:
             with connect(port, []) as s:
+                s.settimeout(600)   # the server takes a while to read that much
                 v = query_raw(s, big_sql(size))
                 if v != str(PRIMARY).encode():
                     errors.append("ran on %r" % v)
@@ -445,10 +446,15 @@ def other_clients_stay_fast_while_a_huge_query_streams():
     done = threading.Event()
     errors = []
 
+    # built before the clock runs: copying 100 MB in Python holds its lock for a while
+    msg = rawpg.msg(b"Q", big_sql(size) + b"\0")
+
     def big():
         try:
             with connect(port, []) as s:
-                query_raw(s, big_sql(size))
+                s.sendall(msg)
+                s.settimeout(120)
+                until_ready(s)
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
         finally:
