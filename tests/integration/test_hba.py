@@ -12,6 +12,9 @@ What the README promises and each case checks:
     scram-sha-256 (the exchange the client is asked for); no matching rule is FATAL 28000
     "no pg_hba.conf entry ..."; an address rule for 10.0.0.0/8 does not let 127.0.0.1 in;
     the admin console goes through the rules too;
+  - with client TLS: hostssl and hostnossl lines follow the connection, and cert admits a
+    client whose verified certificate's CN is the user name (no password), and refuses
+    another CN or no certificate;
   - `pgrouter -t` on a bad HBA file lists every problem as file:line;
   - SIGHUP with a changed HBA file changes who may log in; a bad one refuses the reload
     and the running rules stay;
@@ -21,9 +24,8 @@ What the README promises and each case checks:
     PASSWORD takes effect once auth_query_cache_ttl has passed; a slow lookup (pg_sleep in
     the function) does not hold other clients' queries; 20 concurrent logins of one user
     do one lookup.
-Server logins of auth_query users: this file adds a trust line for its own roles to the
-primary's pg_hba.conf while it runs (and restores the file), because logging in to the
-server with a secret needs SCRAM pass-through.
+The servers keep scram-sha-256 for 127.0.0.1: pgrouter, which has no password of the
+auth_query users, logs in to them by SCRAM pass-through with the looked-up secret.
 
 Prints one `ok - hba: NAME` or `not ok - hba: NAME: reason` line per case and exits 1 if any
 failed.  Arguments, if given, are substrings of case names.
@@ -48,7 +50,8 @@ SUITE = Suite("hba")
 case = SUITE.case
 STARTED = []
 ROLES = {"hba_rej": "rej_pw", "hba_trust": "trust_pw", "hba_md5": "md5_pw",
-         "hba_scram": "scram_pw", "hba_authq": "authq_pw", "hba_a": "a_pw"}
+         "hba_scram": "scram_pw", "hba_authq": "authq_pw", "hba_a": "a_pw",
+         "hba_cert": "cert_pw"}
 # only on the server: auth_query finds them
 QROLES = {"hba_q1": "q1_pw", "hba_qslow": "qslow_pw", "hba_qmany": "qmany_pw"}
 STATE = {}
@@ -295,6 +298,78 @@ def sighup_applies_a_changed_hba_file_and_refuses_a_bad_one():
     logged_in(port, "hba_trust", "", "appdb", 0)
 
 
+
+TLS_RULES = """# test_hba.py, with client TLS
+hostssl    appdb  hba_cert   127.0.0.1/32  cert
+hostnossl  appdb  hba_scram  127.0.0.1/32  reject
+hostssl    appdb  hba_scram  127.0.0.1/32  scram-sha-256
+hostnossl  appdb  hba_md5    127.0.0.1/32  md5
+"""
+
+
+def tls_instance():
+    if "tls" in STATE:
+        return STATE["tls"]
+    ensure_roles()
+    ca = os.path.join(HBA_DIR, "hba_tls", "ca")
+    r = subprocess.run(["bash", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "tlsca.sh"), ca, "hba_cert", "hba_other"],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "tlsca.sh: %s" % r.stderr[-300:])
+    users = "".join('"%s" "%s"\n' % kv for kv in ROLES.items())
+    ini = ("[pgrouter]\nlisten_addr = 127.0.0.1\nlisten_port = %(port)d\nauth_type = hba\n"
+           "auth_file = userlist.txt\nauth_hba_file = hba.conf\nclient_tls_sslmode = prefer\n"
+           "client_tls_cert_file = %(dir)s/ca/server.crt\n"
+           "client_tls_key_file = %(dir)s/ca/server.key\n"
+           "client_tls_ca_file = %(dir)s/ca/ca.crt\n"
+           "\n[cluster.main]\nprimary = 127.0.0.1:%(primary)d\n")
+    STATE["tls"] = start("hba_tls", ini, {"userlist.txt": users, "hba.conf": TLS_RULES})
+    STATE["ca"] = ca
+    return STATE["tls"]
+
+
+def tls_connect(port, user, sslmode, password="", cert=None):
+    """Connect with psycopg; returns None when logged in, else the error text."""
+    extra = ""
+    if cert is not None:
+        extra = " sslcert=%s/%s.crt sslkey=%s/%s.key" % (STATE["ca"], cert, STATE["ca"], cert)
+    try:
+        with psycopg.connect("host=127.0.0.1 port=%d user=%s password=%s dbname=appdb "
+                             "sslmode=%s connect_timeout=10%s"
+                             % (port, user, password or "x", sslmode, extra)) as c:
+            check(c.execute("SELECT current_user").fetchone()[0] == user, "current_user")
+            check(bool(c.pgconn.ssl_in_use) == (sslmode != "disable"), "ssl_in_use")
+        return None
+    except psycopg.OperationalError as e:
+        return str(e)
+
+
+@case
+def hostssl_hostnossl_and_cert_follow_the_connection():
+    _, port, _ = tls_instance()
+    e = tls_connect(port, "hba_scram", "disable", ROLES["hba_scram"])
+    check(e is not None and 'pg_hba.conf rejects connection for host "127.0.0.1", user '
+          '"hba_scram", database "appdb", no encryption' in e, "hba_scram plain: %s" % e)
+    e = tls_connect(port, "hba_scram", "require", ROLES["hba_scram"])
+    check(e is None, "hba_scram over TLS: %s" % e)
+    e = tls_connect(port, "hba_md5", "require", ROLES["hba_md5"])
+    check(e is not None and 'no pg_hba.conf entry for host "127.0.0.1", user "hba_md5", '
+          'database "appdb", SSL encryption' in e, "hba_md5 over TLS: %s" % e)
+    e = tls_connect(port, "hba_md5", "disable", ROLES["hba_md5"])
+    check(e is None, "hba_md5 plain: %s" % e)
+    # cert: the certificate's CN is the user; no password is asked
+    e = tls_connect(port, "hba_cert", "require", cert="hba_cert")
+    check(e is None, "hba_cert with its certificate: %s" % e)
+    e = tls_connect(port, "hba_cert", "require", cert="hba_other")
+    check(e is not None and 'certificate authentication failed for user "hba_cert"' in e,
+          "hba_cert with another CN: %s" % e)
+    e = tls_connect(port, "hba_cert", "require", ROLES["hba_cert"])
+    check(e is not None and "connection requires a valid client certificate" in e,
+          "hba_cert without a certificate: %s" % e)
+    e = tls_connect(port, "hba_cert", "disable", ROLES["hba_cert"])
+    check(e is not None and "no pg_hba.conf entry" in e, "hba_cert plain: %s" % e)
+
+
 # ---- auth_query ----------------------------------------------------------------
 
 LOOKUP_FN = """
@@ -312,21 +387,6 @@ REVOKE ALL ON FUNCTION public.hba_lookup(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.hba_lookup(text) TO hba_authq;
 """
 
-HBA_TRUST_LINE = "host all %s 127.0.0.1/32 trust # test_hba.py\n" % ",".join(QROLES)
-
-
-def server_trusts_query_roles(on):
-    """Add (on) or remove the primary's pg_hba.conf trust line for QROLES."""
-    with direct() as c:
-        path = c.execute("SHOW hba_file").fetchone()[0]
-        with open(path) as f:
-            text = f.read().replace(HBA_TRUST_LINE, "")
-        with open(path, "w") as f:
-            f.write((HBA_TRUST_LINE if on else "") + text)
-        c.execute("SELECT pg_reload_conf()")
-    time.sleep(0.3)     # the postmaster rereads it on SIGHUP
-
-
 def authq_instance():
     if "authq" in STATE:
         return STATE["authq"]
@@ -334,7 +394,6 @@ def authq_instance():
     with direct() as c:
         c.execute(LOOKUP_FN)
         c.execute("TRUNCATE hba_lookups")
-    server_trusts_query_roles(True)
     users = '"hba_authq" "%s"\n"hba_a" "%s"\n' % (ROLES["hba_authq"], ROLES["hba_a"])
     ini = ("[pgrouter]\nlisten_addr = 127.0.0.1\nlisten_port = %(port)d\n"
            "auth_type = scram-sha-256\nauth_file = userlist.txt\nauth_user = hba_authq\n"
@@ -465,8 +524,6 @@ def cleanup():
         if p.poll() is None:
             p.kill()
             p.wait()
-    if "authq" in STATE:
-        server_trusts_query_roles(False)
 
 
 if __name__ == "__main__":
