@@ -22,6 +22,8 @@
 #   BENCH_SECONDS      seconds per pgbench run (default 10)
 #   BENCH_IDLE_CONNS   idle clients for the memory figure (default 10000)
 #   BENCH_QUICK=1      smoke run: 1 round of 3 s, 2000 idle clients (about a minute)
+#   BENCH_SCENARIOS    scenarios to run (default all: "s8 s64 sprep tpcb sconn s8tls
+#                      sconntls"); BENCH_IDLE_CONNS=0 leaves the memory figure out
 #   PGROUTER_BIN       pgrouter binary (default ./pgrouter)
 #   PGBOUNCER_BIN      PgBouncer binary (default /usr/sbin/pgbouncer)
 #
@@ -67,7 +69,8 @@ die() {
     exit 1
 }
 
-for v in ROUNDS DURATION IDLE_CONNS; do
+[[ $IDLE_CONNS =~ ^[0-9]+$ ]] || die "IDLE_CONNS must be a number, not '$IDLE_CONNS'"
+for v in ROUNDS DURATION; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 
@@ -232,6 +235,10 @@ PGPASSWORD=app "$PGBIN/pgbench" -i -s "$SCALE" -q -h 127.0.0.1 -p "$PRIMARY_PORT
 
 # ---- pgrouter ---------------------------------------------------------------
 
+# a certificate for TLS toward clients, for both proxies
+rm -rf "$OUT/ca"
+bash tests/integration/tlsca.sh "$OUT/ca" >/dev/null 2>&1 || die "tests/integration/tlsca.sh failed"
+
 printf '"app" "app"\n' >"$OUT/userlist.txt"
 
 write_pgrouter_ini() {
@@ -246,6 +253,10 @@ max_client_conn = $MAX_CLIENT_CONN
 pool_mode = transaction
 default_pool_size = $POOL_SIZE
 max_prepared_statements = 200
+; TLS for the clients that ask (the *tls scenarios); the others stay plain
+client_tls_sslmode = prefer
+client_tls_cert_file = $OUT/ca/server.crt
+client_tls_key_file = $OUT/ca/server.key
 
 ; the primary alone: every target of the benchmark reaches the same server
 [cluster.main]
@@ -299,6 +310,9 @@ write_pgbouncer_ini() {
         echo "log_connections = 0"
         echo "log_disconnections = 0"
         [ "$PGB_PREPARED" = 0 ] || echo "max_prepared_statements = 200"
+        echo "client_tls_sslmode = allow"
+        echo "client_tls_cert_file = $PGB_DIR/server.crt"
+        echo "client_tls_key_file = $PGB_DIR/server.key"
     } >"$PGB_DIR/pgbouncer.ini"
 }
 
@@ -307,6 +321,8 @@ start_pgbouncer() {
     PGB_DIR=$(mktemp -d /tmp/pgrouter-bench.XXXXXX) || die "mktemp failed"
     chmod 755 "$PGB_DIR"
     printf '"app" "app"\n' >"$PGB_DIR/userlist.txt"
+    # PgBouncer runs as postgres: a copy of the certificate it can read
+    cp "$OUT/ca/server.crt" "$OUT/ca/server.key" "$PGB_DIR/" && chmod 644 "$PGB_DIR"/server.*
     for _attempt in 1 2 3; do
         PGB_PORT=$(free_port)
         write_pgbouncer_ini "$PGB_PORT"
@@ -408,41 +424,52 @@ idle_memory() {
     kill -0 "$pid" 2>/dev/null || die "${LABEL[$t]} died during the idle-clients run"
 }
 
-say "memory: $IDLE_CONNS idle clients (SCRAM logins, 64 in flight)"
-for t in "${TARGETS[@]}"; do
-    [ "$t" = direct ] || idle_memory "$t"
-done
-sleep 2     # let the proxies see the goodbyes
+if [ "$IDLE_CONNS" -gt 0 ]; then
+    say "memory: $IDLE_CONNS idle clients (SCRAM logins, 64 in flight)"
+    for t in "${TARGETS[@]}"; do
+        [ "$t" = direct ] || idle_memory "$t"
+    done
+    sleep 2     # let the proxies see the goodbyes
+fi
 
 # ---- throughput ---------------------------------------------------------------
 
-SCEN_IDS=(s8 s64 sprep tpcb sconn)
+read -r -a SCEN_IDS <<<"${BENCH_SCENARIOS:-s8 s64 sprep tpcb sconn s8tls sconntls}"
 declare -A SCEN_ARGS=(
     [s8]="-S -c 8 -j 2"
     [s64]="-S -c 64 -j 2"
     [sprep]="-S -M prepared -c 8 -j 2"
     [tpcb]="-c 8 -j 2"
     [sconn]="-S -C -c 8 -j 2"
+    [s8tls]="-S -c 8 -j 2"
+    [sconntls]="-S -C -c 8 -j 2"
 )
+# sslmode of each scenario's clients (libpq's PGSSLMODE)
+declare -A SCEN_SSL=([s8tls]=require [sconntls]=require)
 declare -A SCEN_DESC=(
     [s8]="select-only, 8 clients"
     [s64]="select-only, 64 clients"
     [sprep]="select-only, prepared, 8 clients"
     [tpcb]="TPC-B-like, 8 clients"
     [sconn]="select-only, new connection per transaction, 8 clients"
+    [s8tls]="select-only, 8 clients, TLS (sslmode=require)"
+    [sconntls]="select-only, new TLS connection per transaction, 8 clients"
 )
 declare -A TPS MED FAILS
 
 # skipped SCENARIO TARGET: true when that pair is not run
 skipped() {
-    [ "$1" = sprep ] && [ "$2" = pgbouncer ] && [ "$PGB_PREPARED" = 0 ]
+    [ "$1" = sprep ] && [ "$2" = pgbouncer ] && [ "$PGB_PREPARED" = 0 ] && return 0
+    # the cluster's servers do not do TLS: no direct figure over TLS
+    [ -n "${SCEN_SSL[$1]:-}" ] && [ "$2" = direct ]
 }
 
 # bench_one SCENARIO TARGET ROUND: one pgbench run; appends its tps to TPS.
 bench_one() {
     local s=$1 t=$2 r=$3 log=$LOGS/$1-$2-$3.log tps rc
     # shellcheck disable=SC2086 # SCEN_ARGS is a list of words
-    PGPASSWORD=app timeout $((DURATION + 120)) "$PGBIN/pgbench" -n -T "$DURATION" \
+    PGSSLMODE=${SCEN_SSL[$s]:-disable} PGPASSWORD=app timeout $((DURATION + 120)) \
+        "$PGBIN/pgbench" -n -T "$DURATION" \
         ${SCEN_ARGS[$s]} -h 127.0.0.1 -p "${PORT_OF[$t]}" -U app appdb >"$log" 2>&1
     rc=$?
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$log" | head -n 1)
@@ -539,14 +566,16 @@ cell() {
         echo "- \`${SCEN_ARGS[$s]}\`: $(rounded ${TPS[$s,direct]:-}) / $(rounded ${TPS[$s,pgbouncer]:-}) / $(rounded ${TPS[$s,pgrouter]:-})"
     done
     echo
-    echo "| memory | RSS idle (kB) | RSS with idle clients (kB) | idle clients | kB per idle client | time to log them in (s) | client PBKDF2 runs |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-    for t in "${TARGETS[@]}"; do
-        [ "$t" != direct ] || continue
-        echo "| ${LABEL[$t]} | ${RSS_BEFORE[$t]:-?} | ${RSS_AFTER[$t]:-?} | ${IDLE_OK[$t]:-0} of $IDLE_CONNS | ${RSS_PER[$t]:-?} | ${IDLE_SECS[$t]:-?} | ${IDLE_PBKDF2[$t]:-?} |"
-    done
-    echo
-    echo "RSS is VmRSS from /proc/PID/status; kB per idle client = (RSS with clients - RSS idle) / clients. The clients (tests/bench/idleconns.c) log in with SCRAM-SHA-256, 64 at a time, and stay idle after ReadyForQuery. \"client PBKDF2 runs\" counts the different salts the client was given: 1 means the proxy keeps one salt per user; one per login means the proxy, and the client, run PBKDF2 for every login."
+    if [ "$IDLE_CONNS" -gt 0 ]; then
+        echo "| memory | RSS idle (kB) | RSS with idle clients (kB) | idle clients | kB per idle client | time to log them in (s) | client PBKDF2 runs |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        for t in "${TARGETS[@]}"; do
+            [ "$t" != direct ] || continue
+            echo "| ${LABEL[$t]} | ${RSS_BEFORE[$t]:-?} | ${RSS_AFTER[$t]:-?} | ${IDLE_OK[$t]:-0} of $IDLE_CONNS | ${RSS_PER[$t]:-?} | ${IDLE_SECS[$t]:-?} | ${IDLE_PBKDF2[$t]:-?} |"
+        done
+        echo
+        echo "RSS is VmRSS from /proc/PID/status; kB per idle client = (RSS with clients - RSS idle) / clients. The clients (tests/bench/idleconns.c) log in with SCRAM-SHA-256, 64 at a time, and stay idle after ReadyForQuery. \"client PBKDF2 runs\" counts the different salts the client was given: 1 means the proxy keeps one salt per user; one per login means the proxy, and the client, run PBKDF2 for every login."
+    fi
     echo
     echo "pgrouter.log: $PGR_ERRORS ERROR/WARNING line(s) (build/bench/pgrouter.log)"
     echo

@@ -90,11 +90,13 @@ def psycopg_worker(idx, args, deadline, res, lock):
         phase = "connect"
         try:
             if conn is None or conn.closed:
+                # half of the clients over TLS (soak.sh turns it on toward clients)
                 conn = psycopg.connect(host="127.0.0.1", port=args.port, user=args.user,
                                        password=args.password, dbname="appdb",
                                        connect_timeout=10,
                                        autocommit=True, prepare_threshold=0,
-                                       application_name="soak-psycopg")
+                                       application_name="soak-psycopg",
+                                       sslmode="require" if idx % 2 else "disable")
             phase = "read"
             aid = random.randint(1, ACCOUNTS)
             r = conn.execute("SELECT aid, abalance FROM pgbench_accounts WHERE aid = %s",

@@ -13,7 +13,9 @@
 #   entry is only its SCRAM secret (pass-through logins to every node), a slow
 #   client reading 8 MB at 512 kB/s, and an admin console client running SHOW POOLS,
 #   SHOW STATS and SHOW NODES every second;
-#   a Prometheus scrape of /metrics every 5 s, each checked by promtool;
+#   a Prometheus scrape of /metrics every 5 s, each checked by promtool; TLS toward
+#   clients is on (client_tls_sslmode = prefer): -M extended, -C (a handshake per
+#   transaction) and half of the psycopg clients use sslmode=require, the rest plain;
 # and, in cycles of 45 s (one more while 40 s remain): kill -9 of replica1 (its
 # postmaster and every backend) and its restart, SIGSTOP of replica2 for 3 s, the
 # slow client, a restart of the primary (-m fast, then -m immediate in the next
@@ -229,10 +231,12 @@ stamp() {
 # pgbench_job NAME ARGS...: pgbench through pgrouter; NAME.out gets its report,
 # NAME.err its messages stamped with their time, NAME.rc its exit status.
 pgbench_job() {
-    local name=$1 rc
+    local name=$1 rc sslmode=disable
     shift
+    # TLS for some: extended-protocol reads, and a TLS handshake per transaction (-C)
+    case $name in select_extended | select_reconnect) sslmode=require ;; esac
     {
-        PGPASSWORD=app timeout $((SOAK_SECS + 120)) "$PGBIN/pgbench" -h 127.0.0.1 \
+        PGSSLMODE=$sslmode PGPASSWORD=app timeout $((SOAK_SECS + 120)) "$PGBIN/pgbench" -h 127.0.0.1 \
             -p "$PGR_PORT" -U app -n "$@" appdb 2>&1 >"$LOG/$name.out" | stamp >"$LOG/$name.err"
         rc=${PIPESTATUS[0]}
         echo "$rc" >"$LOG/$name.rc"
@@ -408,6 +412,9 @@ stats_listen_port = $STATS_PORT
 max_client_conn = 200
 pool_mode = transaction
 default_pool_size = $POOL_SIZE
+client_tls_sslmode = prefer
+client_tls_cert_file = $SOAK_DIR/ca/server.crt
+client_tls_key_file = $SOAK_DIR/ca/server.key
 query_wait_timeout = 30
 server_connect_timeout = 10
 server_idle_timeout = 600
@@ -434,6 +441,8 @@ EOF
     # soakpt: only the secret the server stores, as an operator copies it (pass-through)
     printf '"app" "app"\n"soakadmin" "soakadmin"\n"soakpt" "%s"\n' "$(DIRECT "$PRIMARY_PORT" \
         "SELECT rolpassword FROM pg_authid WHERE rolname = 'soakpt'")" >"$SOAK_DIR/userlist.txt"
+    [ -s "$SOAK_DIR/ca/server.crt" ] || bash "$HERE/tlsca.sh" "$SOAK_DIR/ca" >/dev/null ||
+        die "tlsca.sh failed"
 }
 
 start_pgrouter() {
