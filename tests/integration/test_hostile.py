@@ -399,7 +399,7 @@ def rss_kb(pid):
 @case
 def memory_stays_bounded_while_clients_send_huge_queries():
     port, pid = unsharded()
-    size = int(os.environ.get("HOSTILE_BIG_MB", "48")) * MB
+    size = int(os.environ.get("HOSTILE_BIG_MB", "16")) * MB
     nclients = 4
     base = rss_kb(pid)
     peak = [base]
