@@ -499,7 +499,7 @@ def cmd_report(args):
         fails.append("tpcb: no TPC-B transaction committed")
 
     # --- psycopg and node-postgres
-    for name in ("psycopg", "psycopg_passthru", "node"):
+    for name in ("psycopg", "psycopg_passthru", "psycopg_authq", "node"):
         path = os.path.join(d, name + ".json")
         try:
             r = json.load(open(path))

@@ -10,7 +10,8 @@
 #   rounds of 5 s so that a client aborted by a primary restart is replaced), 10
 #   psycopg 3 and 10 node-postgres clients (named prepared statements, transactions
 #   on a counter row each, checked), 4 more psycopg clients as soakpt, whose auth_file
-#   entry is only its SCRAM secret (pass-through logins to every node), a slow
+#   entry is only its SCRAM secret (pass-through logins to every node), 4 as soakaq,
+#   who is not in auth_file (auth_query finds its secret, cached 5 s), a slow
 #   client reading 8 MB at 512 kB/s, and an admin console client running SHOW POOLS,
 #   SHOW STATS and SHOW NODES every second;
 #   a Prometheus scrape of /metrics every 5 s, each checked by promtool; TLS toward
@@ -407,6 +408,9 @@ listen_addr = 127.0.0.1
 listen_port = $PGR_PORT
 auth_type = scram-sha-256
 auth_file = $SOAK_DIR/userlist.txt
+auth_user = soakauth
+auth_query = SELECT usename, passwd FROM public.soak_lookup(\$1)
+auth_query_cache_ttl = 5s
 admin_users = soakadmin
 stats_listen_port = $STATS_PORT
 max_client_conn = 200
@@ -439,7 +443,9 @@ primary = 127.0.0.1:$PRIMARY_PORT
 replicas = 127.0.0.1:$REPLICA1_PORT, 127.0.0.1:$REPLICA2_PORT
 EOF
     # soakpt: only the secret the server stores, as an operator copies it (pass-through)
-    printf '"app" "app"\n"soakadmin" "soakadmin"\n"soakpt" "%s"\n' "$(DIRECT "$PRIMARY_PORT" \
+    # soakaq is not listed: auth_query (as soakauth) finds its secret on the primary
+    printf '"app" "app"\n"soakadmin" "soakadmin"\n"soakauth" "soakauth"\n"soakpt" "%s"\n' \
+        "$(DIRECT "$PRIMARY_PORT" \
         "SELECT rolpassword FROM pg_authid WHERE rolname = 'soakpt'")" >"$SOAK_DIR/userlist.txt"
     [ -s "$SOAK_DIR/ca/server.crt" ] || bash "$HERE/tlsca.sh" "$SOAK_DIR/ca" >/dev/null ||
         die "tlsca.sh failed"
@@ -584,8 +590,18 @@ main() {
         GRANT SELECT ON pgbench_accounts TO soakpt; GRANT SELECT, UPDATE ON soak_counter TO soakpt;
         INSERT INTO soak_counter (id) SELECT g FROM generate_series(3000, 3003) g" \
         >>"$LOG/setup.log" 2>&1 || die "creating soakpt failed: $(cat "$LOG/setup.log")"
+    DIRECT "$PRIMARY_PORT" "CREATE ROLE soakaq LOGIN PASSWORD 'soakaq';
+        CREATE ROLE soakauth LOGIN PASSWORD 'soakauth';
+        GRANT SELECT ON pgbench_accounts TO soakaq; GRANT SELECT, UPDATE ON soak_counter TO soakaq;
+        CREATE FUNCTION public.soak_lookup(u text, OUT usename name, OUT passwd text)
+            RETURNS SETOF record LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+            AS 'SELECT usename, passwd FROM pg_shadow WHERE usename = u';
+        REVOKE ALL ON FUNCTION public.soak_lookup(text) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION public.soak_lookup(text) TO soakauth;
+        INSERT INTO soak_counter (id) SELECT g FROM generate_series(3100, 3103) g" \
+        >>"$LOG/setup.log" 2>&1 || die "creating soakaq failed: $(cat "$LOG/setup.log")"
     for j in REPLICA1_PORT REPLICA2_PORT; do
-        wait_sql "${!j}" 'SELECT count(*) FROM soak_counter' 204 30 >/dev/null ||
+        wait_sql "${!j}" 'SELECT count(*) FROM soak_counter' 208 30 >/dev/null ||
             die "the replica on ${!j} did not replay the set-up"
     done
 
@@ -607,6 +623,9 @@ main() {
     start_job "$PY" "$HERE/soak.py" psycopg --port "$PGR_PORT" --primary-port "$PRIMARY_PORT" \
         --user soakpt --password soakpt --row-base 3000 --clients 4 --secs "$SOAK_SECS" \
         --out "$LOG/psycopg_passthru.json" >"$LOG/psycopg_passthru.log" 2>&1
+    start_job "$PY" "$HERE/soak.py" psycopg --port "$PGR_PORT" --primary-port "$PRIMARY_PORT" \
+        --user soakaq --password soakaq --row-base 3100 --clients 4 --secs "$SOAK_SECS" \
+        --out "$LOG/psycopg_authq.json" >"$LOG/psycopg_authq.log" 2>&1
     start_job env PGR_PORT="$PGR_PORT" PRIMARY_PORT="$PRIMARY_PORT" CLIENTS=10 \
         SECS="$SOAK_SECS" OUT="$LOG/node.json" timeout $((SOAK_SECS + 120)) \
         node "$HERE/node/soak.js" >"$LOG/node.log" 2>&1
