@@ -88,16 +88,22 @@ def start(name, users, extra=""):
     raise AssertionError("pgrouter %s: no free port in 3 tries" % name)
 
 
+def drop_role(c):
+    """Drop ROLE and whatever a run that was interrupted left it owning."""
+    if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone():
+        c.execute("DROP OWNED BY %s" % ROLE)
+        c.execute("DROP ROLE %s" % ROLE)
+
+
 def setup():
     if "secret" in STATE:
         return
     with direct() as c:
         c.execute("SET password_encryption = 'scram-sha-256'")
-        c.execute("DROP ROLE IF EXISTS %s" % ROLE)
+        drop_role(c)
         # The server SASLpreps the password it is given when it builds the secret.
         c.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(ROLE),
                                                                      sql.Literal(TYPED)))
-        c.execute("GRANT CONNECT ON DATABASE postgres TO %s" % ROLE)
         STATE["secret"] = c.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
                                     (ROLE,)).fetchone()[0]
     check(STATE["secret"].startswith("SCRAM-SHA-256$"), "no SCRAM secret on the server")
@@ -263,7 +269,7 @@ def cleanup():
             except subprocess.TimeoutExpired:
                 p.kill()
     with direct() as c:
-        c.execute("DROP ROLE IF EXISTS %s" % ROLE)
+        drop_role(c)
 
 
 if __name__ == "__main__":
