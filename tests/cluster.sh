@@ -23,9 +23,15 @@
 # user; as any other user it runs as that user.
 #
 # Roles (passwords equal the names): postgres (superuser), replicator
-# (replication, pg_monitor), app (owns database appdb), other.
+# (replication, pg_monitor), app (owns database appdb), other, tlsonly (only
+# over TLS: hostssl, hostnossl reject) and tlscert (only over TLS with a client
+# certificate whose CN is tlscert: HBA "cert").
 # Host connections use scram-sha-256 (md5 for the role passthru_md5, which
 # test_passthru.py creates); the Unix socket trusts everyone.
+# Every server has TLS on (ssl = on) with a certificate for localhost and
+# 127.0.0.1 from a throw-away CA (tests/integration/tlsca.sh) made in
+# $CLUSTER_DATA/tls: CLUSTER_TLS_DIR, CLUSTER_CA_FILE (the CA, for
+# sslrootcert), and the client certificate tlscert.crt/tlscert.key there.
 #
 # Environment: PGBIN (default /usr/lib/postgresql/15/bin),
 # CLUSTER_KEEP_ON_FAILURE=1 keeps the data of a failed `up` for inspection.
@@ -173,6 +179,11 @@ write_env() {
         echo "APP_DB=appdb"
         echo "OTHER_USER=other"
         echo "OTHER_PASSWORD=other"
+        echo "TLSONLY_USER=tlsonly"
+        echo "TLSONLY_PASSWORD=tlsonly"
+        echo "TLSCERT_USER=tlscert"
+        printf 'CLUSTER_TLS_DIR=%q\n' "$CLUSTER_DATA/tls"
+        printf 'CLUSTER_CA_FILE=%q\n' "$CLUSTER_DATA/tls/ca.crt"
         for n in "${NODES[@]}"; do
             up=$(env_var_prefix "$n")
             printf '%s_PORT=%q\n' "$up" "$(node_port "$n")"
@@ -224,7 +235,31 @@ full_page_writes = off
 log_line_prefix = '%m [%p] %q%u@%d '
 log_connections = on
 log_disconnections = on
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+ssl_ca_file = 'root.crt'
 EOF
+}
+
+# make_tls: the CA, the servers' certificate and the client certificate of
+# tlscert, once per cluster (the servers copy theirs into their data dirs).
+make_tls() {
+    bash "$(dirname "${BASH_SOURCE[0]}")/integration/tlsca.sh" "$CLUSTER_DATA/tls" tlscert \
+        >/dev/null || die "tlsca.sh failed"
+    chmod 755 "$CLUSTER_DATA/tls"
+}
+
+# install_tls NODE: the server certificate, its key (the postgres user's,
+# mode 600, or the server refuses it) and the CA for client certificates.
+install_tls() {
+    local data
+    data=$(node_data "$1")
+    cp "$CLUSTER_DATA/tls/server.crt" "$data/server.crt"
+    cp "$CLUSTER_DATA/tls/server.key" "$data/server.key"
+    cp "$CLUSTER_DATA/tls/ca.crt" "$data/root.crt"
+    chmod 600 "$data/server.key"
+    [ "$(id -u)" -ne 0 ] || chown postgres: "$data/server.crt" "$data/server.key" "$data/root.crt"
 }
 
 write_hba() {
@@ -234,6 +269,10 @@ write_hba() {
 local   all          all                  trust
 local   replication  all                  trust
 host    all          passthru_md5  127.0.0.1/32   md5
+hostnossl all        tlsonly 127.0.0.1/32 reject
+hostssl all          tlsonly 127.0.0.1/32 scram-sha-256
+hostnossl all        tlscert 127.0.0.1/32 reject
+hostssl all          tlscert 127.0.0.1/32 cert
 host    all          all   127.0.0.1/32   scram-sha-256
 host    replication  all   127.0.0.1/32   scram-sha-256
 EOF
@@ -295,12 +334,15 @@ init_primary() {
     rm -f "$dir/pwfile"
     base_conf "$port" "$node" >>"$(node_data "$node")/postgresql.conf"
     write_hba "$node"
+    install_tls "$node"
     start_node "$node"
     sql "$node" "
         CREATE ROLE replicator LOGIN REPLICATION PASSWORD 'replicator';
         GRANT pg_monitor TO replicator;
         CREATE ROLE app LOGIN PASSWORD 'app';
-        CREATE ROLE other LOGIN PASSWORD 'other';" >/dev/null
+        CREATE ROLE other LOGIN PASSWORD 'other';
+        CREATE ROLE tlsonly LOGIN PASSWORD 'tlsonly';
+        CREATE ROLE tlscert LOGIN;" >/dev/null
     # CREATE DATABASE refuses to run inside the implicit transaction of -c
     sql "$node" "CREATE DATABASE appdb OWNER app" >/dev/null
 }
@@ -425,6 +467,7 @@ cmd_up() {
     done
     # written now so that `down` can clean up whatever a failed `up` leaves
     write_env
+    make_tls
 
     trap 'up_failed' EXIT
     trap 'exit 130' INT TERM
