@@ -435,6 +435,20 @@ static void cfg_check_pool(struct loader *ld, const struct cfg_section *pg)
                       "default_pool_size (%d)", c->min_pool_size, c->default_pool_size);
 }
 
+static void cfg_check_server_tls(struct loader *ld, const struct cfg_section *pg)
+{
+    const char *key;
+    char why[400];
+    int line;
+
+    if (cfgsec_check_server_tls(ld->cfg, &key, why, sizeof(why)) == 0)
+        return;
+    line = pg->key_line[cfg_key_find(SECT_PGROUTER, key)];
+    if (line > 0 && cfgload_has_error_at(ld, line))
+        return;     /* its value was refused already */
+    cfgload_error(ld, line > 0 ? line : pg->line, "%s: %s", key, why);
+}
+
 static void cfg_check(struct loader *ld)
 {
     struct cfg *c = ld->cfg;
@@ -479,6 +493,7 @@ static void cfg_check(struct loader *ld)
         cfg_check_auth(ld, pg);
         cfgcheck_hba(ld, pg);
         cfg_check_pool(ld, pg);
+        cfg_check_server_tls(ld, pg);
     }
     cfgperm_config_file(ld);
     cfgcheck_breaker(ld);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "config/hba.h"
 
@@ -44,6 +45,113 @@ const char *cfgsec_sslmode_name(int mode)
     if (mode < 0 || (size_t)mode >= CFGSEC_N_MODES)
         return "?";
     return cfgsec_sslmodes[mode];
+}
+
+static const struct {
+    const char *name;
+    unsigned mask;
+} cfgsec_protocols[] = {
+    { "tlsv1.0", CFGSEC_TLS_V1_0 }, { "tlsv1.1", CFGSEC_TLS_V1_1 },
+    { "tlsv1.2", CFGSEC_TLS_V1_2 }, { "tlsv1.3", CFGSEC_TLS_V1_3 },
+    { "all", 0xfu }, { "legacy", 0xfu },
+    { "secure", CFGSEC_TLS_V1_2 | CFGSEC_TLS_V1_3 },
+    { "default", CFGSEC_TLS_V1_2 | CFGSEC_TLS_V1_3 },
+};
+
+int cfgsec_parse_protocols(const char *v, unsigned *mask, char *why, size_t why_len)
+{
+    static const char seps[] = ", :\t";
+    unsigned m = 0;
+
+    for (const char *p = v + strspn(v, seps); *p != '\0'; p += strspn(p, seps)) {
+        size_t len = strcspn(p, seps), i;
+
+        for (i = 0; i < sizeof(cfgsec_protocols) / sizeof(cfgsec_protocols[0]); i++)
+            if (strlen(cfgsec_protocols[i].name) == len &&
+                strncasecmp(p, cfgsec_protocols[i].name, len) == 0)
+                break;
+        if (i == sizeof(cfgsec_protocols) / sizeof(cfgsec_protocols[0])) {
+            snprintf(why, why_len, "\"%.*s\" is not a TLS protocol (tlsv1.0, tlsv1.1, "
+                     "tlsv1.2, tlsv1.3, all, secure or legacy)", (int)(len > 64 ? 64 : len), p);
+            return -EINVAL;
+        }
+        m |= cfgsec_protocols[i].mask;
+        p += len;
+    }
+    if (m == 0) {
+        snprintf(why, why_len, "no TLS protocol given");
+        return -EINVAL;
+    }
+    *mask = m;
+    return 0;
+}
+
+/* A file pgrouter (libpq, for it) must be able to read; a key must be private too. */
+static int cfgsec_check_file(const char *path, int is_key, char *why, size_t why_len)
+{
+    struct stat st;
+    FILE *f;
+
+    if (stat(path, &st) < 0 || (f = fopen(path, "r")) == NULL) {
+        snprintf(why, why_len, "cannot read \"%s\": %s", path, strerror(errno));
+        return -EINVAL;
+    }
+    fclose(f);
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, why_len, "\"%s\" is not a regular file", path);
+        return -EINVAL;
+    }
+    /* libpq's own rule, so the first connection does not find out instead. */
+    if (is_key && (st.st_uid == 0 ? (st.st_mode & 0137) != 0 : (st.st_mode & 0077) != 0)) {
+        snprintf(why, why_len, "\"%s\" is readable by group or others (mode %04o): libpq "
+                 "refuses such a key; chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cfgsec_check_server_tls(const struct cfg *c, const char **key, char *why, size_t why_len)
+{
+    const struct cfg_tls *t = &c->server_tls;
+    unsigned mask = 0, lo, hi;
+
+    *key = "server_tls_protocols";
+    if (cfgsec_parse_protocols(t->protocols != NULL ? t->protocols : "secure", &mask, why,
+                               why_len) < 0)
+        return -EINVAL;
+    /* lo and hi: the lowest and highest version in the set; all between must be in it. */
+    lo = mask & (~mask + 1);
+    for (hi = lo; (mask & ~((hi << 1) - 1)) != 0; hi <<= 1)
+        ;
+    if (mask != (hi << 1) - lo) {
+        snprintf(why, why_len, "\"%s\" leaves a gap between versions: toward servers libpq "
+                 "takes one range (a minimum and a maximum version)", t->protocols);
+        return -EINVAL;
+    }
+    if ((t->cert_file == NULL) != (t->key_file == NULL)) {
+        *key = t->cert_file == NULL ? "server_tls_key_file" : "server_tls_cert_file";
+        snprintf(why, why_len, "server_tls_cert_file and server_tls_key_file go together "
+                 "(the client certificate toward the servers and its key)");
+        return -EINVAL;
+    }
+    if (t->sslmode == CFG_SSL_DISABLE)
+        return 0;
+    if (t->ca_file == NULL && t->sslmode >= CFG_SSL_VERIFY_CA) {
+        *key = "server_tls_sslmode";
+        snprintf(why, why_len, "%s needs server_tls_ca_file (the CA that signed the servers' "
+                 "certificates)", cfgsec_sslmode_name(t->sslmode));
+        return -EINVAL;
+    }
+    *key = "server_tls_ca_file";
+    if (t->ca_file != NULL && cfgsec_check_file(t->ca_file, 0, why, why_len) < 0)
+        return -EINVAL;
+    *key = "server_tls_cert_file";
+    if (t->cert_file != NULL && cfgsec_check_file(t->cert_file, 0, why, why_len) < 0)
+        return -EINVAL;
+    *key = "server_tls_key_file";
+    if (t->key_file != NULL && cfgsec_check_file(t->key_file, 1, why, why_len) < 0)
+        return -EINVAL;
+    return 0;
 }
 
 void cfgsec_set_defaults(struct cfg *c)

@@ -447,7 +447,8 @@ static void adminshow_server_row(struct admin_reply *r, struct worker *w,
     else
         admin_cell_text(r, NULL);
     admin_cell_int(r, (long long)be->srv.be_pid);
-    admin_cell_text(r, "");
+    /* PgBouncer's tls column: protocol/cipher, empty when the server link is plaintext. */
+    admin_cell_text(r, server_tls(&be->srv) != NULL ? server_tls(&be->srv) : "");
     admin_cell_text(r, owner != NULL && owner->app_name != NULL ? owner->app_name : "");
     admin_cell_int(r, (long long)be->stmts.n);
     admin_cell_text(r, NULL);

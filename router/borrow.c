@@ -7,6 +7,7 @@
 #include "router/borrow.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "config/userlist.h"
 #include "router/session.h"
@@ -143,7 +144,10 @@ static void borrow_pool_done(struct pool_waiter *wt, struct backend *be, const c
     }
     if (s->state == SESSION_CONNECT) {
         if (wt->node_down)
-            session_fatal(s, code, "Check that the server is running and accepts TCP "
+            session_fatal(s, code, strcmp(code, "08001") == 0 ? "Check the server's TLS "
+                          "setup (ssl, its certificate) against server_tls_sslmode and "
+                          "server_tls_ca_file; pgrouter tries again for the next client." :
+                          "Check that the server is running and accepts TCP "
                           "connections; pgrouter tries again for the next client.",
                           "pgrouter: cannot connect to primary %s of cluster \"%s\": %s",
                           node->name, s->cluster->name, err);

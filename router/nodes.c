@@ -12,6 +12,7 @@
 
 #include "config/userlist.h"
 #include "router/log.h"
+#include "router/srvtls.h"
 
 static void nodes_breaker_params(const struct cfg *cfg, struct breaker_params *p)
 {
@@ -163,16 +164,36 @@ static void nodes_health_done(struct health_node *h, const struct health_result 
     }
 }
 
+static void nodes_health_dropped(struct health_node *h)
+{
+    free(h);
+}
+
+/* Does the running check h connect with exactly these keys and timings? */
+static int nodes_health_same(const struct health_node *h, const char *const *keys,
+                             const char *const *vals, size_t k, const struct cfg *cfg)
+{
+    if (h->n_params != k || h->interval_ms != cfg->health.interval_ms ||
+        h->timeout_ms != cfg->health.timeout_ms)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        if (strcmp(h->keys[i], keys[i]) != 0 || strcmp(h->vals[i], vals[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/*
+ * Start n's health check, or restart it when a reload changed how it connects (its user,
+ * password, database, timings or the server_tls_* keys): its connection is kept between
+ * checks, so only a new one picks the change up.
+ */
 static void nodes_start_health(struct nodes *ns, struct node *n)
 {
     const struct cfg *cfg = ns->cfg;
-    const char *keys[6], *vals[6];
+    const char *keys[6 + SRVTLS_MAX_PARAMS], *vals[6 + SRVTLS_MAX_PARAMS];
     size_t k = 0;
 
-    if (cfg->health.interval_ms == 0 || cfg->health.user == NULL || n->hc != NULL)
-        return;
-    n->hc = calloc(1, sizeof(*n->hc));
-    if (n->hc == NULL)
+    if (cfg->health.interval_ms == 0 || cfg->health.user == NULL)
         return;
     keys[k] = "user";
     vals[k++] = cfg->health.user;
@@ -191,8 +212,20 @@ static void nodes_start_health(struct nodes *ns, struct node *n)
     }
     keys[k] = "application_name";
     vals[k++] = "pgrouter health check";
+    /* The checks see the node as the pools do: a TLS failure shows there too. */
+    k = srvtls_params(cfg, keys, vals, k);
     keys[k] = NULL;
     vals[k] = NULL;
+    if (n->hc != NULL) {
+        if (nodes_health_same(n->hc, keys, vals, k, cfg))
+            return;
+        log_info("node %s: health check restarts with the reloaded settings", n->name);
+        health_stop(n->hc, nodes_health_dropped);
+        n->hc = NULL;
+    }
+    n->hc = calloc(1, sizeof(*n->hc));
+    if (n->hc == NULL)
+        return;
     if (health_start(n->hc, ns->loop, n->host, n->port, keys, vals, cfg->health.interval_ms,
                      cfg->health.timeout_ms, nodes_health_done, ns) < 0) {
         free(n->hc);
@@ -233,11 +266,6 @@ static int nodes_add(struct nodes *ns, const struct cfg_node *cn, const struct c
                                ns->cfg->breaker.half_open_probes : 1;
     nodes_start_health(ns, n);
     return id;
-}
-
-static void nodes_health_dropped(struct health_node *h)
-{
-    free(h);
 }
 
 int nodes_sync(struct nodes *ns, uv_loop_t *loop, const struct cfg *cfg)

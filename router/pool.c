@@ -16,6 +16,7 @@
 #include "router/passthru.h"
 #include "router/pause.h"
 #include "router/replay.h"
+#include "router/srvtls.h"
 #include "router/worker.h"
 
 struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
@@ -165,7 +166,7 @@ static int pool_make_room(struct pool *p, uint64_t now_ms)
 static int pool_open(struct pool *p)
 {
     const struct cfg *cfg = p->w->cfg;
-    const char *keys[6], *vals[6];
+    const char *keys[6 + SRVTLS_MAX_PARAMS], *vals[6 + SRVTLS_MAX_PARAMS];
     struct backend *be = calloc(1, sizeof(*be));
     size_t n = 0;
     int rc;
@@ -184,6 +185,7 @@ static int pool_open(struct pool *p)
     }
     keys[n] = "application_name";
     vals[n++] = "pgrouter";
+    n = srvtls_params(cfg, keys, vals, n);
     keys[n] = NULL;
     vals[n] = NULL;
     rc = backend_connect(be, p->w->loop, p, p->host, p->port, p->node, keys, vals,

@@ -99,8 +99,36 @@ static void pqloop_set(struct pqloop_error *err, enum pqloop_fault fault, const 
     snprintf(err->message, sizeof(err->message), "%s", msg);
 }
 
+/*
+ * Is libpq's message (one with no SQLSTATE) about TLS? PQLOOP_FAULT_LOCAL when it is about
+ * pgrouter's own side (its server_tls_* files or settings: unreadable, unloadable, a key
+ * not matching, a version libpq refuses), PQLOOP_FAULT_NODE when it is about what the
+ * server did (no TLS under require, a certificate that fails verification or names
+ * another host, a failed handshake), -1 when it is not about TLS. libpq 15's wording.
+ */
+static int pqloop_tls_fault(const char *msg)
+{
+    static const char *const local[] = {
+        "certificate file", "private key", "could not load", "SSL protocol version",
+        "could not create SSL context", "could not initialize SSL", "invalid sslmode",
+        "invalid ssl_m", "invalid value",
+    };
+
+    if (strstr(msg, "SSL") == NULL && strstr(msg, "certificate") == NULL &&
+        strstr(msg, "ssl") == NULL && strstr(msg, "private key") == NULL)
+        return -1;
+    /* "server certificate for ... does not match" is the server's, despite "certificate". */
+    if (strstr(msg, "server certificate") == NULL && strstr(msg, "server's") == NULL)
+        for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+            if (strstr(msg, local[i]) != NULL)
+                return PQLOOP_FAULT_LOCAL;
+    return PQLOOP_FAULT_NODE;
+}
+
 static void pqloop_describe(const struct pqloop *c, struct pqloop_error *err)
 {
+    int tls;
+
     char code[6], msg[PQLOOP_MESSAGE_MAX];
     int shortage;
 
@@ -113,6 +141,13 @@ static void pqloop_describe(const struct pqloop *c, struct pqloop_error *err)
         pqloop_set(err, breaker_counts(code) ? PQLOOP_FAULT_NODE : PQLOOP_FAULT_LOGIN, code,
                    msg);
         err->from_server = 1;
+        return;
+    }
+    tls = pqloop_tls_fault(msg);
+    if (tls >= 0) {
+        pqloop_set(err, (enum pqloop_fault)tls, "08001", "");
+        snprintf(err->message, sizeof(err->message), "TLS: %.240s", msg);
+        err->tls = 1;
         return;
     }
     if (PQconnectionNeedsPassword(c->pg)) {

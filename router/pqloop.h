@@ -38,8 +38,12 @@ struct pqloop_error {
     enum pqloop_fault fault;
     int from_server;        /* sqlstate and message come from the server's ErrorResponse */
     int needs_password;     /* the server asked for a password and libpq had none */
+    int tls;                /* TLS failed: the handshake, the server's certificate or its
+                             * refusal of TLS (a node fault), or pgrouter's own TLS
+                             * files or settings (a local fault); sqlstate 08001 */
     char sqlstate[6];       /* the server's; else 08006 (no word from the server: refused,
-                             * timed out, unresolvable, closed), 28P01 (no password),
+                             * timed out, unresolvable, closed), 08001 (TLS), 28P01 (no
+                             * password),
                              * 53000 (pgrouter out of sockets), 53200 (out of memory) */
     char message[PQLOOP_MESSAGE_MAX];   /* one line, without libpq's "FATAL:  " prefix */
 };

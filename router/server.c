@@ -3,6 +3,9 @@
  * connect on the loop, names resolved with uv_getaddrinfo) under a uv_timer deadline,
  * then a dup of libpq's socket adopted as a raw libuv stream. libpq keeps its own
  * descriptor until PQfinish, which also sends the Terminate, after the stream closed.
+ * When libpq negotiated TLS (server_tls_sslmode, srvtls.c), the stream goes on inside
+ * that TLS session (conn_tls_adopt): libpq owns the SSL object and frees it in
+ * PQfinish, which is why the stream must be closed first.
  */
 #include "router/server.h"
 
@@ -14,6 +17,7 @@
 
 #include "router/log.h"
 #include "router/srvlogin.h"
+#include "router/tls.h"
 
 #define SERVER_MAX_KEYS 24
 
@@ -85,6 +89,18 @@ static void server_adopt(struct server *srv)
         server_fail_local(srv, "uv_tcp_open", rc);
         return;
     }
+    if (PQsslInUse(srv->pq.pg)) {
+        const char *proto = PQsslAttribute(srv->pq.pg, "protocol");
+        const char *cipher = PQsslAttribute(srv->pq.pg, "cipher");
+
+        rc = conn_tls_adopt(&srv->conn, PQsslStruct(srv->pq.pg, "OpenSSL"));
+        if (rc < 0) {
+            server_fail_local(srv, "TLS", uv_translate_sys_error(-rc));
+            return;
+        }
+        snprintf(srv->tls, sizeof(srv->tls), "%s/%s", proto != NULL ? proto : "?",
+                 cipher != NULL ? cipher : "?");
+    }
     srv->be_pid = (uint32_t)PQbackendPID(srv->pq.pg);
     srv->state = SERVER_READY;
     srv->on_ready = NULL;
@@ -99,6 +115,15 @@ static void server_connected_cb(struct pqloop *pq, const struct pqloop_error *er
         return;
     if (err != NULL) {
         log_debug("server %s: connect failed: %s (%s)", srv->node, err->message, err->sqlstate);
+        if (err->tls && err->fault == PQLOOP_FAULT_LOCAL) {
+            /* The client hears this one as is (no "cannot connect to NODE" around it). */
+            struct pqloop_error e = *err;
+
+            snprintf(e.message, sizeof(e.message), "pgrouter's TLS toward server %.60s: %.160s",
+                     srv->node, err->message + (strncmp(err->message, "TLS: ", 5) == 0 ? 5 : 0));
+            server_fail(srv, &e);
+            return;
+        }
         server_fail(srv, err);
         return;
     }
@@ -140,9 +165,7 @@ int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16
     srv->timeout_ms = timeout_ms;
     snprintf(srv->node, sizeof(srv->node), "%s:%u", host, port);
     pqloop_init(&srv->pq, loop, srv);
-    /* The proxy relays the raw stream itself, so it must stay unencrypted. */
-    k[n] = "sslmode";
-    v[n++] = "disable";
+    /* The proxy relays plaintext or TLS (adopted from libpq), never GSSAPI encryption. */
     k[n] = "gssencmode";
     v[n++] = "disable";
     for (size_t i = 0; keys[i] != NULL && n < SERVER_MAX_KEYS - 1; i++) {
@@ -184,6 +207,11 @@ void server_close(struct server *srv)
 PGconn *server_pg(const struct server *srv)
 {
     return srv->pq.pg;
+}
+
+const char *server_tls(const struct server *srv)
+{
+    return srv->tls[0] != '\0' ? srv->tls : NULL;
 }
 
 const char *server_param(const struct server *srv, const char *name)

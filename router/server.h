@@ -41,6 +41,7 @@ struct server {
     struct pqloop_error early;  /* a failure to report from the loop */
     int have_early;
     uint32_t be_pid;
+    char tls[96];               /* "TLSv1.3/TLS_AES_256_GCM_SHA384" if TLS, else "" */
     void *owner;
     server_ready_fn on_ready;
     server_closed_fn on_closed;
@@ -48,8 +49,10 @@ struct server {
 
 /*
  * Start connecting srv (caller-owned, zeroed by this call) to host:port with the given
- * libpq keyword/value pairs (NULL-terminated arrays, copied; host, hostaddr, port,
- * sslmode are added here). host may be a name: it is resolved on the loop.
+ * libpq keyword/value pairs (NULL-terminated arrays, copied; host, hostaddr, port and
+ * gssencmode=disable are added here; sslmode and the other TLS keys are the caller's,
+ * srvtls_params). host may be a name: it is resolved on the loop. If libpq negotiated
+ * TLS, the relay continues inside that TLS session.
  * on_ready fires exactly once unless server_close comes first. Returns 0, or a negative
  * error with nothing to close.
  */
@@ -65,6 +68,9 @@ void server_close(struct server *srv);
 
 /* libpq's connection (for PQcancel), or NULL. */
 PGconn *server_pg(const struct server *srv);
+
+/* "TLSv1.3/TLS_AES_256_GCM_SHA384" when the connection is TLS (SHOW SERVERS), else NULL. */
+const char *server_tls(const struct server *srv);
 
 /* ParameterStatus value the server reported at start-up, or NULL. */
 const char *server_param(const struct server *srv, const char *name);
