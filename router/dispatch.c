@@ -448,10 +448,11 @@ void dispatch_unit(struct session *s, int end_unit)
         unit_reset(u);
         session_error(s, 'I', "08006", "pgrouter retries the node by itself; run the statement "
                       "again later.", "pgrouter: %s %s of cluster \"%s\" is unavailable "
-                      "(circuit breaker %s, next try in %llu ms)", session_slot_role(s, slot),
+                      "(circuit breaker %s, next try in %llu ms)%s%s", session_slot_role(s, slot),
                       n->name, s->cluster->name,
                       breaker_state_name(breaker_state(&n->br, now)),
-                      (unsigned long long)(at > now ? at - now : 0));
+                      (unsigned long long)(at > now ? at - now : 0),
+                      n->last_failure[0] != '\0' ? "; last failure: " : "", n->last_failure);
         return;
     }
     u->slot = (int)slot + 1;

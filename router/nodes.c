@@ -134,6 +134,7 @@ static void nodes_health_done(struct health_node *h, const struct health_result 
     if (!r->ok) {
         if (breaker_state(&n->br, now) != BREAKER_OPEN)
             log_warn("node %s: health check failed: %s", n->name, r->error);
+        snprintf(n->last_failure, sizeof(n->last_failure), "health check: %.180s", r->error);
         breaker_force_open(&n->br, now);
         nodes_log_breaker(n, now);
     } else {
@@ -418,6 +419,7 @@ void nodes_failure(struct nodes *ns, int id, uint64_t now_ms, const char *why)
     struct node *n = &ns->n[id];
 
     log_debug("node %s: failure: %s", n->name, why);
+    snprintf(n->last_failure, sizeof(n->last_failure), "%s", why);
     breaker_failure(&n->br, now_ms);
     nodes_log_breaker(n, now_ms);
 }

@@ -28,6 +28,7 @@ struct node {
     int configured_primary;         /* listed as primary = in the config */
     unsigned weight;
     struct breaker br;
+    char last_failure[200];         /* why the breaker last heard of a failure, "" if never */
     struct health_node *hc;         /* NULL while checks are off */
     int have_health;
     struct health_result health;    /* the latest check */

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "router/log.h"
 #include "router/srvlogin.h"
 #include "router/tls.h"
@@ -26,6 +28,18 @@ static void server_release(struct server *srv)
 {
     if (--srv->handles > 0)
         return;
+    if (srv->tls[0] != '\0' && srv->pq.pg != NULL) {
+        SSL *ssl = PQsslStruct(srv->pq.pg, "OpenSSL");
+
+        /*
+         * The stream that carried libpq's TLS session is closed: hand the session back to
+         * libpq's own socket, so that PQfinish's Terminate and close_notify reach the
+         * server (in plaintext that is what happens anyway; without it the server logs
+         * "could not receive data from client" for every closed connection).
+         */
+        if (ssl != NULL)
+            SSL_set_fd(ssl, PQsocket(srv->pq.pg));
+    }
     pqloop_drop(&srv->pq);
     srvlogin_free(srv);
     conn_free_buf(&srv->conn);

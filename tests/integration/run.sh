@@ -1092,6 +1092,8 @@ main() {
     run route_classify t_route_classify
     run_py routing test_routing.py 240
     run_py loss test_loss.py 180
+    # TLS toward the servers: pgrouter instances of its own (README "TLS toward servers")
+    SRVTLS_BIN=$PGROUTER_BIN SRVTLS_DIR=$ITEST_DIR/srvtls run_py srvtls test_srvtls.py 120
     pooling_cases
     state_cases
     pipeline_cases
