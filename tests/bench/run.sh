@@ -8,6 +8,10 @@
 #      (Debian's /usr/sbin/pgbouncer) with the same pool settings; pgrouter's
 #      cluster is the primary alone, so direct, PgBouncer and pgrouter all reach
 #      the same PostgreSQL server and the differences are the proxies' own cost;
+#      the servers have ssl = on, and every path to them is TLS: both proxies with
+#      server_tls_sslmode = require, pgbench direct with libpq's default (prefer);
+#      a second pgrouter with server_tls_sslmode = disable runs the select-only and
+#      TPC-B scenarios too, for the cost of server TLS;
 #   2. pgbench -i -s 10, then for every scenario BENCH_ROUNDS rounds of
 #      BENCH_SECONDS seconds, alternating direct / PgBouncer / pgrouter within
 #      each round; prints medians and the ratios pgrouter/PgBouncer and
@@ -27,7 +31,8 @@
 #   PGROUTER_BIN       pgrouter binary (default ./pgrouter)
 #   PGBOUNCER_BIN      PgBouncer binary (default /usr/sbin/pgbouncer)
 #
-# Files (build/bench/): pgrouter.ini, pgrouter.log, pgbouncer.ini, pgbouncer.log,
+# Files (build/bench/): pgrouter.ini, pgrouter.log (pgrouter-plain.*: the one
+# without server TLS), pgbouncer.ini, pgbouncer.log,
 # logs/*.log (one per pgbench run), results.md.
 set -uo pipefail
 
@@ -78,6 +83,7 @@ done
 
 STARTED_CLUSTER=0
 PGR_PID=""
+PGR_PLAIN_PID=""    # the pgrouter without server TLS
 PGB_PID=""          # pgbouncer itself
 PGB_WRAP_PID=""     # runuser (or the subshell) that started it
 PGB_DIR=""
@@ -102,6 +108,7 @@ cleanup() {
     stop_pid "$IDLE_PID" TERM
     # SIGINT: both proxies close their clients and exit at once
     stop_pid "$PGR_PID" INT
+    stop_pid "$PGR_PLAIN_PID" INT
     stop_pid "$PGB_PID" INT
     stop_pid "$PGB_WRAP_PID" TERM
     wait 2>/dev/null
@@ -241,12 +248,13 @@ bash tests/integration/tlsca.sh "$OUT/ca" >/dev/null 2>&1 || die "tests/integrat
 
 printf '"app" "app"\n' >"$OUT/userlist.txt"
 
+# write_pgrouter_ini INI PORT SERVER_TLS_SSLMODE
 write_pgrouter_ini() {
-    cat >"$OUT/pgrouter.ini" <<EOF
+    cat >"$1" <<EOF
 ; written by tests/bench/run.sh
 [pgrouter]
 listen_addr = 127.0.0.1
-listen_port = $1
+listen_port = $2
 auth_type = scram-sha-256
 auth_file = userlist.txt
 max_client_conn = $MAX_CLIENT_CONN
@@ -257,6 +265,7 @@ max_prepared_statements = 200
 client_tls_sslmode = prefer
 client_tls_cert_file = $OUT/ca/server.crt
 client_tls_key_file = $OUT/ca/server.key
+server_tls_sslmode = $3
 
 ; the primary alone: every target of the benchmark reaches the same server
 [cluster.main]
@@ -264,22 +273,24 @@ primary = 127.0.0.1:$PRIMARY_PORT
 EOF
 }
 
+# start_pgrouter NAME SERVER_TLS_SSLMODE: build/bench/NAME.ini and NAME.log; sets
+# STARTED_PORT and STARTED_PID.
 start_pgrouter() {
-    local _attempt
-    : >"$OUT/pgrouter.log"
+    local _attempt ini=$OUT/$1.ini log=$OUT/$1.log
+    : >"$log"
     for _attempt in 1 2 3; do
-        PGR_PORT=$(free_port)
-        write_pgrouter_ini "$PGR_PORT"
-        "$PGROUTER_BIN" -t -c "$OUT/pgrouter.ini" >"$OUT/pgrouter-check.log" 2>&1 ||
-            { cat "$OUT/pgrouter-check.log" >&2; die "pgrouter -t rejects $OUT/pgrouter.ini"; }
-        "$PGROUTER_BIN" -c "$OUT/pgrouter.ini" >>"$OUT/pgrouter.log" 2>&1 &
-        PGR_PID=$!
-        wait_port "$PGR_PORT" "$PGR_PID" 20 && return 0
-        if kill -0 "$PGR_PID" 2>/dev/null || ! grep -qi 'in use' "$OUT/pgrouter.log"; then
-            tail -n 20 "$OUT/pgrouter.log" >&2
-            die "pgrouter does not listen on 127.0.0.1:$PGR_PORT (log: $OUT/pgrouter.log)"
+        STARTED_PORT=$(free_port)
+        write_pgrouter_ini "$ini" "$STARTED_PORT" "$2"
+        "$PGROUTER_BIN" -t -c "$ini" >"$OUT/$1-check.log" 2>&1 ||
+            { cat "$OUT/$1-check.log" >&2; die "pgrouter -t rejects $ini"; }
+        "$PGROUTER_BIN" -c "$ini" >>"$log" 2>&1 &
+        STARTED_PID=$!
+        wait_port "$STARTED_PORT" "$STARTED_PID" 20 && return 0
+        if kill -0 "$STARTED_PID" 2>/dev/null || ! grep -qi 'in use' "$log"; then
+            tail -n 20 "$log" >&2
+            die "pgrouter does not listen on 127.0.0.1:$STARTED_PORT (log: $log)"
         fi
-        PGR_PID=""
+        STARTED_PID=""
     done
     die "pgrouter: no free port after 3 attempts"
 }
@@ -309,6 +320,8 @@ write_pgbouncer_ini() {
         # pgrouter does not log connections either
         echo "log_connections = 0"
         echo "log_disconnections = 0"
+        # the same server TLS as pgrouter (1.18's default is disable, 1.20's prefer)
+        echo "server_tls_sslmode = require"
         [ "$PGB_PREPARED" = 0 ] || echo "max_prepared_statements = 200"
         echo "client_tls_sslmode = allow"
         echo "client_tls_cert_file = $PGB_DIR/server.crt"
@@ -357,9 +370,14 @@ start_pgbouncer() {
     die "PgBouncer: no free port after 3 attempts"
 }
 
-say "starting pgrouter"
-start_pgrouter
-say "pgrouter pid $PGR_PID on 127.0.0.1:$PGR_PORT"
+say "starting pgrouter (server_tls_sslmode = require) and one with disable"
+start_pgrouter pgrouter require
+PGR_PORT=$STARTED_PORT
+PGR_PID=$STARTED_PID
+start_pgrouter pgrouter-plain disable
+PGR_PLAIN_PORT=$STARTED_PORT
+PGR_PLAIN_PID=$STARTED_PID
+say "pgrouter pid $PGR_PID on 127.0.0.1:$PGR_PORT, without server TLS pid $PGR_PLAIN_PID on 127.0.0.1:$PGR_PLAIN_PORT"
 if [ "$HAVE_PGB" = 1 ]; then
     say "starting PgBouncer $PGB_VERSION"
     start_pgbouncer
@@ -368,14 +386,23 @@ fi
 
 TARGETS=(direct)
 [ "$HAVE_PGB" = 0 ] || TARGETS+=(pgbouncer)
-TARGETS+=(pgrouter)
-declare -A PORT_OF=([direct]=$PRIMARY_PORT [pgbouncer]=${PGB_PORT:-} [pgrouter]=$PGR_PORT)
-declare -A PID_OF=([pgbouncer]=${PGB_PID:-} [pgrouter]=$PGR_PID)
-declare -A LABEL=([direct]=direct [pgbouncer]=PgBouncer [pgrouter]=pgrouter)
+TARGETS+=(pgrouter plain)
+declare -A PORT_OF=([direct]=$PRIMARY_PORT [pgbouncer]=${PGB_PORT:-} [pgrouter]=$PGR_PORT
+                    [plain]=$PGR_PLAIN_PORT)
+declare -A PID_OF=([pgbouncer]=${PGB_PID:-} [pgrouter]=$PGR_PID [plain]=$PGR_PLAIN_PID)
+declare -A LABEL=([direct]=direct [pgbouncer]=PgBouncer [pgrouter]=pgrouter
+                  [plain]="pgrouter-plain")
 
 for t in "${TARGETS[@]}"; do
     r=$(psql_at "${PORT_OF[$t]}" 'SELECT 1')
     [ "$r" = 1 ] || die "${LABEL[$t]} does not answer SELECT 1 on port ${PORT_OF[$t]}: $r"
+done
+# each path to the server is what the summary says it is
+for t in "${TARGETS[@]}"; do
+    r=$(psql_at "${PORT_OF[$t]}" 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')
+    want=t
+    [ "$t" != plain ] || want=f
+    [ "$r" = "$want" ] || die "${LABEL[$t]}: the server session's ssl is '$r', not '$want'"
 done
 say "direct, PgBouncer and pgrouter all reach the same server, the primary 127.0.0.1:$PRIMARY_PORT"
 
@@ -427,7 +454,7 @@ idle_memory() {
 if [ "$IDLE_CONNS" -gt 0 ]; then
     say "memory: $IDLE_CONNS idle clients (SCRAM logins, 64 in flight)"
     for t in "${TARGETS[@]}"; do
-        [ "$t" = direct ] || idle_memory "$t"
+        [ "$t" = direct ] || [ "$t" = plain ] || idle_memory "$t"
     done
     sleep 2     # let the proxies see the goodbyes
 fi
@@ -460,7 +487,9 @@ declare -A TPS MED FAILS
 # skipped SCENARIO TARGET: true when that pair is not run
 skipped() {
     [ "$1" = sprep ] && [ "$2" = pgbouncer ] && [ "$PGB_PREPARED" = 0 ] && return 0
-    # the cluster's servers do not do TLS: no direct figure over TLS
+    # the pgrouter without server TLS runs the select-only and TPC-B scenarios only
+    [ "$2" = plain ] && [ "$1" != s8 ] && [ "$1" != tpcb ] && return 0
+    # no direct figure over client TLS: the proxies' client TLS is what those measure
     [ -n "${SCEN_SSL[$1]:-}" ] && [ "$2" = direct ]
 }
 
@@ -502,6 +531,7 @@ for s in "${SCEN_IDS[@]}"; do
         MED[$s,$t]=$(median ${TPS[$s,$t]:-})
     done
     say "  medians: direct ${MED[$s,direct]:-n/a}, PgBouncer ${MED[$s,pgbouncer]:-n/a}, pgrouter ${MED[$s,pgrouter]:-n/a} tps; pgrouter/PgBouncer $(ratio "${MED[$s,pgrouter]}" "${MED[$s,pgbouncer]:-}"), pgrouter/direct $(ratio "${MED[$s,pgrouter]}" "${MED[$s,direct]}")"
+    skipped "$s" plain || say "  server TLS: pgrouter ${MED[$s,pgrouter]:-n/a} tps, without server TLS ${MED[$s,plain]:-n/a} tps: $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,plain]:-}")"
     for t in "${TARGETS[@]}"; do
         kill -0 "${PID_OF[$t]:-$$}" 2>/dev/null || die "${LABEL[$t]} has died (see its log)"
     done
@@ -547,6 +577,7 @@ cell() {
     echo "- pgbench scale $SCALE; each figure is the median tps of $ROUNDS run(s) of $DURATION s, the three targets alternating within each round"
     echo "- both proxies: pool_mode = transaction, default_pool_size = $POOL_SIZE, auth_type = scram-sha-256 (plain password in auth_file), max_client_conn = $MAX_CLIENT_CONN, connections not logged"
     echo "- direct, PgBouncer and pgrouter all reach the same PostgreSQL server (the primary; pgrouter's cluster has no replicas), so the ratios measure the proxies' own cost"
+    echo "- every path to the server is TLS (ssl = on): both proxies with server_tls_sslmode = require, pgbench direct with libpq's sslmode=prefer; pgbench to the proxies is plaintext"
     for n in "${NOTES[@]}"; do
         echo "- $n"
     done
@@ -555,6 +586,15 @@ cell() {
     echo "|---|---|---:|---:|---:|---:|---:|"
     for s in "${SCEN_IDS[@]}"; do
         echo "| ${SCEN_DESC[$s]} | \`${SCEN_ARGS[$s]}\` | $(cell "$s" direct) | $(cell "$s" pgbouncer) | $(cell "$s" pgrouter) | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,pgbouncer]:-}") | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,direct]:-}") |"
+    done
+    echo
+    echo "Server TLS: pgrouter as above (server_tls_sslmode = require) against a second pgrouter with server_tls_sslmode = disable, alternating in the same rounds:"
+    echo
+    echo "| scenario | pgrouter tps | without server TLS tps | with/without |"
+    echo "|---|---:|---:|---:|"
+    for s in "${SCEN_IDS[@]}"; do
+        skipped "$s" plain ||
+            echo "| ${SCEN_DESC[$s]} | $(cell "$s" pgrouter) | $(cell "$s" plain) | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,plain]:-}") |"
     done
     echo
     echo "\`-C\`: every transaction opens a new connection and logs in with SCRAM-SHA-256; pgbench (libpq) runs PBKDF2 with 4096 rounds for every login, whatever the target."
