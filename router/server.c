@@ -28,7 +28,7 @@ static void server_release(struct server *srv)
 {
     if (--srv->handles > 0)
         return;
-    if (srv->tls[0] != '\0' && srv->pq.pg != NULL) {
+    if (srv->tls_adopted && srv->pq.pg != NULL) {
         SSL *ssl = PQsslStruct(srv->pq.pg, "OpenSSL");
 
         /*
@@ -104,16 +104,12 @@ static void server_adopt(struct server *srv)
         return;
     }
     if (PQsslInUse(srv->pq.pg)) {
-        const char *proto = PQsslAttribute(srv->pq.pg, "protocol");
-        const char *cipher = PQsslAttribute(srv->pq.pg, "cipher");
-
         rc = conn_tls_adopt(&srv->conn, PQsslStruct(srv->pq.pg, "OpenSSL"));
         if (rc < 0) {
             server_fail_local(srv, "TLS", uv_translate_sys_error(-rc));
             return;
         }
-        snprintf(srv->tls, sizeof(srv->tls), "%s/%s", proto != NULL ? proto : "?",
-                 cipher != NULL ? cipher : "?");
+        srv->tls_adopted = 1;
     }
     srv->be_pid = (uint32_t)PQbackendPID(srv->pq.pg);
     srv->state = SERVER_READY;
@@ -225,7 +221,7 @@ PGconn *server_pg(const struct server *srv)
 
 const char *server_tls(const struct server *srv)
 {
-    return srv->tls[0] != '\0' ? srv->tls : NULL;
+    return srv->state == SERVER_READY ? conn_tls_describe(&srv->conn) : NULL;
 }
 
 const char *server_param(const struct server *srv, const char *name)

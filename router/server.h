@@ -41,7 +41,7 @@ struct server {
     struct pqloop_error early;  /* a failure to report from the loop */
     int have_early;
     uint32_t be_pid;
-    char tls[96];               /* "TLSv1.3/TLS_AES_256_GCM_SHA384" if TLS, else "" */
+    int tls_adopted;            /* the conn relays inside libpq's TLS session */
     void *owner;
     server_ready_fn on_ready;
     server_closed_fn on_closed;
