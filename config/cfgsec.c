@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "config/cfgtls.h"
 #include "config/hba.h"
 
 static const char *const cfgsec_sslmodes[] = {
@@ -47,45 +48,6 @@ const char *cfgsec_sslmode_name(int mode)
     return cfgsec_sslmodes[mode];
 }
 
-static const struct {
-    const char *name;
-    unsigned mask;
-} cfgsec_protocols[] = {
-    { "tlsv1.0", CFGSEC_TLS_V1_0 }, { "tlsv1.1", CFGSEC_TLS_V1_1 },
-    { "tlsv1.2", CFGSEC_TLS_V1_2 }, { "tlsv1.3", CFGSEC_TLS_V1_3 },
-    { "all", 0xfu }, { "legacy", 0xfu },
-    { "secure", CFGSEC_TLS_V1_2 | CFGSEC_TLS_V1_3 },
-    { "default", CFGSEC_TLS_V1_2 | CFGSEC_TLS_V1_3 },
-};
-
-int cfgsec_parse_protocols(const char *v, unsigned *mask, char *why, size_t why_len)
-{
-    static const char seps[] = ", :\t";
-    unsigned m = 0;
-
-    for (const char *p = v + strspn(v, seps); *p != '\0'; p += strspn(p, seps)) {
-        size_t len = strcspn(p, seps), i;
-
-        for (i = 0; i < sizeof(cfgsec_protocols) / sizeof(cfgsec_protocols[0]); i++)
-            if (strlen(cfgsec_protocols[i].name) == len &&
-                strncasecmp(p, cfgsec_protocols[i].name, len) == 0)
-                break;
-        if (i == sizeof(cfgsec_protocols) / sizeof(cfgsec_protocols[0])) {
-            snprintf(why, why_len, "\"%.*s\" is not a TLS protocol (tlsv1.0, tlsv1.1, "
-                     "tlsv1.2, tlsv1.3, all, secure or legacy)", (int)(len > 64 ? 64 : len), p);
-            return -EINVAL;
-        }
-        m |= cfgsec_protocols[i].mask;
-        p += len;
-    }
-    if (m == 0) {
-        snprintf(why, why_len, "no TLS protocol given");
-        return -EINVAL;
-    }
-    *mask = m;
-    return 0;
-}
-
 /* A file pgrouter (libpq, for it) must be able to read; a key must be private too. */
 static int cfgsec_check_file(const char *path, int is_key, char *why, size_t why_len)
 {
@@ -116,8 +78,8 @@ int cfgsec_check_server_tls(const struct cfg *c, const char **key, char *why, si
     unsigned mask = 0, lo, hi;
 
     *key = "server_tls_protocols";
-    if (cfgsec_parse_protocols(t->protocols != NULL ? t->protocols : "secure", &mask, why,
-                               why_len) < 0)
+    if (cfgtls_protocols(t->protocols != NULL ? t->protocols : "secure", &mask, why,
+                         why_len) < 0)
         return -EINVAL;
     /* lo and hi: the lowest and highest version in the set; all between must be in it. */
     lo = mask & (~mask + 1);

@@ -16,20 +16,6 @@ int cfgsec_parse_sslmode(const char *v, long long min, long long max, void *fiel
 /* The name of an sslmode as the config spells it ("verify-full"). */
 const char *cfgsec_sslmode_name(int mode);
 
-/* TLS protocol versions as bits of a mask (*_tls_protocols). */
-#define CFGSEC_TLS_V1_0 0x1u
-#define CFGSEC_TLS_V1_1 0x2u
-#define CFGSEC_TLS_V1_2 0x4u
-#define CFGSEC_TLS_V1_3 0x8u
-
-/*
- * Parse a *_tls_protocols value as PgBouncer does: tlsv1.0, tlsv1.1, tlsv1.2, tlsv1.3 and
- * the shortcuts all (= legacy, every version) and secure (= default, tlsv1.2 and tlsv1.3),
- * separated by commas, colons or blanks, case-insensitive. 0 and *mask, or -EINVAL with
- * the reason in why.
- */
-int cfgsec_parse_protocols(const char *v, unsigned *mask, char *why, size_t why_len);
-
 /*
  * The server_tls_* keys taken together (after the file is read): protocols that parse and
  * form one range (libpq takes a minimum and a maximum), cert_file and key_file set

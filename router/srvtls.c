@@ -5,6 +5,7 @@
 #include "router/srvtls.h"
 
 #include "config/cfgsec.h"
+#include "config/cfgtls.h"
 
 /* libpq's names of the versions, lowest first (ssl_min/max_protocol_version). */
 static const char *const srvtls_versions[] = { "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3" };
@@ -32,10 +33,10 @@ size_t srvtls_params(const struct cfg *c, const char **keys, const char **vals, 
         keys[n] = "sslkey";
         vals[n++] = t->key_file;
     }
-    if (cfgsec_parse_protocols(t->protocols != NULL ? t->protocols : "secure", &mask, why,
-                               sizeof(why)) < 0)
+    if (cfgtls_protocols(t->protocols != NULL ? t->protocols : "secure", &mask, why,
+                         sizeof(why)) < 0)
         return n;   /* cannot happen: the snapshot was checked; libpq's defaults then */
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < CFGTLS_N_VERSIONS; i++) {
         if (!(mask & (1u << i)))
             continue;
         if (lo < 0)

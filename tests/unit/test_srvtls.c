@@ -1,6 +1,6 @@
 /*
- * tests/unit/test_srvtls.c - TLS toward servers: *_tls_protocols parsing, the checks of
- * the server_tls_* keys at load (file:line errors), and the libpq parameters they become.
+ * tests/unit/test_srvtls.c - TLS toward servers: the checks of the server_tls_* keys at
+ * load (file:line errors), and the libpq parameters they become.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,7 +16,6 @@
 #include <cmocka.h>
 
 #include "config/cfg.h"
-#include "config/cfgsec.h"
 #include "router/srvtls.h"
 
 #define HEAD "[pgrouter]\nauth_type = trust\n"
@@ -61,38 +60,6 @@ static void expect_error(const char *ini, const char *want)
     if (strstr(errors, want) == NULL)
         fail_msg("errors \"%s\" lack \"%s\"", errors, want);
     free(errors);
-}
-
-static void test_protocols_parse_pgbouncer_names(void **state)
-{
-    unsigned m = 0;
-    char why[200];
-
-    (void)state;
-    assert_int_equal(cfgsec_parse_protocols("secure", &m, why, sizeof(why)), 0);
-    assert_int_equal(m, CFGSEC_TLS_V1_2 | CFGSEC_TLS_V1_3);
-    assert_int_equal(cfgsec_parse_protocols(" TLSv1.2, tlsv1.3 ", &m, why, sizeof(why)), 0);
-    assert_int_equal(m, CFGSEC_TLS_V1_2 | CFGSEC_TLS_V1_3);
-    assert_int_equal(cfgsec_parse_protocols("all", &m, why, sizeof(why)), 0);
-    assert_int_equal(m, 0xfu);
-    assert_int_equal(cfgsec_parse_protocols("tlsv1.3", &m, why, sizeof(why)), 0);
-    assert_int_equal(m, CFGSEC_TLS_V1_3);
-    assert_int_equal(cfgsec_parse_protocols("tlsv1.1:tlsv1.2", &m, why, sizeof(why)), 0);
-    assert_int_equal(m, CFGSEC_TLS_V1_1 | CFGSEC_TLS_V1_2);
-}
-
-static void test_protocols_reject_unknown_and_empty(void **state)
-{
-    unsigned m = 7;
-    char why[200];
-
-    (void)state;
-    assert_int_equal(cfgsec_parse_protocols("tlsv1.2,sslv3", &m, why, sizeof(why)), -EINVAL);
-    assert_string_equal(why, "\"sslv3\" is not a TLS protocol (tlsv1.0, tlsv1.1, tlsv1.2, "
-                        "tlsv1.3, all, secure or legacy)");
-    assert_int_equal(cfgsec_parse_protocols(" , ", &m, why, sizeof(why)), -EINVAL);
-    assert_string_equal(why, "no TLS protocol given");
-    assert_int_equal(m, 7);
 }
 
 static void test_check_refuses_a_gap_in_protocols(void **state)
@@ -200,7 +167,7 @@ static void test_params_carry_files_and_versions(void **state)
     (void)state;
     snprintf(ini, sizeof(ini), HEAD "server_tls_sslmode = verify-full\nserver_tls_ca_file = %s\n"
              "server_tls_cert_file = %s\nserver_tls_key_file = %s\n"
-             "server_tls_protocols = tlsv1.1,tlsv1.2\n" CLUSTER, ca, crt, key);
+             "server_tls_protocols = TLSv1.1, tlsv1.2\n" CLUSTER, ca, crt, key);
     c = load(ini, &errors);
     assert_non_null(c);
     n = srvtls_params(c, keys, vals, 0);
@@ -229,8 +196,6 @@ static void test_params_carry_files_and_versions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_protocols_parse_pgbouncer_names),
-        cmocka_unit_test(test_protocols_reject_unknown_and_empty),
         cmocka_unit_test(test_check_refuses_a_gap_in_protocols),
         cmocka_unit_test(test_check_wants_cert_and_key_together),
         cmocka_unit_test(test_check_verify_modes_need_a_ca),
