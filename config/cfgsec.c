@@ -48,71 +48,42 @@ const char *cfgsec_sslmode_name(int mode)
     return cfgsec_sslmodes[mode];
 }
 
-/* A file pgrouter (libpq, for it) must be able to read; a key must be private too. */
-static int cfgsec_check_file(const char *path, int is_key, char *why, size_t why_len)
-{
-    struct stat st;
-    FILE *f;
-
-    if (stat(path, &st) < 0 || (f = fopen(path, "r")) == NULL) {
-        snprintf(why, why_len, "cannot read \"%s\": %s", path, strerror(errno));
-        return -EINVAL;
-    }
-    fclose(f);
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(why, why_len, "\"%s\" is not a regular file", path);
-        return -EINVAL;
-    }
-    /* libpq's own rule, so the first connection does not find out instead. */
-    if (is_key && (st.st_uid == 0 ? (st.st_mode & 0137) != 0 : (st.st_mode & 0077) != 0)) {
-        snprintf(why, why_len, "\"%s\" is readable by group or others (mode %04o): libpq "
-                 "refuses such a key; chmod 600 it", path, (unsigned)(st.st_mode & 07777));
-        return -EINVAL;
-    }
-    return 0;
-}
-
+/*
+ * What libpq itself would refuse, found at load instead of at the first connection (the
+ * keys' syntax and files are config/cfgtls.c's): a key file others may read, and
+ * protocols that are not one range (libpq takes a minimum and a maximum version).
+ */
 int cfgsec_check_server_tls(const struct cfg *c, const char **key, char *why, size_t why_len)
 {
     const struct cfg_tls *t = &c->server_tls;
     unsigned mask = 0, lo, hi;
+    struct stat st;
+    char ignored[160];
 
-    *key = "server_tls_protocols";
-    if (cfgtls_protocols(t->protocols != NULL ? t->protocols : "secure", &mask, why,
-                         why_len) < 0)
-        return -EINVAL;
-    /* lo and hi: the lowest and highest version in the set; all between must be in it. */
-    lo = mask & (~mask + 1);
-    for (hi = lo; (mask & ~((hi << 1) - 1)) != 0; hi <<= 1)
-        ;
-    if (mask != (hi << 1) - lo) {
-        snprintf(why, why_len, "\"%s\" leaves a gap between versions: toward servers libpq "
-                 "takes one range (a minimum and a maximum version)", t->protocols);
-        return -EINVAL;
-    }
-    if ((t->cert_file == NULL) != (t->key_file == NULL)) {
-        *key = t->cert_file == NULL ? "server_tls_key_file" : "server_tls_cert_file";
-        snprintf(why, why_len, "server_tls_cert_file and server_tls_key_file go together "
-                 "(the client certificate toward the servers and its key)");
-        return -EINVAL;
-    }
     if (t->sslmode == CFG_SSL_DISABLE)
         return 0;
-    if (t->ca_file == NULL && t->sslmode >= CFG_SSL_VERIFY_CA) {
-        *key = "server_tls_sslmode";
-        snprintf(why, why_len, "%s needs server_tls_ca_file (the CA that signed the servers' "
-                 "certificates)", cfgsec_sslmode_name(t->sslmode));
+    *key = "server_tls_protocols";
+    if (cfgtls_protocols(t->protocols != NULL ? t->protocols : "secure", &mask, ignored,
+                         sizeof(ignored)) == 0) {
+        /* lo and hi: the lowest and highest version in the set; all between must be in. */
+        lo = mask & (~mask + 1);
+        for (hi = lo; (mask & ~((hi << 1) - 1)) != 0; hi <<= 1)
+            ;
+        if (mask != (hi << 1) - lo) {
+            snprintf(why, why_len, "\"%s\" leaves a gap between versions: toward servers "
+                     "libpq takes one range (a minimum and a maximum version)", t->protocols);
+            return -EINVAL;
+        }
+    }
+    *key = "server_tls_key_file";
+    /* libpq's rule for a key: private to its owner, or group-readable if root owns it. */
+    if (t->key_file != NULL && stat(t->key_file, &st) == 0 && S_ISREG(st.st_mode) &&
+        (st.st_uid == 0 ? (st.st_mode & 0137) != 0 : (st.st_mode & 0077) != 0)) {
+        snprintf(why, why_len, "\"%s\" is readable by group or others (mode %04o): libpq "
+                 "refuses such a key; chmod 600 it", t->key_file,
+                 (unsigned)(st.st_mode & 07777));
         return -EINVAL;
     }
-    *key = "server_tls_ca_file";
-    if (t->ca_file != NULL && cfgsec_check_file(t->ca_file, 0, why, why_len) < 0)
-        return -EINVAL;
-    *key = "server_tls_cert_file";
-    if (t->cert_file != NULL && cfgsec_check_file(t->cert_file, 0, why, why_len) < 0)
-        return -EINVAL;
-    *key = "server_tls_key_file";
-    if (t->key_file != NULL && cfgsec_check_file(t->key_file, 1, why, why_len) < 0)
-        return -EINVAL;
     return 0;
 }
 

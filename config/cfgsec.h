@@ -17,11 +17,10 @@ int cfgsec_parse_sslmode(const char *v, long long min, long long max, void *fiel
 const char *cfgsec_sslmode_name(int mode);
 
 /*
- * The server_tls_* keys taken together (after the file is read): protocols that parse and
- * form one range (libpq takes a minimum and a maximum), cert_file and key_file set
- * together, a ca_file for verify-ca and verify-full, and the files readable (a key file
- * private, as libpq demands) unless sslmode is disable. 0, or -EINVAL with *key the key
- * to blame and the reason in why.
+ * The server_tls_* checks that are libpq's own (after the file is read; the keys' syntax
+ * and files are checked by config/cfgtls.c): protocols that form one range (libpq takes a
+ * minimum and a maximum) and a private key file (libpq refuses one that others may read).
+ * Nothing when sslmode is disable. 0, or -EINVAL with *key the key to blame and why.
  */
 int cfgsec_check_server_tls(const struct cfg *c, const char **key, char *why, size_t why_len);
 

@@ -313,7 +313,7 @@ def cancel_reaches_a_tls_server_session():
 def check_refuses_verify_full_without_ca():
     ini = write_ini("badcfg", free_port(), ["server_tls_sslmode = verify-full"])
     p = subprocess.run([BIN, "-t", "-c", ini], capture_output=True, text=True, timeout=30)
-    check(p.returncode == 1 and "server_tls_sslmode: verify-full needs server_tls_ca_file"
+    check(p.returncode == 1 and "server_tls_sslmode = verify-full needs server_tls_ca_file"
           in p.stderr + p.stdout, "pgrouter -t: exit %d: %s" % (p.returncode, p.stderr))
 
 
