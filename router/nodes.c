@@ -122,9 +122,10 @@ static void nodes_health_done(struct health_node *h, const struct health_result 
          * nothing of the node, so its breaker and role stay as they are, unknown to checks.
          */
         if (n->have_health || n->health.ok || strcmp(n->health.error, r->error) != 0)
-            log_warn("node %s: health check cannot log in: %s; fix health_user (or its "
-                     "password, or health_database): the node is not marked down", n->name,
-                     r->error);
+            log_warn("node %s: health check cannot log in: %s; fix %s: the node is not "
+                     "marked down", n->name, r->error, strstr(r->error, "TLS: ") != NULL ?
+                     "the server_tls_* keys (pgrouter's own TLS files)" :
+                     "health_user (or its password, or health_database)");
         n->health = *r;
         n->have_health = 0;
         return;
