@@ -8,8 +8,9 @@
 #      (Debian's /usr/sbin/pgbouncer) with the same pool settings; pgrouter's
 #      cluster is the primary alone, so direct, PgBouncer and pgrouter all reach
 #      the same PostgreSQL server and the differences are the proxies' own cost;
-#      the servers have ssl = on, and every path to them is TLS: both proxies with
-#      server_tls_sslmode = require, pgbench direct with libpq's default (prefer);
+#      the servers have ssl = on: both proxies reach them with server_tls_sslmode =
+#      require, pgbench direct is plaintext like pgbench to the proxies (PGSSLMODE
+#      per scenario);
 #      a second pgrouter with server_tls_sslmode = disable runs the select-only and
 #      TPC-B scenarios too, for the cost of server TLS;
 #   2. pgbench -i -s 10, then for every scenario BENCH_ROUNDS rounds of
@@ -577,7 +578,7 @@ cell() {
     echo "- pgbench scale $SCALE; each figure is the median tps of $ROUNDS run(s) of $DURATION s, the three targets alternating within each round"
     echo "- both proxies: pool_mode = transaction, default_pool_size = $POOL_SIZE, auth_type = scram-sha-256 (plain password in auth_file), max_client_conn = $MAX_CLIENT_CONN, connections not logged"
     echo "- direct, PgBouncer and pgrouter all reach the same PostgreSQL server (the primary; pgrouter's cluster has no replicas), so the ratios measure the proxies' own cost"
-    echo "- every path to the server is TLS (ssl = on): both proxies with server_tls_sslmode = require, pgbench direct with libpq's sslmode=prefer; pgbench to the proxies is plaintext"
+    echo "- TLS toward the server (ssl = on): both proxies with server_tls_sslmode = require; pgbench itself (direct and to the proxies) uses PGSSLMODE=disable except in the client-TLS scenarios"
     for n in "${NOTES[@]}"; do
         echo "- $n"
     done
