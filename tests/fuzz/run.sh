@@ -64,7 +64,7 @@ fuzz_auth protocol/auth.c protocol/scram.c protocol/saslprep.c protocol/md5auth.
 EOF
 }
 
-selected=$(harnesses | grep -E "^[^ ]*($FUZZ_ONLY)[^ ]* " | cut -d' ' -f1)
+selected=$(harnesses | cut -d' ' -f1 | grep -E -- "$FUZZ_ONLY")
 count=$(echo "$selected" | grep -c .)
 if [ "$count" -eq 0 ]; then
     echo "fuzz: no harness matches FUZZ_ONLY=$FUZZ_ONLY" >&2
@@ -109,7 +109,7 @@ run()
         return
     fi
     mkdir -p "$OUT/corpus/$name" "tests/fuzz/corpus/$name"
-    before=$(ls "$OUT" | grep -c -- "^$name-")
+    before=$(ls "$OUT" | grep -c -E -- "^$name-(crash|leak|timeout|oom)-")
     echo "fuzz: running $name for ${FUZZ_SECS}s"
     start=$(date +%s)
     "$OUT/bin/$name" -max_total_time="$FUZZ_SECS" -runs="$FUZZ_RUNS" -max_len="$FUZZ_MAX_LEN" \
@@ -122,7 +122,7 @@ run()
         execs=$(grep -o '^#[0-9]*' "$OUT/log/$name.log" | tail -n 1 | tr -d '#')
     fi
     execs=${execs:-0}
-    crashes=$(($(ls "$OUT" | grep -c -- "^$name-") - before))
+    crashes=$(($(ls "$OUT" | grep -c -E -- "^$name-(crash|leak|timeout|oom)-") - before))
     [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ] && crashes=1
     if [ "$rc" -eq 0 ]; then
         result="ok"
