@@ -44,7 +44,7 @@ fuzz_frame protocol/frame.c protocol/msg.c
 fuzz_startup protocol/frame.c protocol/startup.c protocol/msg.c
 fuzz_options protocol/frame.c protocol/startup.c protocol/msg.c
 fuzz_classify router/classify.c router/sqllex.c router/funcset.c
-fuzz_cfg config/*.c -linih
+fuzz_cfg config/*.c -linih -lssl -lcrypto
 fuzz_userlist config/userlist.c
 fuzz_hba config/hba.c
 fuzz_admin router/adminparse.c
@@ -52,7 +52,7 @@ fuzz_adminarg router/adminarg.c
 fuzz_httpreq router/httpreq.c
 fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c protocol/frame.c
 fuzz_bind router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c protocol/frame.c
-fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c router/tenantneg.c router/tenantval.c protocol/frame.c config/*.c -linih
+fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c router/tenantneg.c router/tenantval.c protocol/frame.c config/*.c -linih -lssl -lcrypto
 fuzz_extq protocol/extq.c protocol/frame.c
 fuzz_unit router/unit.c router/stmt.c protocol/extq.c protocol/frame.c protocol/msg.c
 fuzz_server router/conn.c router/conntls.c router/tls.c router/log.c router/logsys.c protocol/frame.c protocol/msg.c config/*.c -luv -lssl -lcrypto -linih
