@@ -16,11 +16,11 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
-#include "config/cfgsec.h"
 #include "config/userlist.h"
 #include "router/log.h"
 #include "router/pqloop.h"
 #include "router/session.h"
+#include "router/srvtls.h"
 
 #define AUTHQ_DEFAULT_TIMEOUT_MS 15000
 
@@ -295,7 +295,7 @@ static int authq_start(struct authq_entry *e, const struct session *s)
     const struct cfg *cfg = s->cfg;
     struct worker *w = s->w;
     const struct cfg_user *au = cfg_find_user(cfg, cfg->auth_user);
-    const char *keys[10], *vals[10];
+    const char *keys[6 + SRVTLS_MAX_PARAMS], *vals[6 + SRVTLS_MAX_PARAMS];
     const struct node *n;
     struct pqloop_error err;
     size_t k = 0;
@@ -328,12 +328,8 @@ static int authq_start(struct authq_entry *e, const struct session *s)
     }
     keys[k] = "application_name";
     vals[k++] = "pgrouter auth_query";
-    keys[k] = "sslmode";
-    vals[k++] = cfgsec_sslmode_name(cfg->server_tls.sslmode);
-    if (cfg->server_tls.ca_file != NULL) {
-        keys[k] = "sslrootcert";
-        vals[k++] = cfg->server_tls.ca_file;
-    }
+    /* The same TLS as the pools' and health checks' connections (client certificate too). */
+    k = srvtls_params(cfg, keys, vals, k);
     keys[k] = NULL;
     vals[k] = NULL;
     log_info("auth_query: looking up user \"%s\" in database %s on %s as %s", e->user, e->db,
