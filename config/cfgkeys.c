@@ -148,6 +148,12 @@ static const struct cfg_key cfg_keys[] = {
     /* ---- security: bounds on hostile input ---- */
     { PG(max_query_size), "max_query_size", cfgvalue_parse_size, 0, INT32_MAX, 0 },
     { PG(max_pending_logins), "max_pending_logins", cfgvalue_parse_int, 0, INT_MAX, 0 },
+    { PG(client_startup_timeout_ms), "client_startup_timeout", cfgvalue_parse_duration,
+      0, CFG_MS_DAY, 0 },
+    { PG(auth_failure_delay_ms), "auth_failure_delay", cfgvalue_parse_duration,
+      0, 60000, 0 },
+    { PG(auth_failure_max_delay_ms), "auth_failure_max_delay", cfgvalue_parse_duration,
+      0, 60000, 0 },
 };
 
 #define CFG_N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))

@@ -92,6 +92,10 @@ void cfgsec_set_defaults(struct cfg *c)
     c->client_tls.sslmode = CFG_SSL_DISABLE;
     c->server_tls.sslmode = CFG_SSL_PREFER;
     c->auth_query_cache_ttl_ms = 60000;
+    c->max_pending_logins = 200;
+    c->client_startup_timeout_ms = 5000;
+    c->auth_failure_delay_ms = 200;
+    c->auth_failure_max_delay_ms = 2000;
 }
 
 static int cfgsec_default(char **field, const char *value)

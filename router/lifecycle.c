@@ -13,6 +13,7 @@
 #include "router/borrow.h"
 #include "router/listener.h"
 #include "router/connlog.h"
+#include "router/fdlimit.h"
 #include "router/log.h"
 #include "router/metrics.h"
 #include "router/session.h"
@@ -120,6 +121,7 @@ int lifecycle_reload(struct worker *w, char **errors)
     /* New clients get the new snapshot; connected ones move at a unit boundary. */
     cfg_unref(w->cfg);
     w->cfg = fresh;
+    fdlimit_check(fresh, "reload");     /* a larger max_client_conn may need more */
     log_info("configuration reloaded from %s", fresh->path);
     return 0;
 }

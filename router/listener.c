@@ -1,5 +1,10 @@
 /*
  * router/listener.c - listening socket: resolve, bind, listen, accept into sessions.
+ * pgrouter accepts itself (uv_poll on the socket, accept4) rather than through
+ * uv_listen: when it runs out of file descriptors (EMFILE/ENFILE), libuv would either
+ * accept and drop every waiting client, or, once its reserve descriptor is gone, retry
+ * accept without end at 100% CPU. Here accepting pauses instead, as PgBouncer does:
+ * clients wait in the kernel's backlog and are served when descriptors are free again.
  */
 #include "router/listener.h"
 
@@ -14,18 +19,85 @@
 #include "router/log.h"
 #include "router/session.h"
 
-static void listener_connection_cb(uv_stream_t *server, int status)
+#define LISTENER_BATCH 64           /* accepts per wake-up, then other work */
+#define LISTENER_PAUSE_MS 250       /* out of descriptors: try accepting again after this */
+#define LISTENER_WARN_MS 10000      /* at most one warning per this time */
+
+static void listener_poll_cb(uv_poll_t *p, int status, int events);
+
+static void listener_resume_cb(uv_timer_t *t)
 {
-    struct worker *w = server->data;
+    struct worker *w = t->data;
+
+    if (w->listening)
+        uv_poll_start(&w->accept_poll, UV_READABLE, listener_poll_cb);
+}
+
+/* Out of file descriptors: stop polling the socket for a while (never spin on it). */
+static void listener_pause(struct worker *w, int err)
+{
+    uint64_t now = uv_now(w->loop);
+
+    uv_poll_stop(&w->accept_poll);
+    uv_timer_start(&w->accept_pause, listener_resume_cb, LISTENER_PAUSE_MS, 0);
+    if (w->accept_warned_ms == 0 || now - w->accept_warned_ms >= LISTENER_WARN_MS) {
+        w->accept_warned_ms = now;
+        log_warn("cannot accept clients: %s: pgrouter is out of file descriptors; new "
+                 "clients wait in the listen backlog (pausing %d ms at a time). Raise the "
+                 "open-file limit (ulimit -n, LimitNOFILE) or lower max_client_conn",
+                 strerror(err), LISTENER_PAUSE_MS);
+    }
+}
+
+static void listener_poll_cb(uv_poll_t *p, int status, int events)
+{
+    struct worker *w = p->data;
+    uv_os_fd_t lfd;
     int rc;
 
-    if (status < 0) {
-        log_warn("accept failed: %s", uv_strerror(status));
+    (void)events;
+    if (status < 0 || uv_fileno((uv_handle_t *)&w->listener, &lfd) < 0) {
+        log_warn("accept failed: %s", status < 0 ? uv_strerror(status) : "no socket");
         return;
     }
-    rc = session_accept(w);
+    for (int i = 0; i < LISTENER_BATCH && w->listening; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                listener_pause(w, errno);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn("accept failed: %s", strerror(errno));
+            return;
+        }
+        rc = session_accept(w, fd);
+        if (rc < 0)
+            log_warn("cannot start a client session: %s", uv_strerror(rc));
+    }
+}
+
+/* Poll the listening socket w->listener holds. 0 or a libuv error. */
+static int listener_poll_start(struct worker *w)
+{
+    uv_os_fd_t lfd;
+    int rc = uv_fileno((uv_handle_t *)&w->listener, &lfd);
+
     if (rc < 0)
-        log_warn("cannot start a client session: %s", strerror(-rc));
+        return rc;
+    rc = uv_poll_init_socket(w->loop, &w->accept_poll, lfd);
+    if (rc < 0)
+        return rc;
+    w->accept_poll.data = w;
+    uv_timer_init(w->loop, &w->accept_pause);
+    w->accept_pause.data = w;
+    rc = uv_poll_start(&w->accept_poll, UV_READABLE, listener_poll_cb);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&w->accept_poll, NULL);
+        uv_close((uv_handle_t *)&w->accept_pause, NULL);
+    }
+    return rc;
 }
 
 /*
@@ -103,7 +175,16 @@ int listener_start(struct worker *w)
     rc = uv_tcp_bind(&w->listener, ai->ai_addr, 0);
     if (rc < 0)
         goto fail_handle;
-    rc = uv_listen((uv_stream_t *)&w->listener, 1024, listener_connection_cb);
+    {
+        uv_os_fd_t lfd;
+
+        rc = uv_fileno((uv_handle_t *)&w->listener, &lfd);
+        if (rc == 0 && listen(lfd, 1024) < 0)
+            rc = uv_translate_sys_error(errno);
+    }
+    if (rc < 0)
+        goto fail_handle;
+    rc = listener_poll_start(w);
     if (rc < 0)
         goto fail_handle;
     w->listening = 1;
@@ -136,7 +217,7 @@ int listener_adopt(struct worker *w, int fd)
         uv_close((uv_handle_t *)&w->listener, NULL);
         return rc;
     }
-    rc = uv_listen((uv_stream_t *)&w->listener, 1024, listener_connection_cb);
+    rc = listener_poll_start(w);
     if (rc < 0) {
         uv_close((uv_handle_t *)&w->listener, NULL);
         return rc;
@@ -150,5 +231,8 @@ void listener_stop(struct worker *w)
     if (!w->listening)
         return;
     w->listening = 0;
+    /* The poll lets go of the socket before the tcp handle closes it. */
+    uv_close((uv_handle_t *)&w->accept_poll, NULL);
+    uv_close((uv_handle_t *)&w->accept_pause, NULL);
     uv_close((uv_handle_t *)&w->listener, listener_closed);
 }

@@ -17,6 +17,7 @@
 #include "protocol/msg.h"
 #include "router/authq.h"
 #include "router/hbacheck.h"
+#include "router/authlimit.h"
 #include "router/log.h"
 #include "router/passthru.h"
 #include "router/tls.h"
@@ -200,6 +201,8 @@ static void login_startup_packet(struct session *s, const struct frame *f)
         session_cancel(s);
         return;
     }
+    if (authlimit_over(s))
+        return;     /* came over max_pending_logins: FATAL 53300 */
     /* 3.x with x > 0, or _pq_. options: say what is spoken (3.0) and go on, as PostgreSQL */
     msgbuf_init(&b);
     if (startup_negotiate(s->st, &b) > 0 && session_send(s, &b) < 0)
@@ -269,6 +272,8 @@ static void login_auth_read(struct session *s)
     struct msgbuf b;
     enum auth_rc rc;
 
+    if (authlimit_hold(s))
+        return;     /* its user failed recently: the check waits (authlimit.c) */
     while (s->state == SESSION_AUTH) {
         switch (conn_next(c, LOGIN_AUTH_MAX_MSG, NULL, &f)) {
         case CONN_SCAN_MSG:
@@ -297,6 +302,7 @@ static void login_auth_read(struct session *s)
         case AUTH_CONTINUE:
             break;
         case AUTH_DONE:
+            authlimit_success(s);
             login_passthru(s);
             connlog_login(s);
             greet_login(s);
@@ -307,8 +313,7 @@ static void login_auth_read(struct session *s)
             if (why != NULL)
                 session_fatal_detail(s, code, detail, why);
             else if (rc == AUTH_FAILED)
-                session_fatal(s, "28P01", NULL, "password authentication failed for user "
-                              "\"%s\"", s->st->user);
+                authlimit_failed(s);    /* FATAL 28P01, after a backoff delay when repeated */
             else
                 session_fatal(s, "08P01", NULL, "malformed authentication message");
             return;

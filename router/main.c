@@ -13,7 +13,9 @@
 
 #include "config/cfg.h"
 #include "router/authq.h"
+#include "router/authlimit.h"
 #include "router/explain.h"
+#include "router/fdlimit.h"
 #include "router/lifecycle.h"
 #include "router/listener.h"
 #include "router/log.h"
@@ -65,6 +67,7 @@ static void main_on_maint(uv_timer_t *t)
     struct worker *w = t->data;
 
     pool_maintain(w, uv_now(w->loop));
+    authlimit_tick(w, uv_now(w->loop));
     stats_maybe_tick(w, stats_now_us(), w->cfg->stats_period_ms);
 }
 
@@ -188,7 +191,8 @@ int main(int argc, char **argv)
     }
     lifecycle_log_warnings(w->cfg);
     signal(SIGPIPE, SIG_IGN);
-    if (RAND_bytes(w->mock_key, sizeof(w->mock_key)) != 1) {
+    fdlimit_check(w->cfg, "start");
+    if (RAND_bytes(w->mock_key, sizeof(w->mock_key)) != 1 || authlimit_init(&w->authlimit) < 0) {
         log_error("no random bytes available");
         return 1;
     }

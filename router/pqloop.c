@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -156,7 +157,24 @@ static void pqloop_describe(const struct pqloop *c, struct pqloop_error *err)
         err->needs_password = 1;
         return;
     }
+    /*
+     * libpq's socket() failed ("could not create socket: Too many open files"), or one
+     * would fail now: pgrouter's own limit, never the node's.
+     */
     shortage = pqloop_local_shortage();
+    if (shortage == 0 && strstr(msg, "could not create socket") != NULL)
+        shortage = strstr(msg, "Too many open files") != NULL ? EMFILE : ENFILE;
+    if (shortage == EMFILE || shortage == ENFILE) {
+        struct rlimit rl;
+
+        pqloop_set(err, PQLOOP_FAULT_LOCAL, "53000", "");
+        getrlimit(RLIMIT_NOFILE, &rl);
+        snprintf(err->message, sizeof(err->message), "pgrouter is out of file descriptors "
+                 "(%s; its open-file limit RLIMIT_NOFILE is %llu) and cannot open a server "
+                 "connection: raise the limit (ulimit -n, LimitNOFILE) or lower "
+                 "max_client_conn", strerror(shortage), (unsigned long long)rl.rlim_cur);
+        return;
+    }
     if (shortage != 0) {
         pqloop_set(err, PQLOOP_FAULT_LOCAL, "53000", "");
         snprintf(err->message, sizeof(err->message), "pgrouter cannot open a socket: %s (%.160s)",

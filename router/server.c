@@ -75,7 +75,9 @@ static void server_fail_local(struct server *srv, const char *what, int uverr)
     err.fault = PQLOOP_FAULT_LOCAL;
     snprintf(err.sqlstate, sizeof(err.sqlstate), "%s", uverr == UV_ENOMEM ? "53200" : "53000");
     snprintf(err.message, sizeof(err.message), "pgrouter cannot take the server connection "
-             "over (%s): %s", what, uv_strerror(uverr));
+             "over (%s): %s%s", what, uv_strerror(uverr), uverr == UV_EMFILE ||
+             uverr == UV_ENFILE ? ": pgrouter is out of file descriptors (raise its open-file "
+             "limit, ulimit -n)" : "");
     server_fail(srv, &err);
 }
 

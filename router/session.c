@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config/userlist.h"
 #include "protocol/extq.h"
@@ -21,6 +22,7 @@
 #include "protocol/msg.h"
 #include "router/admin.h"
 #include "router/authq.h"
+#include "router/authlimit.h"
 #include "router/cancel.h"
 #include "router/connlog.h"
 #include "router/log.h"
@@ -28,6 +30,7 @@
 #include "router/unit.h"
 
 #define SESSION_CLOSE_DEADLINE_MS 5000  /* a closing client gets this long to read */
+#define SESSION_CLOSE_EARLY_MS 1000     /* ...or one that never logged in */
 
 static const char *const session_state_names[] = {
     "startup", "auth", "connect", "idle", "in_tx", "copy", "closing",
@@ -40,10 +43,16 @@ uint64_t session_now(const struct session *s)
 
 void session_set_state(struct session *s, enum session_state to)
 {
-    if (s->state == to)
+    enum session_state from = s->state;
+
+    if (from == to)
         return;
     log_debug("%s: %s -> %s", s->tag, session_state_names[s->state], session_state_names[to]);
     s->state = to;
+    if (from == SESSION_STARTUP && to == SESSION_AUTH)
+        session_login_timer(s);     /* client_startup_timeout is met */
+    else if (to != SESSION_AUTH)
+        authlimit_done(s);          /* logged in, or closing (within SESSION_CLOSE_EARLY_MS) */
 }
 
 const struct node *session_node(const struct session *s, unsigned slot)
@@ -82,6 +91,7 @@ static void session_release(struct session *s)
         s->next->prev = s->prev;
     if (s->counted)
         w->n_clients--;
+    authlimit_done(s);
     conn_free_buf(&s->client);
     authq_forget(s);
     if (s->auth != NULL) {
@@ -165,7 +175,8 @@ void session_close(struct session *s)
             borrow_give_back(s, be->slot, reset || (s->pinned & (1ull << be->slot)));
     }
     uv_timer_stop(&s->timer);
-    uv_timer_start(&s->timer, session_deadline_cb, SESSION_CLOSE_DEADLINE_MS, 0);
+    uv_timer_start(&s->timer, session_deadline_cb, s->connlog.logged_in ?
+                   SESSION_CLOSE_DEADLINE_MS : SESSION_CLOSE_EARLY_MS, 0);
     conn_want_read(&s->client, 1);  /* to discard late input and see the EOF */
     conn_shutdown(&s->client);
 }
@@ -597,47 +608,109 @@ static void session_client_error(struct conn *c, int err)
 
 void session_cancel(struct session *s)
 {
+    struct worker *w = s->w;
     struct session *t;
 
-    for (t = s->w->sessions; t != NULL; t = t->next) {
-        if (t != s && t->cancel_pid == s->st->cancel_pid && t->cancel_key == s->st->cancel_key)
+    for (t = w->sessions; t != NULL; t = t->next) {
+        if (t != s && t->state != SESSION_CLOSING && t->cancel_pid == s->st->cancel_pid &&
+            t->cancel_key == s->st->cancel_key)
             break;
     }
+    /* No line per request (a flood would fill the log): authlimit_tick sums them up. */
     if (t == NULL) {
-        log_info("%s: cancel request for unknown key (pid %u)", s->tag, s->st->cancel_pid);
+        authlimit_cancel_note(w, AUTHLIMIT_CANCEL_UNKNOWN);
     } else if (t->unit.target != NULL && t->unit.target->ready &&
                t->unit.target->owner == t && (t->unit.pending || t->unit.sent)) {
         /* Only the server this client is using right now, never a shared one at rest. */
         struct backend *be = t->unit.target;
 
-        log_info("%s: cancel request for %s, sent to %s", s->tag, t->tag, be->name);
-        if (cancel_server(s->w->loop, &be->srv, be->name) < 0)
+        if (!authlimit_cancel_take(w, session_now(s))) {
+            authlimit_cancel_note(w, AUTHLIMIT_CANCEL_DROPPED);
+        } else if (cancel_server(w->loop, &be->srv, be->name) < 0) {
             log_warn("%s: cannot start cancel for %s", s->tag, t->tag);
+        } else {
+            authlimit_cancel_note(w, AUTHLIMIT_CANCEL_SENT);
+            log_debug("%s: cancel request for %s, sent to %s", s->tag, t->tag, be->name);
+        }
     } else {
-        log_info("%s: cancel request for %s, which runs no query", s->tag, t->tag);
+        authlimit_cancel_note(w, AUTHLIMIT_CANCEL_IDLE);
     }
-    /* PostgreSQL answers a cancel request by closing the connection, and so do we. */
+    /* PostgreSQL answers a cancel request by closing the connection, and so do we, at
+     * once: nothing was sent, and the connection must not linger. */
     session_close(s);
+    conn_close(&s->client);
 }
 
 static void session_login_timeout_cb(uv_timer_t *t)
 {
     struct session *s = t->data;
 
+    if (s->state == SESSION_STARTUP) {
+        s->w->authlimit.startup_timeouts++;
+        authlimit_refuse(s, "08P01", "Raise client_startup_timeout if clients are that slow.",
+                         "startup timeout: no startup packet within client_startup_timeout");
+        return;
+    }
     session_fatal(s, "08P01", "Raise client_login_timeout if clients are slow to log in.",
                   "login timeout: not authenticated within client_login_timeout");
 }
 
-int session_accept(struct worker *w)
+void session_login_timer(struct session *s)
+{
+    const struct cfg *cfg = s->cfg;
+    uint64_t spent = (uv_hrtime() - s->connlog.start_ns) / 1000000, limit;
+
+    limit = cfg->client_login_timeout_ms;
+    if (s->state == SESSION_STARTUP && cfg->client_startup_timeout_ms > 0 &&
+        (limit == 0 || cfg->client_startup_timeout_ms < limit))
+        limit = cfg->client_startup_timeout_ms;
+    if (s->pending_login < 0 && (limit == 0 || limit > AUTHLIMIT_OVER_MS))
+        limit = AUTHLIMIT_OVER_MS;     /* over max_pending_logins: no time to waste */
+    uv_timer_stop(&s->timer);
+    if (limit > 0)
+        uv_timer_start(&s->timer, session_login_timeout_cb, spent < limit ? limit - spent : 1, 0);
+}
+
+/*
+ * The BackendKeyData for s: pid and key both random (64 bits a guesser must hit) and
+ * unique among live sessions; pid is never 0. -1 when no random bytes are available.
+ */
+static int session_cancel_key(struct session *s)
+{
+    uint32_t k[2];
+
+    for (int tries = 0; tries < 8; tries++) {
+        const struct session *o;
+
+        if (RAND_bytes((uint8_t *)k, sizeof(k)) != 1)
+            return -1;
+        if (k[0] == 0)
+            continue;
+        for (o = s->w->sessions; o != NULL; o = o->next)
+            if (o != s && o->cancel_pid == k[0] && o->cancel_key == k[1])
+                break;
+        if (o == NULL) {
+            s->cancel_pid = k[0];
+            s->cancel_key = k[1];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int session_accept(struct worker *w, int fd)
 {
     struct session *s = calloc(1, sizeof(*s));
     int rc;
 
-    if (s == NULL)
-        return -ENOMEM;
+    if (s == NULL) {
+        close(fd);
+        return UV_ENOMEM;
+    }
     rc = conn_init(w->loop, &s->client, s, session_client_read, session_client_error,
                    session_client_closed);
     if (rc < 0) {
+        close(fd);
         free(s);
         return rc;
     }
@@ -657,16 +730,16 @@ int session_accept(struct worker *w)
     if (w->sessions != NULL)
         w->sessions->prev = s;
     w->sessions = s;
-    /* The BackendKeyData we hand out: our own, never the server's. */
-    s->cancel_pid = s->id;
-    rc = uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&s->client.tcp);
+    rc = conn_open_fd(&s->client, fd);
     if (rc < 0) {
+        close(fd);
         session_close(s);
         conn_close(&s->client);
         return rc;
     }
     connlog_accept(s);
-    if (RAND_bytes((uint8_t *)&s->cancel_key, sizeof(s->cancel_key)) != 1) {
+    authlimit_accept(s);    /* over max_pending_logins: refused at its startup packet */
+    if (session_cancel_key(s) < 0) {
         /* A guessable key would let anyone cancel this client's queries. */
         log_error("%s: no random bytes for a cancel key (RAND_bytes failed); client refused",
                   s->tag);
@@ -675,8 +748,7 @@ int session_accept(struct worker *w)
         return 0;
     }
     uv_tcp_nodelay(&s->client.tcp, 1);
-    if (s->cfg->client_login_timeout_ms > 0)
-        uv_timer_start(&s->timer, session_login_timeout_cb, s->cfg->client_login_timeout_ms, 0);
+    session_login_timer(s);
     conn_want_read(&s->client, 1);
     return 0;
 }

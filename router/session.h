@@ -154,7 +154,8 @@ struct session {
     struct session *next, *prev;
     enum session_state state;
     uint32_t id;
-    uint32_t cancel_pid;            /* BackendKeyData we gave the client */
+    uint32_t cancel_pid;            /* BackendKeyData we gave the client: both random (64 bits,
+                                     * unique among live sessions), never a server's */
     uint32_t cancel_key;
     struct conn client;
     struct backend *held[SESSION_HELD];     /* borrowed servers; each knows its node id */
@@ -190,6 +191,8 @@ struct session {
     uv_timer_t timer;               /* login timeout, then the close deadline */
     int handles;                    /* libuv handles not yet closed */
     int counted;                    /* counts against max_client_conn */
+    int pending_login;              /* counts against max_pending_logins (authlimit.c) */
+    int auth_held;                  /* its password check waited for its user's backoff */
     uint8_t *startup_pkt;           /* copy of the startup body; st, user, db point into it */
     struct startup *st;             /* parsed startup packet, until the client is greeted */
     const char *user;
@@ -210,8 +213,9 @@ struct session {
     struct connlog connlog;         /* address, start, why it ended: for log lines */
 };
 
-/* Accept a pending connection on w's listener and start its session. 0 or an error. */
-int session_accept(struct worker *w);
+/* Start the session of a client socket fd just accepted (owned from here on, closed on
+ * failure). 0 or a libuv error. */
+int session_accept(struct worker *w, int fd);
 
 /* Move s to state `to` (the only writer of s->state). */
 void session_set_state(struct session *s, enum session_state to);
@@ -272,5 +276,8 @@ void login_read(struct session *s);
 void login_exchange(struct session *s, enum auth_method method, const char *secret);
 /* Find the session a CancelRequest names and cancel its running query. */
 void session_cancel(struct session *s);
+/* (Re)arm s's timer for what is left of its login time: client_startup_timeout while no
+ * startup packet came, then client_login_timeout from the accept. */
+void session_login_timer(struct session *s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "config/cfg.h"
+#include "router/authlimit.h"
 #include "router/catalog.h"
 #include "router/nodes.h"
 #include "router/pause.h"
@@ -39,7 +40,10 @@ struct tls_ctx;
 struct worker {
     uv_loop_t *loop;
     struct cfg *cfg;            /* snapshot for new sessions; each session holds a ref */
-    uv_tcp_t listener;
+    uv_tcp_t listener;          /* owns the listening socket (never uv_listen'ed)... */
+    uv_poll_t accept_poll;      /* ...which listener.c polls and accepts on itself */
+    uv_timer_t accept_pause;    /* accepting resumes after an EMFILE pause */
+    uint64_t accept_warned_ms;  /* the last "out of file descriptors" warning */
     int listening;
     struct session *sessions;   /* doubly linked through session->next/prev */
     unsigned n_clients;
@@ -54,6 +58,7 @@ struct worker {
     struct http_server *http;   /* the metrics endpoint (metrics.c), NULL when off */
     struct login_secret *secrets;
     struct authq *authq;        /* auth_query lookups and their cache (authq.c), or NULL */
+    struct authlimit authlimit; /* login backoff, pending logins, cancel budget */
     int draining;               /* 0, or WORKER_DRAIN_*: no new clients, exit when the last
                                  * one leaves */
     struct pause pause;         /* databases paused by the console (PAUSE, KILL <db>) */

@@ -1107,6 +1107,8 @@ main() {
     HBA_DIR=$ITEST_DIR HBA_BIN=$PGROUTER_BIN run_py hba test_hba.py 240
     # SASLprep, channel binding, auth_file modes: pgrouters of its own (SASL_DIR/sasl_*)
     SASL_DIR=$ITEST_DIR SASL_BIN=$PGROUTER_BIN run_py saslprep test_saslprep.py 180
+    # login and cancel floods, slow logins, file descriptors: pgrouters of its own
+    FLOODS_DIR=$ITEST_DIR FLOODS_BIN=$PGROUTER_BIN run_py floods test_floods.py 150
     metrics_cases
     stats_cases
     admincmd_cases

@@ -250,7 +250,8 @@ static void test_pqloop_out_of_descriptors_is_pgrouters_own(void **state)
     assert_true(rc < 0);
     assert_int_equal(err.fault, PQLOOP_FAULT_LOCAL);
     assert_string_equal(err.sqlstate, "53000");
-    if (strstr(err.message, "pgrouter cannot open a socket: Too many open files") == NULL)
+    if (strstr(err.message, "pgrouter is out of file descriptors (Too many open files; its "
+               "open-file limit RLIMIT_NOFILE is 64)") == NULL)
         fail_msg("message: %s", err.message);
     assert_int_equal(uv_run(&c->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(c->n_done, 0);
