@@ -613,6 +613,7 @@ static enum admin_rc adminshow_lists(struct session *s, struct admin_reply *r,
     adminshow_list_row(r, "dns_queries", 0);
     adminshow_list_row(r, "dns_pending", 0);
     adminshow_list_row(r, "nodes", w->nodes.count);      /* pgrouter's own */
+    adminshow_list_row(r, "pending_logins", w->authlimit.pending);
     admin_done(r, "SHOW");
     return ADMIN_DONE;
 }

@@ -241,6 +241,7 @@ def slow_logins():
     proc, port, log = start_own("slow", "max_pending_logins = 20\nmax_client_conn = 200\n"
                                 "client_startup_timeout = 2\nstats_period = 2")
     socks = []
+    admin = psycopg.connect(dsn(port, "admin", "admin", db="pgrouter"), autocommit=True)
     try:
         for _ in range(19):
             socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
@@ -248,6 +249,8 @@ def slow_logins():
         dribble = socket.create_connection(("127.0.0.1", port), timeout=5)
         t0 = time.monotonic()
         time.sleep(0.3)
+        lists = {r["list"]: r["items"] for r in admin_rows(admin, "SHOW LISTS")}
+        check(lists.get("pending_logins") == 20, "SHOW LISTS: %s" % lists)
         over = []
         for _ in range(5):
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -299,6 +302,7 @@ def slow_logins():
                  % (silent_secs, took, time.monotonic() - t1))
         wait_for("the summary line", lambda: "over max_pending_logins" in read_log(log), 10)
     finally:
+        admin.close()
         for s in socks:
             s.close()
         stop(proc)
