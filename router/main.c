@@ -12,8 +12,8 @@
 #include <uv.h>
 
 #include "config/cfg.h"
-#include "router/authq.h"
 #include "router/authlimit.h"
+#include "router/authq.h"
 #include "router/explain.h"
 #include "router/fdlimit.h"
 #include "router/lifecycle.h"
