@@ -300,13 +300,18 @@ static int authq_start(struct authq_entry *e, const struct session *s)
     struct pqloop_error err;
     size_t k = 0;
 
+    pqloop_init(&e->pq, w->loop, e);
     e->node = nodes_primary(&w->nodes, s->cluster);
+    if (e->node < 0) {
+        authq_finish(e, 0, "08006", "could not look up the user with auth_query: the "
+                     "cluster's primary is not known");
+        return -1;
+    }
     n = &w->nodes.n[e->node];
     snprintf(e->node_name, sizeof(e->node_name), "%s", n->name);
     e->timeout_ms = cfg->server_connect_timeout_ms ? cfg->server_connect_timeout_ms
                                                    : AUTHQ_DEFAULT_TIMEOUT_MS;
     e->have_answer = 0;
-    pqloop_init(&e->pq, w->loop, e);
     e->query = strdup(cfg->auth_query);
     e->timer = malloc(sizeof(*e->timer));
     if (e->query == NULL || e->timer == NULL) {
