@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -16,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "protocol/md5auth.h"
+#include "protocol/saslprep.h"
 
 /* RFC 5802 "printable": 0x21..0x7e except ','. */
 static int scramcli_printable(const uint8_t *p, size_t n)
@@ -264,16 +266,27 @@ int scramcli_keys_from_password(const char *password, const uint8_t *salt, size_
 {
     uint8_t salted[SCRAM_KEY_LEN];
     unsigned int len = 0;
-    size_t plen;
-    int rc = -EIO;
+    char *prep = NULL;
+    size_t plen, cap = 0;
+    int rc;
 
     if (password == NULL || salt == NULL || salt_len == 0 || salt_len > SCRAM_MAX_SALT ||
         iterations < 1)
         return -EINVAL;
     plen = strlen(password);
-    if (plen > INT_MAX)
+    if (plen > INT_MAX / 11 - 1)
         return -EINVAL;
-    if (PKCS5_PBKDF2_HMAC(password, (int)plen, salt, (int)salt_len, iterations, EVP_sha256(),
+    /* SASLprep as the server did when it stored the secret (raw bytes when it refuses). */
+    cap = SASLPREP_CAP(plen);
+    prep = malloc(cap);
+    if (prep == NULL)
+        return -ENOMEM;
+    rc = saslprep(password, prep, cap);
+    if (rc < 0)
+        goto done;
+    plen = strlen(prep);
+    rc = -EIO;
+    if (PKCS5_PBKDF2_HMAC(prep, (int)plen, salt, (int)salt_len, iterations, EVP_sha256(),
                           SCRAM_KEY_LEN, salted) != 1)
         goto done;
     if (HMAC(EVP_sha256(), salted, SCRAM_KEY_LEN, (const uint8_t *)"Client Key", 10,
@@ -285,6 +298,8 @@ int scramcli_keys_from_password(const char *password, const uint8_t *salt, size_
     rc = 0;
 done:
     OPENSSL_cleanse(salted, sizeof(salted));
+    OPENSSL_cleanse(prep, cap);
+    free(prep);
     return rc;
 }
 

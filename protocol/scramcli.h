@@ -98,8 +98,9 @@ void scramcli_close(struct scramcli *c);
 
 /*
  * ClientKey and ServerKey from a password, salt and iterations, as the client computes
- * them (PBKDF2, then HMAC "Client Key" / "Server Key"). The password is used as it is
- * (no SASLprep). Returns 0, -EINVAL or -EIO.
+ * them (SASLprep, PBKDF2, then HMAC "Client Key" / "Server Key"), so a non-ASCII
+ * password gives the keys of the secret PostgreSQL stored for it.
+ * Returns 0, -EINVAL, -ENOMEM or -EIO.
  */
 int scramcli_keys_from_password(const char *password, const uint8_t *salt, size_t salt_len,
                                 int iterations, uint8_t client_key[SCRAM_KEY_LEN],

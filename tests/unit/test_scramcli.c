@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "protocol/md5auth.h"
 #include "protocol/scram.h"
 #include "protocol/scramcli.h"
@@ -319,10 +321,35 @@ static void test_scramcli_md5_answer_passes_server_check(void **state)
     assert_int_equal(scramcli_md5_answer(RFC_PG_SECRET, salt, answer), -EINVAL);
 }
 
+/* A non-ASCII password gives the keys of the secret derived (SASLprepped) from it. */
+static void test_scramcli_keys_saslprep_like_the_server(void **state)
+{
+    /* "a", U+00A0 (mapped to a space), "A" + U+030A (composed to U+00C5 by NFKC) */
+    static const char typed[] = "a\xc2\xa0" "A\xcc\x8a";
+    static const char prepped[] = "a \xc3\x85";
+    static const uint8_t salt[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+    struct scram_secret s;
+    uint8_t ck[SCRAM_KEY_LEN], sk[SCRAM_KEY_LEN], ck2[SCRAM_KEY_LEN], sk2[SCRAM_KEY_LEN];
+    uint8_t stored[SCRAM_KEY_LEN];
+    unsigned int n = 0;
+
+    (void)state;
+    assert_int_equal(scram_secret_from_password(typed, salt, sizeof(salt), 4096, &s), 0);
+    assert_int_equal(scramcli_keys_from_password(typed, salt, sizeof(salt), 4096, ck, sk), 0);
+    assert_memory_equal(sk, s.server_key, SCRAM_KEY_LEN);
+    assert_non_null(EVP_Digest(ck, SCRAM_KEY_LEN, stored, &n, EVP_sha256(), NULL));
+    assert_memory_equal(stored, s.stored_key, SCRAM_KEY_LEN);
+    /* the prepared form is the same password */
+    assert_int_equal(scramcli_keys_from_password(prepped, salt, sizeof(salt), 4096, ck2, sk2), 0);
+    assert_memory_equal(ck, ck2, SCRAM_KEY_LEN);
+    assert_memory_equal(sk, sk2, SCRAM_KEY_LEN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scramcli_rfc7677_vector),
+        cmocka_unit_test(test_scramcli_keys_saslprep_like_the_server),
         cmocka_unit_test(test_scramcli_logs_in_to_scram_server_side_with_flags_n_and_y),
         cmocka_unit_test(test_scramcli_recovered_client_key_logs_in_again),
         cmocka_unit_test(test_scramcli_wrong_or_error_server_final_is_eacces),
