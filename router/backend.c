@@ -317,8 +317,8 @@ int backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool, cons
     be->status = 'I';
     srvstmt_init(&be->stmts);
     if (pool->password == NULL && pool->pt != NULL && !pool->pt->refused)  /* pass-through */
-        return srvlogin_connect(&be->srv, loop, pool->w->cfg, host, port, keys, vals,
-                                pool->pt, timeout_ms, be, backend_server_ready,
+        return srvlogin_connect(&be->srv, loop, pool->w->cfg, pool->w->server_tls, host, port,
+                                keys, vals, pool->pt, timeout_ms, be, backend_server_ready,
                                 backend_server_closed);
     return server_connect(&be->srv, loop, host, port, keys, vals, timeout_ms, be,
                           backend_server_ready, backend_server_closed);

@@ -42,6 +42,7 @@ struct sl_param {
 struct srvlogin {
     struct server *srv;
     struct cfg *cfg;                /* a reference, for server_tls_* (until ready) */
+    struct tls_ctx *tls_ctx;        /* a reference to the worker's context toward servers */
     enum sl_step step;
     uv_connect_t creq;
     struct sl_lookup *lookup;
@@ -86,6 +87,8 @@ static void sl_report(struct srvlogin *sl, const struct pqloop_error *err)
         cfg_unref(sl->cfg);
         sl->cfg = NULL;
     }
+    tls_ctx_unref(sl->tls_ctx);     /* the conn holds its own reference */
+    sl->tls_ctx = NULL;
     if (err == NULL) {
         sl->step = SL_READY;
         srv->state = SERVER_READY;
@@ -333,18 +336,14 @@ static void sl_message(struct srvlogin *sl, const struct frame *f)
 
 static int sl_start_tls(struct srvlogin *sl)
 {
-    struct tls_ctx *ctx = NULL;
-    char err[256];
     int rc;
 
-    rc = tls_ctx_for_servers(sl->cfg, &ctx, err, sizeof(err));
-    if (rc < 0 || ctx == NULL) {
+    if (sl->tls_ctx == NULL) {
         sl_fail(sl, PQLOOP_FAULT_LOCAL, "08006", 0, "cannot start TLS toward the server: %s",
-                rc < 0 ? err : "server_tls_sslmode is disable");
+                "no TLS context toward servers (server_tls_sslmode is disable)");
         return -1;
     }
-    rc = conn_tls_connect(&sl->srv->conn, ctx, sl->host);
-    tls_ctx_unref(ctx);     /* the conn holds its own reference */
+    rc = conn_tls_connect(&sl->srv->conn, sl->tls_ctx, sl->host);
     if (rc < 0) {
         sl_fail(sl, PQLOOP_FAULT_LOCAL, "08006", 0, "cannot start TLS toward the server: %s",
                 strerror(-rc));
@@ -542,7 +541,7 @@ static int sl_begin(struct srvlogin *sl)
 }
 
 int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
-                     const char *host, uint16_t port, const char *const *keys,
+                     struct tls_ctx *tls, const char *host, uint16_t port, const char *const *keys,
                      const char *const *vals, const struct passthru *cred,
                      unsigned timeout_ms, void *owner, server_ready_fn on_ready,
                      server_closed_fn on_closed)
@@ -567,6 +566,7 @@ int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
     pqloop_init(&srv->pq, loop, srv);
     sl->srv = srv;
     sl->cfg = cfg_ref((struct cfg *)cfg);
+    sl->tls_ctx = tls != NULL ? tls_ctx_ref(tls) : NULL;
     snprintf(sl->host, sizeof(sl->host), "%s", host);
     sl->port = port;
     sl_copy_keys(sl, keys, vals);
@@ -597,6 +597,7 @@ int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
     return 0;
 fail:
     cfg_unref(sl->cfg);
+    tls_ctx_unref(sl->tls_ctx);
     OPENSSL_cleanse(sl, sizeof(*sl));
     free(sl);
     srv->native = NULL;
@@ -642,6 +643,7 @@ void srvlogin_free(struct server *srv)
     }
     if (sl->cfg != NULL)
         cfg_unref(sl->cfg);
+    tls_ctx_unref(sl->tls_ctx);
     OPENSSL_cleanse(sl, sizeof(*sl));
     free(sl);
     srv->native = NULL;

@@ -21,6 +21,7 @@
 #include "config/cfg.h"
 #include "router/passthru.h"
 #include "router/server.h"
+#include "router/tls.h"
 
 /* A server's login messages are at most this long (PostgreSQL's auth token bound). */
 #define SRVLOGIN_MAX_MSG 65536
@@ -31,12 +32,15 @@
 /*
  * Like server_connect, with pgrouter's own login: keys/vals as for libpq (user, dbname,
  * application_name and options are used; the rest is ignored), cred copied. cfg gives
- * server_tls_*. on_ready fires exactly once unless server_close comes first; on_closed
+ * server_tls_*, tls the worker's context toward servers (NULL when server_tls_sslmode is
+ * disable; a reference is taken, so the login never reads certificate files on the
+ * loop). on_ready fires exactly once unless server_close comes first; on_closed
  * when every handle is closed. Returns 0, or a negative error with nothing to close.
  */
 int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
-                     const char *host, uint16_t port, const char *const *keys,
-                     const char *const *vals, const struct passthru *cred,
+                     struct tls_ctx *tls, const char *host, uint16_t port,
+                     const char *const *keys, const char *const *vals,
+                     const struct passthru *cred,
                      unsigned timeout_ms, void *owner, server_ready_fn on_ready,
                      server_closed_fn on_closed);
 
