@@ -89,8 +89,11 @@ up() {
         -e "s/127\.0\.0\.1:5452\b/127.0.0.1:$SHARD_B_PRIMARY_PORT/g" \
         -e "s/127\.0\.0\.1:5453\b/127.0.0.1:$SHARD_B_REPLICA_PORT/g" \
         -e "s|^\([[:space:]]*listen_port[[:space:]]*=\).*|\1 $port|" \
-        -e "s|^\([[:space:]]*auth_file[[:space:]]*=\).*|\1 $ROOT/config/userlist.txt|" \
+        -e "s|^\([[:space:]]*auth_file[[:space:]]*=\).*|\1 userlist.txt|" \
         config/pgrouter.ini >"$INI"
+    # a private copy of the user list: a checkout's mode depends on the umask (664 under
+    # umask 002, which pgrouter refuses for a file holding passwords)
+    install -m 600 config/userlist.txt "$DEMO/userlist.txt"
 
     # the sample sharded table, on every cluster (DDL goes to each primary directly)
     for p in "$PRIMARY_PORT" "$SHARD_A_PRIMARY_PORT" "$SHARD_B_PRIMARY_PORT"; do
