@@ -69,6 +69,11 @@ int cfgvalue_parse_funclist(const char *v, long long min, long long max, void *f
  */
 int cfgvalue_parse_tablelist(const char *v, long long min, long long max, void *field,
                              char *why, size_t why_len);
+/*
+ * Cut a comma-separated list (modified in place) at item: returns the entry without
+ * surrounding blanks and sets *next to the text after its ',' (NULL after the last one).
+ */
+char *cfgvalue_cut_item(char *item, char **next);
 /* Free a list made by cfgvalue_parse_funclist or _tablelist; NULL is ignored. */
 void cfgvalue_free_funclist(char **names);
 /* char[64]: a cluster name, see cfgvalue_name_ok. */
