@@ -160,14 +160,10 @@ static void server_timeout_cb(uv_timer_t *t)
     server_fail(srv, &err);
 }
 
-int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16_t port,
-                   const char *const *keys, const char *const *vals, unsigned timeout_ms,
-                   void *owner, server_ready_fn on_ready, server_closed_fn on_closed)
+void server_begin(struct server *srv, uv_loop_t *loop, const char *host, uint16_t port,
+                  unsigned timeout_ms, void *owner, server_ready_fn on_ready,
+                  server_closed_fn on_closed)
 {
-    const char *k[SERVER_MAX_KEYS], *v[SERVER_MAX_KEYS];
-    size_t n = 0;
-    int rc;
-
     memset(srv, 0, sizeof(*srv));
     srv->loop = loop;
     srv->owner = owner;
@@ -177,6 +173,17 @@ int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16
     srv->timeout_ms = timeout_ms;
     snprintf(srv->node, sizeof(srv->node), "%s:%u", host, port);
     pqloop_init(&srv->pq, loop, srv);
+}
+
+int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16_t port,
+                   const char *const *keys, const char *const *vals, unsigned timeout_ms,
+                   void *owner, server_ready_fn on_ready, server_closed_fn on_closed)
+{
+    const char *k[SERVER_MAX_KEYS], *v[SERVER_MAX_KEYS];
+    size_t n = 0;
+    int rc;
+
+    server_begin(srv, loop, host, port, timeout_ms, owner, on_ready, on_closed);
     /* The proxy relays plaintext or TLS (adopted from libpq), never GSSAPI encryption. */
     k[n] = "gssencmode";
     v[n++] = "disable";

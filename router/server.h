@@ -63,6 +63,15 @@ int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16
 /* The stream of srv closed (its conn's on_closed; for srvlogin.c, which opens it). */
 void server_conn_closed(struct conn *c);
 
+/*
+ * Zero srv and fill in what every connection attempt has (loop, owner, callbacks, node
+ * name, timeout, an idle pqloop): server_connect and pgrouter's own login (srvlogin.c)
+ * both start with it.
+ */
+void server_begin(struct server *srv, uv_loop_t *loop, const char *host, uint16_t port,
+                  unsigned timeout_ms, void *owner, server_ready_fn on_ready,
+                  server_closed_fn on_closed);
+
 /* Begin closing; on_closed fires when done. Idempotent. */
 void server_close(struct server *srv);
 

@@ -555,15 +555,8 @@ int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
     sl = calloc(1, sizeof(*sl));
     if (sl == NULL)
         return -ENOMEM;
-    srv->loop = loop;
-    srv->owner = owner;
-    srv->on_ready = on_ready;
-    srv->on_closed = on_closed;
-    srv->state = SERVER_CONNECTING;
-    srv->timeout_ms = timeout_ms;
+    server_begin(srv, loop, host, port, timeout_ms, owner, on_ready, on_closed);
     srv->native = sl;
-    snprintf(srv->node, sizeof(srv->node), "%s:%u", host, port);
-    pqloop_init(&srv->pq, loop, srv);
     sl->srv = srv;
     sl->cfg = cfg_ref((struct cfg *)cfg);
     sl->tls_ctx = tls != NULL ? tls_ctx_ref(tls) : NULL;
