@@ -403,8 +403,11 @@ PGBENCH_STATES = [
      "57P03"),
     (r"no server connection available", "53300"),
     (r"pgrouter: cannot connect to primary|is unavailable|was lost", "08006"),
+    # a connection that ended under pgbench: libpq's text, or pgbench's own when
+    # PQconsumeInput fails ("perhaps the backend died while processing")
     (r"server closed the connection unexpectedly|could not receive data|"
-     r"connection to server .* failed|no connection to the server", "08006"),
+     r"connection to server .* failed|no connection to the server|"
+     r"perhaps the backend died while processing", "08006"),
 ]
 
 
