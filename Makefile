@@ -31,7 +31,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-LIB_SRC  := $(sort $(wildcard protocol/*.c config/*.c) $(filter-out router/main.c,$(wildcard router/*.c)))
+LIB_SRC  := $(sort $(wildcard protocol/*.c config/*.c) $(wildcard router/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/router/main.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))

@@ -33,7 +33,7 @@ enum cfg_primary_reads {
     CFG_PRIMARY_READS_OFF, CFG_PRIMARY_READS_ON, CFG_PRIMARY_READS_FALLBACK,
 };
 
-/* syslog_facility: where syslog(3) files pgrouter's lines (router/logsys.c maps them). */
+/* syslog_facility: where syslog(3) files pgrouter's lines (router/core/logsys.c maps them). */
 enum cfg_facility {
     CFG_FACILITY_DAEMON = 0, CFG_FACILITY_USER, CFG_FACILITY_AUTH, CFG_FACILITY_AUTHPRIV,
     CFG_FACILITY_LOCAL0, CFG_FACILITY_LOCAL1, CFG_FACILITY_LOCAL2, CFG_FACILITY_LOCAL3,
@@ -91,7 +91,7 @@ struct cfg_tenant {
     const struct cfg_cluster *cluster;  /* points into cfg->clusters */
 };
 
-/* [sharding]: how a statement's tenant is found, see router/tenant.h and router/shard.h. */
+/* [sharding]: how a statement's tenant is found, see router/sql/tenant.h and router/cluster/shard.h. */
 struct cfg_sharding {
     int enabled;                    /* 1 if the file has a [sharding] section */
     char tenant_key[64];            /* setting / startup parameter, "pgrouter.tenant" */
@@ -216,7 +216,7 @@ struct cfg {
     struct cfg_breaker breaker;
     struct cfg_health health;
 
-    /* ---- security: TLS (router/tls.c) ---- */
+    /* ---- security: TLS (router/net/tls.c) ---- */
     struct cfg_tls client_tls;
     struct cfg_tls server_tls;
 

@@ -1,6 +1,6 @@
 /*
  * config/cfgtls.c - the TLS keys' syntax and, at load, the checks of the files they name
- * (see cfgtls.h). The contexts themselves are built by router/tls.c.
+ * (see cfgtls.h). The contexts themselves are built by router/net/tls.c.
  */
 #include "config/cfgtls.h"
 

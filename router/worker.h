@@ -9,12 +9,12 @@
 #include <uv.h>
 
 #include "config/cfg.h"
-#include "router/authlimit.h"
-#include "router/catalog.h"
-#include "router/nodes.h"
-#include "router/pause.h"
-#include "router/routing.h"
-#include "router/stats.h"
+#include "router/auth/authlimit.h"
+#include "router/sql/catalog.h"
+#include "router/cluster/nodes.h"
+#include "router/admin/pause.h"
+#include "router/cluster/routing.h"
+#include "router/admin/stats.h"
 
 struct session;
 struct pool;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "router/classify.h"
-#include "router/funcset.h"
+#include "router/sql/classify.h"
+#include "router/sql/funcset.h"
 
 static const char *const corpus[] = {
     "SELECT 1",

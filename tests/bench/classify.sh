@@ -18,7 +18,7 @@ mkdir -p "$OUT" || exit 1
 if ! "$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow \
     -Wstrict-prototypes -Wmissing-prototypes -I. ${CFLAGS:-} \
     -o "$OUT/bench_classify" tests/bench/bench_classify.c \
-    router/classify.c router/sqllex.c router/funcset.c; then
+    router/sql/classify.c router/sql/sqllex.c router/sql/funcset.c; then
     echo "bench: bench_classify: build failed" >&2
     exit 1
 fi

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/adminparse.h"
+#include "router/admin/adminparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_adminarg.c - libFuzzer harness for the control commands' arguments
- * (router/adminarg.c): the first byte picks the size of the output, the rest is what
+ * (router/admin/adminarg.c): the first byte picks the size of the output, the rest is what
  * follows the command. A name that is accepted fits, is part of the input, and has no
  * blank, control character or quote; anything else leaves the output empty. An id that
  * is accepted is the input's digits.
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/adminarg.h"
+#include "router/admin/adminarg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

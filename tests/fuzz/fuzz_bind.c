@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "protocol/frame.h"
-#include "router/tenant.h"
-#include "router/tenantval.h"
+#include "router/sql/tenant.h"
+#include "router/sql/tenantval.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

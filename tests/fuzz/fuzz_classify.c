@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/classify.h"
-#include "router/funcset.h"
-#include "router/sqllex.h"
+#include "router/sql/classify.h"
+#include "router/sql/funcset.h"
+#include "router/sql/sqllex.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /*
  * tests/fuzz/fuzz_explain.c - libFuzzer harness for EXPLAIN ROUTE's path (the admin
- * console hands it any text): decide_query and explain_format (router/decide.c,
- * router/explain.c) on a sharded config. Input: one option byte (bits 0-1: the session's
+ * console hands it any text): decide_query and explain_format (router/cluster/decide.c,
+ * router/sql/explain.c) on a sharded config. Input: one option byte (bits 0-1: the session's
  * tenant none, "acme", "globex" or the first 8 bytes after the option byte; bits 2-3:
  * pgrouter.role auto, primary, replica; bit 4: in a transaction on shard_a), then SQL.
  * Checks that the line fits and ends where it says, starts with read/write as the
@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "config/cfg.h"
-#include "router/decide.h"
-#include "router/explain.h"
-#include "router/routing.h"
+#include "router/cluster/decide.h"
+#include "router/sql/explain.h"
+#include "router/cluster/routing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/httpreq.h"
+#include "router/admin/httpreq.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

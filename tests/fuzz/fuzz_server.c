@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_server.c - libFuzzer harness for the framing of what servers send, as
- * router/backend.c does it: conn_next over a connection's read buffer that fills a piece
+ * router/pool/backend.c does it: conn_next over a connection's read buffer that fills a piece
  * at a time, whole messages for the types pgrouter inspects and the rest streamed through
  * (or everything whole while a unit's rows are captured), then msg_error_field on error
  * and notice bodies. Input: one byte (bit 0: capture; the rest seeds the sizes of the
@@ -14,7 +14,7 @@
 
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "router/conn.h"
+#include "router/net/conn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * tests/fuzz/fuzz_tenant.c - libFuzzer harness for the tenant scan (router/tenant.c with
+ * tests/fuzz/fuzz_tenant.c - libFuzzer harness for the tenant scan (router/sql/tenant.c with
  * tenantneg.c and tenantval.c). Input: one option byte (bit 0: standard_conforming_strings
  * off, bit 1: bind the first 8 bytes after it as parameter $1, bit 2: in binary), then SQL
  * text. Checks that every value lies in the text, the parameter or the result's buffer,
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/tenant.h"
+#include "router/sql/tenant.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

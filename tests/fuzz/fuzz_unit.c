@@ -1,5 +1,5 @@
 /*
- * tests/fuzz/fuzz_unit.c - libFuzzer harness for unit rewriting (router/unit.c): client
+ * tests/fuzz/fuzz_unit.c - libFuzzer harness for unit rewriting (router/session/unit.c): client
  * Parse/Bind/Describe/Close/Execute/Sync messages go through the same calls frontend.c
  * makes (statement table, unit_append_*), each Sync builds the unit for one server
  * (unit_build) and settles it (unit_settle, unit_settle_unnamed), units after units.
@@ -19,9 +19,9 @@
 #include "protocol/extq.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "router/session.h"
-#include "router/stmt.h"
-#include "router/unit.h"
+#include "router/session/session.h"
+#include "router/session/stmt.h"
+#include "router/session/unit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

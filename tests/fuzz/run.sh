@@ -46,19 +46,19 @@ harnesses()
 fuzz_frame protocol/frame.c protocol/msg.c
 fuzz_startup protocol/frame.c protocol/startup.c protocol/msg.c
 fuzz_options protocol/frame.c protocol/startup.c protocol/msg.c
-fuzz_classify router/classify.c router/sqllex.c router/funcset.c
+fuzz_classify router/sql/classify.c router/sql/sqllex.c router/sql/funcset.c
 fuzz_cfg config/*.c -linih -lssl -lcrypto
 fuzz_userlist config/userlist.c
 fuzz_hba config/hba.c
-fuzz_admin router/adminparse.c
-fuzz_adminarg router/adminarg.c
-fuzz_httpreq router/httpreq.c
-fuzz_tenant router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c protocol/frame.c
-fuzz_bind router/tenant.c router/tenantneg.c router/tenantval.c router/sqllex.c protocol/frame.c
-fuzz_explain router/explain.c router/decide.c router/route.c router/routing.c router/shard.c router/classify.c router/sqllex.c router/funcset.c router/tenant.c router/tenantneg.c router/tenantval.c protocol/frame.c config/*.c -linih -lssl -lcrypto
+fuzz_admin router/admin/adminparse.c
+fuzz_adminarg router/admin/adminarg.c
+fuzz_httpreq router/admin/httpreq.c
+fuzz_tenant router/sql/tenant.c router/sql/tenantneg.c router/sql/tenantval.c router/sql/sqllex.c protocol/frame.c
+fuzz_bind router/sql/tenant.c router/sql/tenantneg.c router/sql/tenantval.c router/sql/sqllex.c protocol/frame.c
+fuzz_explain router/sql/explain.c router/cluster/decide.c router/cluster/route.c router/cluster/routing.c router/cluster/shard.c router/sql/classify.c router/sql/sqllex.c router/sql/funcset.c router/sql/tenant.c router/sql/tenantneg.c router/sql/tenantval.c protocol/frame.c config/*.c -linih -lssl -lcrypto
 fuzz_extq protocol/extq.c protocol/frame.c
-fuzz_unit router/unit.c router/stmt.c protocol/extq.c protocol/frame.c protocol/msg.c
-fuzz_server router/conn.c router/conntls.c router/tls.c router/log.c router/logsys.c protocol/frame.c protocol/msg.c config/*.c -luv -lssl -lcrypto -linih
+fuzz_unit router/session/unit.c router/session/stmt.c protocol/extq.c protocol/frame.c protocol/msg.c
+fuzz_server router/net/conn.c router/net/conntls.c router/net/tls.c router/core/log.c router/core/logsys.c protocol/frame.c protocol/msg.c config/*.c -luv -lssl -lcrypto -linih
 fuzz_scram protocol/scram.c protocol/saslprep.c -lcrypto -lidn
 fuzz_scramcli protocol/scramcli.c protocol/scram.c protocol/md5auth.c protocol/saslprep.c -lcrypto -lidn
 fuzz_saslprep protocol/saslprep.c -lidn

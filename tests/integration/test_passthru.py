@@ -2,7 +2,7 @@
 entry is only the secret PostgreSQL stores (pg_authid.rolpassword), no plaintext anywhere.
 
 pgrouter verifies the client against the secret, recovers the ClientKey from the client's
-proof and logs in to every node with it (its own login, router/srvlogin.c); an md5 secret
+proof and logs in to every node with it (its own login, router/pool/srvlogin.c); an md5 secret
 answers a server's md5 challenge by itself. The suite starts its own pgrouter (auth_type
 md5, so SCRAM secrets use SCRAM and md5 secrets md5; default_pool_size 2) with no
 PGPASSWORD or PGPASSFILE in its environment, after creating the roles:

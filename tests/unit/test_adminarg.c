@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_adminarg.c - router/adminarg.c: the one name a control command takes
+ * tests/unit/test_adminarg.c - router/admin/adminarg.c: the one name a control command takes
  * (plain or quoted, nothing else around or inside it) and a client id.
  */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "router/adminarg.h"
+#include "router/admin/adminarg.h"
 
 static enum adminarg_rc name(const char *args, char *out, size_t size)
 {

@@ -16,12 +16,12 @@
 #include <cmocka.h>
 
 #include "config/cfg.h"
-#include "router/admin.h"
-#include "router/explain.h"
-#include "router/nodes.h"
-#include "router/routing.h"
-#include "router/session.h"
-#include "router/shard.h"
+#include "router/admin/admin.h"
+#include "router/sql/explain.h"
+#include "router/cluster/nodes.h"
+#include "router/cluster/routing.h"
+#include "router/session/session.h"
+#include "router/cluster/shard.h"
 
 #define MAX_COLS 32
 #define MAX_ROWS 64

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "router/adminparse.h"
+#include "router/admin/adminparse.h"
 
 /* Split q; writes the statements as "[a][b]..." into out. */
 static const char *split(const char *q, char *out, size_t out_len)

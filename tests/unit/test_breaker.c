@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "router/breaker.h"
+#include "router/cluster/breaker.h"
 
 #define T0 1000000u
 

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "router/catalog.h"
-#include "router/classify.h"
-#include "router/routing.h"
+#include "router/sql/catalog.h"
+#include "router/sql/classify.h"
+#include "router/cluster/routing.h"
 
 struct dcase {
     const char *sql;

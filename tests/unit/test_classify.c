@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "router/classify.h"
-#include "router/funcset.h"
+#include "router/sql/classify.h"
+#include "router/sql/funcset.h"
 
 #define R 0
 #define W 1

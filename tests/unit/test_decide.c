@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "config/cfg.h"
-#include "router/decide.h"
-#include "router/explain.h"
-#include "router/routing.h"
+#include "router/cluster/decide.h"
+#include "router/sql/explain.h"
+#include "router/cluster/routing.h"
 
 #define SHARD_INI \
     "[pgrouter]\nauth_type = trust\ndefault_cluster = main\n" \

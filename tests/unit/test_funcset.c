@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "router/funcset.h"
+#include "router/sql/funcset.h"
 
 static void test_funcset_finds_what_was_added(void **state)
 {

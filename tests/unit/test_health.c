@@ -27,7 +27,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
-#include "router/health.h"
+#include "router/cluster/health.h"
 
 #define MAX_RESULTS 8
 

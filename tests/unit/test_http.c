@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "router/http.h"
+#include "router/admin/http.h"
 
 #define BODY "# HELP x y\n# TYPE x gauge\nx 1\n"
 

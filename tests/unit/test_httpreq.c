@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "router/httpreq.h"
+#include "router/admin/httpreq.h"
 
 static enum httpreq_rc parse(const char *text, struct httpreq *r)
 {

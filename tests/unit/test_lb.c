@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "router/lb.h"
+#include "router/cluster/lb.h"
 
 #define PICKS 10000
 

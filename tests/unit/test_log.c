@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "config/cfg.h"
-#include "router/log.h"
+#include "router/core/log.h"
 
 static char log_file[] = "/tmp/pgrouter-test-log-XXXXXX";
 

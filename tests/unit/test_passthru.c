@@ -18,7 +18,7 @@
 
 #include "protocol/md5auth.h"
 #include "protocol/scramcli.h"
-#include "router/passthru.h"
+#include "router/auth/passthru.h"
 
 #define RFC_PG_SECRET "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$" \
                       "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:" \

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_pause.c - router/pause.c's bookkeeping of the console's PAUSE and
+ * tests/unit/test_pause.c - router/admin/pause.c's bookkeeping of the console's PAUSE and
  * RESUME: which databases are paused, the errors for pausing twice and resuming what is
  * not paused, and how a PAUSE still waiting for its servers learns that a RESUME came
  * first. (How pools behave while paused is test_poolmodel.c's.)
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "router/pause.h"
+#include "router/admin/pause.h"
 #include "router/worker.h"
 
 struct fixture {

@@ -20,10 +20,10 @@
 #include <uv.h>
 
 #include "config/cfg.h"
-#include "router/backend.h"
-#include "router/pool.h"
-#include "router/server.h"
-#include "router/stmt.h"
+#include "router/pool/backend.h"
+#include "router/pool/pool.h"
+#include "router/pool/server.h"
+#include "router/session/stmt.h"
 #include "router/worker.h"
 
 #define MAX_WAITERS 8

@@ -1,6 +1,6 @@
 /*
- * tests/unit/test_poolmodel.c - randomised model test of router/pool.c and the borrow and
- * return contract that router/session.c keeps with it. Thousands of seeded event sequences
+ * tests/unit/test_poolmodel.c - randomised model test of router/pool/pool.c and the borrow and
+ * return contract that router/session/session.c keeps with it. Thousands of seeded event sequences
  * run against several pools (3 nodes x 2 users on one database, so max_db_connections is
  * shared): clients arrive and borrow from any node's pool, give servers back (idle, in a
  * transaction, lost), leave the queue, connections succeed, fail or cannot even start,
@@ -39,11 +39,11 @@
 #include <uv.h>
 
 #include "config/cfg.h"
-#include "router/backend.h"
-#include "router/log.h"
-#include "router/pool.h"
-#include "router/server.h"
-#include "router/stmt.h"
+#include "router/pool/backend.h"
+#include "router/core/log.h"
+#include "router/pool/pool.h"
+#include "router/pool/server.h"
+#include "router/session/stmt.h"
 #include "router/worker.h"
 
 #define M_NODES 3

@@ -29,7 +29,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
-#include "router/pqloop.h"
+#include "router/pool/pqloop.h"
 
 struct ctx {
     uv_loop_t loop;

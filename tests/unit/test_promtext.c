@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/promtext.h"
+#include "router/admin/promtext.h"
 
 static char *take(struct promtext *p)
 {

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "router/replay.h"
+#include "router/session/replay.h"
 
 struct pcase {
     const char *sql;

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "router/classify.h"
-#include "router/funcset.h"
-#include "router/route.h"
+#include "router/sql/classify.h"
+#include "router/sql/funcset.h"
+#include "router/cluster/route.h"
 
 /* Session states used by the table. */
 #define AUTO     { 0, 0, 0, ROUTE_ROLE_AUTO }

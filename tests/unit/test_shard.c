@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "config/cfg.h"
-#include "router/shard.h"
+#include "router/cluster/shard.h"
 
 /*
  * Pinned on PostgreSQL 15.20 (x86_64, UTF8 database) with

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "router/sqllex.h"
+#include "router/sql/sqllex.h"
 
 #define MAX_TOKENS 32
 

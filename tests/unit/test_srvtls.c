@@ -19,7 +19,7 @@
 #include <openssl/x509.h>
 
 #include "config/cfg.h"
-#include "router/srvtls.h"
+#include "router/pool/srvtls.h"
 
 #define HEAD "[pgrouter]\nauth_type = trust\n"
 #define CLUSTER "[cluster.main]\nprimary = 127.0.0.1:5432\n"

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_stats.c - the counters of router/stats.c: histogram buckets, what a unit
+ * tests/unit/test_stats.c - the counters of router/admin/stats.c: histogram buckets, what a unit
  * and a transaction add (counts, times, bytes charged once), server assignments, routing
  * rules by pointer and by text with a bounded table, error classes, breaker transitions,
  * PgBouncer's averages, the per-database and per-node rollups, and stats_period ticks.
@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "router/breaker.h"
-#include "router/pool.h"
-#include "router/route.h"
-#include "router/stats.h"
+#include "router/cluster/breaker.h"
+#include "router/pool/pool.h"
+#include "router/cluster/route.h"
+#include "router/admin/stats.h"
 #include "router/worker.h"
 
 static struct worker test_w;    /* large (node tables): not on the stack */

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "router/classify.h"
-#include "router/stmt.h"
+#include "router/sql/classify.h"
+#include "router/session/stmt.h"
 
 /* Parse bodies after the name: query NUL, int16 n, n int32 type OIDs. */
 static const uint8_t body_sel1[] = { 'S', 'E', 'L', 'E', 'C', 'T', ' ', '1', 0, 0, 0 };

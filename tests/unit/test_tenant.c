@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "router/tenant.h"
-#include "router/tenantval.h"
+#include "router/sql/tenant.h"
+#include "router/sql/tenantval.h"
 
 static const char *const tables[] = { "accounts", "orders", "billing.invoices" };
 

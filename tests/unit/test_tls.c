@@ -29,9 +29,9 @@
 
 #include "config/cfgload.h"
 #include "config/cfgtls.h"
-#include "router/conn.h"
-#include "router/conntls.h"
-#include "router/tls.h"
+#include "router/net/conn.h"
+#include "router/net/conntls.h"
+#include "router/net/tls.h"
 
 static char dir[64];
 static char cert_path[128], key_path[128], key2_path[128], sha1_cert_path[128];

@@ -16,10 +16,10 @@
 
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "router/classify.h"
-#include "router/session.h"
-#include "router/stmt.h"
-#include "router/unit.h"
+#include "router/sql/classify.h"
+#include "router/session/session.h"
+#include "router/session/stmt.h"
+#include "router/session/unit.h"
 
 #define MAX_FRAMES 32
 

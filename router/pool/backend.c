@@ -1,0 +1,350 @@
+/*
+ * router/pool/backend.c - a session's server connection: relays responses of client units to
+ * the client as the bytes read, drops the responses of the proxy's own replays, tracks
+ * ReadyForQuery, COPY and errors, and never relays a server's FATAL (the session decides
+ * what the client hears when a server goes away).
+ */
+#include "router/pool/backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/frame.h"
+#include "protocol/msg.h"
+#include "router/core/log.h"
+#include "router/pool/pool.h"
+#include "router/pool/srvlogin.h"
+#include "router/worker.h"
+
+static int backend_stream_ok(uint8_t type)
+{
+    /* Only what the proxy inspects must arrive whole; rows and copy data stream through. */
+    return type != 'Z' && type != 'E' && type != 'G' && type != 'H' && type != 'W' &&
+           type != 'c' && type != 'S' && type != '1' && type != '3';
+}
+
+/* standard_conforming_strings from a ParameterStatus body (name NUL value NUL). */
+static void backend_param(struct backend *be, const uint8_t *body, size_t n)
+{
+    static const char name[] = "standard_conforming_strings";
+    const char *value = (const char *)body + sizeof(name);
+
+    if (n < sizeof(name) + 1 || memcmp(body, name, sizeof(name)) != 0 ||
+        memchr(value, '\0', n - sizeof(name)) == NULL)
+        return;
+    be->escape_strings = strcmp(value, "off") == 0;
+}
+
+static void backend_server_ready(struct server *srv, const struct pqloop_error *err)
+{
+    struct backend *be = srv->owner;
+
+    if (err == NULL) {
+        be->ready = 1;
+        be->status = 'I';
+    }
+    pool_server_ready(be, err);
+}
+
+static void backend_server_closed(struct server *srv)
+{
+    struct backend *be = srv->owner;
+
+    srvstmt_free(&be->stmts);
+    free(be->pc);
+    be->pc = NULL;
+    be->pc_cap = 0;
+    pool_server_closed(be);
+}
+
+unsigned backend_pending(const struct backend *be)
+{
+    return be->sink_n;
+}
+
+unsigned backend_client_pending(const struct backend *be)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < be->sink_n; i++)
+        if (be->sinks[(be->sink_head + i) % BACKEND_MAX_UNITS] == BACKEND_SINK_CLIENT)
+            n++;
+    return n;
+}
+
+int backend_push_unit(struct backend *be, enum backend_sink sink)
+{
+    if (be->sink_n == BACKEND_MAX_UNITS)
+        return -ENOBUFS;
+    be->sinks[(be->sink_head + be->sink_n) % BACKEND_MAX_UNITS] = (uint8_t)sink;
+    be->sink_n++;
+    return 0;
+}
+
+int backend_expect_pc(struct backend *be, size_t ord, enum backend_pc act)
+{
+    if (be->pc_n == be->pc_cap) {
+        size_t cap = be->pc_cap ? be->pc_cap * 2 : 8;
+        struct backend_pc_act *p = realloc(be->pc, cap * sizeof(*p));
+
+        if (p == NULL)
+            return -ENOMEM;
+        be->pc = p;
+        be->pc_cap = cap;
+    }
+    be->pc[be->pc_n].ord = ord;
+    be->pc[be->pc_n].act = act;
+    be->pc_n++;
+    return 0;
+}
+
+void backend_pc_reset(struct backend *be)
+{
+    be->pc_n = be->pc_next = be->pc_seen = be->pc_done = 0;
+}
+
+/* What to do with the next ParseComplete/CloseComplete of the client unit. */
+static enum backend_pc backend_pc_next(struct backend *be)
+{
+    size_t ord = be->pc_seen++;
+
+    while (be->pc_next < be->pc_n && be->pc[be->pc_next].ord < ord)
+        be->pc_next++;
+    if (be->pc_next < be->pc_n && be->pc[be->pc_next].ord == ord)
+        return be->pc[be->pc_next].act;
+    return BACKEND_PC_PASS;
+}
+
+static int backend_head(const struct backend *be)
+{
+    return be->sink_n > 0 ? be->sinks[be->sink_head] : -1;
+}
+
+/* Relay [sent, parsed) to the client; on failure the session learns it from the client. */
+static void backend_flush(struct backend *be)
+{
+    struct conn *c = &be->srv.conn;
+
+    be->unit_out += c->parsed - c->sent;
+    stats_sent(&be->pool->stats, c->parsed - c->sent);
+    if (conn_forward(c, be->client) < 0)
+        conn_discard(c);
+}
+
+static void backend_lose(struct backend *be, const char *why)
+{
+    if (be->lost)
+        return;
+    be->lost = 1;
+    conn_want_read(&be->srv.conn, 0);
+    if (be->ops != NULL)
+        be->ops->lost(be, why);
+    else
+        pool_server_lost(be, why);
+}
+
+/* One whole message at c->parsed; returns 0 to go on, -1 when be is lost. */
+static int backend_message(struct backend *be, const struct frame *f)
+{
+    struct conn *c = &be->srv.conn;
+    int head = backend_head(be);
+    const char *sev;
+
+    if (f->type == 'E') {
+        sev = msg_error_field(f->body, f->body_len, 'V');
+        if (sev == NULL)
+            sev = msg_error_field(f->body, f->body_len, 'S');
+        if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
+            const char *m = msg_error_field(f->body, f->body_len, 'M');
+            const char *code = msg_error_field(f->body, f->body_len, 'C');
+
+            /* Keep it from the client: the session tells it what this means for it. */
+            if (head == BACKEND_SINK_CLIENT)
+                backend_flush(be);
+            conn_consume(c, f->len);
+            conn_discard(c);
+            snprintf(be->fatal, sizeof(be->fatal), "%s", m != NULL ? m : "FATAL");
+            snprintf(be->fatal_code, sizeof(be->fatal_code), "%.5s", code != NULL ? code : "");
+            be->unit_fatal = 1;
+            return 0;
+        }
+        if (head >= 0)
+            be->unit_error = 1;
+        if (head == BACKEND_SINK_CLIENT)
+            stats_error(&be->pool->w->stats, msg_error_field(f->body, f->body_len, 'C'),
+                        STATS_ERR_SERVER);
+        if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
+            const char *m = msg_error_field(f->body, f->body_len, 'M');
+
+            log_warn("server %s: pgrouter's own query failed: %s", be->name,
+                     m != NULL ? m : "?");
+            const char *code = msg_error_field(f->body, f->body_len, 'C');
+
+            snprintf(be->own_error, sizeof(be->own_error), "%s", m != NULL ? m : "?");
+            snprintf(be->own_sqlstate, sizeof(be->own_sqlstate), "%s",
+                     code != NULL && strlen(code) == 5 ? code : "XX000");
+        }
+    }
+    if (f->type == 'S')
+        backend_param(be, f->body, f->body_len);
+    switch (f->type) {
+    case 'G':
+    case 'H':
+    case 'W':
+        be->in_copy = 1;
+        break;
+    case 'c':
+        be->in_copy = 0;
+        break;
+    }
+    if (head < 0) {
+        /* Belongs to no unit: NOTIFY, NOTICE, ParameterStatus between queries. */
+        conn_consume(c, f->len);
+        if (be->ops != NULL && be->ops->async_ok(be))
+            backend_flush(be);
+        else
+            conn_discard(c);
+        return 0;
+    }
+    if (head == BACKEND_SINK_CLIENT && (f->type == '1' || f->type == '3')) {
+        switch (backend_pc_next(be)) {
+        case BACKEND_PC_PASS:
+            break;
+        case BACKEND_PC_DROP:
+            /* pgrouter's own Close or Parse: relay what came before, drop this. */
+            backend_flush(be);
+            conn_consume(c, f->len);
+            conn_discard(c);
+            return 0;
+        case BACKEND_PC_AS_PARSE:
+            c->buf[c->parsed] = '1';    /* same length: retyped in place */
+            break;
+        }
+    }
+    if (head == BACKEND_SINK_CAPTURE && f->type == 'D' && be->ops != NULL)
+        be->ops->row(be, f->body, f->body_len);
+    if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
+        conn_consume(c, f->len);
+        conn_discard(c);
+    } else {
+        conn_consume(c, f->len);
+    }
+    if (f->type == 'Z') {
+        char status = f->body_len >= 1 ? (char)f->body[0] : 'I';
+        int had_error = be->unit_error;
+
+        be->status = status;
+        be->sink_head = (be->sink_head + 1) % BACKEND_MAX_UNITS;
+        be->sink_n--;
+        be->unit_error = 0;
+        be->in_copy = 0;
+        if (head == BACKEND_SINK_CLIENT) {
+            /* Before unit_done: it may dispatch the client's next unit right here. */
+            be->pc_done = be->pc_seen;
+            be->pc_n = be->pc_next = be->pc_seen = 0;
+        }
+        if (head == BACKEND_SINK_CLIENT && be->ops != NULL) {
+            backend_flush(be);
+            be->unit_out = 0;
+            be->ops->unit_done(be, status, had_error);
+        } else if (head == BACKEND_SINK_CAPTURE && be->ops != NULL) {
+            be->ops->captured(be, had_error);
+        }
+    }
+    return 0;
+}
+
+static void backend_read(struct conn *c)
+{
+    struct server *srv = c->owner;
+    struct backend *be = srv->owner;
+    struct frame f;
+
+    if (be->lost) {
+        conn_consume(c, c->recvd - c->parsed);
+        conn_discard(c);
+        return;
+    }
+    for (;;) {
+        /* Captured rows are read whole; everything else may stream. */
+        int (*stream_ok)(uint8_t) = backend_head(be) == BACKEND_SINK_CAPTURE ? NULL
+                                    : backend_stream_ok;
+
+        switch (conn_next(c, 0x7fffffff, stream_ok, &f)) {
+        case CONN_SCAN_MSG:
+            if (backend_message(be, &f) < 0 || be->lost)
+                return;
+            continue;
+        case CONN_SCAN_STREAM:
+            if (backend_head(be) != BACKEND_SINK_CLIENT)
+                conn_discard(c);
+            continue;
+        case CONN_SCAN_MORE:
+            break;
+        case CONN_SCAN_BAD:
+            backend_lose(be, "invalid message length from the server");
+            return;
+        }
+        break;
+    }
+    if (backend_head(be) == BACKEND_SINK_CLIENT)
+        backend_flush(be);
+}
+
+static void backend_error(struct conn *c, int err)
+{
+    struct server *srv = c->owner;
+    struct backend *be = srv->owner;
+    char why[256];
+
+    if (be->unit_fatal)
+        snprintf(why, sizeof(why), "%s", be->fatal);
+    else
+        snprintf(why, sizeof(why), "%s", err == UV_EOF ? "server closed the connection"
+                 : uv_strerror(err));
+    backend_lose(be, why);
+}
+
+int backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool, const char *host,
+                    uint16_t port, const char *name, const char *const *keys,
+                    const char *const *vals, unsigned timeout_ms)
+{
+    memset(be, 0, sizeof(*be));
+    be->pool = pool;
+    be->name = name;
+    be->status = 'I';
+    srvstmt_init(&be->stmts);
+    if (pool->password == NULL && pool->pt != NULL && !pool->pt->refused)  /* pass-through */
+        return srvlogin_connect(&be->srv, loop, pool->w->cfg, pool->w->server_tls, host, port,
+                                keys, vals, pool->pt, timeout_ms, be, backend_server_ready,
+                                backend_server_closed);
+    return server_connect(&be->srv, loop, host, port, keys, vals, timeout_ms, be,
+                          backend_server_ready, backend_server_closed);
+}
+
+/* Called by the session once ready fired with success, to start relaying. */
+int backend_send(struct backend *be, const void *data, size_t n)
+{
+    if (!be->ready || be->lost)
+        return -EPIPE;
+    return conn_send(&be->srv.conn, data, n);
+}
+
+void backend_close(struct backend *be)
+{
+    be->lost = 1;
+    be->closing = 1;
+    server_close(&be->srv);
+}
+
+void backend_start(struct backend *be)
+{
+    const char *scs = server_param(&be->srv, "standard_conforming_strings");
+
+    be->escape_strings = scs != NULL && strcmp(scs, "off") == 0;
+    be->srv.conn.on_read = backend_read;
+    be->srv.conn.on_error = backend_error;
+    conn_want_read(&be->srv.conn, 1);
+}

@@ -1,0 +1,770 @@
+/*
+ * router/pool/pool.c - server pools: borrowing, giving back, opening within the limits
+ * (default_pool_size, reserve_pool_size after reserve_pool_timeout, max_db_connections),
+ * clients served in arrival order, and the timers (server_idle_timeout, server_lifetime,
+ * min_pool_size, query_wait_timeout, server_check_query).
+ */
+#include "router/pool/pool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/msg.h"
+#include "router/core/log.h"
+#include "router/auth/passthru.h"
+#include "router/admin/pause.h"
+#include "router/session/replay.h"
+#include "router/pool/srvtls.h"
+#include "router/worker.h"
+
+struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
+                      const char *password)
+{
+    const struct node *node = &w->nodes.n[node_id];
+    struct pool *p;
+
+    for (p = w->pools; p != NULL; p = p->next)
+        if (p->node_id == node_id && strcmp(p->db, db) == 0 && strcmp(p->user, user) == 0)
+            break;
+    if (p != NULL) {
+        if ((password == NULL) != (p->password == NULL) ||
+            (password != NULL && strcmp(password, p->password) != 0)) {
+            /* auth_file changed on reload: new connections use the new password. */
+            char *copy = password != NULL ? strdup(password) : NULL;
+
+            if (password != NULL && copy == NULL)
+                return NULL;
+            free(p->password);
+            p->password = copy;
+        }
+        return p;
+    }
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->w = w;
+    snprintf(p->host, sizeof(p->host), "%s", node->host);
+    p->port = node->port;
+    p->node_id = node_id;
+    snprintf(p->node, sizeof(p->node), "%s", node->name);
+    snprintf(p->db, sizeof(p->db), "%s", db);
+    snprintf(p->user, sizeof(p->user), "%s", user);
+    if (password != NULL && (p->password = strdup(password)) == NULL) {
+        free(p);
+        return NULL;
+    }
+    p->next = w->pools;
+    w->pools = p;
+    return p;
+}
+
+int pool_passthru(struct pool *p, const struct passthru *pt)
+{
+    return passthru_learn(&p->pt, pt);
+}
+
+/* Servers of p that count against its size. */
+static unsigned pool_size(const struct pool *p)
+{
+    return p->n_idle + p->n_used + p->n_connecting;
+}
+
+/* Servers of every pool on the same node and database (max_db_connections). */
+static unsigned pool_db_size(const struct pool *p)
+{
+    unsigned n = 0;
+
+    for (const struct pool *q = p->w->pools; q != NULL; q = q->next)
+        if (q->port == p->port && strcmp(q->host, p->host) == 0 && strcmp(q->db, p->db) == 0)
+            n += pool_size(q);
+    return n;
+}
+
+/* default_pool_size, plus the reserve for a client that waited reserve_pool_timeout. */
+static unsigned pool_limit(const struct pool *p, uint64_t now_ms)
+{
+    const struct cfg *cfg = p->w->cfg;
+    unsigned limit = (unsigned)cfg->default_pool_size;
+
+    /* The reserve opens only for a client that has waited reserve_pool_timeout. */
+    if (cfg->reserve_pool_size > 0 && p->wait_head != NULL &&
+        now_ms - p->wait_head->since_ms >= cfg->reserve_pool_timeout_ms)
+        limit += (unsigned)cfg->reserve_pool_size;
+    return limit;
+}
+
+/*
+ * A server given back now closes instead of going idle: its node was removed by a reload,
+ * or a reload lowered default_pool_size below what is open and nobody waits.
+ */
+static int pool_surplus(const struct pool *p, uint64_t now_ms)
+{
+    if (p->w->nodes.n[p->node_id].removed)
+        return 1;
+    return p->wait_head == NULL && pool_size(p) > pool_limit(p, now_ms);
+}
+
+static int pool_same_db(const struct pool *p, const struct pool *q)
+{
+    return q->port == p->port && strcmp(q->host, p->host) == 0 && strcmp(q->db, p->db) == 0;
+}
+
+static int pool_may_open(const struct pool *p, uint64_t now_ms)
+{
+    const struct cfg *cfg = p->w->cfg;
+
+    if (pool_size(p) >= pool_limit(p, now_ms))
+        return 0;
+    if (cfg->max_db_connections > 0 && pool_db_size(p) >= (unsigned)cfg->max_db_connections)
+        return 0;
+    return 1;
+}
+
+/*
+ * Room for one more connection of p: within its own limit and max_db_connections. When
+ * only max_db_connections stands in the way, the longest-idle server of another pool on the
+ * same database is closed to make room (an idle server must not starve a waiting client).
+ */
+static int pool_make_room(struct pool *p, uint64_t now_ms)
+{
+    /* The server just refused this database/user: no new attempt until that expires. */
+    if (now_ms < p->login_err_until_ms)
+        return 0;
+    while (!pool_may_open(p, now_ms)) {
+        struct backend **victim = NULL;
+        struct pool *owner = NULL;
+        struct backend *be;
+
+        if (pool_size(p) >= pool_limit(p, now_ms))
+            return 0;
+        /* A reload may have lowered the limit below what is open: close until there is room. */
+        for (struct pool *q = p->w->pools; q != NULL; q = q->next) {
+            if (q == p || !pool_same_db(p, q))
+                continue;
+            for (struct backend **pp = &q->idle; *pp != NULL; pp = &(*pp)->pool_next) {
+                if (victim == NULL || (*pp)->idle_since_ms <= (*victim)->idle_since_ms) {
+                    victim = pp;
+                    owner = q;
+                }
+            }
+        }
+        if (victim == NULL)
+            return 0;
+        be = *victim;
+        *victim = be->pool_next;
+        owner->n_idle--;
+        log_debug("pool %s@%s/%s: closing an idle server for pool %s@%s (max_db_connections)",
+                  owner->user, owner->db, owner->node, p->user, p->db);
+        backend_close(be);
+    }
+    return 1;
+}
+
+/* Start one more connection. 0, or -errno with p->start_error set (nothing was started). */
+static int pool_open(struct pool *p)
+{
+    const struct cfg *cfg = p->w->cfg;
+    const char *keys[6 + SRVTLS_MAX_PARAMS], *vals[6 + SRVTLS_MAX_PARAMS];
+    struct backend *be = calloc(1, sizeof(*be));
+    size_t n = 0;
+    int rc;
+
+    if (be == NULL) {
+        p->start_error = -ENOMEM;
+        return -ENOMEM;
+    }
+    keys[n] = "user";
+    vals[n++] = p->user;
+    keys[n] = "dbname";
+    vals[n++] = p->db;
+    if (p->password != NULL) {
+        keys[n] = "password";
+        vals[n++] = p->password;
+    }
+    keys[n] = "application_name";
+    vals[n++] = "pgrouter";
+    n = srvtls_params(cfg, keys, vals, n);
+    keys[n] = NULL;
+    vals[n] = NULL;
+    rc = backend_connect(be, p->w->loop, p, p->host, p->port, p->node, keys, vals,
+                         cfg->server_connect_timeout_ms);
+    if (rc < 0) {
+        log_warn("pool %s@%s/%s: cannot start a connection: %s", p->user, p->db, p->node,
+                 strerror(-rc));
+        free(be);
+        p->start_error = rc;
+        return rc;
+    }
+    p->start_error = 0;
+    be->created_ms = uv_now(p->w->loop);
+    p->n_connecting++;
+    return 0;
+}
+
+static struct pool_waiter *pool_pop_waiter(struct pool *p);
+
+/*
+ * Open connections for p's waiters that no connection being opened covers, within the
+ * limits. Returns the error of a connection that could not start, else 0.
+ */
+static int pool_cover_waiters(struct pool *p, uint64_t now_ms)
+{
+    int rc = 0;
+
+    if (pause_active(p->w, p->db))
+        return 0;   /* PAUSE: nothing new is opened; RESUME covers them */
+    while (p->wait_head != NULL && p->n_connecting < p->n_waiting &&
+           pool_make_room(p, now_ms)) {
+        rc = pool_open(p);
+        if (rc < 0)
+            break;
+    }
+    return rc;
+}
+
+/* Room was made on p's database: waiters of the other pools there may use it. */
+static void pool_serve_db(struct pool *p, uint64_t now_ms)
+{
+    if (p->w->cfg->max_db_connections <= 0)
+        return;
+    for (struct pool *q = p->w->pools; q != NULL; q = q->next)
+        if (q != p && pool_same_db(p, q))
+            pool_cover_waiters(q, now_ms);
+}
+
+static void pool_kick_cb(uv_timer_t *t);
+
+int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms)
+{
+    wt->next = NULL;
+    wt->pool = p;
+    wt->since_ms = now_ms;
+    wt->since_us = stats_now_us();
+    wt->sqlstate[0] = '\0';
+    wt->node_down = 0;
+    if (p->wait_tail != NULL)
+        p->wait_tail->next = wt;
+    else
+        p->wait_head = wt;
+    p->wait_tail = wt;
+    p->n_waiting++;
+    if (now_ms < p->login_err_until_ms) {
+        /* The server just refused this database/user: answer the same, from the loop. */
+        if (!p->kick_live) {
+            if (uv_timer_init(p->w->loop, &p->kick) < 0)
+                return 0;   /* query_wait_timeout answers instead */
+            p->kick.data = p;
+            p->kick_live = 1;
+        }
+        uv_timer_start(&p->kick, pool_kick_cb, 0, 0);
+        return 0;
+    }
+    /*
+     * One connection per waiter not yet covered by one being opened. One that cannot start
+     * is retried by pool_maintain, which fails the waiters if it still cannot (the waiter
+     * hears nothing from inside this call).
+     */
+    pool_cover_waiters(p, now_ms);
+    return 0;
+}
+
+void pool_unwait(struct pool_waiter *wt)
+{
+    struct pool *p = wt->pool;
+    struct pool_waiter **pp;
+
+    if (p == NULL)
+        return;
+    for (pp = &p->wait_head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == wt) {
+            *pp = wt->next;
+            if (p->wait_tail == wt) {
+                p->wait_tail = NULL;
+                for (struct pool_waiter *q = p->wait_head; q != NULL; q = q->next)
+                    p->wait_tail = q;
+            }
+            p->n_waiting--;
+            break;
+        }
+    }
+    wt->pool = NULL;
+    wt->next = NULL;
+}
+
+static struct pool_waiter *pool_pop_waiter(struct pool *p)
+{
+    struct pool_waiter *wt = p->wait_head;
+
+    if (wt == NULL)
+        return NULL;
+    p->wait_head = wt->next;
+    if (p->wait_head == NULL)
+        p->wait_tail = NULL;
+    p->n_waiting--;
+    wt->pool = NULL;
+    wt->next = NULL;
+    return wt;
+}
+
+static void pool_push_idle(struct pool *p, struct backend *be, uint64_t now_ms)
+{
+    be->idle_since_ms = now_ms;
+    be->pool_next = p->idle;
+    p->idle = be;
+    p->n_idle++;
+}
+
+static void pool_count_wait(struct pool *p, uint64_t waited_ms)
+{
+    unsigned b = 0;
+
+    while (b + 1 < POOL_WAIT_BUCKETS && waited_ms >= (1ull << b))
+        b++;
+    p->waits[b]++;
+    if (waited_ms > p->wait_max_ms)
+        p->wait_max_ms = waited_ms;
+}
+
+/* A server became free: the longest-waiting client gets it, else it goes idle. */
+static void pool_hand_over(struct pool *p, struct backend *be)
+{
+    /* Paused: the waiters stay queued and the server idle, for PAUSE to close. */
+    struct pool_waiter *wt = pause_active(p->w, p->db) ? NULL : pool_pop_waiter(p);
+
+    if (wt == NULL) {
+        pool_push_idle(p, be, uv_now(p->w->loop));
+        pool_serve_db(p, uv_now(p->w->loop));
+        return;
+    }
+    p->n_used++;
+    p->n_served++;
+    pool_count_wait(p, uv_now(p->w->loop) - wt->since_ms);
+    stats_assign(&p->stats, stats_now_us() - wt->since_us);
+    wt->done(wt, be, NULL);
+}
+
+static void pool_remember_params(struct pool *p, struct backend *be)
+{
+    static const char *const names[] = {
+        "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+        "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser",
+        "server_encoding", "server_version", "session_authorization",
+        "standard_conforming_strings", "TimeZone",
+    };
+    size_t n = sizeof(names) / sizeof(names[0]);
+
+    if (p->params != NULL)
+        return;
+    p->params = calloc(n, sizeof(*p->params));
+    if (p->params == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = server_param(&be->srv, names[i]);
+
+        if (v == NULL)
+            continue;
+        if (strcmp(names[i], "application_name") == 0)
+            v = "";     /* the pool's own name is not the client's */
+        p->params[p->n_params].name = strdup(names[i]);
+        p->params[p->n_params].value = strdup(v);
+        if (p->params[p->n_params].name == NULL || p->params[p->n_params].value == NULL) {
+            free(p->params[p->n_params].name);
+            free(p->params[p->n_params].value);
+            continue;
+        }
+        p->n_params++;
+    }
+}
+
+/* Fail the clients waiting now (not those queued by their callbacks) with err. */
+static void pool_fail_waiters(struct pool *p, const struct pqloop_error *err)
+{
+    unsigned n = p->n_waiting;
+    struct pool_waiter *wt;
+
+    while (n-- > 0 && (wt = pool_pop_waiter(p)) != NULL) {
+        snprintf(wt->sqlstate, sizeof(wt->sqlstate), "%s", err->sqlstate);
+        wt->node_down = err->fault == PQLOOP_FAULT_NODE;
+        wt->done(wt, NULL, err->message);
+    }
+}
+
+/*
+ * A reload removed p's node: its waiters hear so as a node failure, so a read chooses
+ * again among the nodes left (nodes_pick_read skips removed ones) and a write is told.
+ */
+static void pool_fail_removed(struct pool *p)
+{
+    struct pqloop_error e;
+
+    if (p->wait_head == NULL)
+        return;
+    memset(&e, 0, sizeof(e));
+    e.fault = PQLOOP_FAULT_NODE;
+    snprintf(e.sqlstate, sizeof(e.sqlstate), "08006");
+    snprintf(e.message, sizeof(e.message), "node %.200s was removed from the configuration "
+             "by a reload", p->node);
+    pool_fail_waiters(p, &e);
+}
+
+void pool_server_ready(struct backend *be, const struct pqloop_error *err)
+{
+    struct pool *p = be->pool;
+    uint64_t now = uv_now(p->w->loop);
+    struct pqloop_error e;
+
+    p->n_connecting--;
+    if (err == NULL) {
+        log_debug("pool %s@%s/%s: new server (backend pid %u)", p->user, p->db, p->node,
+                  be->srv.be_pid);
+        pool_remember_params(p, be);
+        be->gen = p->gen;   /* opened after a RECONNECT: as good as new */
+        nodes_success(&p->w->nodes, p->node_id, now, 0);
+        p->login_err_until_ms = 0;
+        backend_start(be);
+        pool_hand_over(p, be);
+        return;
+    }
+    if (err->needs_password && be->srv.native != NULL && p->pt != NULL && !p->pt->refused) {
+        /* Pass-through cannot answer this server: libpq's path, as without credentials. */
+        log_info("pool %s@%s/%s: %s; logging in through libpq instead", p->user, p->db,
+                 p->node, err->message);
+        p->pt->refused = 1;
+        snprintf(p->pt->why, sizeof(p->pt->why), "%s", err->message);
+        backend_close(be);
+        pool_cover_waiters(p, now);
+        return;
+    }
+    e = *err;
+    switch (e.fault) {
+    case PQLOOP_FAULT_NODE:
+        log_warn("pool %s@%s/%s: cannot connect: %s (%s)", p->user, p->db, p->node,
+                 e.message, e.sqlstate);
+        nodes_failure(&p->w->nodes, p->node_id, now, e.message);
+        break;
+    case PQLOOP_FAULT_LOGIN:
+        if (e.needs_password && p->password == NULL && p->pt != NULL && p->pt->refused)
+            snprintf(e.message, sizeof(e.message), "%s", p->pt->why);
+        else if (e.needs_password && p->password == NULL)
+            snprintf(e.message, sizeof(e.message), "pgrouter has no password to log in to "
+                     "the server as \"%s\": its auth_file entry is a SCRAM or md5 secret, "
+                     "not a plain password", p->user);
+        log_warn("pool %s@%s/%s: the server refused the login: %s (%s); not a node failure, "
+                 "new clients of this pool get the same error for %u ms", p->user, p->db,
+                 p->node, e.message, e.sqlstate, POOL_LOGIN_ERROR_MS);
+        /* The server answered: the node itself works. */
+        nodes_success(&p->w->nodes, p->node_id, now, 0);
+        p->login_err = e;
+        p->login_err_until_ms = now + POOL_LOGIN_ERROR_MS;
+        break;
+    case PQLOOP_FAULT_LOCAL:
+        log_error("pool %s@%s/%s: cannot open a server connection: %s (%s)", p->user, p->db,
+                  p->node, e.message, e.sqlstate);
+        break;
+    }
+    backend_close(be);
+    /* Every client waiting now gets the answer at once, not one by one. */
+    pool_fail_waiters(p, &e);
+    pool_serve_db(p, now);
+}
+
+static void pool_kick_cb(uv_timer_t *t)
+{
+    struct pool *p = t->data;
+    uint64_t now = uv_now(p->w->loop);
+
+    if (now < p->login_err_until_ms) {
+        pool_fail_waiters(p, &p->login_err);
+        return;
+    }
+    /* The error has expired meanwhile: try the server again for those waiting. */
+    pool_cover_waiters(p, now);
+}
+
+void pool_server_lost(struct backend *be, const char *why)
+{
+    struct pool *p = be->pool;
+    struct backend **pp;
+
+    /* Only idle servers come here: a borrowed one is the session's to give up. */
+    for (pp = &p->idle; *pp != NULL; pp = &(*pp)->pool_next) {
+        if (*pp == be) {
+            *pp = be->pool_next;
+            p->n_idle--;
+            break;
+        }
+    }
+    log_info("pool %s@%s/%s: idle server closed: %s", p->user, p->db, p->node, why);
+    backend_close(be);
+    pool_serve_db(p, uv_now(p->w->loop));
+}
+
+void pool_server_closed(struct backend *be)
+{
+    free(be);
+}
+
+struct backend *pool_take(struct pool *p, uint64_t now_ms)
+{
+    const struct cfg *cfg = p->w->cfg;
+    struct backend *be = p->idle;
+    struct msgbuf b;
+
+    if (be == NULL || pause_active(p->w, p->db))
+        return NULL;
+    p->idle = be->pool_next;
+    be->pool_next = NULL;
+    p->n_idle--;
+    p->n_used++;
+    p->n_served++;
+    p->waits[0]++;
+    stats_assign(&p->stats, 0);
+    if (cfg->server_check_query[0] != '\0' &&
+        now_ms - be->idle_since_ms >= cfg->server_check_delay_ms) {
+        /* Long idle: check it first, pipelined before the client's work. */
+        msgbuf_init(&b);
+        msg_raw(&b, 'Q', cfg->server_check_query, strlen(cfg->server_check_query) + 1);
+        if (!b.oom && backend_send(be, b.data, b.len) == 0)
+            backend_push_unit(be, BACKEND_SINK_DROP);
+        msgbuf_free(&b);
+    }
+    return be;
+}
+
+void pool_discard(struct backend *be)
+{
+    struct pool *p = be->pool;
+
+    if (be->owner != NULL || be->ops != NULL) {
+        be->owner = NULL;
+        be->ops = NULL;
+        be->client = NULL;
+        p->n_used--;
+        if (be->gen != p->gen)
+            p->n_old--;
+    }
+    backend_close(be);
+    /* Someone may be waiting for the room this one leaves. */
+    pool_cover_waiters(p, uv_now(p->w->loop));
+    pool_serve_db(p, uv_now(p->w->loop));
+}
+
+void pool_release(struct backend *be, int reset)
+{
+    struct pool *p = be->pool;
+    const struct cfg *cfg = p->w->cfg;
+    uint64_t now = uv_now(p->w->loop);
+    struct msgbuf b;
+
+    if (be->lost || be->status != 'I' || backend_client_pending(be) > 0 || be->gen != p->gen ||
+        (cfg->server_lifetime_ms > 0 && now - be->created_ms >= cfg->server_lifetime_ms) ||
+        pool_surplus(p, now)) {
+        pool_discard(be);
+        return;
+    }
+    be->owner = NULL;
+    be->ops = NULL;
+    be->client = NULL;
+    p->n_used--;
+    if (reset) {
+        /* The identity first: RESET ALL and a custom server_reset_query leave it alone. */
+        static const char identity[] = "RESET SESSION AUTHORIZATION; RESET ROLE";
+        int has_query = cfg->server_reset_query[0] != '\0';
+
+        msgbuf_init(&b);
+        msg_raw(&b, 'Q', identity, sizeof(identity));
+        if (has_query)
+            msg_raw(&b, 'Q', cfg->server_reset_query, strlen(cfg->server_reset_query) + 1);
+        if (b.oom || backend_send(be, b.data, b.len) < 0 ||
+            backend_push_unit(be, BACKEND_SINK_DROP) < 0 ||
+            (has_query && backend_push_unit(be, BACKEND_SINK_DROP) < 0)) {
+            msgbuf_free(&b);
+            pool_discard(be);   /* no longer counted as used: owner and ops are NULL */
+            return;
+        }
+        msgbuf_free(&b);
+        /* DISCARD ALL drops prepared statements and settings alike; without a reset query
+         * the settings stay, and the next client's replay resets them. */
+        if (has_query)
+            srvstmt_clear(&be->stmts);
+        be->state_sig = has_query ? 0 : REPLAY_SIG_DIRTY;
+        be->state_client = 0;
+    }
+    pool_hand_over(p, be);
+}
+
+void pool_maintain(struct worker *w, uint64_t now_ms)
+{
+    const struct cfg *cfg = w->cfg;
+
+    for (struct pool *p = w->pools; p != NULL; p = p->next) {
+        struct backend **pp = &p->idle;
+        int paused = pause_active(w, p->db);
+
+        /* Idle servers past server_idle_timeout or server_lifetime, above min_pool_size. */
+        while (*pp != NULL) {
+            struct backend *be = *pp;
+            int too_idle = cfg->server_idle_timeout_ms > 0 &&
+                           now_ms - be->idle_since_ms >= cfg->server_idle_timeout_ms &&
+                           pool_size(p) > (unsigned)cfg->min_pool_size;
+            int too_old = cfg->server_lifetime_ms > 0 &&
+                          now_ms - be->created_ms >= cfg->server_lifetime_ms;
+
+            if (pool_surplus(p, now_ms))
+                too_old = 1;    /* a reload removed its node or shrank the pool */
+            if (!too_idle && !too_old) {
+                pp = &be->pool_next;
+                continue;
+            }
+            *pp = be->pool_next;
+            p->n_idle--;
+            log_debug("pool %s@%s/%s: closing a server (%s)", p->user, p->db, p->node,
+                      too_old ? "server_lifetime" : "server_idle_timeout");
+            backend_close(be);
+        }
+        while (!paused && pool_size(p) < (unsigned)cfg->min_pool_size &&
+               now_ms >= p->login_err_until_ms && pool_may_open(p, now_ms))
+            if (pool_open(p) < 0)
+                break;
+        if (w->nodes.n[p->node_id].removed)
+            pool_fail_removed(p);
+        /*
+         * Waiters past query_wait_timeout get an error; waiters may also use the reserve.
+         * A PAUSE is the operator's hold, not a shortage: its waiters wait for RESUME,
+         * and their query_wait_timeout starts again from there.
+         */
+        while (!paused && cfg->query_wait_timeout_ms > 0 && p->wait_head != NULL &&
+               now_ms - (p->wait_head->since_ms > p->resumed_ms ? p->wait_head->since_ms :
+                         p->resumed_ms) >= cfg->query_wait_timeout_ms) {
+            struct pool_waiter *wt = pool_pop_waiter(p);
+
+            p->n_wait_timeouts++;
+            wt->done(wt, NULL, NULL);
+        }
+        if (pool_cover_waiters(p, now_ms) < 0) {
+            /* Tried a second time: the waiters no connection covers hear why. */
+            snprintf(p->err, sizeof(p->err), "pgrouter cannot open a server connection: %s",
+                     strerror(-p->start_error));
+            while (p->n_waiting > p->n_connecting) {
+                struct pool_waiter *wt = pool_pop_waiter(p);
+
+                if (wt == NULL)
+                    break;
+                snprintf(wt->sqlstate, sizeof(wt->sqlstate), "53000");
+                wt->node_down = 0;
+                wt->done(wt, NULL, p->err);
+            }
+        }
+    }
+    for (struct pool *p = w->pools; p != NULL; p = p->next)
+        pool_serve_db(p, now_ms);
+}
+
+/* Upper bound in ms of the bucket where the q-th fraction of n borrows falls. */
+static uint64_t pool_wait_quantile(const uint64_t *hist, uint64_t n, double q)
+{
+    uint64_t want = (uint64_t)((double)n * q), seen = 0;
+
+    for (unsigned b = 0; b < POOL_WAIT_BUCKETS; b++) {
+        seen += hist[b];
+        if (seen > want || seen == n)
+            return b == 0 ? 1 : 1ull << b;
+    }
+    return 1ull << (POOL_WAIT_BUCKETS - 1);
+}
+
+void pool_log_waits(struct worker *w)
+{
+    uint64_t hist[POOL_WAIT_BUCKETS] = { 0 }, n = 0, max = 0, timeouts = 0;
+
+    for (const struct pool *p = w->pools; p != NULL; p = p->next) {
+        for (unsigned b = 0; b < POOL_WAIT_BUCKETS; b++) {
+            hist[b] += p->waits[b];
+            n += p->waits[b];
+        }
+        if (p->wait_max_ms > max)
+            max = p->wait_max_ms;
+        timeouts += p->n_wait_timeouts;
+    }
+    if (n == 0 && timeouts == 0)
+        return;
+    log_info("pool waits: %llu borrows, %llu waited for a server, p50 < %llu ms, "
+             "p99 < %llu ms, max %llu ms, %llu query_wait_timeout",
+             (unsigned long long)n, (unsigned long long)(n - hist[0]),
+             (unsigned long long)pool_wait_quantile(hist, n, 0.50),
+             (unsigned long long)pool_wait_quantile(hist, n, 0.99),
+             (unsigned long long)max, (unsigned long long)timeouts);
+}
+
+void pool_close_idle(struct pool *p)
+{
+    while (p->idle != NULL) {
+        struct backend *be = p->idle;
+
+        p->idle = be->pool_next;
+        p->n_idle--;
+        backend_close(be);
+    }
+}
+
+void pool_close_all(struct worker *w)
+{
+    struct pool *p, *next;
+
+    for (p = w->pools; p != NULL; p = next) {
+        next = p->next;
+        if (p->kick_live) {
+            uv_close((uv_handle_t *)&p->kick, NULL);
+            p->kick_live = 0;
+        }
+        pool_close_idle(p);
+    }
+}
+
+void pool_reconnect(struct pool *p)
+{
+    p->gen++;
+    p->n_old = p->n_used;   /* every borrowed server is of an older generation now */
+    pool_close_idle(p);
+    pool_cover_waiters(p, uv_now(p->w->loop));
+}
+
+int pool_close_needed(const struct backend *be)
+{
+    return be->pool != NULL && be->gen != be->pool->gen;
+}
+
+void pool_resume(struct pool *p, uint64_t now_ms)
+{
+    p->resumed_ms = now_ms;
+    /* Idle servers exist when RESUME came before PAUSE had closed them. */
+    while (p->idle != NULL && p->wait_head != NULL && !pause_active(p->w, p->db)) {
+        struct backend *be = p->idle;
+
+        p->idle = be->pool_next;
+        be->pool_next = NULL;
+        p->n_idle--;
+        pool_hand_over(p, be);
+    }
+    pool_cover_waiters(p, now_ms);
+}
+
+void pool_free_all(struct worker *w)
+{
+    struct pool *p, *next;
+
+    for (p = w->pools; p != NULL; p = next) {
+        next = p->next;
+        for (size_t i = 0; i < p->n_params; i++) {
+            free(p->params[i].name);
+            free(p->params[i].value);
+        }
+        free(p->params);
+        free(p->password);
+        passthru_free(p->pt);
+        free(p);
+    }
+    w->pools = NULL;
+}

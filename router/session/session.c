@@ -1,0 +1,767 @@
+/*
+ * router/session/session.c - the client session: its state machine and lifetime, errors to the
+ * client, and what its borrowed servers report (a unit done, a server lost, the catalog
+ * read). Routing a unit is in dispatch.c, client messages in frontend.c, the servers it
+ * holds in borrow.c, login in login.c and greet.c.
+ */
+#include "router/session/session.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config/userlist.h"
+#include "protocol/extq.h"
+#include "router/auth/passthru.h"
+#include "protocol/frame.h"
+#include "protocol/msg.h"
+#include "router/admin/admin.h"
+#include "router/auth/authlimit.h"
+#include "router/auth/authq.h"
+#include "router/pool/cancel.h"
+#include "router/core/connlog.h"
+#include "router/core/log.h"
+#include "router/sql/sqllex.h"
+#include "router/session/unit.h"
+
+#define SESSION_CLOSE_DEADLINE_MS 5000  /* a closing client gets this long to read */
+#define SESSION_CLOSE_EARLY_MS 1000     /* ...or one that never logged in */
+
+static const char *const session_state_names[] = {
+    "startup", "auth", "connect", "idle", "in_tx", "copy", "closing",
+};
+
+uint64_t session_now(const struct session *s)
+{
+    return uv_now(s->w->loop);
+}
+
+void session_set_state(struct session *s, enum session_state to)
+{
+    enum session_state from = s->state;
+
+    if (from == to)
+        return;
+    log_debug("%s: %s -> %s", s->tag, session_state_names[s->state], session_state_names[to]);
+    s->state = to;
+    if (from == SESSION_STARTUP && to == SESSION_AUTH)
+        session_login_timer(s);     /* client_startup_timeout is met */
+    else if (to != SESSION_AUTH)
+        authlimit_done(s);          /* logged in, or closing (within SESSION_CLOSE_EARLY_MS) */
+}
+
+const struct node *session_node(const struct session *s, unsigned slot)
+{
+    return &s->w->nodes.n[slot];
+}
+
+unsigned session_primary_slot(struct session *s)
+{
+    int id = nodes_primary(&s->w->nodes, s->cluster);
+
+    return id < 0 ? 0 : (unsigned)id;
+}
+
+const char *session_slot_role(const struct session *s, unsigned slot)
+{
+    struct nodes_cluster *c = nodes_cluster(&s->w->nodes, s->cluster);
+
+    return c != NULL && c->primary == (int)slot ? "primary" : "replica";
+}
+
+/* ---- lifetime ---- */
+
+static void session_release(struct session *s)
+{
+    struct worker *w = s->w;
+
+    if (--s->handles > 0)
+        return;
+    connlog_end(s);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        w->sessions = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    if (s->counted)
+        w->n_clients--;
+    authlimit_done(s);
+    conn_free_buf(&s->client);
+    authq_forget(s);
+    if (s->auth != NULL) {
+        auth_close(s->auth);
+        free(s->auth);
+    }
+    passthru_free(s->passthru);
+    unit_free(&s->unit);
+    stmt_table_free(&s->stmts);
+    free(s->unnamed);
+    replay_free(&s->replay);
+    replay_free(&s->tx_replay);
+    free(s->startup_pkt);
+    free(s->deferred_begin);
+    free(s->st);
+    admin_free(s);
+    cfg_unref(s->cfg);
+    free(s);
+    if (w->draining && w->sessions == NULL && !w->listening)
+        uv_stop(w->loop);
+}
+
+static void session_timer_closed(uv_handle_t *h)
+{
+    session_release(h->data);
+}
+
+static void session_client_closed(struct conn *c)
+{
+    struct session *s = c->owner;
+
+    if (!uv_is_closing((uv_handle_t *)&s->timer))
+        uv_close((uv_handle_t *)&s->timer, session_timer_closed);
+    session_release(s);
+}
+
+static void session_deadline_cb(uv_timer_t *t)
+{
+    struct session *s = t->data;
+
+    conn_close(&s->client);
+}
+
+/* The catalog read this session started will not finish: the next login reads it again. */
+static void session_catalog_abandon(struct session *s)
+{
+    s->loading_catalog = 0;
+    if (s->cat != NULL) {
+        catalog_finish(s->cat, &s->w->routing, 0, session_now(s));
+        s->cat->loaded_at_ms = 0;
+    }
+}
+
+/* A read whose answer never reached the client: run it again on another node, unseen. */
+static void session_retry_read(struct session *s, unsigned from_slot)
+{
+    s->w->nodes.n[from_slot].stats.read_retries++;
+    s->unit.retries++;
+    s->unit.sent = 0;
+    s->unit.slot = 0;
+    log_info("%s: retrying the read on another node", s->tag);
+    dispatch_unit(s, -1);
+    frontend_pump(s);
+}
+
+void session_close(struct session *s)
+{
+    int reset;
+
+    if (s->state == SESSION_CLOSING)
+        return;
+    session_set_state(s, SESSION_CLOSING);
+    pool_unwait(&s->waiter);
+    if (s->loading_catalog)
+        session_catalog_abandon(s);     /* or the catalog would stay 'loading' for good */
+    reset = s->cfg->pool_mode == CFG_POOL_SESSION || s->cfg->server_reset_query_always;
+    for (unsigned i = 0; i < SESSION_HELD; i++) {
+        struct backend *be = s->held[i];
+
+        if (be != NULL)
+            borrow_give_back(s, be->slot, reset || (s->pinned & (1ull << be->slot)));
+    }
+    uv_timer_stop(&s->timer);
+    uv_timer_start(&s->timer, session_deadline_cb, s->connlog.logged_in ?
+                   SESSION_CLOSE_DEADLINE_MS : SESSION_CLOSE_EARLY_MS, 0);
+    conn_want_read(&s->client, 1);  /* to discard late input and see the EOF */
+    conn_shutdown(&s->client);
+}
+
+static void session_vsend_error(struct session *s, const char *severity, const char *sqlstate,
+                                const char *detail, const char *hint, const char *fmt,
+                                va_list ap)
+{
+    struct msgbuf b;
+    char text[512];
+    uint8_t *data;
+    size_t n;
+
+    vsnprintf(text, sizeof(text), fmt, ap);
+    connlog_pooler_error(s, severity, sqlstate, text);
+    stats_error(&s->w->stats, sqlstate, STATS_ERR_OWN);
+    msgbuf_init(&b);
+    msg_error(&b, severity, sqlstate, text, detail, hint);
+    if (!b.oom) {
+        data = msgbuf_steal(&b, &n);
+        conn_send_owned(&s->client, data, n);
+    }
+    msgbuf_free(&b);
+}
+
+void session_fatal(struct session *s, const char *sqlstate, const char *hint,
+                   const char *fmt, ...)
+{
+    va_list ap;
+
+    if (s->state == SESSION_CLOSING)
+        return;
+    va_start(ap, fmt);
+    session_vsend_error(s, "FATAL", sqlstate, NULL, hint, fmt, ap);
+    va_end(ap);
+    session_close(s);
+}
+
+/* session_vsend_error's va_list from session_fatal_detail's arguments. */
+static void session_send_detail(struct session *s, const char *sqlstate, const char *detail,
+                                const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    session_vsend_error(s, "FATAL", sqlstate, detail, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void session_fatal_detail(struct session *s, const char *sqlstate, const char *detail,
+                          const char *message)
+{
+    if (s->state == SESSION_CLOSING)
+        return;
+    session_send_detail(s, sqlstate, detail, "%s", message);
+    session_close(s);
+}
+
+void session_error(struct session *s, char status, const char *sqlstate, const char *hint,
+                   const char *fmt, ...)
+{
+    struct msgbuf b;
+    va_list ap;
+
+    va_start(ap, fmt);
+    session_vsend_error(s, "ERROR", sqlstate, NULL, hint, fmt, ap);
+    va_end(ap);
+    msgbuf_init(&b);
+    msg_ready(&b, status);
+    session_send(s, &b);
+}
+
+int session_send(struct session *s, struct msgbuf *b)
+{
+    uint8_t *data;
+    size_t n;
+
+    if (b->oom) {
+        msgbuf_free(b);
+        session_fatal(s, "53200", NULL, "out of memory");
+        return -ENOMEM;
+    }
+    if (b->len == 0)
+        return 0;
+    data = msgbuf_steal(b, &n);
+    if (conn_send_owned(&s->client, data, n) < 0) {
+        connlog_why(s, "cannot send to the client");
+        session_close(s);
+        return -EPIPE;
+    }
+    return 0;
+}
+
+/* ---- server events ---- */
+
+static void session_be_unit_done(struct backend *be, char status, int had_error);
+static int session_be_async_ok(struct backend *be);
+static void session_be_captured(struct backend *be, int had_error);
+
+const struct backend_ops session_backend_ops = {
+    .unit_done = session_be_unit_done,
+    .lost = session_server_lost,
+    .async_ok = session_be_async_ok,
+    .row = greet_row,
+    .captured = session_be_captured,
+};
+
+
+static int session_be_async_ok(struct backend *be)
+{
+    struct session *s = be->owner;
+
+    /* Only between units: otherwise the client's stream may be mid-message. */
+    return !s->unit.pending && !s->unit.sent && s->state != SESSION_CLOSING;
+}
+
+/*
+ * After CREATE/ALTER/DROP FUNCTION committed: read the catalog again on be (the primary
+ * that ran it) before the client's next statement is routed, so that it routes by the new
+ * list. 1 if started; 0 if not (another session is loading it: the next greeting reloads).
+ */
+static int session_catalog_refresh(struct session *s, struct backend *be)
+{
+    const char *q = catalog_query();
+    struct msgbuf b;
+    int rc;
+
+    s->catalog_refresh = 0;
+    if (s->cat == NULL || be->lost)
+        return 0;
+    if (s->cat->building_active) {
+        s->cat->loaded_at_ms = 0;
+        return 0;
+    }
+    msgbuf_init(&b);
+    msg_raw(&b, 'Q', q, strlen(q) + 1);
+    rc = b.oom ? -ENOMEM : backend_send(be, b.data, b.len);
+    msgbuf_free(&b);
+    if (rc == 0)
+        rc = backend_push_unit(be, BACKEND_SINK_CAPTURE);
+    if (rc < 0) {
+        s->cat->loaded_at_ms = 0;
+        return 0;
+    }
+    catalog_begin(s->cat);
+    s->loading_catalog = 1;
+    s->refreshing = be;
+    s->wait = SESSION_WAIT_STATE;
+    conn_want_read(&s->client, 0);
+    return 1;
+}
+
+/* The unit's SET/RESET/DISCARD ran on be: record it, and what be holds now. */
+static void session_record_state(struct session *s, struct backend *be, char status)
+{
+    struct session_unit *u = &s->unit;
+    int current = be->state_sig == s->replay.sig;
+    int rc;
+
+    if ((u->prev_status != 'I' || status != 'I') && !s->tx_replay_saved &&
+        replay_copy(&s->tx_replay, &s->replay) == 0)
+        s->tx_replay_saved = 1;     /* a ROLLBACK undoes what the transaction SETs */
+    rc = replay_apply(&s->replay, &u->session_st, u->session_sql, strlen(u->session_sql));
+
+    if (rc < 0) {
+        /* Checked before it ran, so only memory: the server has it, the list does not. */
+        /* The name only: a value may be an application's secret (SET app.token = ...). */
+        log_warn("%s: cannot record a change of \"%s\" (%s); it is lost when the client "
+                 "changes server", s->tag, u->session_st.name[0] != '\0' ?
+                 u->session_st.name : "session state", rc == -E2BIG ? "too much state"
+                 : "out of memory");
+        be->state_sig = REPLAY_SIG_DIRTY;
+        return;
+    }
+    be->state_sig = current && rc == 1 ? s->replay.sig : REPLAY_SIG_DIRTY;
+}
+
+static void session_be_unit_done(struct backend *be, char status, int had_error)
+{
+    struct session *s = be->owner;
+    struct session_unit *u = &s->unit;
+    unsigned slot = be->slot;
+
+    if (be != u->target || !u->pending) {
+        log_warn("%s: unexpected ReadyForQuery from %s", s->tag, be->name);
+        return;
+    }
+    uv_timer_stop(&s->timer);   /* query_timeout */
+    stats_unit_end(&be->pool->stats, &s->stats, status, stats_now_us(), s->client.bytes_in,
+                   (unsigned)unit_server_parses(u));
+    be->unit_out = 0;
+    /* The server ran the unit in the client's state: its standard_conforming_strings
+     * (reported by ParameterStatus after SET, RESET, set_config or a rollback) is the
+     * client's from now on. */
+    s->escape_strings = be->escape_strings;
+    if (s->w->nodes.n[slot].active > 0)
+        s->w->nodes.n[slot].active--;
+    nodes_success(&s->w->nodes, (int)slot, session_now(s),
+                  (uint32_t)((session_now(s) - s->unit_started_ms) * 1000));
+    if (slot == session_primary_slot(s) && status == 'I' &&
+        (u->cr.write || u->prev_status != 'I')) {
+        /* Read-your-writes: the window, and the WAL position replicas must reach. */
+        if (s->cfg->ryw_window_ms > 0)
+            s->ryw_until_ms = session_now(s) + s->cfg->ryw_window_ms;
+        s->ryw_after_ms = session_now(s);
+        s->ryw_cluster = s->cluster;    /* reads of other clusters are not affected */
+    }
+    /* Parses and Closes after an error never ran: the server and the client's names. */
+    unit_settle(u, &be->stmts, &s->stmts, be->pc_done);
+    unit_settle_unnamed(u, be->pc_done, &s->unnamed, &s->unnamed_len);
+    if (!had_error) {
+        if (s->cat != NULL && u->ddl_function) {
+            /* A new VOLATILE function is a write now; the catalog is read again below. */
+            if (u->ddl_volatile && catalog_note_write(s->cat, &s->w->routing, u->ddl_func,
+                                                      strlen(u->ddl_func)) < 0)
+                log_warn("%s: out of memory noting %s as a write function", s->tag,
+                         u->ddl_func);
+            s->catalog_refresh = 1;
+        }
+        if ((u->cr.flags & CLASSIFY_F_STICKY) || u->force_primary) {
+            if (!s->sticky)
+                log_info("%s: pinned to the primary for the rest of the session (%s)", s->tag,
+                         u->force_primary ? "multi-statement string with session state"
+                                          : u->cr.reason);
+            s->sticky = 1;
+            s->pinned |= 1ull << slot;
+        }
+        if (u->pin_server)
+            s->pinned |= 1ull << slot;
+        if (u->has_set_tenant) {
+            snprintf(s->tenant, sizeof(s->tenant), "%s", u->set_tenant);
+            log_debug("%s: pgrouter.tenant = '%s'", s->tag, s->tenant);
+        }
+        if (u->cr.flags & CLASSIFY_F_SET_ROLE)
+            s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
+                      : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
+                      : ROUTE_ROLE_AUTO;
+        if (u->resets > 1) {
+            /* DISCARD ALL / DEALLOCATE ALL ran on this server: its statements are gone. */
+            srvstmt_clear(&be->stmts);
+            stmt_clear(&s->stmts);
+        }
+        if (u->session_sql != NULL)
+            session_record_state(s, be, status);
+    }
+    if (status == 'I' && s->tx_replay_saved) {
+        /* The transaction ended: its SETs stay, unless it rolled back. */
+        if (u->prev_status == 'E' || had_error ||
+            (u->cr.reason != NULL && strcmp(u->cr.reason, "ROLLBACK") == 0)) {
+            struct replay t = s->replay;
+
+            s->replay = s->tx_replay;
+            s->tx_replay = t;
+            be->state_sig = REPLAY_SIG_DIRTY;
+            log_debug("%s: transaction rolled back: its SET statements are forgotten", s->tag);
+        }
+        replay_free(&s->tx_replay);
+        s->tx_replay_saved = 0;
+    }
+    if (u->untracked_state)
+        be->state_client = s->id;   /* the next client must not inherit what it did */
+    session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
+    unit_reset(u);
+    dispatch_idle_timer(s, status);
+    if (status == 'I' && s->catalog_refresh && slot == session_primary_slot(s) &&
+        session_catalog_refresh(s, be))
+        return;     /* the next statement waits for the new list (session_be_captured) */
+    borrow_give_back_idle(s);     /* transaction pooling: back to the pool */
+    /*
+     * The next unit has not been started (its first message waits in the client's
+     * buffer): reading on assembles it. Dispatching here would send an empty unit.
+     */
+    if (s->wait == SESSION_WAIT_DRAIN)
+        s->wait = SESSION_RUN;
+    frontend_pump(s);
+}
+
+/* pgrouter's own query on be ended: a state replay, or a catalog read. */
+static void session_be_captured(struct backend *be, int had_error)
+{
+    struct session *s = be->owner;
+
+    if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
+        dispatch_state_done(s, be, had_error);
+        return;
+    }
+    if (s->refreshing == be) {
+        s->refreshing = NULL;
+        greet_captured(be, had_error);  /* the new list */
+        if (s->state == SESSION_CLOSING)
+            return;
+        s->wait = SESSION_RUN;
+        borrow_give_back_idle(s);
+        frontend_pump(s);
+        return;
+    }
+    greet_captured(be, had_error);
+}
+
+void session_server_lost(struct backend *be, const char *why)
+{
+    struct session *s = be->owner;
+    struct session_unit *u = &s->unit;
+    int had_unit = u->target == be && (u->pending || u->sent);
+    int mid_message = be->srv.conn.skip > 0;
+    char tx = be->status;
+    int copy = be->in_copy;
+    unsigned slot = be->slot;
+    const struct node *node = session_node(s, slot);
+    int answered = be->unit_out > 0;
+
+    log_info("%s: lost %s %s: %s", s->tag, session_slot_role(s, slot), node->name, why);
+    if (had_unit && s->w->nodes.n[slot].active > 0)
+        s->w->nodes.n[slot].active--;
+    if (had_unit && s->state != SESSION_CLOSING)
+        uv_timer_stop(&s->timer);   /* query_timeout */
+    borrow_unhold(s, be);
+    s->pinned &= ~(1ull << slot);
+    if (u->target == be)
+        u->target = NULL;
+    /*
+     * A server that closed or crashed counts against the node; one that ended this
+     * session for a reason of the client's own (idle_in_transaction_session_timeout,
+     * statement limits...) says nothing about the node.
+     */
+    if (!be->unit_fatal || breaker_counts(be->fatal_code))
+        nodes_failure(&s->w->nodes, (int)slot, session_now(s), why);
+    pool_discard(be);
+    if (s->state == SESSION_CLOSING)
+        return;
+    if (s->state == SESSION_CONNECT) {
+        session_fatal(s, "08006", NULL, "pgrouter: lost primary %s of cluster \"%s\" while "
+                      "logging in: %s", node->name, s->cluster->name, why);
+        return;
+    }
+    if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
+        /* Lost while being brought to the client's state: the unit never went out, so a
+         * read runs elsewhere, as a read lost before its answer does. */
+        s->wait = SESSION_RUN;
+        s->state_be = NULL;
+        if (!u->cr.write && u->retries < s->cfg->health.read_retries) {
+            session_retry_read(s, slot);
+            return;
+        }
+        conn_discard(&s->client);
+        unit_reset(u);
+        session_error(s, 'I', "08006", "The statement did not run; run it again.",
+                      "pgrouter: server connection to %s %s (cluster \"%s\") was lost while "
+                      "restoring the session's settings: %s", session_slot_role(s, slot),
+                      node->name, s->cluster->name, why);
+        frontend_pump(s);
+        return;
+    }
+    if (s->refreshing == be) {
+        /* Lost while reading the catalog again: keep the list, reload at the next login. */
+        s->refreshing = NULL;
+        session_catalog_abandon(s);
+        s->wait = SESSION_RUN;
+        frontend_pump(s);
+        return;
+    }
+    if (!had_unit && tx == 'I')
+        return;     /* an idle connection: the next unit borrows another */
+    /* A server lost while the client is idle inside its transaction takes the
+     * transaction with it: tell the client now (as PostgreSQL does), or its next
+     * statement would run outside the transaction on another server. */
+    if (mid_message || copy || tx != 'I') {
+        session_fatal(s, "08006", "The transaction or COPY is lost; reconnect and retry.",
+                      "pgrouter: server connection to %s %s (cluster \"%s\") was lost%s: %s",
+                      session_slot_role(s, slot), node->name, s->cluster->name,
+                      copy ? " during COPY" : tx != 'I' ? " inside a transaction" : "", why);
+        return;
+    }
+    if (!answered && u->pending && u->rewrite && !u->cr.write && u->prev_status == 'I' &&
+        u->retries < s->cfg->health.read_retries) {
+        /* Nothing reached the client: run the read again elsewhere, unseen. */
+        session_retry_read(s, slot);
+        return;
+    }
+    unit_reset(u);
+    session_error(s, 'I', "08006", "The statement did not complete; run it again.",
+                  "pgrouter: server connection to %s %s (cluster \"%s\") was lost: %s",
+                  session_slot_role(s, slot), node->name, s->cluster->name, why);
+    session_set_state(s, SESSION_IDLE);
+    frontend_pump(s);
+}
+
+/* ---- client input ---- */
+
+static void session_client_read(struct conn *c)
+{
+    struct session *s = c->owner;
+
+    switch (s->state) {
+    case SESSION_STARTUP:
+    case SESSION_AUTH:
+        login_read(s);
+        break;
+    case SESSION_CONNECT:
+        /* The client should wait for AuthenticationOk; keep its bytes for later. */
+        conn_want_read(c, 0);
+        break;
+    case SESSION_IDLE:
+    case SESSION_IN_TX:
+    case SESSION_COPY:
+        if (s->admin != NULL)
+            admin_read(s);      /* the admin console never borrows a server */
+        else
+            frontend_pump(s);
+        break;
+    case SESSION_CLOSING:
+        conn_consume(c, c->recvd - c->parsed);
+        conn_discard(c);
+        break;
+    }
+}
+
+static void session_client_error(struct conn *c, int err)
+{
+    struct session *s = c->owner;
+
+    if (err == UV_EOF)
+        connlog_why(s, "client closed the connection without Terminate");
+    else
+        connlog_why(s, "client connection error: %s", uv_strerror(err));
+    session_close(s);
+    conn_close(c);
+}
+
+void session_cancel(struct session *s)
+{
+    struct worker *w = s->w;
+    struct session *t;
+
+    for (t = w->sessions; t != NULL; t = t->next) {
+        if (t != s && t->state != SESSION_CLOSING && t->cancel_pid == s->st->cancel_pid &&
+            t->cancel_key == s->st->cancel_key)
+            break;
+    }
+    /* No line per request (a flood would fill the log): authlimit_tick sums them up. */
+    if (t == NULL) {
+        authlimit_cancel_note(w, AUTHLIMIT_CANCEL_UNKNOWN);
+    } else if (t->unit.target != NULL && t->unit.target->ready &&
+               t->unit.target->owner == t && (t->unit.pending || t->unit.sent)) {
+        /* Only the server this client is using right now, never a shared one at rest. */
+        struct backend *be = t->unit.target;
+
+        if (!authlimit_cancel_take(w, session_now(s))) {
+            authlimit_cancel_note(w, AUTHLIMIT_CANCEL_DROPPED);
+        } else if (cancel_server(w->loop, &be->srv, be->name) < 0) {
+            log_warn("%s: cannot start cancel for %s", s->tag, t->tag);
+        } else {
+            authlimit_cancel_note(w, AUTHLIMIT_CANCEL_SENT);
+            log_debug("%s: cancel request for %s, sent to %s", s->tag, t->tag, be->name);
+        }
+    } else {
+        authlimit_cancel_note(w, AUTHLIMIT_CANCEL_IDLE);
+    }
+    /* PostgreSQL answers a cancel request by closing the connection, and so do we, at
+     * once: nothing was sent, and the connection must not linger. */
+    session_close(s);
+    conn_close(&s->client);
+}
+
+static void session_login_timeout_cb(uv_timer_t *t)
+{
+    struct session *s = t->data;
+
+    if (s->state == SESSION_STARTUP) {
+        s->w->authlimit.startup_timeouts++;
+        authlimit_refuse(s, "08P01", "Raise client_startup_timeout if clients are that slow.",
+                         "startup timeout: no startup packet within client_startup_timeout");
+        return;
+    }
+    session_fatal(s, "08P01", "Raise client_login_timeout if clients are slow to log in.",
+                  "login timeout: not authenticated within client_login_timeout");
+}
+
+void session_login_timer(struct session *s)
+{
+    const struct cfg *cfg = s->cfg;
+    uint64_t spent = (uv_hrtime() - s->connlog.start_ns) / 1000000, limit;
+
+    limit = cfg->client_login_timeout_ms;
+    if (s->state == SESSION_STARTUP && cfg->client_startup_timeout_ms > 0 &&
+        (limit == 0 || cfg->client_startup_timeout_ms < limit))
+        limit = cfg->client_startup_timeout_ms;
+    if (s->pending_login < 0 && (limit == 0 || limit > AUTHLIMIT_OVER_MS))
+        limit = AUTHLIMIT_OVER_MS;     /* over max_pending_logins: no time to waste */
+    uv_timer_stop(&s->timer);
+    if (limit > 0)
+        uv_timer_start(&s->timer, session_login_timeout_cb, spent < limit ? limit - spent : 1, 0);
+}
+
+/*
+ * The BackendKeyData for s: pid and key both random (64 bits a guesser must hit) and
+ * unique among live sessions; pid is never 0. -1 when no random bytes are available.
+ */
+static int session_cancel_key(struct session *s)
+{
+    uint32_t k[2];
+
+    for (int tries = 0; tries < 8; tries++) {
+        const struct session *o;
+
+        if (RAND_bytes((uint8_t *)k, sizeof(k)) != 1)
+            return -1;
+        if (k[0] == 0)
+            continue;
+        for (o = s->w->sessions; o != NULL; o = o->next)
+            if (o != s && o->cancel_pid == k[0] && o->cancel_key == k[1])
+                break;
+        if (o == NULL) {
+            s->cancel_pid = k[0];
+            s->cancel_key = k[1];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int session_accept(struct worker *w, int fd)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (s == NULL) {
+        close(fd);
+        return UV_ENOMEM;
+    }
+    rc = conn_init(w->loop, &s->client, s, session_client_read, session_client_error,
+                   session_client_closed);
+    if (rc < 0) {
+        close(fd);
+        free(s);
+        return rc;
+    }
+    s->w = w;
+    s->cfg = cfg_ref(w->cfg);
+    s->id = ++w->next_id;
+    s->handles = 2;     /* client stream and timer */
+    stmt_table_init(&s->stmts);
+    replay_init(&s->replay);
+    replay_init(&s->tx_replay);
+    msgbuf_init(&s->unit.out);
+    unit_reset(&s->unit);
+    snprintf(s->tag, sizeof(s->tag), "c%u", s->id);
+    uv_timer_init(w->loop, &s->timer);
+    s->timer.data = s;
+    s->next = w->sessions;
+    if (w->sessions != NULL)
+        w->sessions->prev = s;
+    w->sessions = s;
+    rc = conn_open_fd(&s->client, fd);
+    if (rc < 0) {
+        close(fd);
+        session_close(s);
+        conn_close(&s->client);
+        return rc;
+    }
+    connlog_accept(s);
+    authlimit_accept(s);    /* over max_pending_logins: refused at its startup packet */
+    if (session_cancel_key(s) < 0) {
+        /* A guessable key would let anyone cancel this client's queries. */
+        log_error("%s: no random bytes for a cancel key (RAND_bytes failed); client refused",
+                  s->tag);
+        session_fatal(s, "58000", "Check the system's entropy source (OpenSSL RAND_bytes).",
+                      "pgrouter: could not generate a random cancel key");
+        return 0;
+    }
+    uv_tcp_nodelay(&s->client.tcp, 1);
+    session_login_timer(s);
+    conn_want_read(&s->client, 1);
+    return 0;
+}
+
+void session_close_all(struct worker *w)
+{
+    struct session *s, *next;
+
+    for (s = w->sessions; s != NULL; s = next) {
+        next = s->next;
+        if (s->state == SESSION_CLOSING)
+            continue;
+        connlog_why(s, "pgrouter shutting down");
+        session_fatal(s, "57P01", NULL, "terminating connection due to administrator command");
+    }
+}
