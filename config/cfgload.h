@@ -159,6 +159,13 @@ int cfgperm_auth_file(struct loader *ld);
 void cfgperm_config_file(struct loader *ld);
 
 /*
+ * A TLS private key (key names it, at line; fd is the open file): not a regular file or
+ * writable by group or others is an error, readable by them a warning.
+ */
+void cfgperm_key_file(struct loader *ld, int line, const char *key, const char *path,
+                      int fd);
+
+/*
  * [pgrouter] auth_hba_file: read its rules into cfg->hba (a relative path is taken from
  * the config file's directory), each problem reported as "hbafile:line: message" in the
  * order of the auth_hba_file key's line; auth_type = hba requires the file. pg is the

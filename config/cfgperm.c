@@ -1,6 +1,7 @@
 /*
  * config/cfgperm.c - who else may read or change the files that hold passwords: the
- * auth_file, and the config file itself when it sets health_check_password. As OpenSSH
+ * auth_file, the config file itself when it sets health_check_password, and the TLS
+ * private keys (client_tls_key_file, server_tls_key_file). As OpenSSH
  * does with keys: a file others may write (they could add a user) or that is not a regular
  * file is refused; a file others may read gets a loud warning, since refusing it would stop
  * every install whose checkout or umask left it at 0644.
@@ -100,4 +101,16 @@ void cfgperm_config_file(struct loader *ld)
         return;
     snprintf(label, sizeof(label), "\"%s\" (it sets health_check_password)", ld->path);
     cfgperm_judge(ld, line, label, ld->path, &st, 0);
+}
+
+void cfgperm_key_file(struct loader *ld, int line, const char *key, const char *path,
+                      int fd)
+{
+    char label[CFG_WHY_MAX];
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return;
+    snprintf(label, sizeof(label), "%s \"%s\"", key, path);
+    cfgperm_judge(ld, line, label, path, &st, 1);
 }

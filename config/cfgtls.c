@@ -129,6 +129,11 @@ static void cfgtls_check_pair(const struct cfgtls_side *s)
                           cfgtls_reason(why, sizeof(why)));
     }
     if (t->key_file != NULL && (f = cfgtls_open(s, "key_file", t->key_file)) != NULL) {
+        char key_name[32];
+
+        snprintf(key_name, sizeof(key_name), "%s_tls_key_file", s->prefix);
+        cfgperm_key_file(s->ld, cfgtls_line(s, "key_file"), key_name, t->key_file,
+                         fileno(f));
         /* An empty passphrase callback: an encrypted key fails instead of prompting. */
         key = PEM_read_PrivateKey(f, NULL, NULL, (void *)"");
         fclose(f);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -708,6 +709,53 @@ static void test_cfg_tls_keys_checked_at_load_with_lines(void **state)
         fail_msg("a good TLS config was refused:\n%s", err);
 }
 
+/* Load INI text that must load; returns its warnings (malloc'd, "" when none). */
+static char *load_ini_warnings(const char *text)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    struct cfg *c = NULL;
+    char *errors = NULL, *w;
+
+    assert_non_null(f);
+    if (cfg_load_stream(f, "t.ini", &c, &errors) < 0)
+        fail_msg("refused:\n%s", errors);
+    fclose(f);
+    w = strdup(c->warnings != NULL ? c->warnings : "");
+    assert_non_null(w);
+    cfg_unref(c);
+    return w;
+}
+
+/* A private key others may read is a warning; one others may change is an error. */
+static void test_cfg_tls_key_file_modes(void **state)
+{
+    char ini[1024], *out;
+
+    (void)state;
+    snprintf(ini, sizeof(ini),
+             "[pgrouter]\nauth_type = trust\nclient_tls_sslmode = require\n"
+             "client_tls_cert_file = %s\nclient_tls_key_file = %s\n"
+             "[cluster.main]\nprimary = 127.0.0.1:5432\n", cert_path, key_path);
+    assert_int_equal(chmod(key_path, 0600), 0);
+    out = load_ini_warnings(ini);
+    assert_string_equal(out, "");
+    free(out);
+    assert_int_equal(chmod(key_path, 0644), 0);
+    out = load_ini_warnings(ini);
+    if (strstr(out, "t.ini:5: client_tls_key_file \"") == NULL ||
+        strstr(out, "is readable by everyone (mode 0644); run chmod 600") == NULL)
+        fail_msg("no warning for a world-readable key: \"%s\"", out);
+    free(out);
+    assert_int_equal(chmod(key_path, 0620), 0);
+    out = load_ini(ini);
+    assert_non_null(out);
+    if (strstr(out, "t.ini:5: client_tls_key_file \"") == NULL ||
+        strstr(out, "is writable by its group (mode 0620)") == NULL)
+        fail_msg("unexpected errors:\n%s", out);
+    free(out);
+    assert_int_equal(chmod(key_path, 0600), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -721,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_tls_endpoint_of_sha1_certificate_is_sha256),
         cmocka_unit_test(test_cfgtls_protocols_syntax),
         cmocka_unit_test(test_cfg_tls_keys_checked_at_load_with_lines),
+        cmocka_unit_test(test_cfg_tls_key_file_modes),
     };
 
     return cmocka_run_group_tests(tests, setup_files, teardown_files);
