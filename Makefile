@@ -93,7 +93,14 @@ demo: all
 demo-down:
 	@bash tests/demo.sh down
 
-bench: all
+# The isolated benchmark's fake server and load generator, optimised like a release.
+$(BUILD)/bench/fakepg $(BUILD)/bench/loadgen: $(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	    -Wmissing-prototypes -o $@ $< -lcrypto
+
+bench: all $(BUILD)/bench/fakepg $(BUILD)/bench/loadgen
+	@PGROUTER_BIN=$(abspath $(BIN)) BENCH_TOOLS=$(abspath $(BUILD)/bench) bash tests/bench/isolated.sh
 	@bash tests/bench/run.sh
 	@SOAK_SECS=$${SOAK_SECS:-300} PGROUTER_BIN=$(abspath $(BIN)) bash tests/integration/soak.sh
 
