@@ -17,9 +17,17 @@
 #      BENCH_SECONDS seconds, alternating direct / PgBouncer / pgrouter within
 #      each round; prints medians and the ratios pgrouter/PgBouncer and
 #      pgrouter/direct;
+#      each proxy's CPU time per transaction: utime + stime of its process (all
+#      threads) from /proc/PID/stat around each run, divided by the transactions
+#      pgbench reports; latency at 1 client (scenario lat1): p50 and p99 of every
+#      transaction pgbench logs with -l (its per-transaction log, in microseconds);
 #   3. memory: VmRSS of each proxy before and while BENCH_IDLE_CONNS idle
 #      clients are logged in (tests/bench/idleconns.c);
 #   4. a markdown summary on stdout and in build/bench/results.md.
+# Worker threads: pgrouter runs with workers = 1 and, as a fourth target, a second
+# pgrouter with workers = 2 -- only when `pgrouter -t` accepts that key; otherwise
+# "workers=2: not supported by this build" is printed and counted as a skip, and the
+# one pgrouter runs without the key (one loop).
 # Everything it started is stopped on exit.
 #
 # Environment:
@@ -28,7 +36,8 @@
 #   BENCH_IDLE_CONNS   idle clients for the memory figure (default 10000)
 #   BENCH_QUICK=1      smoke run: 1 round of 3 s, 2000 idle clients (about a minute)
 #   BENCH_SCENARIOS    scenarios to run (default all: "s8 s64 sprep tpcb sconn s8tls
-#                      sconntls"); BENCH_IDLE_CONNS=0 leaves the memory figure out
+#                      sconntls lat1"); BENCH_IDLE_CONNS=0 leaves the memory figure out
+#   BENCH_WORKERS      worker counts for pgrouter (default "1 2"; "1" runs one pgrouter)
 #   PGROUTER_BIN       pgrouter binary (default ./pgrouter)
 #   PGBOUNCER_BIN      PgBouncer binary (default /usr/sbin/pgbouncer)
 #
@@ -57,6 +66,8 @@ else
     IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 fi
 POOL_SIZE=20
+read -r -a BENCH_WORKERS <<<"${BENCH_WORKERS:-1 2}"
+SKIPS=()            # what was not run, and why: printed and counted in the summary
 MAX_CLIENT_CONN=20000
 SCALE=10
 
@@ -68,6 +79,7 @@ esac
 PGBOUNCER_BIN=${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}
 
 T0=$SECONDS
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say() { echo "bench: $*"; }
 die() {
@@ -85,6 +97,7 @@ done
 STARTED_CLUSTER=0
 PGR_PID=""
 PGR_PLAIN_PID=""    # the pgrouter without server TLS
+PGR2_PID=""         # the pgrouter with workers = 2
 PGB_PID=""          # pgbouncer itself
 PGB_WRAP_PID=""     # runuser (or the subshell) that started it
 PGB_DIR=""
@@ -110,6 +123,7 @@ cleanup() {
     # SIGINT: both proxies close their clients and exit at once
     stop_pid "$PGR_PID" INT
     stop_pid "$PGR_PLAIN_PID" INT
+    stop_pid "$PGR2_PID" INT
     stop_pid "$PGB_PID" INT
     stop_pid "$PGB_WRAP_PID" TERM
     wait 2>/dev/null
@@ -248,8 +262,10 @@ rm -rf "$OUT/ca"
 bash tests/integration/tlsca.sh "$OUT/ca" >/dev/null 2>&1 || die "tests/integration/tlsca.sh failed"
 
 printf '"app" "app"\n' >"$OUT/userlist.txt"
+chmod 600 "$OUT/userlist.txt"
 
-# write_pgrouter_ini INI PORT SERVER_TLS_SSLMODE
+# write_pgrouter_ini INI PORT SERVER_TLS_SSLMODE [WORKERS]: no workers key when WORKERS
+# is empty
 write_pgrouter_ini() {
     cat >"$1" <<EOF
 ; written by tests/bench/run.sh
@@ -267,6 +283,7 @@ client_tls_sslmode = prefer
 client_tls_cert_file = $OUT/ca/server.crt
 client_tls_key_file = $OUT/ca/server.key
 server_tls_sslmode = $3
+${4:+workers = $4}
 
 ; the primary alone: every target of the benchmark reaches the same server
 [cluster.main]
@@ -274,14 +291,14 @@ primary = 127.0.0.1:$PRIMARY_PORT
 EOF
 }
 
-# start_pgrouter NAME SERVER_TLS_SSLMODE: build/bench/NAME.ini and NAME.log; sets
-# STARTED_PORT and STARTED_PID.
+# start_pgrouter NAME SERVER_TLS_SSLMODE [WORKERS]: build/bench/NAME.ini and NAME.log;
+# sets STARTED_PORT and STARTED_PID.
 start_pgrouter() {
     local _attempt ini=$OUT/$1.ini log=$OUT/$1.log
     : >"$log"
     for _attempt in 1 2 3; do
         STARTED_PORT=$(free_port)
-        write_pgrouter_ini "$ini" "$STARTED_PORT" "$2"
+        write_pgrouter_ini "$ini" "$STARTED_PORT" "$2" "${3:-}"
         "$PGROUTER_BIN" -t -c "$ini" >"$OUT/$1-check.log" 2>&1 ||
             { cat "$OUT/$1-check.log" >&2; die "pgrouter -t rejects $ini"; }
         "$PGROUTER_BIN" -c "$ini" >>"$log" 2>&1 &
@@ -371,14 +388,46 @@ start_pgbouncer() {
     die "PgBouncer: no free port after 3 attempts"
 }
 
+# Does this build know `workers`?  Without it there is one loop, and workers = 1 is
+# left out of the configs.
+write_pgrouter_ini "$OUT/workers-probe.ini" "$(free_port)" require 2
+HAVE_WORKERS=0
+W1=""
+if "$PGROUTER_BIN" -t -c "$OUT/workers-probe.ini" >"$OUT/workers-probe.log" 2>&1; then
+    HAVE_WORKERS=1
+    W1=1
+elif ! grep -q workers "$OUT/workers-probe.log"; then
+    cat "$OUT/workers-probe.log" >&2
+    die "pgrouter -t rejects $OUT/workers-probe.ini for another reason than workers"
+fi
+RUN_W2=0
+for w in "${BENCH_WORKERS[@]}"; do
+    [ "$w" = 1 ] && continue
+    if [ "$w" != 2 ]; then
+        SKIPS+=("workers=$w: only workers = 1 and 2 are benchmarked")
+    elif [ "$HAVE_WORKERS" = 1 ]; then
+        RUN_W2=1
+        continue
+    else
+        SKIPS+=("workers=$w: not supported by this build")
+    fi
+    say "${SKIPS[-1]}"
+done
+
 say "starting pgrouter (server_tls_sslmode = require) and one with disable"
-start_pgrouter pgrouter require
+start_pgrouter pgrouter require "$W1"
 PGR_PORT=$STARTED_PORT
 PGR_PID=$STARTED_PID
-start_pgrouter pgrouter-plain disable
+start_pgrouter pgrouter-plain disable "$W1"
 PGR_PLAIN_PORT=$STARTED_PORT
 PGR_PLAIN_PID=$STARTED_PID
 say "pgrouter pid $PGR_PID on 127.0.0.1:$PGR_PORT, without server TLS pid $PGR_PLAIN_PID on 127.0.0.1:$PGR_PLAIN_PORT"
+if [ "$RUN_W2" = 1 ]; then
+    start_pgrouter pgrouter-w2 require 2
+    PGR2_PORT=$STARTED_PORT
+    PGR2_PID=$STARTED_PID
+    say "pgrouter with workers = 2: pid $PGR2_PID on 127.0.0.1:$PGR2_PORT"
+fi
 if [ "$HAVE_PGB" = 1 ]; then
     say "starting PgBouncer $PGB_VERSION"
     start_pgbouncer
@@ -387,12 +436,15 @@ fi
 
 TARGETS=(direct)
 [ "$HAVE_PGB" = 0 ] || TARGETS+=(pgbouncer)
-TARGETS+=(pgrouter plain)
+TARGETS+=(pgrouter)
+[ "$RUN_W2" = 0 ] || TARGETS+=(pgrouter2)
+TARGETS+=(plain)
 declare -A PORT_OF=([direct]=$PRIMARY_PORT [pgbouncer]=${PGB_PORT:-} [pgrouter]=$PGR_PORT
-                    [plain]=$PGR_PLAIN_PORT)
-declare -A PID_OF=([pgbouncer]=${PGB_PID:-} [pgrouter]=$PGR_PID [plain]=$PGR_PLAIN_PID)
+                    [pgrouter2]=${PGR2_PORT:-} [plain]=$PGR_PLAIN_PORT)
+declare -A PID_OF=([pgbouncer]=${PGB_PID:-} [pgrouter]=$PGR_PID [pgrouter2]=${PGR2_PID:-}
+                   [plain]=$PGR_PLAIN_PID)
 declare -A LABEL=([direct]=direct [pgbouncer]=PgBouncer [pgrouter]=pgrouter
-                  [plain]="pgrouter-plain")
+                  [pgrouter2]="pgrouter-w2" [plain]="pgrouter-plain")
 
 for t in "${TARGETS[@]}"; do
     r=$(psql_at "${PORT_OF[$t]}" 'SELECT 1')
@@ -455,14 +507,14 @@ idle_memory() {
 if [ "$IDLE_CONNS" -gt 0 ]; then
     say "memory: $IDLE_CONNS idle clients (SCRAM logins, 64 in flight)"
     for t in "${TARGETS[@]}"; do
-        [ "$t" = direct ] || [ "$t" = plain ] || idle_memory "$t"
+        [ "$t" = direct ] || [ "$t" = plain ] || [ "$t" = pgrouter2 ] || idle_memory "$t"
     done
     sleep 2     # let the proxies see the goodbyes
 fi
 
 # ---- throughput ---------------------------------------------------------------
 
-read -r -a SCEN_IDS <<<"${BENCH_SCENARIOS:-s8 s64 sprep tpcb sconn s8tls sconntls}"
+read -r -a SCEN_IDS <<<"${BENCH_SCENARIOS:-s8 s64 sprep tpcb sconn s8tls sconntls lat1}"
 declare -A SCEN_ARGS=(
     [s8]="-S -c 8 -j 2"
     [s64]="-S -c 64 -j 2"
@@ -471,6 +523,7 @@ declare -A SCEN_ARGS=(
     [sconn]="-S -C -c 8 -j 2"
     [s8tls]="-S -c 8 -j 2"
     [sconntls]="-S -C -c 8 -j 2"
+    [lat1]="-S -c 1 -j 1"
 )
 # sslmode of each scenario's clients (libpq's PGSSLMODE)
 declare -A SCEN_SSL=([s8tls]=require [sconntls]=require)
@@ -482,26 +535,48 @@ declare -A SCEN_DESC=(
     [sconn]="select-only, new connection per transaction, 8 clients"
     [s8tls]="select-only, 8 clients, TLS (sslmode=require)"
     [sconntls]="select-only, new TLS connection per transaction, 8 clients"
+    [lat1]="select-only, 1 client (latency)"
 )
-declare -A TPS MED FAILS
+declare -A TPS MED FAILS CPUS CPU_MED
 
 # skipped SCENARIO TARGET: true when that pair is not run
 skipped() {
     [ "$1" = sprep ] && [ "$2" = pgbouncer ] && [ "$PGB_PREPARED" = 0 ] && return 0
     # the pgrouter without server TLS runs the select-only and TPC-B scenarios only
     [ "$2" = plain ] && [ "$1" != s8 ] && [ "$1" != tpcb ] && return 0
+    # workers = 2: the plaintext scenarios (client TLS costs the same in each worker)
+    [ "$2" = pgrouter2 ] && [ -n "${SCEN_SSL[$1]:-}" ] && return 0
     # no direct figure over client TLS: the proxies' client TLS is what those measure
     [ -n "${SCEN_SSL[$1]:-}" ] && [ "$2" = direct ]
 }
 
-# bench_one SCENARIO TARGET ROUND: one pgbench run; appends its tps to TPS.
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_ticks PID: utime + stime of the process, all its threads (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name, which may hold blanks)
+cpu_ticks() {
+    [ -n "$1" ] || return 0
+    sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
+# bench_one SCENARIO TARGET ROUND: one pgbench run; appends its tps to TPS and the
+# proxy's CPU microseconds per transaction to CPUS.
 bench_one() {
-    local s=$1 t=$2 r=$3 log=$LOGS/$1-$2-$3.log tps rc
+    local s=$1 t=$2 r=$3 log=$LOGS/$1-$2-$3.log tps rc c0 c1 xacts
+    local -a extra=()
+    # lat1: pgbench's per-transaction log, one file per run (prefix.PID)
+    [ "$s" != lat1 ] || extra=(-l "--log-prefix=$LOGS/lat1-$t-$r")
+    c0=$(cpu_ticks "${PID_OF[$t]:-}")
     # shellcheck disable=SC2086 # SCEN_ARGS is a list of words
     PGSSLMODE=${SCEN_SSL[$s]:-disable} PGPASSWORD=app timeout $((DURATION + 120)) \
-        "$PGBIN/pgbench" -n -T "$DURATION" \
+        "$PGBIN/pgbench" -n -T "$DURATION" "${extra[@]}" \
         ${SCEN_ARGS[$s]} -h 127.0.0.1 -p "${PORT_OF[$t]}" -U app appdb >"$log" 2>&1
     rc=$?
+    c1=$(cpu_ticks "${PID_OF[$t]:-}")
+    xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
+    if [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$xacts" ] && [ "$xacts" -gt 0 ]; then
+        CPUS[$s,$t]="${CPUS[$s,$t]:-} $(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$xacts" \
+            'BEGIN { printf "%.1f", d / hz * 1e6 / n }')"
+    fi
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$log" | head -n 1)
     if [ $rc -ne 0 ] || [ -z "$tps" ]; then
         FAILS[$s,$t]=$((${FAILS[$s,$t]:-0} + 1))
@@ -510,7 +585,33 @@ bench_one() {
         return
     fi
     TPS[$s,$t]="${TPS[$s,$t]:-} $tps"
-    printf '    round %d %-9s %10.0f tps\n' "$r" "${LABEL[$t]}" "$tps"
+    printf '    round %d %-14s %10.0f tps%s\n' "$r" "${LABEL[$t]}" "$tps" \
+        "${CPUS[$s,$t]:+, $(echo "${CPUS[$s,$t]}" | awk '{ print $NF }') CPU us per transaction}"
+}
+
+# median1 NUMBERS...: the median with one decimal ("" when there are none)
+median1() {
+    [ $# -gt 0 ] || { echo ""; return; }
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+        END { if (NR % 2) printf "%.1f\n", a[(NR + 1) / 2];
+              else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+declare -A LAT_P50 LAT_P99 LAT_N
+# latency TARGET: p50 and p99 in ms over every transaction logged in lat1 runs (the
+# third field of pgbench's per-transaction log is the latency in microseconds)
+latency() {
+    local t=$1 line p50 p99 n
+    line=$(cat "$LOGS"/lat1-"$t"-*.* 2>/dev/null | awk '{ print $3 }' | sort -n |
+        awk '{ a[NR] = $1 } END { if (NR > 0) {
+            i50 = int(NR * 0.50); if (i50 < 1) i50 = 1;
+            i99 = int(NR * 0.99); if (i99 < 1) i99 = 1;
+            printf "%.3f %.3f %d\n", a[i50] / 1000, a[i99] / 1000, NR } }')
+    [ -n "$line" ] || return 0
+    read -r p50 p99 n <<<"$line"
+    LAT_P50[$t]=$p50
+    LAT_P99[$t]=$p99
+    LAT_N[$t]=$n
 }
 
 N_RUNS=0
@@ -530,8 +631,18 @@ for s in "${SCEN_IDS[@]}"; do
     for t in "${TARGETS[@]}"; do
         # shellcheck disable=SC2086
         MED[$s,$t]=$(median ${TPS[$s,$t]:-})
+        # shellcheck disable=SC2086
+        CPU_MED[$s,$t]=$(median1 ${CPUS[$s,$t]:-})
+        [ "$s" != lat1 ] || latency "$t"
     done
     say "  medians: direct ${MED[$s,direct]:-n/a}, PgBouncer ${MED[$s,pgbouncer]:-n/a}, pgrouter ${MED[$s,pgrouter]:-n/a} tps; pgrouter/PgBouncer $(ratio "${MED[$s,pgrouter]}" "${MED[$s,pgbouncer]:-}"), pgrouter/direct $(ratio "${MED[$s,pgrouter]}" "${MED[$s,direct]}")"
+    [ "$RUN_W2" = 0 ] || skipped "$s" pgrouter2 ||
+        say "  workers = 2: ${MED[$s,pgrouter2]:-n/a} tps; pgrouter-w2/PgBouncer $(ratio "${MED[$s,pgrouter2]:-}" "${MED[$s,pgbouncer]:-}"), pgrouter-w2/pgrouter $(ratio "${MED[$s,pgrouter2]:-}" "${MED[$s,pgrouter]:-}")"
+    say "  CPU us per transaction: PgBouncer ${CPU_MED[$s,pgbouncer]:-n/a}, pgrouter ${CPU_MED[$s,pgrouter]:-n/a}${CPU_MED[$s,pgrouter2]:+, pgrouter-w2 ${CPU_MED[$s,pgrouter2]}}"
+    [ "$s" != lat1 ] || for t in "${TARGETS[@]}"; do
+        [ -z "${LAT_P50[$t]:-}" ] ||
+            say "  latency ${LABEL[$t]}: p50 ${LAT_P50[$t]} ms, p99 ${LAT_P99[$t]} ms (${LAT_N[$t]} transactions)"
+    done
     skipped "$s" plain || say "  server TLS: pgrouter ${MED[$s,pgrouter]:-n/a} tps, without server TLS ${MED[$s,plain]:-n/a} tps: $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,plain]:-}")"
     for t in "${TARGETS[@]}"; do
         kill -0 "${PID_OF[$t]:-$$}" 2>/dev/null || die "${LABEL[$t]} has died (see its log)"
@@ -579,15 +690,48 @@ cell() {
     echo "- both proxies: pool_mode = transaction, default_pool_size = $POOL_SIZE, auth_type = scram-sha-256 (plain password in auth_file), max_client_conn = $MAX_CLIENT_CONN, connections not logged"
     echo "- direct, PgBouncer and pgrouter all reach the same PostgreSQL server (the primary; pgrouter's cluster has no replicas), so the ratios measure the proxies' own cost"
     echo "- TLS toward the server (ssl = on): both proxies with server_tls_sslmode = require; pgbench itself (direct and to the proxies) uses PGSSLMODE=disable except in the client-TLS scenarios"
+    echo "- load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: figures are noisy)"
+    if [ "$HAVE_WORKERS" = 1 ]; then
+        echo "- pgrouter: workers = 1; pgrouter-w2: workers = 2"
+    else
+        echo "- pgrouter: this build has no workers key (one loop)"
+    fi
     for n in "${NOTES[@]}"; do
         echo "- $n"
     done
     echo
-    echo "| scenario | pgbench | direct tps | PgBouncer tps | pgrouter tps | pgrouter/PgBouncer | pgrouter/direct |"
-    echo "|---|---|---:|---:|---:|---:|---:|"
+    if [ "$RUN_W2" = 1 ]; then
+        echo "| scenario | pgbench | direct tps | PgBouncer tps | pgrouter tps | pgrouter-w2 tps | pgrouter/PgBouncer | pgrouter-w2/PgBouncer | pgrouter/direct | pgrouter-w2/direct |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    else
+        echo "| scenario | pgbench | direct tps | PgBouncer tps | pgrouter tps | pgrouter/PgBouncer | pgrouter/direct |"
+        echo "|---|---|---:|---:|---:|---:|---:|"
+    fi
     for s in "${SCEN_IDS[@]}"; do
-        echo "| ${SCEN_DESC[$s]} | \`${SCEN_ARGS[$s]}\` | $(cell "$s" direct) | $(cell "$s" pgbouncer) | $(cell "$s" pgrouter) | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,pgbouncer]:-}") | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,direct]:-}") |"
+        if [ "$RUN_W2" = 1 ]; then
+            echo "| ${SCEN_DESC[$s]} | \`${SCEN_ARGS[$s]}\` | $(cell "$s" direct) | $(cell "$s" pgbouncer) | $(cell "$s" pgrouter) | $(cell "$s" pgrouter2) | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,pgbouncer]:-}") | $(ratio "${MED[$s,pgrouter2]:-}" "${MED[$s,pgbouncer]:-}") | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,direct]:-}") | $(ratio "${MED[$s,pgrouter2]:-}" "${MED[$s,direct]:-}") |"
+        else
+            echo "| ${SCEN_DESC[$s]} | \`${SCEN_ARGS[$s]}\` | $(cell "$s" direct) | $(cell "$s" pgbouncer) | $(cell "$s" pgrouter) | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,pgbouncer]:-}") | $(ratio "${MED[$s,pgrouter]:-}" "${MED[$s,direct]:-}") |"
+        fi
     done
+    echo
+    echo "Proxy CPU microseconds per transaction (utime + stime of the proxy's process from /proc/PID/stat around each run, over the transactions pgbench counted; median of the rounds):"
+    echo
+    echo "| scenario | PgBouncer | pgrouter | pgrouter-w2 | pgrouter/PgBouncer |"
+    echo "|---|---:|---:|---:|---:|"
+    for s in "${SCEN_IDS[@]}"; do
+        echo "| ${SCEN_DESC[$s]} | ${CPU_MED[$s,pgbouncer]:--} | ${CPU_MED[$s,pgrouter]:--} | ${CPU_MED[$s,pgrouter2]:--} | $(ratio "${CPU_MED[$s,pgrouter]:-}" "${CPU_MED[$s,pgbouncer]:-}") |"
+    done
+    if [[ " ${SCEN_IDS[*]} " == *" lat1 "* ]]; then
+        echo
+        echo "Latency at 1 client (\`-S -c 1\`): every transaction of every round, from pgbench's per-transaction log (\`-l\`), in ms:"
+        echo
+        echo "| target | p50 | p99 | transactions |"
+        echo "|---|---:|---:|---:|"
+        for t in "${TARGETS[@]}"; do
+            [ -z "${LAT_P50[$t]:-}" ] || echo "| ${LABEL[$t]} | ${LAT_P50[$t]} | ${LAT_P99[$t]} | ${LAT_N[$t]} |"
+        done
+    fi
     echo
     echo "Server TLS: pgrouter as above (server_tls_sslmode = require) against a second pgrouter with server_tls_sslmode = disable, alternating in the same rounds:"
     echo
@@ -617,6 +761,11 @@ cell() {
         echo
         echo "RSS is VmRSS from /proc/PID/status; kB per idle client = (RSS with clients - RSS idle) / clients. The clients (tests/bench/idleconns.c) log in with SCRAM-SHA-256, 64 at a time, and stay idle after ReadyForQuery. \"client PBKDF2 runs\" counts the different salts the client was given: 1 means the proxy keeps one salt per user; one per login means the proxy, and the client, run PBKDF2 for every login."
     fi
+    echo
+    echo "Skipped: ${#SKIPS[@]}"
+    for n in "${SKIPS[@]}"; do
+        echo "- $n"
+    done
     echo
     echo "pgrouter.log: $PGR_ERRORS ERROR/WARNING line(s) (build/bench/pgrouter.log)"
     echo
