@@ -17,6 +17,7 @@
 #include "router/cluster/lb.h"
 #include "router/cluster/nodes.h"
 #include "router/pool/pool.h"
+#include "router/session/dispatch.h"
 #include "router/session/session.h"
 
 /* The longest bucket list SHOW CLUSTERS prints in one cell; SHOW SHARDS has them all. */

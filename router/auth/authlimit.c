@@ -21,6 +21,7 @@
 
 #include "protocol/msg.h"
 #include "router/core/log.h"
+#include "router/session/login.h"
 #include "router/session/session.h"
 
 #define AUTHLIMIT_SETS (AUTHLIMIT_SLOTS / AUTHLIMIT_WAYS)

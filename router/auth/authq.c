@@ -19,6 +19,7 @@
 #include "config/userlist.h"
 #include "router/core/log.h"
 #include "router/pool/pqloop.h"
+#include "router/session/login.h"
 #include "router/session/session.h"
 #include "router/pool/srvtls.h"
 

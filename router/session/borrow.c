@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config/userlist.h"
+#include "router/pool/backend.h"
 #include "router/session/session.h"
 #include "router/session/unit.h"
 
@@ -88,7 +89,7 @@ struct pool *borrow_pool(struct session *s, unsigned slot)
 static void borrow_attach(struct session *s, unsigned slot, struct backend *be)
 {
     be->owner = s;
-    be->ops = &session_backend_ops;
+    be->ops = s->borrow_ops->backend;
     backend_pc_reset(be);
     be->client = &s->client;
     be->slot = slot;
@@ -113,12 +114,7 @@ static void borrow_pool_done(struct pool_waiter *wt, struct backend *be, const c
     if (be != NULL) {
         borrow_attach(s, slot, be);
         s->wait = SESSION_RUN;
-        if (s->state == SESSION_CONNECT)
-            greet_client(s);
-        else {
-            dispatch_unit(s, -1);
-            frontend_pump(s);
-        }
+        s->borrow_ops->resume(s);
         return;
     }
     s->wait = SESSION_RUN;
@@ -139,7 +135,7 @@ static void borrow_pool_done(struct pool_waiter *wt, struct backend *be, const c
         session_error(s, 'I', "53300", "Raise default_pool_size or query_wait_timeout, or "
                       "retry later.", "pgrouter: no server connection available in pool %s "
                       "within query_wait_timeout", pool);
-        frontend_pump(s);
+        s->borrow_ops->answered(s);
         return;
     }
     if (s->state == SESSION_CONNECT) {
@@ -160,8 +156,7 @@ static void borrow_pool_done(struct pool_waiter *wt, struct backend *be, const c
         /* The unit has not gone out: choose again (another replica, or the primary). */
         s->w->nodes.n[slot].stats.read_retries++;
         s->unit.slot = 0;
-        dispatch_unit(s, -1);
-        frontend_pump(s);
+        s->borrow_ops->resume(s);
         return;
     }
     conn_discard(&s->client);
@@ -171,7 +166,7 @@ static void borrow_pool_done(struct pool_waiter *wt, struct backend *be, const c
                   "pgrouter: cannot %s %s %s of cluster \"%s\": %s",
                   wt->node_down ? "connect to" : "log in to", session_slot_role(s, slot),
                   node->name, s->cluster->name, err);
-    frontend_pump(s);
+    s->borrow_ops->answered(s);
 }
 
 /*

@@ -6,13 +6,25 @@
 #define PGROUTER_BORROW_H
 
 struct backend;
+struct backend_ops;
 struct pool;
 struct session;
 
+/* What borrow.c tells the session (s->borrow_ops). */
+struct borrow_ops {
+    /* What a server borrowed for s reports to (be->ops). */
+    const struct backend_ops *backend;
+    /* The server s waited for is held now (or the unit must choose again): go on with what
+     * waited (the greeting, or the unit). */
+    void (*resume)(struct session *s);
+    /* The wait ended with an error the client was told of: read its next unit. */
+    void (*answered)(struct session *s);
+};
+
 /*
  * The server for node slot: one the session holds already, one idle in the pool (attached
- * now), or NULL while the session waits in the pool's queue (SESSION_WAIT_SERVER; the
- * unit resumes through dispatch_unit on that same slot) or was closed with a FATAL.
+ * now), or NULL while the session waits in the pool's queue (SESSION_WAIT_SERVER; it
+ * resumes through borrow_ops.resume, the unit on that same slot) or was closed with a FATAL.
  */
 struct backend *borrow_server(struct session *s, unsigned slot);
 

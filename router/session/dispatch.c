@@ -5,7 +5,7 @@
  * watch a unit (query_timeout) or an idle client (client_idle_timeout,
  * idle_transaction_timeout).
  */
-#include "router/session/session.h"
+#include "router/session/dispatch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "protocol/msg.h"
 #include "router/pool/cancel.h"
 #include "router/core/log.h"
+#include "router/session/session.h"
 #include "router/session/unit.h"
 
 /* Between units: client_idle_timeout, or idle_transaction_timeout inside a transaction. */
@@ -64,7 +65,7 @@ static void dispatch_query_timeout_cb(uv_timer_t *t)
              s->cfg->query_timeout_ms);
     if (be->unit_out == 0 && !u->cr.write && u->prev_status == 'I' && u->rewrite &&
         s->unit_timeouts == 0) {
-        session_server_lost(be, "query_timeout expired");
+        s->dispatch_ops->server_lost(be, "query_timeout expired");
         return;
     }
     if (be->unit_out > 0 && (be->srv.conn.inflight > 0 || be->unit_out != s->unit_out_seen)) {
@@ -80,7 +81,7 @@ static void dispatch_query_timeout_cb(uv_timer_t *t)
         uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
         return;
     }
-    session_server_lost(be, "no answer after query_timeout and a cancel");
+    s->dispatch_ops->server_lost(be, "no answer after query_timeout and a cancel");
 }
 
 /* Read-your-writes by WAL position: is it on, and what must a replica have replayed? */
@@ -265,8 +266,7 @@ void dispatch_state_done(struct session *s, struct backend *be, int had_error)
     }
     be->state_sig = s->replay.sig;
     be->state_client = 0;
-    dispatch_unit(s, -1);   /* the unit goes on, on this server */
-    frontend_pump(s);
+    dispatch_unit(s, DISPATCH_RESUME);  /* the unit goes on, on this server */
 }
 
 /* Send the unit's rewritten bytes to be, preparing what it lacks first. */
@@ -357,7 +357,7 @@ static int dispatch_pick_cluster(struct session *s)
  * Send the unit assembled so far. end_unit: 1 when its last message (Query or Sync) is
  * included, 0 for a Flush, -1 to resume a held unit.
  */
-void dispatch_unit(struct session *s, int end_unit)
+void dispatch_unit(struct session *s, enum dispatch_end end_unit)
 {
     struct session_unit *u = &s->unit;
     struct route_decision d;

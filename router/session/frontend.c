@@ -3,7 +3,7 @@
  * prepared-statement bookkeeping and name rewriting of Parse/Bind/Describe/Close, COPY
  * data to the server running the COPY, and pgrouter's own SET pgrouter.role.
  */
-#include "router/session/session.h"
+#include "router/session/frontend.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +17,8 @@
 #include "protocol/msg.h"
 #include "router/core/lifecycle.h"
 #include "router/core/log.h"
+#include "router/session/dispatch.h"
+#include "router/session/session.h"
 #include "router/sql/sqllex.h"
 #include "router/sql/tenant.h"
 #include "router/sql/tenantval.h"
@@ -42,10 +44,9 @@ static size_t frontend_rewrite_max(const struct session *s)
 
 static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static int frontend_names_role(const char *sql, size_t len);
 
 /* First two words of sql, lowercased, for the few statements matched by name. */
-int frontend_words(const char *sql, size_t len, const char *w1, const char *w2)
+static int frontend_words(const char *sql, size_t len, const char *w1, const char *w2)
 {
     struct sqllex lx;
     struct sqllex_token t;
@@ -346,7 +347,7 @@ static int frontend_unnamed_use(struct session *s, const struct frame *f)
     return 0;
 }
 
-static int frontend_message(struct session *s, const struct frame *f)
+int frontend_message(struct session *s, const struct frame *f)
 {
     struct session_unit *u = &s->unit;
     const uint8_t *msg = f->body - FRAME_HDR;
@@ -375,7 +376,7 @@ static int frontend_message(struct session *s, const struct frame *f)
         if (u->rewrite)
             unit_append(u, msg, f->len);
         u->open = 1;
-        dispatch_unit(s, 1);
+        dispatch_unit(s, DISPATCH_END);
         return 0;
     case 'P':
         if (extq_parse(f->body, f->body_len, &name, &query, &qlen) < 0)
@@ -496,14 +497,14 @@ static int frontend_message(struct session *s, const struct frame *f)
         if (u->rewrite)
             unit_append(u, msg, f->len);
         u->open = 1;
-        dispatch_unit(s, f->type != 'H');
+        dispatch_unit(s, f->type == 'H' ? DISPATCH_FLUSH : DISPATCH_END);
         return 0;
     }
     return -EPROTO;
 }
 
 /* Is this SET/RESET [SESSION|LOCAL] pgrouter.role ... (not RESET ALL or DISCARD ALL)? */
-static int frontend_names_role(const char *sql, size_t len)
+int frontend_names_role(const char *sql, size_t len)
 {
     struct sqllex lx;
     struct sqllex_token t;
@@ -580,7 +581,7 @@ static void frontend_drop_done(struct session *s)
     u->dropping = 0;
     if (u->drop_query) {
         u->drop_query = 0;
-        dispatch_unit(s, 1);    /* the refusal: ErrorResponse and ReadyForQuery */
+        dispatch_unit(s, DISPATCH_END);    /* the refusal: ErrorResponse and ReadyForQuery */
     }
 }
 
@@ -661,7 +662,7 @@ static int frontend_big(struct session *s, const struct frame *f)
     frontend_big_take(s, f);
     if (c->skip == 0)
         u->streaming = 0;
-    dispatch_unit(s, 1);
+    dispatch_unit(s, DISPATCH_END);
     return 1;
 }
 
@@ -729,7 +730,7 @@ void frontend_pump(struct session *s)
             } else if (u->open && !u->rewrite && c->parsed - c->sent > FRONTEND_BATCH_MAX) {
                 /* A long batch without Sync: send what we have, to the primary. */
                 u->force_primary = 1;
-                dispatch_unit(s, 0);
+                dispatch_unit(s, DISPATCH_FLUSH);
             } else if (u->open && u->rewrite && u->out.len > frontend_rewrite_max(s)) {
                 /*
                  * A rewritten batch is held until its Sync (sending it in parts gave

@@ -3,7 +3,7 @@
  * settings turned into SET state that follows it from server to server, the server
  * parameters it is greeted with (from its pool), and the catalog read it may wait for.
  */
-#include "router/session/session.h"
+#include "router/session/greet.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +14,8 @@
 #include "protocol/msg.h"
 #include "router/admin/admin.h"
 #include "router/core/log.h"
+#include "router/session/dispatch.h"
+#include "router/session/session.h"
 
 /* Parameters whose client value wins over the pool's in the greeting. */
 static const char *greet_client_param(const struct session *s, const char *name)
@@ -94,10 +96,7 @@ void greet_client(struct session *s)
     if (be != NULL && !(s->pinned & (1ull << primary)))
         borrow_give_back(s, primary, 0);
     conn_want_read(&s->client, 1);
-    /* A query sent in the same write as the last authentication message is here already:
-     * no read will announce it, so it runs now, as PostgreSQL answers it at once. */
-    if (s->client.recvd > s->client.parsed)
-        frontend_pump(s);
+    s->greet_ops->greeted(s);
 }
 
 /* A boolean setting's "off" as PostgreSQL reads it (off, false, no, 0 and prefixes). */
@@ -123,8 +122,8 @@ static int greet_is_off(const char *v, size_t n)
  * gets it as Bind parameters, so no value can end a literal, whatever
  * standard_conforming_strings or client_encoding says.
  */
-static int greet_record_setting(struct session *s, const char *name, size_t nlen,
-                                const char *value, size_t vlen, const char *enc)
+int greet_record_setting(struct session *s, const char *name, size_t nlen, const char *value,
+                         size_t vlen, const char *enc)
 {
     char *packed;
     size_t len;

@@ -1,9 +1,10 @@
 /*
  * router/session/login.c - the start of a client connection: startup packet, SSLRequest (TLS when
  * client_tls_sslmode allows it) and GSSENCRequest refusal, CancelRequest dispatch, limits,
- * and the authentication exchange against the auth_file. Hands over to session_login once the client is authenticated.
+ * and the authentication exchange against the auth_file. Tells the session through
+ * login_ops once the client is authenticated (or was a CancelRequest).
  */
-#include "router/session/session.h"
+#include "router/session/login.h"
 
 #include <errno.h>
 #include <openssl/rand.h>
@@ -21,6 +22,7 @@
 #include "router/core/log.h"
 #include "router/auth/passthru.h"
 #include "router/net/tls.h"
+#include "router/session/session.h"
 
 #define LOGIN_AUTH_MAX_MSG 65536        /* PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH */
 
@@ -120,7 +122,7 @@ void login_exchange(struct session *s, enum auth_method method, const char *secr
     if (rc == AUTH_DONE) {
         login_passthru(s);
         connlog_login(s);
-        greet_login(s);
+        s->login_ops->authenticated(s);
     }
     else if (rc != AUTH_CONTINUE)
         session_fatal(s, "28P01", NULL, "password authentication failed for user \"%s\"",
@@ -198,7 +200,7 @@ static void login_startup_packet(struct session *s, const struct frame *f)
         return;
     }
     if (s->st->kind == STARTUP_CANCEL) {
-        session_cancel(s);
+        s->login_ops->cancel(s);
         return;
     }
     if (authlimit_over(s))
@@ -305,7 +307,7 @@ static void login_auth_read(struct session *s)
             authlimit_success(s);
             login_passthru(s);
             connlog_login(s);
-            greet_login(s);
+            s->login_ops->authenticated(s);
             return;
         case AUTH_FAILED:
         case AUTH_PROTOCOL:

@@ -27,6 +27,11 @@
 #include "router/core/connlog.h"
 #include "router/core/log.h"
 #include "router/sql/sqllex.h"
+#include "router/session/borrow.h"
+#include "router/session/dispatch.h"
+#include "router/session/frontend.h"
+#include "router/session/greet.h"
+#include "router/session/login.h"
 #include "router/session/unit.h"
 
 #define SESSION_CLOSE_DEADLINE_MS 5000  /* a closing client gets this long to read */
@@ -153,7 +158,7 @@ static void session_retry_read(struct session *s, unsigned from_slot)
     s->unit.sent = 0;
     s->unit.slot = 0;
     log_info("%s: retrying the read on another node", s->tag);
-    dispatch_unit(s, -1);
+    dispatch_unit(s, DISPATCH_RESUME);
     frontend_pump(s);
 }
 
@@ -275,8 +280,9 @@ int session_send(struct session *s, struct msgbuf *b)
 static void session_be_unit_done(struct backend *be, char status, int had_error);
 static int session_be_async_ok(struct backend *be);
 static void session_be_captured(struct backend *be, int had_error);
+static void session_server_lost(struct backend *be, const char *why);
 
-const struct backend_ops session_backend_ops = {
+static const struct backend_ops session_backend_ops = {
     .unit_done = session_be_unit_done,
     .lost = session_server_lost,
     .async_ok = session_be_async_ok,
@@ -461,6 +467,7 @@ static void session_be_captured(struct backend *be, int had_error)
 
     if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
         dispatch_state_done(s, be, had_error);
+        frontend_pump(s);   /* nothing when it closed the session */
         return;
     }
     if (s->refreshing == be) {
@@ -476,7 +483,7 @@ static void session_be_captured(struct backend *be, int had_error)
     greet_captured(be, had_error);
 }
 
-void session_server_lost(struct backend *be, const char *why)
+static void session_server_lost(struct backend *be, const char *why)
 {
     struct session *s = be->owner;
     struct session_unit *u = &s->unit;
@@ -606,7 +613,8 @@ static void session_client_error(struct conn *c, int err)
     conn_close(c);
 }
 
-void session_cancel(struct session *s)
+/* The startup packet was a CancelRequest: cancel its target's running query, close s. */
+static void session_cancel(struct session *s)
 {
     struct worker *w = s->w;
     struct session *t;
@@ -698,6 +706,49 @@ static int session_cancel_key(struct session *s)
     return -1;
 }
 
+/* ---- events from the lower files (their ops structs) ---- */
+
+/* The server the session waited for is held (or the unit must choose again). */
+static void session_resume(struct session *s)
+{
+    if (s->state == SESSION_CONNECT) {
+        greet_client(s);
+        return;
+    }
+    dispatch_unit(s, DISPATCH_RESUME);
+    frontend_pump(s);
+}
+
+/*
+ * The client was greeted. A query sent in the same write as the last authentication
+ * message is here already: no read will announce it, so it runs now, as PostgreSQL
+ * answers it at once.
+ */
+static void session_greeted(struct session *s)
+{
+    if (s->client.recvd > s->client.parsed)
+        frontend_pump(s);
+}
+
+static const struct login_ops session_login_ops = {
+    .authenticated = greet_login,
+    .cancel = session_cancel,
+};
+
+static const struct greet_ops session_greet_ops = {
+    .greeted = session_greeted,
+};
+
+static const struct dispatch_ops session_dispatch_ops = {
+    .server_lost = session_server_lost,
+};
+
+static const struct borrow_ops session_borrow_ops = {
+    .backend = &session_backend_ops,
+    .resume = session_resume,
+    .answered = frontend_pump,
+};
+
 int session_accept(struct worker *w, int fd)
 {
     struct session *s = calloc(1, sizeof(*s));
@@ -715,6 +766,10 @@ int session_accept(struct worker *w, int fd)
         return rc;
     }
     s->w = w;
+    s->login_ops = &session_login_ops;
+    s->greet_ops = &session_greet_ops;
+    s->dispatch_ops = &session_dispatch_ops;
+    s->borrow_ops = &session_borrow_ops;
     s->cfg = cfg_ref(w->cfg);
     s->id = ++w->next_id;
     s->handles = 2;     /* client stream and timer */

@@ -146,8 +146,18 @@ struct session_unit {
     unsigned retries;               /* times it was run again on another node */
 };
 
+/* What the lower files report up to session.c (each declared in its own header). */
+struct login_ops;
+struct greet_ops;
+struct dispatch_ops;
+struct borrow_ops;
+
 struct session {
     struct worker *w;
+    const struct login_ops *login_ops;          /* events up from login.c, */
+    const struct greet_ops *greet_ops;          /* greet.c, */
+    const struct dispatch_ops *dispatch_ops;    /* dispatch.c */
+    const struct borrow_ops *borrow_ops;        /* and borrow.c: session.c's, or a test's */
     struct cfg *cfg;                /* the snapshot this client runs on: the one it started
                                      * with, until lifecycle_unit_boundary moves it to a
                                      * reload's */
@@ -217,67 +227,39 @@ struct session {
  * failure). 0 or a libuv error. */
 int session_accept(struct worker *w, int fd);
 
-/* Move s to state `to` (the only writer of s->state). */
-void session_set_state(struct session *s, enum session_state to);
-
 /* Close every session now (SIGINT) with a FATAL 57P01 to each client. */
 void session_close_all(struct worker *w);
 
-/* ---- shared by session.c and login.c only ---- */
+/* (Re)arm s's login timer for what is left of its login time: client_startup_timeout while
+ * no startup packet came, then client_login_timeout from the accept. */
+void session_login_timer(struct session *s);
 
+/*
+ * ---- What every file of the session needs ----
+ * These are the only calls a lower file (login, greet, frontend, dispatch, borrow) makes
+ * into session.c. Everything else it reports goes up through its ops struct.
+ */
+
+/* Move s to state `to` (the only writer of s->state); logs the change at debug. */
+void session_set_state(struct session *s, enum session_state to);
 /* Send a FATAL ErrorResponse (hint may be NULL), log it, close the session. */
 void session_fatal(struct session *s, const char *sqlstate, const char *hint,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* session_fatal with a DETAIL field (NULL for none) and a fixed message. */
 void session_fatal_detail(struct session *s, const char *sqlstate, const char *detail,
                           const char *message);
+/* An ERROR for the current unit, then ReadyForQuery with status: the client goes on. */
+void session_error(struct session *s, char status, const char *sqlstate, const char *hint,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Queue a built buffer on the client (consumes it). 0, or < 0 with the session closing. */
 int session_send(struct session *s, struct msgbuf *b);
 /* Close the session; the client gets a moment to read what is queued. */
 void session_close(struct session *s);
-/* Authentication succeeded: record startup settings, greet the client (greet.c). */
-void greet_login(struct session *s);
-/* Greet the client once its pool knows the server parameters (and the catalog). */
-void greet_client(struct session *s);
-/* Rows and end of the catalog query run for a client being greeted. */
-void greet_row(struct backend *be, const uint8_t *body, size_t n);
-void greet_captured(struct backend *be, int had_error);
-/* Frame and route client messages until input runs out or a unit must wait. */
-void frontend_pump(struct session *s);
-/* Do the first words of sql match w1 (and, after OR/REPLACE/PREPARE, w2 if not NULL)? */
-int frontend_words(const char *sql, size_t len, const char *w1, const char *w2);
 uint64_t session_now(const struct session *s);
 const struct node *session_node(const struct session *s, unsigned slot);
 /* "primary" or "replica": what node slot does for this client's cluster now. */
 const char *session_slot_role(const struct session *s, unsigned slot);
 /* The node id acting as primary of the client's current cluster. */
 unsigned session_primary_slot(struct session *s);
-/* An ERROR for the current unit, then ReadyForQuery with status: the client goes on. */
-void session_error(struct session *s, char status, const char *sqlstate, const char *hint,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* The server of a unit is gone or hung (why): retry, report, or close the client. */
-void session_server_lost(struct backend *be, const char *why);
-/* Start the idle timer for ReadyForQuery status ('I' client_idle_timeout, else idle tx). */
-void dispatch_idle_timer(struct session *s, char status);
-/* What s knows for routing its next statement (decide.h), as dispatch_unit uses it. */
-void dispatch_decide_state(struct session *s, struct decide_session *ds);
-/* The state replay sent to be ended (had_error: it failed); the held unit goes on. */
-void dispatch_state_done(struct session *s, struct backend *be, int had_error);
-/* Send the unit assembled so far (end_unit 1: complete, 0: Flush, -1: resume). */
-void dispatch_unit(struct session *s, int end_unit);
-/* What a borrowed server tells its session (session.c). */
-extern const struct backend_ops session_backend_ops;
-/* Client input during startup and authentication (login.c). */
-void login_read(struct session *s);
-/*
- * Run the authentication exchange with method on secret (NULL: unknown user, a mock
- * exchange that fails). login.c calls it, and authq.c once a lookup answers.
- */
-void login_exchange(struct session *s, enum auth_method method, const char *secret);
-/* Find the session a CancelRequest names and cancel its running query. */
-void session_cancel(struct session *s);
-/* (Re)arm s's timer for what is left of its login time: client_startup_timeout while no
- * startup packet came, then client_login_timeout from the accept. */
-void session_login_timer(struct session *s);
 
 #endif
