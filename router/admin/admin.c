@@ -315,7 +315,7 @@ static void admin_run(struct session *s)
         int rc = admin_call(s, a->again, a->args);
 
         if (rc == ADMIN_AGAIN) {
-            uv_timer_start(&s->timer, admin_timer_cb, ADMIN_AGAIN_MS, 0);
+            uv_timer_start(&s->admin_timer, admin_timer_cb, ADMIN_AGAIN_MS, 0);
             return;
         }
         a->again = NULL;
@@ -360,7 +360,7 @@ static void admin_run(struct session *s)
         rc = admin_call(s, cmd, a->args);
         if (rc == ADMIN_AGAIN) {
             a->again = cmd;
-            uv_timer_start(&s->timer, admin_timer_cb, ADMIN_AGAIN_MS, 0);
+            uv_timer_start(&s->admin_timer, admin_timer_cb, ADMIN_AGAIN_MS, 0);
             return;
         }
         free(a->args);
@@ -408,7 +408,7 @@ static void admin_pump(struct session *s)
     while (s->state == SESSION_IDLE) {
         if (a->query != NULL) {
             /* A command is running (ADMIN_AGAIN): its query goes on from the timer. */
-            if (uv_is_active((uv_handle_t *)&s->timer)) {
+            if (uv_is_active((uv_handle_t *)&s->admin_timer)) {
                 conn_want_read(c, 0);
                 return;
             }
@@ -418,7 +418,7 @@ static void admin_pump(struct session *s)
         if (c->queued > ADMIN_QUEUE_MAX) {
             /* The client reads slowly: no new answer until the last one is mostly out. */
             conn_want_read(c, 0);
-            uv_timer_start(&s->timer, admin_timer_cb, ADMIN_AGAIN_MS, 0);
+            uv_timer_start(&s->admin_timer, admin_timer_cb, ADMIN_AGAIN_MS, 0);
             return;
         }
         conn_want_read(c, 1);
@@ -542,7 +542,7 @@ void admin_login(struct session *s)
     msg_ready(&b, 'I');
     if (session_send(s, &b) < 0)
         return;
-    uv_timer_stop(&s->timer);       /* the login timeout */
+    uv_timer_stop(&s->login_timer); /* logged in */
     free(s->st);    /* user and db point into startup_pkt, which stays */
     s->st = NULL;
     log_info("%s: admin console login (%s)", s->tag, full ? "admin_users" : "stats_users");

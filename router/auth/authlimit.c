@@ -143,9 +143,9 @@ int authlimit_hold(struct session *s)
         return 0;
     wait = ready - now < cfg->auth_failure_max_delay_ms ? ready - now
                                                         : cfg->auth_failure_max_delay_ms;
-    uv_timer_stop(&s->timer);
+    uv_timer_stop(&s->login_timer);
     conn_want_read(&s->client, 0);
-    uv_timer_start(&s->timer, authlimit_hold_cb, wait, 0);
+    uv_timer_start(&s->login_timer, authlimit_hold_cb, wait, 0);
     return 1;
 }
 
@@ -187,8 +187,8 @@ void authlimit_failed(struct session *s)
     /* Nothing more is read: the client waits for its answer. */
     a->delayed_logins++;
     conn_want_read(&s->client, 0);
-    uv_timer_stop(&s->timer);
-    uv_timer_start(&s->timer, authlimit_fail_cb, d, 0);
+    uv_timer_stop(&s->login_timer);
+    uv_timer_start(&s->login_timer, authlimit_fail_cb, d, 0);
 }
 
 void authlimit_success(struct session *s)

@@ -40,9 +40,9 @@ void dispatch_idle_timer(struct session *s, char status)
 
     if (s->state == SESSION_CLOSING)
         return;
-    uv_timer_stop(&s->timer);
+    uv_timer_stop(&s->idle_timer);
     if (ms > 0)
-        uv_timer_start(&s->timer, dispatch_idle_cb, ms, 0);
+        uv_timer_start(&s->idle_timer, dispatch_idle_cb, ms, 0);
 }
 
 /*
@@ -72,16 +72,21 @@ static void dispatch_query_timeout_cb(uv_timer_t *t)
         if (s->unit_timeouts++ == 0)
             cancel_server(s->w->loop, &be->srv, be->name);
         s->unit_out_seen = be->unit_out;
-        uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
+        uv_timer_start(&s->query_timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
         return;
     }
     if (s->unit_timeouts++ == 0) {
         nodes_failure(&s->w->nodes, (int)be->slot, session_now(s), "query_timeout");
         cancel_server(s->w->loop, &be->srv, be->name);
-        uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
+        uv_timer_start(&s->query_timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
         return;
     }
     s->dispatch_ops->server_lost(be, "no answer after query_timeout and a cancel");
+}
+
+void dispatch_query_timer_stop(struct session *s)
+{
+    uv_timer_stop(&s->query_timer);
 }
 
 /* Read-your-writes by WAL position: is it on, and what must a replica have replayed? */
@@ -522,14 +527,14 @@ send:
         return;
     }
     if (!u->sent) {
-        uv_timer_stop(&s->timer);   /* the idle timeouts */
+        uv_timer_stop(&s->idle_timer);
         s->unit_started_ms = session_now(s);
         stats_unit_begin(&s->stats, u->prev_status, stats_now_us());
         s->unit_timeouts = 0;
         s->unit_out_seen = 0;
         s->w->nodes.n[be->slot].active++;
         if (s->cfg->query_timeout_ms > 0)
-            uv_timer_start(&s->timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
+            uv_timer_start(&s->query_timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
     }
     u->sent = 1;
     conn_want_read(&s->client, 1);

@@ -85,7 +85,7 @@ void greet_client(struct session *s)
     msg_ready(&b, 'I');
     if (session_send(s, &b) < 0)
         return;
-    uv_timer_stop(&s->timer);
+    uv_timer_stop(&s->login_timer);
     s->last_slot = (int)primary;
     free(s->st);    /* user and db point into startup_pkt, which stays */
     s->st = NULL;

@@ -124,12 +124,23 @@ static void session_timer_closed(uv_handle_t *h)
     session_release(h->data);
 }
 
+/* The session's timers, for starting and closing them together. */
+static uv_timer_t *session_timer(struct session *s, unsigned i)
+{
+    uv_timer_t *all[] = { &s->login_timer, &s->idle_timer, &s->query_timer,
+                          &s->admin_timer, &s->close_timer };
+
+    return i < sizeof(all) / sizeof(all[0]) ? all[i] : NULL;
+}
+
 static void session_client_closed(struct conn *c)
 {
     struct session *s = c->owner;
+    uv_timer_t *t;
 
-    if (!uv_is_closing((uv_handle_t *)&s->timer))
-        uv_close((uv_handle_t *)&s->timer, session_timer_closed);
+    for (unsigned i = 0; (t = session_timer(s, i)) != NULL; i++)
+        if (!uv_is_closing((uv_handle_t *)t))
+            uv_close((uv_handle_t *)t, session_timer_closed);
     session_release(s);
 }
 
@@ -179,8 +190,11 @@ void session_close(struct session *s)
         if (be != NULL)
             borrow_give_back(s, be->slot, reset || (s->pinned & (1ull << be->slot)));
     }
-    uv_timer_stop(&s->timer);
-    uv_timer_start(&s->timer, session_deadline_cb, s->connlog.logged_in ?
+    uv_timer_stop(&s->login_timer);
+    uv_timer_stop(&s->idle_timer);
+    uv_timer_stop(&s->query_timer);
+    uv_timer_stop(&s->admin_timer);
+    uv_timer_start(&s->close_timer, session_deadline_cb, s->connlog.logged_in ?
                    SESSION_CLOSE_DEADLINE_MS : SESSION_CLOSE_EARLY_MS, 0);
     conn_want_read(&s->client, 1);  /* to discard late input and see the EOF */
     conn_shutdown(&s->client);
@@ -370,7 +384,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         log_warn("%s: unexpected ReadyForQuery from %s", s->tag, be->name);
         return;
     }
-    uv_timer_stop(&s->timer);   /* query_timeout */
+    dispatch_query_timer_stop(s);
     stats_unit_end(&be->pool->stats, &s->stats, status, stats_now_us(), s->client.bytes_in,
                    (unsigned)unit_server_parses(u));
     be->unit_out = 0;
@@ -498,8 +512,8 @@ static void session_server_lost(struct backend *be, const char *why)
     log_info("%s: lost %s %s: %s", s->tag, session_slot_role(s, slot), node->name, why);
     if (had_unit && s->w->nodes.n[slot].active > 0)
         s->w->nodes.n[slot].active--;
-    if (had_unit && s->state != SESSION_CLOSING)
-        uv_timer_stop(&s->timer);   /* query_timeout */
+    if (had_unit)
+        dispatch_query_timer_stop(s);
     borrow_unhold(s, be);
     s->pinned &= ~(1ull << slot);
     if (u->target == be)
@@ -674,9 +688,10 @@ void session_login_timer(struct session *s)
         limit = cfg->client_startup_timeout_ms;
     if (s->pending_login < 0 && (limit == 0 || limit > AUTHLIMIT_OVER_MS))
         limit = AUTHLIMIT_OVER_MS;     /* over max_pending_logins: no time to waste */
-    uv_timer_stop(&s->timer);
-    if (limit > 0)
-        uv_timer_start(&s->timer, session_login_timeout_cb, spent < limit ? limit - spent : 1, 0);
+    uv_timer_stop(&s->login_timer);
+    if (limit > 0 && s->state != SESSION_CLOSING)
+        uv_timer_start(&s->login_timer, session_login_timeout_cb,
+                       spent < limit ? limit - spent : 1, 0);
 }
 
 /*
@@ -772,15 +787,18 @@ int session_accept(struct worker *w, int fd)
     s->borrow_ops = &session_borrow_ops;
     s->cfg = cfg_ref(w->cfg);
     s->id = ++w->next_id;
-    s->handles = 2;     /* client stream and timer */
+    s->handles = 1;     /* the client stream, and each timer below */
     stmt_table_init(&s->stmts);
     replay_init(&s->replay);
     replay_init(&s->tx_replay);
     msgbuf_init(&s->unit.out);
     unit_reset(&s->unit);
     snprintf(s->tag, sizeof(s->tag), "c%u", s->id);
-    uv_timer_init(w->loop, &s->timer);
-    s->timer.data = s;
+    for (unsigned i = 0; session_timer(s, i) != NULL; i++) {
+        uv_timer_init(w->loop, session_timer(s, i));
+        session_timer(s, i)->data = s;
+        s->handles++;
+    }
     s->next = w->sessions;
     if (w->sessions != NULL)
         w->sessions->prev = s;

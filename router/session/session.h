@@ -198,7 +198,13 @@ struct session {
     char tenant[64];                /* pgrouter.tenant from SET or startup, "" = none */
     char *deferred_begin;           /* sharding: a BEGIN answered, not yet sent anywhere */
     int deferred_ro;                /* it was BEGIN READ ONLY */
-    uv_timer_t timer;               /* login timeout, then the close deadline */
+    /* One timer per purpose; data points at the session. */
+    uv_timer_t login_timer;         /* client_startup/login_timeout, or the auth backoff that
+                                     * stands in for it (authlimit.c) */
+    uv_timer_t idle_timer;          /* client_idle_timeout / idle_transaction_timeout */
+    uv_timer_t query_timer;         /* query_timeout of the running unit */
+    uv_timer_t admin_timer;         /* admin console: a waiting command polls (admin.c) */
+    uv_timer_t close_timer;         /* how long a closing client gets to read */
     int handles;                    /* libuv handles not yet closed */
     int counted;                    /* counts against max_client_conn */
     int pending_login;              /* counts against max_pending_logins (authlimit.c) */
