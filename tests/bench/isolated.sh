@@ -19,7 +19,9 @@
 # into the config only when the key exists (an older build has one loop anyway).
 #
 # Environment: ISO_SECONDS (5; BENCH_QUICK=1: 2) measured seconds per run after 1 s of
-# warm-up, ISO_CONNS (16) client connections, ISO_MODES ("simple prepared"),
+# warm-up, ISO_ROUNDS (3; BENCH_QUICK=1: 1) rounds, each running every configuration
+# once (the tables show medians), ISO_CONNS (16) client connections, ISO_MODES
+# ("simple prepared"),
 # BENCH_WORKERS, PGROUTER_BIN (./pgrouter), BENCH_TOOLS (build/bench: fakepg, loadgen).
 # Output: build/bench/isolated.md (printed at the end) and build/bench/iso/*.log.
 set -uo pipefail
@@ -36,6 +38,8 @@ else
     SECS=${ISO_SECONDS:-5}
 fi
 CONNS=${ISO_CONNS:-16}
+ROUNDS=${ISO_ROUNDS:-3}
+[ "${BENCH_QUICK:-0}" != 1 ] || ROUNDS=${ISO_ROUNDS:-1}
 read -r -a MODES <<<"${ISO_MODES:-simple prepared}"
 read -r -a WORKERS <<<"${BENCH_WORKERS:-1 2}"
 T0=$SECONDS
@@ -48,6 +52,7 @@ die() {
 
 [[ $SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "ISO_SECONDS must be a number, not '$SECS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "ISO_CONNS must be a positive integer, not '$CONNS'"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ISO_ROUNDS must be a positive integer, not '$ROUNDS'"
 for w in "${WORKERS[@]}"; do
     [[ $w =~ ^[1-9][0-9]?$ ]] || die "BENCH_WORKERS holds '$w', not a worker count"
 done
@@ -62,8 +67,9 @@ for t in fakepg loadgen; do
 done
 
 FAKE_PID=""
-PGR_PID=""
+declare -A PGR_PIDS=()
 # stop_pid PID SIGNAL: send SIGNAL, wait up to 5 s, then SIGKILL.
+# shellcheck disable=SC2317 # called from the trap
 stop_pid() {
     local pid=$1 i
     [ -n "$pid" ] || return 0
@@ -77,7 +83,10 @@ stop_pid() {
 # shellcheck disable=SC2317 # called through the trap
 cleanup() {
     trap - EXIT INT TERM HUP
-    stop_pid "$PGR_PID" INT
+    local w
+    for w in "${!PGR_PIDS[@]}"; do
+        stop_pid "${PGR_PIDS[$w]}" INT
+    done
     stop_pid "$FAKE_PID" TERM
     wait 2>/dev/null
 }
@@ -164,36 +173,43 @@ else
     die "pgrouter -t rejects the config for another reason"
 fi
 
-declare -A TPS P50 P99 CPU SELF
+declare -A TPS P50 P99 PROXY FAKE SELF
 RUNS=()
-# run LABEL LAYOUT MODE PORT PROXY_PID: one loadgen run; fills the arrays under LABEL
+# run LABEL LAYOUT MODE PORT PROXY_PID ROUND: one loadgen run; appends its figures to
+# the arrays under LABEL,LAYOUT,MODE
 run() {
-    local key=$1,$2,$3 log=$OUT/$1-$2-$3.log line pids=$FAKE_PID
+    local key=$1,$2,$3 log=$OUT/$1-$2-$3-$6.log line pids=$FAKE_PID cpu proxy fake
     [ -z "$5" ] || pids=$5,$FAKE_PID
+    [ "$6" != 1 ] || RUNS+=("$key")
     pin "$FAKE_PID" "$2" load
     # shellcheck disable=SC2046 # no taskset words when unpinned
     $( [ "$PIN" = 1 ] && echo "taskset -c $(cpus "$2" load)") \
         "$TOOLS/loadgen" -p "$4" -c "$CONNS" -T "$SECS" -W 1 -M "$3" -P "$pids" >"$log" 2>&1
     line=$(grep '^tps=' "$log")
-    RUNS+=("$key")
     if [ -z "$line" ]; then
         say "$key: loadgen printed nothing: $(head -n 3 "$log")"
         return
     fi
-    TPS[$key]=$(sed -n 's/.*tps=\([0-9]*\).*/\1/p' <<<"$line")
-    P50[$key]=$(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$line")
-    P99[$key]=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")
-    SELF[$key]=$(sed -n 's/.*self_us=\([0-9.na/]*\).*/\1/p' <<<"$line")
-    CPU[$key]=$(sed -n 's/.*cpu_us=\([0-9.na/,]*\).*/\1/p' <<<"$line")
+    cpu=$(sed -n 's/.*cpu_us=\([0-9.na/,]*\).*/\1/p' <<<"$line")
+    if [ -z "$5" ]; then
+        proxy=""
+        fake=$cpu
+    else
+        IFS=, read -r proxy fake <<<"$cpu"
+    fi
+    TPS[$key]+=" $(sed -n 's/.*tps=\([0-9]*\).*/\1/p' <<<"$line")"
+    P50[$key]+=" $(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$line")"
+    P99[$key]+=" $(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")"
+    SELF[$key]+=" $(sed -n 's/.*self_us=\([0-9.]*\).*/\1/p' <<<"$line")"
+    [ -z "$proxy" ] || PROXY[$key]+=" $proxy"
+    FAKE[$key]+=" $fake"
     grep -q 'errors=0 ' "$log" || say "$key: errors: $(grep -m1 ErrorResponse "$log")"
-    say "$(printf '%-12s %-7s %-8s %7s tps  p50 %5s us  p99 %6s us  cpu us/xact (proxy,fakepg) %s, loadgen %s' \
-        "$1" "$2" "$3" "${TPS[$key]}" "${P50[$key]}" "${P99[$key]}" "${CPU[$key]}" "${SELF[$key]}")"
+    say "$(printf 'round %d %-10s %-7s %-8s %s' "$6" "$1" "$2" "$3" "$line")"
 }
 
-say "fakepg on 127.0.0.1:$FAKE_PORT; $CONNS connections, ${SECS} s per run after 1 s of warm-up"
-for m in "${MODES[@]}"; do
-    run direct 1core "$m" "$FAKE_PORT" ""
-done
+say "fakepg on 127.0.0.1:$FAKE_PORT; $CONNS connections, ${SECS} s per run after 1 s of warm-up, $ROUNDS round(s)"
+declare -A PGR_PORTS
+RUN_WORKERS=()
 for w in "${WORKERS[@]}"; do
     if [ "$w" != 1 ] && [ "$HAVE_WORKERS" = 0 ]; then
         SKIPS+=("workers=$w: not supported by this build")
@@ -205,19 +221,47 @@ for w in "${WORKERS[@]}"; do
     [ "$HAVE_WORKERS" = 0 ] || key=$w
     write_ini "$OUT/pgrouter-w$w.ini" "$port" "$key"
     "$PGROUTER_BIN" -c "$OUT/pgrouter-w$w.ini" >"$OUT/pgrouter-w$w.log" 2>&1 &
-    PGR_PID=$!
-    wait_port "$port" "$PGR_PID" || die "pgrouter (workers=$w) does not listen on $port"
-    for layout in 1core 2cores; do
-        [ "$PIN" = 1 ] || [ "$layout" = 2cores ] || continue
-        pin "$PGR_PID" "$layout" proxy
-        for m in "${MODES[@]}"; do
-            run "workers=$w" "$layout" "$m" "$port" "$PGR_PID"
+    PGR_PIDS[$w]=$!
+    PGR_PORTS[$w]=$port
+    wait_port "$port" "${PGR_PIDS[$w]}" || die "pgrouter (workers=$w) does not listen on $port"
+    RUN_WORKERS+=("$w")
+done
+# Rounds alternate every configuration, so a burst of load from elsewhere spreads
+# over all of them instead of spoiling one.
+for ((r = 1; r <= ROUNDS; r++)); do
+    for m in "${MODES[@]}"; do
+        run direct 1core "$m" "$FAKE_PORT" "" "$r"
+    done
+    for w in "${RUN_WORKERS[@]}"; do
+        for layout in 1core 2cores; do
+            [ "$PIN" = 1 ] || [ "$layout" = 2cores ] || continue
+            pin "${PGR_PIDS[$w]}" "$layout" proxy
+            for m in "${MODES[@]}"; do
+                run "workers=$w" "$layout" "$m" "${PGR_PORTS[$w]}" "${PGR_PIDS[$w]}" "$r"
+            done
         done
     done
-    stop_pid "$PGR_PID" INT
-    wait "$PGR_PID" 2>/dev/null
-    PGR_PID=""
 done
+for w in "${RUN_WORKERS[@]}"; do
+    kill -0 "${PGR_PIDS[$w]}" 2>/dev/null || die "pgrouter (workers=$w) died (see $OUT/pgrouter-w$w.log)"
+done
+
+# median NUMBERS...: with one decimal, "" when there are none
+median() {
+    [ $# -gt 0 ] || { echo ""; return; }
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+        END { if (NR % 2) printf "%.1f\n", a[(NR + 1) / 2];
+              else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+# med ARRAY KEY [DECIMALS]: the median of the values stored under KEY
+med() {
+    local -n arr=$1
+    local m
+    # shellcheck disable=SC2086 # a list of numbers
+    m=$(median ${arr[$2]:-})
+    [ -z "$m" ] || [ "${3:-1}" = 1 ] || m=$(printf '%.0f' "$m")
+    echo "$m"
+}
 
 # ratio A B: A/B with two decimals, or "-"
 ratio() {
@@ -231,20 +275,21 @@ ratio() {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average before the summary: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- machine: nproc $NCPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
     echo "- loadgen: $CONNS connections, closed loop, \`SELECT 1\`, $SECS s measured after 1 s of warm-up; pgrouter in transaction mode, pool 20, trust logins; fakepg answers at once"
-    echo "- 1 core: pgrouter on CPU 1 alone, loadgen and fakepg on CPU 0; 2 cores: all three may use CPUs 0-1 (the proxy shares them with the load side)"
+    echo "- 1 core: pgrouter on CPU 1 (alone as far as this benchmark goes: taskset keeps nothing else off it), loadgen and fakepg on CPU 0; 2 cores: all three may use CPUs 0-1 (the proxy shares them with the load side)"
     echo "- CPU us/xact: utime + stime from /proc/PID/stat over the measured window, divided by the transactions"
+    echo
+    echo "Medians of $ROUNDS round(s):"
     echo
     echo "| target | pinning | protocol | tps | p50 us | p99 us | proxy CPU us/xact | fakepg CPU us/xact | loadgen CPU us/xact |"
     echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
     for k in "${RUNS[@]}"; do
         IFS=, read -r label layout mode <<<"$k"
-        IFS=, read -r c1 c2 <<<"${CPU[$k]:-}"
-        if [ "$label" = direct ]; then c2=$c1; c1="-"; fi
-        echo "| $label | $layout | $mode | ${TPS[$k]:-failed} | ${P50[$k]:-} | ${P99[$k]:-} | ${c1:-} | ${c2:-} | ${SELF[$k]:-} |"
+        proxy=$(med PROXY "$k")
+        echo "| $label | $layout | $mode | $(med TPS "$k" 0) | $(med P50 "$k" 0) | $(med P99 "$k" 0) | ${proxy:--} | $(med FAKE "$k") | $(med SELF "$k") |"
     done
     echo
     for m in "${MODES[@]}"; do
-        echo "- $m: workers=1 2 cores / 1 core: $(ratio "${TPS[workers=1,2cores,$m]:-}" "${TPS[workers=1,1core,$m]:-}"); workers=2 / workers=1 on 2 cores: $(ratio "${TPS[workers=2,2cores,$m]:-}" "${TPS[workers=1,2cores,$m]:-}"); workers=2 / workers=1 on 1 core: $(ratio "${TPS[workers=2,1core,$m]:-}" "${TPS[workers=1,1core,$m]:-}")"
+        echo "- $m: workers=1 2 cores / 1 core: $(ratio "$(med TPS "workers=1,2cores,$m")" "$(med TPS "workers=1,1core,$m")"); workers=2 / workers=1 on 2 cores: $(ratio "$(med TPS "workers=2,2cores,$m")" "$(med TPS "workers=1,2cores,$m")"); workers=2 / workers=1 on 1 core: $(ratio "$(med TPS "workers=2,1core,$m")" "$(med TPS "workers=1,1core,$m")")"
     done
     echo
     echo "Skipped: ${#SKIPS[@]}"
