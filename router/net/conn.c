@@ -3,6 +3,12 @@
  * The read buffer is only compacted or grown while no forwarded slice of it is queued,
  * which holds because a conn stops reading while such a slice is in flight. With TLS on,
  * reads, writes, shutdown and close go through router/net/conntls.c.
+ *
+ * Turns: libuv reads a readable stream up to 32 times before it looks at other events,
+ * and a peer that sends faster than we relay keeps the stream readable. A conn that read
+ * CONN_TURN_MAX bytes in a row (every read filled the buffer) stops reading until the
+ * next loop iteration, so a 100 MB message costs other clients at most a slice's relay
+ * per iteration, whatever the message's size.
  */
 #include "router/net/conn.h"
 
@@ -32,6 +38,8 @@ int conn_make_room(struct conn *c)
     need = c->parsed + (c->want > 0 ? c->want : 0);
     if (need < c->recvd + 512)
         need = c->recvd + 512;
+    if (c->skip > 0 && need < c->recvd + CONN_BUF_STREAM)
+        need = c->recvd + CONN_BUF_STREAM;  /* streaming: full-size reads */
     if (c->buf == NULL || need > c->cap) {
         cap = c->cap ? c->cap : CONN_BUF_INIT;
         while (cap < need)
@@ -70,12 +78,45 @@ void conn_release_idle(struct conn *c)
     }
 }
 
+static void conn_turn_cb(uv_idle_t *h)
+{
+    struct conn *c = h->data;
+
+    uv_idle_stop(h);
+    c->yielding = 0;
+    c->turn = 0;
+    conn_update_read(c);
+}
+
+/* Count a read of nread bytes into a buffer of len; past CONN_TURN_MAX, yield the loop. */
+static void conn_account(struct conn *c, ssize_t nread, size_t len)
+{
+    if (nread <= 0 || (size_t)nread < len) {
+        c->turn = 0;    /* the socket ran dry: the peer is not outrunning us */
+        return;
+    }
+    c->turn += (size_t)nread;
+    if (c->turn < CONN_TURN_MAX || !c->open)
+        return;
+    if (!c->turn_inited) {
+        if (uv_idle_init(c->tcp.loop, &c->turn_idle) < 0)
+            return;
+        c->turn_idle.data = c;
+        c->turn_inited = 1;
+        c->handles++;
+    }
+    if (uv_idle_start(&c->turn_idle, conn_turn_cb) == 0)
+        c->yielding = 1;
+}
+
 static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     struct conn *c = s->data;
 
+    conn_account(c, nread, b->len);
     if (c->tls != NULL) {
         conntls_on_cipher(c, b, nread);
+        conn_update_read(c);
         return;
     }
     if (nread == 0)
@@ -90,11 +131,13 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     c->on_read(c);
     /* Everything relayed: give the buffer back, so an idle connection costs no buffer. */
     conn_release_idle(c);
+    conn_update_read(c);    /* a yield stops reading here */
 }
 
 void conn_update_read(struct conn *c)
 {
-    int should = c->open && c->inflight == 0 && (c->want_read || conntls_needs_read(c));
+    int should = c->open && c->inflight == 0 && !c->yielding &&
+                 (c->want_read || conntls_needs_read(c));
 
     /* Bytes OpenSSL holds already will not raise a socket event: drain them from the loop. */
     if (should && c->tls != NULL && conntls_pending(c))
@@ -364,6 +407,10 @@ void conn_close(struct conn *c)
         return;
     c->open = 0;
     c->reading = 0;
+    if (c->turn_inited) {
+        uv_idle_stop(&c->turn_idle);
+        uv_close((uv_handle_t *)&c->turn_idle, conn_handle_closed);
+    }
     if (c->tls != NULL)
         conntls_close(c);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);

@@ -15,6 +15,14 @@
 #include "protocol/frame.h"
 
 #define CONN_BUF_INIT 16384
+/* Read size while a message streams through (conn->skip > 0): fewer, larger reads. */
+#define CONN_BUF_STREAM 65536
+/*
+ * Bytes one stream may read in a row before it yields the loop for a turn: a client
+ * sending 100 MB as fast as it can is relayed in slices this big, and other clients'
+ * reads and timers run between two slices (see conn_read_cb).
+ */
+#define CONN_TURN_MAX (128u << 10)
 
 struct conn;
 struct conn_tls;
@@ -40,7 +48,11 @@ struct conn {
     int want_read;      /* the owner wants input */
     int reading;        /* uv_read_start is in effect */
     int open;           /* the handle is initialised and not yet closing */
-    unsigned handles;   /* libuv handles still to close: the stream, TLS's drain handle */
+    int yielding;       /* reading is paused until the next loop turn (turn_idle runs) */
+    int turn_inited;    /* turn_idle is initialised (lazily, on the first yield) */
+    size_t turn;        /* bytes read in a row without the socket running dry */
+    uv_idle_t turn_idle;    /* resumes reading after a yield */
+    unsigned handles;   /* libuv handles still to close: stream, turn_idle, TLS's drain */
     struct conn_tls *tls;   /* TLS state (router/net/conntls.c), NULL for plain TCP */
     void *owner;
     conn_read_fn on_read;
