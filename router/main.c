@@ -12,7 +12,6 @@
 #include <uv.h>
 
 #include "config/cfg.h"
-#include "router/auth/authlimit.h"
 #include "router/auth/authq.h"
 #include "router/sql/explain.h"
 #include "router/net/fdlimit.h"
@@ -48,6 +47,7 @@ static void main_usage(FILE *out)
             PGROUTER_VERSION);
 }
 
+static struct shared main_shared;
 static struct worker main_worker;
 static uv_signal_t main_sig_hup, main_sig_term, main_sig_int;
 
@@ -192,7 +192,8 @@ int main(int argc, char **argv)
     lifecycle_log_warnings(w->cfg);
     signal(SIGPIPE, SIG_IGN);
     fdlimit_check(w->cfg, "start");
-    if (RAND_bytes(w->mock_key, sizeof(w->mock_key)) != 1 || authlimit_init(&w->authlimit) < 0) {
+    if (RAND_bytes(w->mock_key, sizeof(w->mock_key)) != 1 ||
+        shared_init(&main_shared, w->cfg) < 0) {
         log_error("no random bytes available");
         return 1;
     }
@@ -200,8 +201,9 @@ int main(int argc, char **argv)
         log_error("out of memory");
         return 1;
     }
+    worker_attach(w, &main_shared);
     w->loop = uv_default_loop();
-    if (nodes_sync(&w->nodes, w->loop, w->cfg) < 0) {
+    if (nodes_sync(w->nodes, w->loop, w->cfg) < 0) {
         log_error("too many nodes (at most %d)", NODES_MAX);
         return 1;
     }
@@ -236,7 +238,7 @@ int main(int argc, char **argv)
     /* Close what is left (idle servers, timers, signals) and let the loop finish it. */
     pool_close_all(w);
     metrics_stop(w);
-    nodes_close(&w->nodes, NULL);
+    nodes_close(w->nodes, NULL);
     uv_close((uv_handle_t *)&w->maint, NULL);
     restart_close(w);
     lifecycle_close(w);
@@ -263,5 +265,6 @@ int main(int argc, char **argv)
     tls_ctx_unref(w->client_tls);
     tls_ctx_unref(w->server_tls);
     cfg_unref(w->cfg);
+    shared_close(&main_shared);
     return 0;
 }

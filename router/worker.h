@@ -1,6 +1,8 @@
 /*
- * router/worker.h - what one event loop owns: its listener, its sessions, the config
- * snapshot new sessions start with, and the secrets it hands out (cancel keys, mock key).
+ * router/worker.h - what one event loop owns: its listener, its sessions, its server pools,
+ * the config snapshot new sessions start with, and the secrets it hands out (cancel keys,
+ * mock key). What the whole process shares (nodes, login limits, the server budget) is in
+ * struct shared (router/core/shared.h), reached through worker.shared.
  */
 #ifndef PGROUTER_WORKER_H
 #define PGROUTER_WORKER_H
@@ -9,12 +11,11 @@
 #include <uv.h>
 
 #include "config/cfg.h"
-#include "router/auth/authlimit.h"
 #include "router/sql/catalog.h"
-#include "router/cluster/nodes.h"
 #include "router/admin/pause.h"
 #include "router/cluster/routing.h"
 #include "router/admin/stats.h"
+#include "router/core/shared.h"
 
 struct session;
 struct pool;
@@ -39,6 +40,7 @@ struct tls_ctx;
 
 struct worker {
     uv_loop_t *loop;
+    struct shared *shared;      /* process-wide state (shared.h) */
     struct cfg *cfg;            /* snapshot for new sessions; each session holds a ref */
     uv_tcp_t listener;          /* owns the listening socket (never uv_listen'ed)... */
     uv_poll_t accept_poll;      /* ...which listener.c polls and accepts on itself */
@@ -51,14 +53,15 @@ struct worker {
     uint8_t mock_key[32];       /* secret for mock SCRAM salts of unknown users */
     struct routing routing;     /* classifier sets and replica balancer */
     struct catalog catalog;     /* volatile functions per database */
-    struct nodes nodes;         /* every server: breaker, health, role, load */
+    struct nodes *nodes;        /* = shared->nodes: every server: breaker, health, role */
     struct pool *pools;         /* server pools, one per (node, database, user) */
     struct stats stats;         /* routing rules, error classes, stats_period ticks */
     uv_timer_t maint;           /* once a second: pool_maintain */
     struct http_server *http;   /* the metrics endpoint (metrics.c), NULL when off */
     struct login_secret *secrets;
     struct authq *authq;        /* auth_query lookups and their cache (authq.c), or NULL */
-    struct authlimit authlimit; /* login backoff, pending logins, cancel budget */
+    struct authlimit *authlimit; /* = shared->authlimit: login backoff, pending logins,
+                                 * cancel budget */
     int draining;               /* 0, or WORKER_DRAIN_*: no new clients, exit when the last
                                  * one leaves */
     struct pause pause;         /* databases paused by the console (PAUSE, KILL <db>) */
@@ -68,5 +71,13 @@ struct worker {
                                  * clients take a reference, a reload swaps it */
     struct tls_ctx *server_tls; /* TLS toward servers for pgrouter's own logins, or NULL */
 };
+
+/* Point w at sh (w->shared, w->nodes, w->authlimit). */
+static inline void worker_attach(struct worker *w, struct shared *sh)
+{
+    w->shared = sh;
+    w->nodes = &sh->nodes;
+    w->authlimit = &sh->authlimit;
+}
 
 #endif

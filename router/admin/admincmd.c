@@ -249,7 +249,7 @@ static int admincmd_node(struct worker *w, const char *name, const struct cfg_cl
 
             if (strcmp(cn->name, name) == 0) {
                 *cl = c;
-                return nodes_find(&w->nodes, cn);
+                return nodes_find(w->nodes, cn);
             }
         }
     }
@@ -273,8 +273,8 @@ static enum admin_rc admincmd_enable(struct session *s, struct admin_reply *r,
                     "SHOW NODES lists them)", cmd, name);
         return ADMIN_DONE;
     }
-    n = &s->w->nodes.n[id];
-    if (disable && nodes_primary(&s->w->nodes, cl) == id) {
+    n = &s->w->nodes->n[id];
+    if (disable && nodes_primary(s->w->nodes, cl) == id) {
         admin_error(r, "55000", "DISABLE: %s is the primary of cluster \"%s\": writes have "
                     "nowhere else to go; only replicas can be taken out of rotation", name,
                     cl->name);

@@ -67,7 +67,7 @@ static enum admin_rc adminnode_clusters(struct session *s, struct admin_reply *r
         { "buckets", ADMIN_TEXT }, { "tenants", ADMIN_INT4 }, { "default", ADMIN_TEXT },
     };
     const struct cfg *cfg = s->w->cfg;
-    struct nodes *ns = &s->w->nodes;
+    struct nodes *ns = s->w->nodes;
 
     if (admin_no_args(r, "SHOW CLUSTERS", args) < 0)
         return ADMIN_DONE;
@@ -166,7 +166,7 @@ static void adminnode_pool_sums(const struct worker *w, int id, struct adminnode
 static void adminnode_node_row(struct session *s, struct admin_reply *r,
                                const struct cfg_cluster *cl, int id, uint64_t now)
 {
-    struct nodes *ns = &s->w->nodes;
+    struct nodes *ns = s->w->nodes;
     const struct node *n = &ns->n[id];
     struct nodes_cluster *c = nodes_cluster(ns, cl);
     int acting = c != NULL ? c->primary : -1;
@@ -242,7 +242,7 @@ static enum admin_rc adminnode_nodes(struct session *s, struct admin_reply *r,
         const struct cfg_cluster *cl = &cfg->clusters[i];
 
         for (size_t k = 0; k <= cl->n_replicas; k++) {
-            int id = nodes_find(&s->w->nodes, k == 0 ? &cl->primary : &cl->replicas[k - 1]);
+            int id = nodes_find(s->w->nodes, k == 0 ? &cl->primary : &cl->replicas[k - 1]);
 
             if (id >= 0)
                 adminnode_node_row(s, r, cl, id, now);
@@ -305,7 +305,7 @@ static enum admin_rc adminnode_breakers(struct session *s, struct admin_reply *r
         { "half_opened", ADMIN_INT8 }, { "closed", ADMIN_INT8 }, { "reopened", ADMIN_INT8 },
     };
     const struct cfg *cfg = s->w->cfg;
-    struct nodes *ns = &s->w->nodes;
+    struct nodes *ns = s->w->nodes;
     uint64_t now = session_now(s);
 
     if (admin_no_args(r, "SHOW BREAKERS", args) < 0)

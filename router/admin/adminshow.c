@@ -110,11 +110,11 @@ static void adminshow_client_peer(struct admin_reply *r, const struct session *s
 /* "primary" or "replica": what node id does in its cluster now. */
 static const char *adminshow_role(struct worker *w, int id)
 {
-    const struct node *n = &w->nodes.n[id];
+    const struct node *n = &w->nodes->n[id];
 
-    for (int i = 0; i < w->nodes.n_cl; i++)
-        if (strcmp(w->nodes.cl[i].name, n->cluster) == 0)
-            return w->nodes.cl[i].primary == id ? "primary" : "replica";
+    for (int i = 0; i < w->nodes->n_cl; i++)
+        if (strcmp(w->nodes->cl[i].name, n->cluster) == 0)
+            return w->nodes->cl[i].primary == id ? "primary" : "replica";
     return n->configured_primary ? "primary" : "replica";
 }
 
@@ -183,7 +183,7 @@ static void adminshow_count_clients(struct worker *w, struct adminshow_tally *t,
         }
         if (held || s->waiter.pool != NULL || s->cluster == NULL)
             continue;
-        int primary = nodes_primary(&w->nodes, s->cluster);
+        int primary = nodes_primary(w->nodes, s->cluster);
 
         for (size_t i = 0; i < n; i++) {
             if (t[i].p->node_id == primary && strcmp(t[i].p->db, s->db) == 0 &&
@@ -260,7 +260,7 @@ static enum admin_rc adminshow_pools(struct session *s, struct admin_reply *r,
     }
     for (i = 0; i < n; i++) {
         order[i].p = t[i].p;
-        order[i].cluster = w->nodes.n[t[i].p->node_id].cluster;
+        order[i].cluster = w->nodes->n[t[i].p->node_id].cluster;
         order[i].replica = strcmp(adminshow_role(w, t[i].p->node_id), "replica") == 0;
     }
     qsort(order, n, sizeof(*order), adminshow_cmp_pool);
@@ -299,7 +299,7 @@ static enum admin_rc adminshow_pools(struct session *s, struct admin_reply *r,
         admin_cell_text(r, NULL);
         admin_cell_text(r, p->node);
         admin_cell_text(r, adminshow_role(w, p->node_id));
-        admin_cell_text(r, w->nodes.n[p->node_id].cluster);
+        admin_cell_text(r, w->nodes->n[p->node_id].cluster);
         admin_cell_int(r, pause_active(w, p->db));
         admin_row_end(r);
     }
@@ -454,7 +454,7 @@ static void adminshow_server_row(struct admin_reply *r, struct worker *w,
     admin_cell_text(r, NULL);
     admin_cell_text(r, p->node);
     admin_cell_text(r, adminshow_role(w, p->node_id));
-    admin_cell_text(r, w->nodes.n[p->node_id].cluster);
+    admin_cell_text(r, w->nodes->n[p->node_id].cluster);
     admin_row_end(r);
 }
 
@@ -514,12 +514,12 @@ static enum admin_rc adminshow_databases(struct session *s, struct admin_reply *
     admin_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
     for (size_t i = 0; i < cfg->n_clusters; i++) {
         const struct cfg_cluster *cl = &cfg->clusters[i];
-        int primary = nodes_primary(&w->nodes, cl);
-        const struct node *pn = primary >= 0 ? &w->nodes.n[primary] : NULL;
+        int primary = nodes_primary(w->nodes, cl);
+        const struct node *pn = primary >= 0 ? &w->nodes->n[primary] : NULL;
         long long servers = 0, clients = 0;
 
         for (const struct pool *p = w->pools; p != NULL; p = p->next)
-            if (strcmp(w->nodes.n[p->node_id].cluster, cl->name) == 0)
+            if (strcmp(w->nodes->n[p->node_id].cluster, cl->name) == 0)
                 servers += p->n_idle + p->n_used + p->n_connecting;
         for (const struct session *t = w->sessions; t != NULL; t = t->next)
             if (t->admin == NULL && t->cluster != NULL && adminshow_client(t) &&
@@ -612,8 +612,8 @@ static enum admin_rc adminshow_lists(struct session *s, struct admin_reply *r,
     adminshow_list_row(r, "dns_zones", 0);
     adminshow_list_row(r, "dns_queries", 0);
     adminshow_list_row(r, "dns_pending", 0);
-    adminshow_list_row(r, "nodes", w->nodes.count);      /* pgrouter's own */
-    adminshow_list_row(r, "pending_logins", w->authlimit.pending);
+    adminshow_list_row(r, "nodes", w->nodes->count);      /* pgrouter's own */
+    adminshow_list_row(r, "pending_logins", w->authlimit->pending);
     admin_done(r, "SHOW");
     return ADMIN_DONE;
 }

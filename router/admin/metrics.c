@@ -42,14 +42,14 @@ static void metrics_node_labels(const struct worker *w, const struct node *n,
 {
     promtext_labels_init(l);
     promtext_label(l, "node", n->name);
-    promtext_label(l, "role", metrics_role(&w->nodes, n));
+    promtext_label(l, "role", metrics_role(w->nodes, n));
     promtext_label(l, "cluster", n->cluster);
 }
 
 static void metrics_pool_labels(const struct worker *w, const struct pool *p,
                                 struct promtext_labels *l)
 {
-    const struct node *n = &w->nodes.n[p->node_id];
+    const struct node *n = &w->nodes->n[p->node_id];
 
     metrics_node_labels(w, n, l);
     promtext_label(l, "database", p->db);
@@ -323,7 +323,7 @@ static unsigned metrics_breaker_value(enum breaker_state s)
 /* pgrouter_query_duration_seconds: client units by time on the server, per node. */
 static void metrics_query_hist(struct promtext *p, struct worker *w)
 {
-    struct nodes *ns = &w->nodes;
+    struct nodes *ns = w->nodes;
     double bounds[STATS_BUCKETS];
     struct promtext_labels l;
 
@@ -387,7 +387,7 @@ static int metrics_is_replica(const struct node *n)
 
 static void metrics_nodes(struct promtext *p, struct worker *w)
 {
-    struct nodes *ns = &w->nodes;
+    struct nodes *ns = w->nodes;
     uint64_t now = uv_now(w->loop);
     struct promtext_labels l;
 

@@ -168,7 +168,7 @@ unsigned pause_closing(const struct worker *w, const char *db)
         if (!pause_match(p, db))
             continue;
         /* A reload that removed the node closes all its servers as they come back. */
-        n += w->nodes.n[p->node_id].removed ? p->n_used : p->n_old;
+        n += w->nodes->n[p->node_id].removed ? p->n_used : p->n_old;
     }
     return n;
 }

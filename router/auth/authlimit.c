@@ -84,14 +84,14 @@ static uint64_t authlimit_addr_key(struct session *s)
     const char *colon = strrchr(addr, ':');
     size_t n = colon != NULL && colon != addr ? (size_t)(colon - addr) : strlen(addr);
 
-    return authlimit_hash(&s->w->authlimit, 'a', addr, n);
+    return authlimit_hash(s->w->authlimit, 'a', addr, n);
 }
 
 static uint64_t authlimit_user_key(struct session *s)
 {
     const char *user = s->st != NULL && s->st->user != NULL ? s->st->user : "";
 
-    return authlimit_hash(&s->w->authlimit, 'u', user, strlen(user));
+    return authlimit_hash(s->w->authlimit, 'u', user, strlen(user));
 }
 
 /* Failures in a row of e, forgotten after a quiet AUTHLIMIT_FORGET_MS. */
@@ -134,11 +134,13 @@ int authlimit_hold(struct session *s)
     if (s->auth_held || cfg->auth_failure_delay_ms == 0)
         return 0;
     s->auth_held = 1;
-    u = authlimit_find(&s->w->authlimit, authlimit_user_key(s), 0);
+    pthread_mutex_lock(&s->w->authlimit->lock);
+    u = authlimit_find(s->w->authlimit, authlimit_user_key(s), 0);
     n = authlimit_failures(u, now);
+    ready = n < 2 ? 0 : u->last_ms + authlimit_delay(cfg, n);
+    pthread_mutex_unlock(&s->w->authlimit->lock);
     if (n < 2)
         return 0;
-    ready = u->last_ms + authlimit_delay(cfg, n);
     if (ready <= now)
         return 0;
     wait = ready - now < cfg->auth_failure_max_delay_ms ? ready - now
@@ -171,21 +173,24 @@ static uint32_t authlimit_count(struct authlimit_entry *e, uint64_t now)
 
 void authlimit_failed(struct session *s)
 {
-    struct authlimit *a = &s->w->authlimit;
+    struct authlimit *a = s->w->authlimit;
     uint64_t now = session_now(s), d;
     uint32_t na, nu;
 
+    pthread_mutex_lock(&a->lock);
     a->failed_logins++;
     a->total_failed_logins++;
     na = authlimit_count(authlimit_find(a, authlimit_addr_key(s), 1), now);
     nu = authlimit_count(authlimit_find(a, authlimit_user_key(s), 1), now);
     d = authlimit_delay(s->cfg, na > nu ? na : nu);
+    if (d > 0)
+        a->delayed_logins++;
+    pthread_mutex_unlock(&a->lock);
     if (d == 0) {
         authlimit_fail_now(s);
         return;
     }
     /* Nothing more is read: the client waits for its answer. */
-    a->delayed_logins++;
     conn_want_read(&s->client, 0);
     uv_timer_stop(&s->login_timer);
     uv_timer_start(&s->login_timer, authlimit_fail_cb, d, 0);
@@ -193,32 +198,38 @@ void authlimit_failed(struct session *s)
 
 void authlimit_success(struct session *s)
 {
-    struct authlimit *a = &s->w->authlimit;
+    struct authlimit *a = s->w->authlimit;
     struct authlimit_entry *e;
 
+    pthread_mutex_lock(&a->lock);
     e = authlimit_find(a, authlimit_user_key(s), 0);
     if (e != NULL)
         memset(e, 0, sizeof(*e));
     e = authlimit_find(a, authlimit_addr_key(s), 0);
     if (e != NULL)
         e->failures /= 2;
+    pthread_mutex_unlock(&a->lock);
 }
 
 /* ---- connections still logging in ---- */
 
 int authlimit_accept(struct session *s)
 {
-    struct authlimit *a = &s->w->authlimit;
+    struct authlimit *a = s->w->authlimit;
+    int rc = 0;
 
+    pthread_mutex_lock(&a->lock);
     if (s->cfg->max_pending_logins > 0 && a->pending >= (unsigned)s->cfg->max_pending_logins) {
         a->refused_pending++;
         a->total_refused_pending++;
         s->pending_login = -1;
-        return -1;
+        rc = -1;
+    } else {
+        a->pending++;
+        s->pending_login = 1;
     }
-    a->pending++;
-    s->pending_login = 1;
-    return 0;
+    pthread_mutex_unlock(&a->lock);
+    return rc;
 }
 
 int authlimit_over(struct session *s)
@@ -236,7 +247,9 @@ void authlimit_done(struct session *s)
     if (s->pending_login <= 0)
         return;
     s->pending_login = 0;
-    s->w->authlimit.pending--;
+    pthread_mutex_lock(&s->w->authlimit->lock);
+    s->w->authlimit->pending--;
+    pthread_mutex_unlock(&s->w->authlimit->lock);
 }
 
 void authlimit_refuse(struct session *s, const char *sqlstate, const char *hint,
@@ -261,38 +274,48 @@ void authlimit_refuse(struct session *s, const char *sqlstate, const char *hint,
 
 void authlimit_cancel_note(struct worker *w, enum authlimit_cancel kind)
 {
-    w->authlimit.cancels[kind]++;
-    w->authlimit.total_cancels[kind]++;
+    pthread_mutex_lock(&w->authlimit->lock);
+    w->authlimit->cancels[kind]++;
+    w->authlimit->total_cancels[kind]++;
+    pthread_mutex_unlock(&w->authlimit->lock);
 }
 
 int authlimit_cancel_take(struct worker *w, uint64_t now_ms)
 {
-    struct authlimit *a = &w->authlimit;
+    struct authlimit *a = w->authlimit;
+    int ok = 0;
 
+    pthread_mutex_lock(&a->lock);
     if (now_ms > a->cancel_refill_ms) {
         a->cancel_tokens += (double)(now_ms - a->cancel_refill_ms) * AUTHLIMIT_CANCEL_RATE / 1000;
         if (a->cancel_tokens > AUTHLIMIT_CANCEL_BURST)
             a->cancel_tokens = AUTHLIMIT_CANCEL_BURST;
         a->cancel_refill_ms = now_ms;
     }
-    if (a->cancel_tokens < 1)
-        return 0;
-    a->cancel_tokens -= 1;
-    return 1;
+    if (a->cancel_tokens >= 1) {
+        a->cancel_tokens -= 1;
+        ok = 1;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return ok;
 }
 
 /* ---- the summary line ---- */
 
+/* Worker 0 only: the line is for the process. */
 void authlimit_tick(struct worker *w, uint64_t now_ms)
 {
-    struct authlimit *a = &w->authlimit;
+    struct authlimit *a = w->authlimit;
     unsigned *c = a->cancels;
     unsigned n_cancel = c[0] + c[1] + c[2] + c[3];
 
+    pthread_mutex_lock(&a->lock);
     if (a->summary_ms == 0)
         a->summary_ms = now_ms;
-    if (now_ms - a->summary_ms < w->cfg->stats_period_ms)
+    if (now_ms - a->summary_ms < w->cfg->stats_period_ms) {
+        pthread_mutex_unlock(&a->lock);
         return;
+    }
     if (n_cancel > 0)
         log_info("cancel requests in the last %.0f s: %u (%u sent to a server, %u for a client "
                  "running no query, %u with an unknown key, %u dropped over the limit of %d/s)",
@@ -309,4 +332,5 @@ void authlimit_tick(struct worker *w, uint64_t now_ms)
     memset(a->cancels, 0, sizeof(a->cancels));
     a->refused_pending = a->startup_timeouts = a->failed_logins = a->delayed_logins = 0;
     a->summary_ms = now_ms;
+    pthread_mutex_unlock(&a->lock);
 }

@@ -7,6 +7,7 @@
 #ifndef PGROUTER_AUTHLIMIT_H
 #define PGROUTER_AUTHLIMIT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #define AUTHLIMIT_SLOTS 4096        /* tracked addresses and users together (fixed memory) */
@@ -35,7 +36,9 @@ enum authlimit_cancel {
     AUTHLIMIT_CANCEL_KINDS,
 };
 
+/* One for the process (struct shared); lock guards everything below seed. */
 struct authlimit {
+    pthread_mutex_t lock;
     uint64_t seed[2];           /* keys the hash, so collisions cannot be chosen */
     struct authlimit_entry e[AUTHLIMIT_SLOTS];
     unsigned pending;           /* connections not logged in yet (max_pending_logins) */

@@ -152,7 +152,7 @@ static void authq_fail_node(struct authq_entry *e, const char *why)
 
     snprintf(msg, sizeof(msg), "could not look up user \"%s\" with auth_query: the primary "
              "%s did not answer (%s)", e->user, e->node_name, why);
-    nodes_failure(&e->q->w->nodes, e->node, uv_now(e->q->w->loop), why);
+    nodes_failure(e->q->w->nodes, e->node, uv_now(e->q->w->loop), why);
     authq_finish(e, 0, "08006", msg);
 }
 
@@ -302,13 +302,13 @@ static int authq_start(struct authq_entry *e, const struct session *s)
     size_t k = 0;
 
     pqloop_init(&e->pq, w->loop, e);
-    e->node = nodes_primary(&w->nodes, s->cluster);
+    e->node = nodes_primary(w->nodes, s->cluster);
     if (e->node < 0) {
         authq_finish(e, 0, "08006", "could not look up the user with auth_query: the "
                      "cluster's primary is not known");
         return -1;
     }
-    n = &w->nodes.n[e->node];
+    n = &w->nodes->n[e->node];
     snprintf(e->node_name, sizeof(e->node_name), "%s", n->name);
     e->timeout_ms = cfg->server_connect_timeout_ms ? cfg->server_connect_timeout_ms
                                                    : AUTHQ_DEFAULT_TIMEOUT_MS;

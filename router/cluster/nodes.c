@@ -96,7 +96,7 @@ static void nodes_update_primary(struct nodes *ns, struct nodes_cluster *c)
     }
 }
 
-static void nodes_health_done(struct health_node *h, const struct health_result *r)
+static void nodes_health_result(struct health_node *h, const struct health_result *r)
 {
     struct nodes *ns = h->arg;
     struct node *n = NULL;
@@ -164,6 +164,16 @@ static void nodes_health_done(struct health_node *h, const struct health_result 
                      "of the read rotation" : "replica caught up, back in the read rotation");
         n->lagging = lag;
     }
+}
+
+/* A check ended (on worker 0's loop): fold it into the table other workers read. */
+static void nodes_health_done(struct health_node *h, const struct health_result *r)
+{
+    struct nodes *ns = h->arg;
+
+    pthread_mutex_lock(&ns->lock);
+    nodes_health_result(h, r);
+    pthread_mutex_unlock(&ns->lock);
 }
 
 static void nodes_health_dropped(struct health_node *h)
@@ -270,7 +280,7 @@ static int nodes_add(struct nodes *ns, const struct cfg_node *cn, const struct c
     return id;
 }
 
-int nodes_sync(struct nodes *ns, uv_loop_t *loop, const struct cfg *cfg)
+static int nodes_sync_locked(struct nodes *ns, uv_loop_t *loop, const struct cfg *cfg)
 {
     int was_removed[NODES_MAX];
 
@@ -347,8 +357,8 @@ static int nodes_eligible(struct nodes *ns, struct node *n, uint64_t now_ms, uin
     return 1;
 }
 
-int nodes_pick_read(struct nodes *ns, const struct cfg_cluster *cl, uint64_t now_ms,
-                    uint64_t min_lsn)
+static int nodes_pick_read_locked(struct nodes *ns, const struct cfg_cluster *cl,
+                                  uint64_t now_ms, uint64_t min_lsn)
 {
     struct nodes_cluster *c = nodes_cluster(ns, cl);
     struct lb_candidate cand[LB_MAX_CANDIDATES];
@@ -396,7 +406,7 @@ int nodes_pick_read(struct nodes *ns, const struct cfg_cluster *cl, uint64_t now
     return ids[pick];
 }
 
-int nodes_allow(struct nodes *ns, int id, uint64_t now_ms)
+static int nodes_allow_locked(struct nodes *ns, int id, uint64_t now_ms)
 {
     struct node *n = &ns->n[id];
     int ok = breaker_allow(&n->br, now_ms);
@@ -405,7 +415,8 @@ int nodes_allow(struct nodes *ns, int id, uint64_t now_ms)
     return ok;
 }
 
-void nodes_success(struct nodes *ns, int id, uint64_t now_ms, uint32_t latency_us)
+static void nodes_success_locked(struct nodes *ns, int id, uint64_t now_ms,
+                                 uint32_t latency_us)
 {
     struct node *n = &ns->n[id];
 
@@ -415,7 +426,8 @@ void nodes_success(struct nodes *ns, int id, uint64_t now_ms, uint32_t latency_u
         lb_latency_update(&n->latency_us, latency_us);
 }
 
-void nodes_failure(struct nodes *ns, int id, uint64_t now_ms, const char *why)
+static void nodes_failure_locked(struct nodes *ns, int id, uint64_t now_ms,
+                                 const char *why)
 {
     struct node *n = &ns->n[id];
 
@@ -451,4 +463,49 @@ void nodes_close(struct nodes *ns, void (*cb)(struct nodes *ns))
     }
     if (--ns->closing == 0 && cb != NULL)
         cb(ns);
+}
+
+int nodes_sync(struct nodes *ns, uv_loop_t *loop, const struct cfg *cfg)
+{
+    int rc;
+
+    pthread_mutex_lock(&ns->lock);
+    rc = nodes_sync_locked(ns, loop, cfg);
+    pthread_mutex_unlock(&ns->lock);
+    return rc;
+}
+
+int nodes_pick_read(struct nodes *ns, const struct cfg_cluster *cl, uint64_t now_ms,
+                    uint64_t min_lsn)
+{
+    int rc;
+
+    pthread_mutex_lock(&ns->lock);
+    rc = nodes_pick_read_locked(ns, cl, now_ms, min_lsn);
+    pthread_mutex_unlock(&ns->lock);
+    return rc;
+}
+
+int nodes_allow(struct nodes *ns, int id, uint64_t now_ms)
+{
+    int rc;
+
+    pthread_mutex_lock(&ns->lock);
+    rc = nodes_allow_locked(ns, id, now_ms);
+    pthread_mutex_unlock(&ns->lock);
+    return rc;
+}
+
+void nodes_success(struct nodes *ns, int id, uint64_t now_ms, uint32_t latency_us)
+{
+    pthread_mutex_lock(&ns->lock);
+    nodes_success_locked(ns, id, now_ms, latency_us);
+    pthread_mutex_unlock(&ns->lock);
+}
+
+void nodes_failure(struct nodes *ns, int id, uint64_t now_ms, const char *why)
+{
+    pthread_mutex_lock(&ns->lock);
+    nodes_failure_locked(ns, id, now_ms, why);
+    pthread_mutex_unlock(&ns->lock);
 }

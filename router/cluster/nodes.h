@@ -7,6 +7,7 @@
 #ifndef PGROUTER_NODES_H
 #define PGROUTER_NODES_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -54,9 +55,16 @@ struct nodes_cluster {
     uint64_t primary_lsn_ms;        /* when that check ended */
 };
 
+/*
+ * One table for the process (struct shared). Health checks run on loop (worker 0's) only;
+ * sessions of every worker route with it. lock guards the breakers, health results, roles
+ * and balancer state: the functions below take it. Reading a single int field without it
+ * (removed, disabled, active) is fine where a stale value only delays a decision.
+ */
 struct nodes {
-    uv_loop_t *loop;
-    const struct cfg *cfg;          /* the worker's current snapshot */
+    pthread_mutex_t lock;           /* zero bytes are a usable mutex (glibc), as tests use */
+    uv_loop_t *loop;                /* worker 0's: health checks run there */
+    const struct cfg *cfg;          /* the process's current snapshot (shared.cfg) */
     struct node n[NODES_MAX];
     int count;
     struct nodes_cluster cl[NODES_MAX_CLUSTERS];

@@ -98,14 +98,14 @@ int lifecycle_reload(struct worker *w, char **errors)
         cfg_unref(fresh);
         return -ENOMEM;
     }
-    if (nodes_sync(&w->nodes, w->loop, fresh) < 0) {
+    if (nodes_sync(w->nodes, w->loop, fresh) < 0) {
         char msg[96];
 
         log_error("reload failed: too many nodes (at most %d)", NODES_MAX);
         snprintf(msg, sizeof(msg), "%s: too many nodes (at most %d)\n", fresh->path,
                  NODES_MAX);
         lifecycle_set_error(errors, msg);
-        nodes_sync(&w->nodes, w->loop, w->cfg);
+        nodes_sync(w->nodes, w->loop, w->cfg);
         routing_load(&w->routing, w->cfg);
         cfg_unref(fresh);
         return -E2BIG;
@@ -119,6 +119,7 @@ int lifecycle_reload(struct worker *w, char **errors)
         log_warn("reload: cannot open logfile %s: %s; the log stays where it was",
                  fresh->logfile, strerror(-rc));
     /* New clients get the new snapshot; connected ones move at a unit boundary. */
+    shared_set_cfg(w->shared, cfg_ref(fresh));
     cfg_unref(w->cfg);
     w->cfg = fresh;
     fdlimit_check(fresh, "reload");     /* a larger max_client_conn may need more */

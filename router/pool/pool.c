@@ -22,7 +22,7 @@
 struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
                       const char *password)
 {
-    const struct node *node = &w->nodes.n[node_id];
+    const struct node *node = &w->nodes->n[node_id];
     struct pool *p;
 
     for (p = w->pools; p != NULL; p = p->next)
@@ -51,7 +51,10 @@ struct pool *pool_get(struct worker *w, int node_id, const char *db, const char 
     snprintf(p->node, sizeof(p->node), "%s", node->name);
     snprintf(p->db, sizeof(p->db), "%s", db);
     snprintf(p->user, sizeof(p->user), "%s", user);
-    if (password != NULL && (p->password = strdup(password)) == NULL) {
+    p->budget = budget_slot(&w->shared->budget, p->node, db, user);
+    p->budget_db = budget_slot(&w->shared->budget, p->node, db, "");
+    if (p->budget == NULL || p->budget_db == NULL ||
+        (password != NULL && (p->password = strdup(password)) == NULL)) {
         free(p);
         return NULL;
     }
@@ -65,21 +68,24 @@ int pool_passthru(struct pool *p, const struct passthru *pt)
     return passthru_learn(&p->pt, pt);
 }
 
-/* Servers of p that count against its size. */
+/* Servers of p's (node, db, user) that count against its size, over every worker. */
 static unsigned pool_size(const struct pool *p)
 {
-    return p->n_idle + p->n_used + p->n_connecting;
+    return budget_count(p->budget);
 }
 
-/* Servers of every pool on the same node and database (max_db_connections). */
+/* Servers of every pool on the same node and database, over every worker
+ * (max_db_connections). */
 static unsigned pool_db_size(const struct pool *p)
 {
-    unsigned n = 0;
+    return budget_count(p->budget_db);
+}
 
-    for (const struct pool *q = p->w->pools; q != NULL; q = q->next)
-        if (q->port == p->port && strcmp(q->host, p->host) == 0 && strcmp(q->db, p->db) == 0)
-            n += pool_size(q);
-    return n;
+/* Close one of p's servers and give its unit of the budget back. */
+static void pool_close_server(struct pool *p, struct backend *be)
+{
+    budget_give(p->budget, p->budget_db);
+    backend_close(be);
 }
 
 /* default_pool_size, plus the reserve for a client that waited reserve_pool_timeout. */
@@ -101,7 +107,7 @@ static unsigned pool_limit(const struct pool *p, uint64_t now_ms)
  */
 static int pool_surplus(const struct pool *p, uint64_t now_ms)
 {
-    if (p->w->nodes.n[p->node_id].removed)
+    if (p->w->nodes->n[p->node_id].removed)
         return 1;
     return p->wait_head == NULL && pool_size(p) > pool_limit(p, now_ms);
 }
@@ -157,21 +163,29 @@ static int pool_make_room(struct pool *p, uint64_t now_ms)
         owner->n_idle--;
         log_debug("pool %s@%s/%s: closing an idle server for pool %s@%s (max_db_connections)",
                   owner->user, owner->db, owner->node, p->user, p->db);
-        backend_close(be);
+        pool_close_server(owner, be);
     }
     return 1;
 }
 
-/* Start one more connection. 0, or -errno with p->start_error set (nothing was started). */
+/*
+ * Start one more connection. 0; 1 when another worker took the last unit of the budget
+ * meanwhile (nothing was started, no error); or -errno with p->start_error set.
+ */
 static int pool_open(struct pool *p)
 {
     const struct cfg *cfg = p->w->cfg;
     const char *keys[6 + SRVTLS_MAX_PARAMS], *vals[6 + SRVTLS_MAX_PARAMS];
-    struct backend *be = calloc(1, sizeof(*be));
+    struct backend *be;
     size_t n = 0;
     int rc;
 
+    if (!budget_take(p->budget, pool_limit(p, uv_now(p->w->loop)), p->budget_db,
+                     cfg->max_db_connections > 0 ? (unsigned)cfg->max_db_connections : 0))
+        return 1;
+    be = calloc(1, sizeof(*be));
     if (be == NULL) {
+        budget_give(p->budget, p->budget_db);
         p->start_error = -ENOMEM;
         return -ENOMEM;
     }
@@ -194,6 +208,7 @@ static int pool_open(struct pool *p)
         log_warn("pool %s@%s/%s: cannot start a connection: %s", p->user, p->db, p->node,
                  strerror(-rc));
         free(be);
+        budget_give(p->budget, p->budget_db);
         p->start_error = rc;
         return rc;
     }
@@ -218,10 +233,10 @@ static int pool_cover_waiters(struct pool *p, uint64_t now_ms)
     while (p->wait_head != NULL && p->n_connecting < p->n_waiting &&
            pool_make_room(p, now_ms)) {
         rc = pool_open(p);
-        if (rc < 0)
+        if (rc != 0)
             break;
     }
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 /* Room was made on p's database: waiters of the other pools there may use it. */
@@ -421,7 +436,7 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
                   be->srv.be_pid);
         pool_remember_params(p, be);
         be->gen = p->gen;   /* opened after a RECONNECT: as good as new */
-        nodes_success(&p->w->nodes, p->node_id, now, 0);
+        nodes_success(p->w->nodes, p->node_id, now, 0);
         p->login_err_until_ms = 0;
         backend_start(be);
         pool_hand_over(p, be);
@@ -433,7 +448,7 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
                  p->node, err->message);
         p->pt->refused = 1;
         snprintf(p->pt->why, sizeof(p->pt->why), "%s", err->message);
-        backend_close(be);
+        pool_close_server(p, be);
         pool_cover_waiters(p, now);
         return;
     }
@@ -442,7 +457,7 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
     case PQLOOP_FAULT_NODE:
         log_warn("pool %s@%s/%s: cannot connect: %s (%s)", p->user, p->db, p->node,
                  e.message, e.sqlstate);
-        nodes_failure(&p->w->nodes, p->node_id, now, e.message);
+        nodes_failure(p->w->nodes, p->node_id, now, e.message);
         break;
     case PQLOOP_FAULT_LOGIN:
         if (e.needs_password && p->password == NULL && p->pt != NULL && p->pt->refused)
@@ -455,7 +470,7 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
                  "new clients of this pool get the same error for %u ms", p->user, p->db,
                  p->node, e.message, e.sqlstate, POOL_LOGIN_ERROR_MS);
         /* The server answered: the node itself works. */
-        nodes_success(&p->w->nodes, p->node_id, now, 0);
+        nodes_success(p->w->nodes, p->node_id, now, 0);
         p->login_err = e;
         p->login_err_until_ms = now + POOL_LOGIN_ERROR_MS;
         break;
@@ -464,7 +479,7 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
                   p->node, e.message, e.sqlstate);
         break;
     }
-    backend_close(be);
+    pool_close_server(p, be);
     /* Every client waiting now gets the answer at once, not one by one. */
     pool_fail_waiters(p, &e);
     pool_serve_db(p, now);
@@ -497,7 +512,7 @@ void pool_server_lost(struct backend *be, const char *why)
         }
     }
     log_info("pool %s@%s/%s: idle server closed: %s", p->user, p->db, p->node, why);
-    backend_close(be);
+    pool_close_server(p, be);
     pool_serve_db(p, uv_now(p->w->loop));
 }
 
@@ -545,7 +560,7 @@ void pool_discard(struct backend *be)
         if (be->gen != p->gen)
             p->n_old--;
     }
-    backend_close(be);
+    pool_close_server(p, be);
     /* Someone may be waiting for the room this one leaves. */
     pool_cover_waiters(p, uv_now(p->w->loop));
     pool_serve_db(p, uv_now(p->w->loop));
@@ -622,13 +637,13 @@ void pool_maintain(struct worker *w, uint64_t now_ms)
             p->n_idle--;
             log_debug("pool %s@%s/%s: closing a server (%s)", p->user, p->db, p->node,
                       too_old ? "server_lifetime" : "server_idle_timeout");
-            backend_close(be);
+            pool_close_server(p, be);
         }
         while (!paused && pool_size(p) < (unsigned)cfg->min_pool_size &&
                now_ms >= p->login_err_until_ms && pool_may_open(p, now_ms))
-            if (pool_open(p) < 0)
+            if (pool_open(p) != 0)
                 break;
-        if (w->nodes.n[p->node_id].removed)
+        if (w->nodes->n[p->node_id].removed)
             pool_fail_removed(p);
         /*
          * Waiters past query_wait_timeout get an error; waiters may also use the reserve.
@@ -705,7 +720,7 @@ void pool_close_idle(struct pool *p)
 
         p->idle = be->pool_next;
         p->n_idle--;
-        backend_close(be);
+        pool_close_server(p, be);
     }
 }
 

@@ -20,6 +20,7 @@
 
 struct worker;
 struct pool;
+struct budget_slot;
 struct passthru;
 
 struct pool_waiter;
@@ -55,6 +56,8 @@ struct pool {
     uint16_t port;
     char node[280];             /* "host:port" */
     int node_id;                /* in the worker's node table */
+    struct budget_slot *budget;     /* servers of (node, db, user) over every worker... */
+    struct budget_slot *budget_db;  /* ...and of (node, db): max_db_connections (shared.h) */
     char db[64];
     char user[64];
     char *password;             /* plain password for the server, or NULL */

@@ -154,7 +154,7 @@ static void borrow_pool_done(struct pool_waiter *wt, struct backend *be, const c
     if (slot != session_primary_slot(s) && wt->node_down &&
         !s->unit.cr.write && !borrow_pinned_tx(s)) {
         /* The unit has not gone out: choose again (another replica, or the primary). */
-        s->w->nodes.n[slot].stats.read_retries++;
+        s->w->nodes->n[slot].stats.read_retries++;
         s->unit.slot = 0;
         s->borrow_ops->resume(s);
         return;

@@ -76,7 +76,7 @@ static void dispatch_query_timeout_cb(uv_timer_t *t)
         return;
     }
     if (s->unit_timeouts++ == 0) {
-        nodes_failure(&s->w->nodes, (int)be->slot, session_now(s), "query_timeout");
+        nodes_failure(s->w->nodes, (int)be->slot, session_now(s), "query_timeout");
         cancel_server(s->w->loop, &be->srv, be->name);
         uv_timer_start(&s->query_timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
         return;
@@ -99,7 +99,7 @@ static int dispatch_ryw_lsn(struct session *s, uint64_t *min_lsn)
     if (!cfg->health.ryw_lsn || cfg->health.interval_ms == 0 || cfg->health.user == NULL ||
         s->ryw_after_ms == 0 || s->ryw_cluster != s->cluster)
         return 0;
-    c = nodes_cluster(&s->w->nodes, s->cluster);
+    c = nodes_cluster(s->w->nodes, s->cluster);
     if (c == NULL || c->primary_lsn_ms <= s->ryw_after_ms)
         return -1;  /* no position sampled after the write yet: the primary */
     *min_lsn = c->primary_lsn;
@@ -124,7 +124,7 @@ static int dispatch_resolve(struct session *s, const struct route_decision *d)
     case ROUTE_REPLICA:
         if (dispatch_ryw_lsn(s, &min_lsn) < 0)
             return (int)primary;
-        r = nodes_pick_read(&s->w->nodes, s->cluster, session_now(s), min_lsn);
+        r = nodes_pick_read(s->w->nodes, s->cluster, session_now(s), min_lsn);
         if (r >= 0)
             return r;
         /* primary_reads = fallback (the default) leaves the choice to read_fallback:
@@ -310,7 +310,7 @@ static const struct cfg_cluster *dispatch_tx_cluster(struct session *s)
 
     if (!s->cfg->sharding.enabled || pin == NULL)
         return NULL;
-    return cfg_find_cluster(s->cfg, s->w->nodes.n[pin->slot].cluster);
+    return cfg_find_cluster(s->cfg, s->w->nodes->n[pin->slot].cluster);
 }
 
 void dispatch_decide_state(struct session *s, struct decide_session *ds)
@@ -443,7 +443,7 @@ void dispatch_unit(struct session *s, enum dispatch_end end_unit)
         return;
     }
     slot = (unsigned)rc;
-    if (borrow_held(s, slot) == NULL && !nodes_allow(&s->w->nodes, (int)slot, session_now(s))) {
+    if (borrow_held(s, slot) == NULL && !nodes_allow(s->w->nodes, (int)slot, session_now(s))) {
         /* Open breaker: fail at once rather than wait for a connection that will fail. */
         const struct node *n = session_node(s, slot);
         uint64_t at = breaker_retry_at(&n->br);
@@ -532,7 +532,7 @@ send:
         stats_unit_begin(&s->stats, u->prev_status, stats_now_us());
         s->unit_timeouts = 0;
         s->unit_out_seen = 0;
-        s->w->nodes.n[be->slot].active++;
+        s->w->nodes->n[be->slot].active++;
         if (s->cfg->query_timeout_ms > 0)
             uv_timer_start(&s->query_timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
     }

@@ -62,19 +62,19 @@ void session_set_state(struct session *s, enum session_state to)
 
 const struct node *session_node(const struct session *s, unsigned slot)
 {
-    return &s->w->nodes.n[slot];
+    return &s->w->nodes->n[slot];
 }
 
 unsigned session_primary_slot(struct session *s)
 {
-    int id = nodes_primary(&s->w->nodes, s->cluster);
+    int id = nodes_primary(s->w->nodes, s->cluster);
 
     return id < 0 ? 0 : (unsigned)id;
 }
 
 const char *session_slot_role(const struct session *s, unsigned slot)
 {
-    struct nodes_cluster *c = nodes_cluster(&s->w->nodes, s->cluster);
+    struct nodes_cluster *c = nodes_cluster(s->w->nodes, s->cluster);
 
     return c != NULL && c->primary == (int)slot ? "primary" : "replica";
 }
@@ -164,7 +164,7 @@ static void session_catalog_abandon(struct session *s)
 /* A read whose answer never reached the client: run it again on another node, unseen. */
 static void session_retry_read(struct session *s, unsigned from_slot)
 {
-    s->w->nodes.n[from_slot].stats.read_retries++;
+    s->w->nodes->n[from_slot].stats.read_retries++;
     s->unit.retries++;
     s->unit.sent = 0;
     s->unit.slot = 0;
@@ -392,9 +392,9 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
      * (reported by ParameterStatus after SET, RESET, set_config or a rollback) is the
      * client's from now on. */
     s->escape_strings = be->escape_strings;
-    if (s->w->nodes.n[slot].active > 0)
-        s->w->nodes.n[slot].active--;
-    nodes_success(&s->w->nodes, (int)slot, session_now(s),
+    if (s->w->nodes->n[slot].active > 0)
+        s->w->nodes->n[slot].active--;
+    nodes_success(s->w->nodes, (int)slot, session_now(s),
                   (uint32_t)((session_now(s) - s->unit_started_ms) * 1000));
     if (slot == session_primary_slot(s) && status == 'I' &&
         (u->cr.write || u->prev_status != 'I')) {
@@ -510,8 +510,8 @@ static void session_server_lost(struct backend *be, const char *why)
     int answered = be->unit_out > 0;
 
     log_info("%s: lost %s %s: %s", s->tag, session_slot_role(s, slot), node->name, why);
-    if (had_unit && s->w->nodes.n[slot].active > 0)
-        s->w->nodes.n[slot].active--;
+    if (had_unit && s->w->nodes->n[slot].active > 0)
+        s->w->nodes->n[slot].active--;
     if (had_unit)
         dispatch_query_timer_stop(s);
     borrow_unhold(s, be);
@@ -524,7 +524,7 @@ static void session_server_lost(struct backend *be, const char *why)
      * statement limits...) says nothing about the node.
      */
     if (!be->unit_fatal || breaker_counts(be->fatal_code))
-        nodes_failure(&s->w->nodes, (int)slot, session_now(s), why);
+        nodes_failure(s->w->nodes, (int)slot, session_now(s), why);
     pool_discard(be);
     if (s->state == SESSION_CLOSING)
         return;
@@ -668,7 +668,9 @@ static void session_login_timeout_cb(uv_timer_t *t)
     struct session *s = t->data;
 
     if (s->state == SESSION_STARTUP) {
-        s->w->authlimit.startup_timeouts++;
+        pthread_mutex_lock(&s->w->authlimit->lock);
+        s->w->authlimit->startup_timeouts++;
+        pthread_mutex_unlock(&s->w->authlimit->lock);
         authlimit_refuse(s, "08P01", "Raise client_startup_timeout if clients are that slow.",
                          "startup timeout: no startup packet within client_startup_timeout");
         return;

@@ -141,6 +141,7 @@ static int find_row(const struct admin_reply *r, const char *col, const char *va
 struct fixture {
     uv_loop_t loop;
     struct worker w;
+    struct shared sh;           /* the node table (zero: usable as is) */
     struct session *s;
     struct admin_reply r;
 };
@@ -169,8 +170,9 @@ static struct fixture *fixture_new(const char *ini)
     fclose(in);
     assert_int_equal(uv_loop_init(&f->loop), 0);
     f->w.loop = &f->loop;
+    worker_attach(&f->w, &f->sh);
     assert_int_equal(routing_load(&f->w.routing, f->w.cfg), 0);
-    assert_int_equal(nodes_sync(&f->w.nodes, &f->loop, f->w.cfg), 0);
+    assert_int_equal(nodes_sync(f->w.nodes, &f->loop, f->w.cfg), 0);
     f->s = calloc(1, sizeof(*f->s));
     assert_non_null(f->s);
     f->s->w = &f->w;
@@ -181,11 +183,12 @@ static struct fixture *fixture_new(const char *ini)
 static void fixture_free(struct fixture *f)
 {
     reply_free(&f->r);
-    nodes_close(&f->w.nodes, NULL);
+    nodes_close(f->w.nodes, NULL);
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     routing_close(&f->w.routing);
     cfg_unref(f->w.cfg);
+    shared_close(&f->sh);
     free(f->s);
     free(f);
 }
@@ -205,8 +208,8 @@ static void run(struct fixture *f, const char *words, const char *args)
 
 static int node_id(struct fixture *f, const char *name)
 {
-    for (int i = 0; i < f->w.nodes.count; i++)
-        if (strcmp(f->w.nodes.n[i].name, name) == 0)
+    for (int i = 0; i < f->w.nodes->count; i++)
+        if (strcmp(f->w.nodes->n[i].name, name) == 0)
             return i;
     fail_msg("no node %s", name);
     return -1;
@@ -241,7 +244,7 @@ static void test_show_clusters_one_row_per_cluster(void **state)
     assert_string_equal(cell(&f->r, b, "replicas"), "0");
     assert_string_equal(cell(&f->r, b, "primary_reads"), "on");
     /* a promotion seen by health checks: the acting primary changes, the configured not */
-    f->w.nodes.cl[0].primary = node_id(f, "127.0.0.1:5002");
+    f->w.nodes->cl[0].primary = node_id(f, "127.0.0.1:5002");
     run(f, "SHOW CLUSTERS", "");
     m = find_row(&f->r, "cluster", "main");
     assert_string_equal(cell(&f->r, m, "primary"), "127.0.0.1:5001");
@@ -254,7 +257,7 @@ static void test_show_nodes_roles_health_lag_rotation(void **state)
     struct fixture *f = fixture_new(SHARD_INI);
     int r1 = node_id(f, "127.0.0.1:5002"), r2 = node_id(f, "127.0.0.1:5003");
     int p = node_id(f, "127.0.0.1:5001");
-    struct node *n1 = &f->w.nodes.n[r1];
+    struct node *n1 = &f->w.nodes->n[r1];
     uint64_t now = uv_now(&f->loop);
     int row;
 
@@ -276,12 +279,12 @@ static void test_show_nodes_roles_health_lag_rotation(void **state)
     assert_string_equal(cell(&f->r, row, "lag_bytes"), "\\N");
 
     /* health results as nodes.c records them: the primary at LSN 5000, r1 replayed 3000 */
-    f->w.nodes.n[p].have_health = 1;
-    f->w.nodes.n[p].health.ok = 1;
-    f->w.nodes.n[p].health.lsn = 5000;
-    f->w.nodes.n[p].health.checked_at_ms = now;
-    f->w.nodes.cl[0].primary_lsn = 5000;
-    f->w.nodes.cl[0].primary_lsn_ms = now;
+    f->w.nodes->n[p].have_health = 1;
+    f->w.nodes->n[p].health.ok = 1;
+    f->w.nodes->n[p].health.lsn = 5000;
+    f->w.nodes->n[p].health.checked_at_ms = now;
+    f->w.nodes->cl[0].primary_lsn = 5000;
+    f->w.nodes->cl[0].primary_lsn_ms = now;
     n1->have_health = 1;
     n1->health.ok = 1;
     n1->health.in_recovery = 1;
@@ -306,7 +309,7 @@ static void test_show_nodes_roles_health_lag_rotation(void **state)
 
     /* disabled by hand (the console's DISABLE sets the flag) */
     n1->lagging = 0;
-    f->w.nodes.n[r2].disabled = 1;
+    f->w.nodes->n[r2].disabled = 1;
     run(f, "SHOW NODES", "");
     row = find_row(&f->r, "node", "127.0.0.1:5002");
     assert_string_equal(cell(&f->r, row, "in_rotation"), "yes");
@@ -339,8 +342,8 @@ static void test_show_breakers_counts_failures_and_opens(void **state)
     int row;
 
     (void)state;
-    nodes_failure(&f->w.nodes, id, now, "test");
-    nodes_failure(&f->w.nodes, id, now, "test");
+    nodes_failure(f->w.nodes, id, now, "test");
+    nodes_failure(f->w.nodes, id, now, "test");
     run(f, "SHOW BREAKERS", "");
     assert_int_equal(f->r.n_rows, 6);
     row = find_row(&f->r, "node", "127.0.0.1:5005");
@@ -352,7 +355,7 @@ static void test_show_breakers_counts_failures_and_opens(void **state)
     assert_string_equal(cell(&f->r, row, "max_open_timeout_ms"), "60000");
     assert_string_equal(cell(&f->r, row, "opened_ms_ago"), "\\N");
     assert_string_equal(cell(&f->r, row, "transitions"), "0");
-    nodes_failure(&f->w.nodes, id, now, "test");
+    nodes_failure(f->w.nodes, id, now, "test");
     run(f, "SHOW BREAKERS", "");
     row = find_row(&f->r, "node", "127.0.0.1:5005");
     assert_string_equal(cell(&f->r, row, "state"), "open");
@@ -362,7 +365,7 @@ static void test_show_breakers_counts_failures_and_opens(void **state)
     assert_string_equal(cell(&f->r, row, "opened"), "1");
     assert_string_equal(cell(&f->r, row, "half_opened"), "0");
     /* its time up and a probe taken: half-open, one probe in flight */
-    assert_int_equal(nodes_allow(&f->w.nodes, id, now + 5000), 1);
+    assert_int_equal(nodes_allow(f->w.nodes, id, now + 5000), 1);
     run(f, "SHOW BREAKERS", "");
     row = find_row(&f->r, "node", "127.0.0.1:5005");
     assert_string_equal(cell(&f->r, row, "state"), "half-open");

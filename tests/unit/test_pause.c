@@ -21,6 +21,7 @@
 struct fixture {
     uv_loop_t loop;
     struct worker w;
+    struct shared sh;           /* the node table (zero: usable as is) */
 };
 
 static int setup(void **state)
@@ -30,6 +31,7 @@ static int setup(void **state)
     memset(&f, 0, sizeof(f));
     assert_int_equal(uv_loop_init(&f.loop), 0);
     f.w.loop = &f.loop;
+    worker_attach(&f.w, &f.sh);
     *state = &f;
     return 0;
 }

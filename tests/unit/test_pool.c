@@ -30,6 +30,7 @@
 
 struct ctx {
     struct worker w;            /* first: a fake server finds its ctx through pool->w */
+    struct shared sh;           /* nodes and the server budget (zero: usable as is) */
     uv_loop_t loop;
     struct cfg cfg;
     char empty[1];              /* server_check_query and server_reset_query */
@@ -53,16 +54,17 @@ static struct ctx *ctx_new(int default_pool_size)
     assert_int_equal(uv_loop_init(&c->loop), 0);
     c->w.loop = &c->loop;
     c->w.cfg = &c->cfg;
+    worker_attach(&c->w, &c->sh);
     c->cfg.default_pool_size = default_pool_size;
     c->cfg.server_connect_timeout_ms = 1000;
     c->cfg.server_check_query = c->empty;
     c->cfg.server_reset_query = c->empty;
-    n = &c->w.nodes.n[0];
+    n = &c->w.nodes->n[0];
     n->id = 0;
     snprintf(n->host, sizeof(n->host), "127.0.0.1");
     n->port = 1;
     snprintf(n->name, sizeof(n->name), "127.0.0.1:1");
-    c->w.nodes.count = 1;
+    c->w.nodes->count = 1;
     c->p = pool_get(&c->w, 0, "db", "user", NULL);
     assert_non_null(c->p);
     return c;
@@ -79,8 +81,8 @@ static void fake_closed(struct server *srv)
 }
 
 /*
- * A server of c's pool that a session holds now: counted in n_used, owner set, status
- * idle, created at created_ms. Closing it is safe: its only libuv handle is the timer.
+ * A server of c's pool that a session holds now: counted in n_used and in the budget,
+ * owner set, status idle, created at created_ms. Closing it is safe: its only libuv handle is the timer.
  */
 static struct backend *fake_borrowed(struct ctx *c, uint64_t created_ms)
 {
@@ -103,6 +105,8 @@ static struct backend *fake_borrowed(struct ctx *c, uint64_t created_ms)
     be->srv.timer.data = &be->srv;
     be->srv.handles = 1;
     c->p->n_used++;
+    /* as pool_open would have: the server holds a unit of the process's budget */
+    assert_int_equal(budget_take(c->p->budget, 1000, c->p->budget_db, 0), 1);
     return be;
 }
 
@@ -143,6 +147,7 @@ static void ctx_finish(struct ctx *c, unsigned want_closed)
     pool_free_all(&c->w);
     assert_null(c->w.pools);
     assert_int_equal(uv_loop_close(&c->loop), 0);
+    shared_close(&c->sh);
     free(c);
 }
 

@@ -73,6 +73,7 @@ struct m_client_state {
 
 struct model {
     struct worker w;
+    struct shared sh;           /* nodes and the server budget (zero: usable as is) */
     uv_loop_t loop;
     struct cfg cfg[2];          /* two snapshots; a reload swaps w.cfg between them */
     char empty[1];
@@ -564,17 +565,18 @@ static void m_run_seed(uint64_t seed)
     m->max_limit = 2;
     m->w.loop = &m->loop;
     m->w.cfg = &m->cfg[0];
-    m->w.nodes.loop = &m->loop;
-    m->w.nodes.cfg = m->w.cfg;
+    worker_attach(&m->w, &m->sh);
+    m->w.nodes->loop = &m->loop;
+    m->w.nodes->cfg = m->w.cfg;
     for (int i = 0; i < M_NODES; i++) {
-        struct node *n = &m->w.nodes.n[i];
+        struct node *n = &m->w.nodes->n[i];
 
         n->id = i;
         snprintf(n->host, sizeof(n->host), "127.0.0.1");
         n->port = (uint16_t)(10 + i);     /* never connected to */
         snprintf(n->name, sizeof(n->name), "127.0.0.1:%d", 10 + i);
     }
-    m->w.nodes.count = M_NODES;
+    m->w.nodes->count = M_NODES;
 
     for (m->step = 0; m->step < M_STEPS; m->step++) {
         m_step(m);
@@ -616,6 +618,7 @@ static void m_run_seed(uint64_t seed)
     for (struct pool *p = m->w.pools; p != NULL; p = p->next)
         assert_int_equal(m_pool_size(p) + p->n_waiting, 0);
     pool_free_all(&m->w);
+    shared_close(&m->sh);
     assert_int_equal(uv_loop_close(&m->loop), 0);
     /* The sequence did something: the pools served clients. */
     assert_true(m->served > 0);

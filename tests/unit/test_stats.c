@@ -21,6 +21,7 @@
 #include "router/worker.h"
 
 static struct worker test_w;    /* large (node tables): not on the stack */
+static struct shared test_sh;
 
 static struct pool *add_pool(struct worker *w, int node_id, const char *db, const char *user)
 {
@@ -45,6 +46,7 @@ static void free_pools(struct worker *w)
         free(p);
     }
     memset(w, 0, sizeof(*w));
+    worker_attach(w, &test_sh);
 }
 
 /* One unit from begin to end on ps: start at t0, end at t1 with status. */
