@@ -2,7 +2,8 @@
 # tests/bench/isolated.sh - the proxy alone: tests/bench/loadgen.c sends `SELECT 1` through
 # pgrouter to tests/bench/fakepg.c, a fake server that answers at once, so neither
 # PostgreSQL nor pgbench takes CPU from the proxy.  Part of `make bench`; a benchmark,
-# not a test: it never fails on speed, only when it cannot set itself up.
+# not a test: it never fails on speed, only when it cannot set itself up or a client
+# gets an error or loses its connection.
 #
 # Pinning (taskset), on a machine with at least 2 cores:
 #   1 core    pgrouter on CPU 1 alone; fakepg and loadgen share CPU 0
@@ -175,6 +176,7 @@ fi
 
 declare -A TPS P50 P99 PROXY FAKE SELF
 RUNS=()
+FAILED=()           # runs with an error or a lost connection: not about speed
 # run LABEL LAYOUT MODE PORT PROXY_PID ROUND: one loadgen run; appends its figures to
 # the arrays under LABEL,LAYOUT,MODE
 run() {
@@ -187,7 +189,8 @@ run() {
         "$TOOLS/loadgen" -p "$4" -c "$CONNS" -T "$SECS" -W 1 -M "$3" -P "$pids" >"$log" 2>&1
     line=$(grep '^tps=' "$log")
     if [ -z "$line" ]; then
-        say "$key: loadgen printed nothing: $(head -n 3 "$log")"
+        FAILED+=("$key round $6: loadgen printed nothing: $(head -n 3 "$log" | tr '\n' ' ')")
+        say "${FAILED[-1]}"
         return
     fi
     cpu=$(sed -n 's/.*cpu_us=\([0-9.na/,]*\).*/\1/p' <<<"$line")
@@ -203,7 +206,10 @@ run() {
     SELF[$key]+=" $(sed -n 's/.*self_us=\([0-9.]*\).*/\1/p' <<<"$line")"
     [ -z "$proxy" ] || PROXY[$key]+=" $proxy"
     FAKE[$key]+=" $fake"
-    grep -q 'errors=0 ' "$log" || say "$key: errors: $(grep -m1 ErrorResponse "$log")"
+    if ! grep -q 'errors=0 ' "$log" || ! grep -q "conns=$CONNS " "$log"; then
+        FAILED+=("$key round $6: $(grep -m1 -e ErrorResponse -e 'connection closed' "$log")")
+        say "${FAILED[-1]}"
+    fi
     say "$(printf 'round %d %-10s %-7s %-8s %s' "$6" "$1" "$2" "$3" "$line")"
 }
 
@@ -276,16 +282,23 @@ ratio() {
     echo "- machine: nproc $NCPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
     echo "- loadgen: $CONNS connections, closed loop, \`SELECT 1\`, $SECS s measured after 1 s of warm-up; pgrouter in transaction mode, pool 20, trust logins; fakepg answers at once"
     echo "- 1 core: pgrouter on CPU 1 (alone as far as this benchmark goes: taskset keeps nothing else off it), loadgen and fakepg on CPU 0; 2 cores: all three may use CPUs 0-1 (the proxy shares them with the load side)"
-    echo "- CPU us/xact: utime + stime from /proc/PID/stat over the measured window, divided by the transactions"
+    echo "- CPU us/xact: utime + stime from /proc/PID/stat over the measured window, divided by the transactions; proxy cores busy = tps x proxy CPU us/xact / 1e6 (under 1 on the 1-core layout means the proxy was not the bottleneck: it waited for the load side or for a CPU shared with other work); one proxy core at that cost = 1e6 / proxy CPU us/xact, an estimate, not a measurement"
     echo
     echo "Medians of $ROUNDS round(s):"
     echo
-    echo "| target | pinning | protocol | tps | p50 us | p99 us | proxy CPU us/xact | fakepg CPU us/xact | loadgen CPU us/xact |"
-    echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
+    echo "| target | pinning | protocol | tps | p50 us | p99 us | proxy CPU us/xact | proxy cores busy | one proxy core at that cost, tps | fakepg CPU us/xact | loadgen CPU us/xact |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for k in "${RUNS[@]}"; do
         IFS=, read -r label layout mode <<<"$k"
         proxy=$(med PROXY "$k")
-        echo "| $label | $layout | $mode | $(med TPS "$k" 0) | $(med P50 "$k" 0) | $(med P99 "$k" 0) | ${proxy:--} | $(med FAKE "$k") | $(med SELF "$k") |"
+        tps=$(med TPS "$k" 0)
+        busy=-
+        ceiling=-
+        if [ -n "$proxy" ] && [ -n "$tps" ] && [ "$proxy" != 0.0 ]; then
+            busy=$(awk -v t="$tps" -v u="$proxy" 'BEGIN { printf "%.2f", t * u / 1e6 }')
+            ceiling=$(awk -v u="$proxy" 'BEGIN { printf "%.0f", 1e6 / u }')
+        fi
+        echo "| $label | $layout | $mode | ${tps:-failed} | $(med P50 "$k" 0) | $(med P99 "$k" 0) | ${proxy:--} | $busy | $ceiling | $(med FAKE "$k") | $(med SELF "$k") |"
     done
     echo
     for m in "${MODES[@]}"; do
@@ -297,8 +310,14 @@ ratio() {
         echo "- $s"
     done
     echo
+    echo "Runs with errors or lost connections: ${#FAILED[@]}"
+    for f in "${FAILED[@]}"; do
+        echo "- $f"
+    done
+    echo
     echo "Time: $((SECONDS - T0)) s."
 } >"$RESULTS"
 echo
 cat "$RESULTS"
-exit 0
+# Slowness never fails the benchmark; a wrong answer or a dropped client does.
+[ "${#FAILED[@]}" = 0 ]
