@@ -1,6 +1,7 @@
 /*
  * router/main.c - command line, configuration check, signals and the event loop.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/rand.h>
@@ -47,6 +48,9 @@ static void main_usage(FILE *out)
             PGROUTER_VERSION);
 }
 
+/* When the last loop run has not ended after this long, the open handles are logged. */
+#define MAIN_EXIT_SLOW_MS 5000
+
 static struct shared main_shared;
 static struct worker main_worker;
 static uv_signal_t main_sig_hup, main_sig_term, main_sig_int;
@@ -85,6 +89,47 @@ static void main_on_int(uv_signal_t *h, int signum)
     lifecycle_shutdown(h->data, LIFECYCLE_FAST);
 }
 
+/* One open handle for the exit report: its type, state, descriptor and TCP peer. */
+static void main_walk_cb(uv_handle_t *h, void *arg)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    char peer[80] = "", host[64], desc[24] = "";
+    uv_os_fd_t fd = -1;
+
+    if (h == arg)
+        return;     /* the exit watch itself */
+    (void)uv_fileno(h, &fd);
+    if (h->type == UV_TCP &&
+        uv_tcp_getpeername((uv_tcp_t *)h, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET && uv_ip4_name((struct sockaddr_in *)&ss, host,
+                                                   sizeof(host)) == 0)
+            snprintf(peer, sizeof(peer), " peer %s:%u", host,
+                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        else if (ss.ss_family == AF_INET6 && uv_ip6_name((struct sockaddr_in6 *)&ss, host,
+                                                         sizeof(host)) == 0)
+            snprintf(peer, sizeof(peer), " peer [%s]:%u", host,
+                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    }
+    if (fd >= 0)
+        snprintf(desc, sizeof(desc), " fd %d", (int)fd);
+    log_warn("  still open: %s%s%s%s%s%s", uv_handle_type_name(h->type),
+             uv_is_active(h) ? " active" : "", uv_is_closing(h) ? " closing" : "",
+             uv_has_ref(h) ? "" : " unref", desc, peer);
+}
+
+/*
+ * The last uv_run should end at once; when it does not, some handle was never closed or
+ * its close never completed. Say which, so that a hang at exit can be told apart (the
+ * timer is unreferenced: it keeps nothing running).
+ */
+static void main_on_exit_slow(uv_timer_t *t)
+{
+    log_warn("pgrouter has not finished closing %llu ms after its clients left; handles:",
+             (unsigned long long)(uv_now(t->loop) - *(uint64_t *)t->data));
+    uv_walk(t->loop, main_walk_cb, t);
+}
+
 static int main_write_pidfile(const char *path)
 {
     FILE *f;
@@ -112,6 +157,8 @@ int main(int argc, char **argv)
     };
     const char *path = NULL;
     struct worker *w = &main_worker;
+    uv_timer_t exit_watch;
+    uint64_t exit_start;
     char *errors = NULL;
     int check_only = 0, classify = 0, verbose = 0, takeover = 0, opt, rc;
 
@@ -249,7 +296,14 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&main_sig_int, NULL);
     if (w->listening)
         listener_stop(w);
+    exit_start = uv_now(w->loop);
+    uv_timer_init(w->loop, &exit_watch);
+    exit_watch.data = &exit_start;
+    uv_timer_start(&exit_watch, main_on_exit_slow, MAIN_EXIT_SLOW_MS, MAIN_EXIT_SLOW_MS);
+    uv_unref((uv_handle_t *)&exit_watch);
     uv_run(w->loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&exit_watch, NULL);
+    uv_run(w->loop, UV_RUN_NOWAIT);
     pool_free_all(w);
     while (w->secrets != NULL) {
         struct login_secret *e = w->secrets;

@@ -60,7 +60,7 @@ struct backend {
     struct conn *client;            /* where CLIENT units are relayed */
     unsigned slot;                  /* for the borrower: 0 primary, 1 + replica index */
     struct pool *pool;              /* owns this server */
-    struct backend *pool_next;      /* idle list */
+    struct backend *pool_next;      /* its pool's idle list, or its connecting list */
     uint64_t created_ms;
     uint64_t idle_since_ms;
     uint32_t gen;                   /* its pool's gen when it connected (RECONNECT) */

@@ -214,8 +214,23 @@ static int pool_open(struct pool *p)
     }
     p->start_error = 0;
     be->created_ms = uv_now(p->w->loop);
+    be->pool_next = p->connecting;
+    p->connecting = be;
     p->n_connecting++;
     return 0;
+}
+
+/* be's connection finished (or is abandoned): it is no longer on p's connecting list. */
+static void pool_unlink_connecting(struct pool *p, struct backend *be)
+{
+    for (struct backend **pp = &p->connecting; *pp != NULL; pp = &(*pp)->pool_next) {
+        if (*pp == be) {
+            *pp = be->pool_next;
+            be->pool_next = NULL;
+            p->n_connecting--;
+            return;
+        }
+    }
 }
 
 static struct pool_waiter *pool_pop_waiter(struct pool *p);
@@ -430,7 +445,7 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
     uint64_t now = uv_now(p->w->loop);
     struct pqloop_error e;
 
-    p->n_connecting--;
+    pool_unlink_connecting(p, be);
     if (err == NULL) {
         log_debug("pool %s@%s/%s: new server (backend pid %u)", p->user, p->db, p->node,
                   be->srv.be_pid);
@@ -735,6 +750,19 @@ void pool_close_all(struct worker *w)
             p->kick_live = 0;
         }
         pool_close_idle(p);
+        /*
+         * A connection opened for a client who has left since would otherwise finish
+         * after this, go idle, and keep the loop (and the process) running for good.
+         */
+        while (p->connecting != NULL) {
+            struct backend *be = p->connecting;
+
+            pool_unlink_connecting(p, be);
+            pool_close_server(p, be);
+        }
+        if (p->n_used > 0)
+            log_warn("pool %s@%s/%s: %u servers still borrowed at exit", p->user, p->db,
+                     p->node, p->n_used);
     }
 }
 

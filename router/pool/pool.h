@@ -63,6 +63,7 @@ struct pool {
     char *password;             /* plain password for the server, or NULL */
     struct passthru *pt;        /* without one: the secret and key its clients brought */
     struct backend *idle;       /* idle servers, most recently used first */
+    struct backend *connecting; /* servers being opened (pool_open until ready fires) */
     unsigned n_idle, n_used, n_connecting;
     struct pool_waiter *wait_head, *wait_tail;
     unsigned n_waiting;
@@ -142,7 +143,10 @@ void pool_maintain(struct worker *w, uint64_t now_ms);
  */
 void pool_log_waits(struct worker *w);
 
-/* Close every idle server (shutdown). */
+/*
+ * Close every idle server and every connection still being opened (exit: nothing is left
+ * that could finish later and keep the loop running).
+ */
 void pool_close_all(struct worker *w);
 
 /* Close p's idle servers (PAUSE once every server came back). */

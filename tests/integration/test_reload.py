@@ -16,6 +16,9 @@ What the README promises ("Reload, shutdown and online restart") and each case c
     connection to it, within a bounded time; after re-adding it, reads reach it again;
   - SIGTERM with a transaction left open: it runs on until shutdown_timeout, then the
     process closes it and exits 0;
+  - SIGTERM after a client left while its server connection was still being opened
+    (through a relay that delays it): the process exits at once, not after that
+    connection finished (it used to go idle then and keep the process running);
   - SIGUSR2 during pgbench -C: the new process takes over the socket (pidfile), no
     connection fails, the old one exits 0; pgrouter -R by hand during pgbench: the
     connected clients stay on the old process until they leave, then it exits; a new
@@ -27,14 +30,18 @@ exits 1 if any failed.  Arguments, if given, are substrings of case names.
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg
 
-from itest import (PGBIN, PRIMARY, R1, R2, Suite, check, env_int, exit_status, measured,
-                   pid_alive, remote_ports, wait_for)
+import rawpg
+
+from itest import (PGBIN, PRIMARY, R1, R2, Suite, check, env_int, exit_status, free_port,
+                   measured, pid_alive, remote_ports, wait_for)
 
 LIFE_DIR = os.environ.get("LIFE_DIR", "")
 CONNINFO = "host=127.0.0.1 port=%s user=app password=app dbname=appdb connect_timeout=10"
@@ -129,6 +136,14 @@ def pgbench_result(p, what, secs=60):
           % (what, failed.group(1) if failed else "?", " | ".join(bad[:3])))
     check(not bad, "%s: pgbench reported: %s" % (what, " | ".join(bad[:3])))
     return int(n.group(1))
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def read_ports(conn, n):
@@ -232,6 +247,118 @@ def shutdown_timeout_closes_a_transaction_left_open():
         check(took >= 1.9, "closed after %.1f s, before shutdown_timeout (2 s)" % took)
     finally:
         conn.close()
+
+
+class SlowProxy:
+    """A TCP relay to the primary that waits DELAY s before connecting each client: a
+    server connection through it stays in flight that long (TLS and login included)."""
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(c,), daemon=True).start()
+
+    def relay(self, c):
+        time.sleep(self.delay)
+        try:
+            s = socket.create_connection(("127.0.0.1", PRIMARY))
+        except OSError:
+            c.close()
+            return
+        threading.Thread(target=self.pipe, args=(c, s), daemon=True).start()
+        self.pipe(s, c)
+
+    @staticmethod
+    def pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+@case
+def shutdown_with_a_server_connection_in_flight_exits():
+    """A client logs in and leaves while its server connection (TLS, server_tls_sslmode
+    prefer) is still being opened; SIGTERM then. That connection used to finish after the
+    exit had closed the pools, go idle and keep the process running for good."""
+    delay = 3.0
+    proxy = SlowProxy(delay)
+    d = os.path.join(LIFE_DIR, "life_inflight")
+    os.makedirs(d, exist_ok=True)
+    users, ini, log = (os.path.join(d, f) for f in ("userlist.txt", "pgrouter.ini",
+                                                    "pgrouter.log"))
+    with open(users, "w") as f:
+        f.write('"app" "app"\n')
+    os.chmod(users, 0o600)
+    port = free_port()
+    with open(ini, "w") as f:
+        f.write("[pgrouter]\nlisten_addr = 127.0.0.1\nlisten_port = %d\n"
+                "auth_type = scram-sha-256\nauth_file = %s\n\n[cluster.main]\n"
+                "primary = 127.0.0.1:%d\n" % (port, users, proxy.port))
+    with open(log, "ab") as out:
+        since = out.tell()
+        proc = subprocess.Popen([os.environ.get("PGROUTER_BIN", "pgrouter"), "-c", ini],
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for("pgrouter (life_inflight) listens", lambda: port_open(port), 20)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+            c.sendall(rawpg.startup_packet("app", "appdb"))
+            code, data = rawpg.expect_auth(c)
+            check(code == 10, "pgrouter asked for auth code %d, not SASL" % code)
+            # The password checks out; the login then waits for a primary connection,
+            # which the relay holds back: leave while it is in flight.
+            c.settimeout(1.0)
+            try:
+                rawpg.scram_login(c, "app", data)
+                check(False, "the login ended with the server connection still delayed")
+            except socket.timeout:
+                pass
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            status = proc.wait(delay + 7)
+        except subprocess.TimeoutExpired:
+            status = None
+        took = time.monotonic() - t0
+        with open(log, "rb") as f:
+            f.seek(since)
+            text = f.read().decode(errors="replace")
+        check(status is not None, "still running %.0f s after SIGTERM with a server "
+              "connection in flight: %s" % (took, text[-600:]))
+        check(status == 0, "exit status %s" % status)
+        check("not finished closing" not in text and not re.search(
+            r"Sanitizer|runtime error:", text), "the log says: %s" % text[-600:])
+        measured("SIGTERM with a server connection in flight (%.0f s to go): exit after "
+                 "%.2f s" % (delay, took))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proxy.close()
 
 
 # ---- online restart -----------------------------------------------------------
