@@ -235,6 +235,7 @@ struct cfg {
 
     /* ---- security: bounds on hostile input ---- */
     size_t max_query_size;          /* Query/Parse text; 0 = only max_packet_size */
+    size_t max_bind_size;           /* a Bind (held whole); 0 = only max_packet_size */
     int max_pending_logins;         /* connections not yet logged in; 0 = no limit */
     unsigned client_startup_timeout_ms; /* startup packet within this; 0 = login timeout */
     unsigned auth_failure_delay_ms;     /* backoff after the 2nd failure in a row; 0 = off */

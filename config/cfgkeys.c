@@ -147,6 +147,7 @@ static const struct cfg_key cfg_keys[] = {
 
     /* ---- security: bounds on hostile input ---- */
     { PG(max_query_size), "max_query_size", cfgvalue_parse_size, 0, INT32_MAX, 0 },
+    { PG(max_bind_size), "max_bind_size", cfgvalue_parse_size, 0, INT32_MAX, 0 },
     { PG(max_pending_logins), "max_pending_logins", cfgvalue_parse_int, 0, INT_MAX, 0 },
     { PG(client_startup_timeout_ms), "client_startup_timeout", cfgvalue_parse_duration,
       0, CFG_MS_DAY, 0 },

@@ -550,14 +550,20 @@ static void frontend_set_role(struct session *s, int reset)
 }
 
 /*
- * ---- Queries and Parses over FRONTEND_WHOLE_MAX: never buffered whole ----
+ * ---- Queries and Parses over FRONTEND_WHOLE_MAX, Binds over max_bind_size ----
  * A Query that large goes to the server as its bytes arrive, to the primary (or the
  * transaction's server), as a write that may change session state: it is not classified
  * at all, the conservative answer for any prefix. What cannot be handled that way is
  * refused with 54000 and skipped as it arrives: anything over max_query_size; a Parse
  * (its text would be kept to prepare it again on other servers); with sharding, a Query
  * (its tenant cannot be known without reading it all: never guessed); a Query inside an
- * unsynced extended batch.
+ * unsynced extended batch; a Bind over max_bind_size.
+ *
+ * A Bind is held whole: its statement name is rewritten to the server's pgr_<hash> and
+ * its parameters may name the tenant, and it goes out with the rest of its batch at Sync,
+ * to a server chosen then. Streaming it would mean choosing the server, and preparing
+ * the statement there, before the batch ends. max_bind_size (64 MB by default) bounds
+ * what one client can make pgrouter hold for it instead.
  */
 
 /* The refused or streamed message at parsed is skipped or passed on from here. */
@@ -572,7 +578,7 @@ static void frontend_big_take(struct session *s, const struct frame *f)
     c->want = 0;    /* the buffer must not grow to the message's size */
 }
 
-/* The refused message is skipped whole: a Query is answered now, a Parse at Sync. */
+/* The refused message is skipped whole: a Query is answered now, a Parse or Bind at Sync. */
 static void frontend_drop_done(struct session *s)
 {
     struct session_unit *u = &s->unit;
@@ -597,7 +603,8 @@ static void frontend_stream_done(struct session *s)
 
 /*
  * A Query or Parse at parsed whose length f->len is over FRONTEND_WHOLE_MAX or
- * max_query_size (whole or not yet). Returns 1 when the pump goes on, 0 when it stops.
+ * max_query_size, or a Bind over max_bind_size (whole or not yet). Returns 1 when the
+ * pump goes on, 0 when it stops.
  */
 static int frontend_big(struct session *s, const struct frame *f)
 {
@@ -620,10 +627,13 @@ static int frontend_big(struct session *s, const struct frame *f)
     if (u->sent) {
         session_fatal(s, "54000", "Send a Sync before a statement that large.",
                       "pgrouter: %s of %zu bytes after part of its batch went to the server",
-                      f->type == 'Q' ? "Query" : "Parse", body);
+                      f->type == 'Q' ? "Query" : f->type == 'P' ? "Parse" : "Bind", body);
         return 0;
     }
-    if (maxq > 0 && body > maxq)
+    if (f->type == 'B')
+        frontend_refuse(u, "54000", "bind message too large: %zu bytes, max_bind_size is %zu",
+                        body, s->cfg->max_bind_size);
+    else if (maxq > 0 && body > maxq)
         frontend_refuse(u, "54000", "query too large: %zu bytes, max_query_size is %zu",
                         body, maxq);
     else if (f->type == 'P')
@@ -670,7 +680,10 @@ static int frontend_big(struct session *s, const struct frame *f)
 static int frontend_is_big(const struct session *s, const struct frame *f)
 {
     size_t maxq = s->cfg->max_query_size;
+    size_t maxb = s->cfg->max_bind_size;
 
+    if (f->have_header && f->type == 'B')
+        return maxb > 0 && f->len - FRAME_HDR > maxb;
     if (!f->have_header || (f->type != 'Q' && f->type != 'P'))
         return 0;
     return f->len > FRONTEND_WHOLE_MAX + FRAME_HDR ||

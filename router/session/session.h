@@ -131,7 +131,7 @@ struct session_unit {
     int untracked_state;            /* may change state pgrouter cannot see (set_config, DO) */
     int streaming;                  /* a Query over FRONTEND_WHOLE_MAX goes to the server as
                                      * it arrives (client.skip: the bytes still to come) */
-    int dropping;                   /* a refused Query/Parse is skipped as it arrives */
+    int dropping;                   /* a refused Query/Parse/Bind is skipped as it arrives */
     int drop_query;                 /* ...and it was a Query: answered once it is skipped */
     const struct cfg_cluster *cluster;  /* sharding: the unit's cluster, NULL = the session's */
     const char *err_state;          /* refuse the unit at Sync with this SQLSTATE... */

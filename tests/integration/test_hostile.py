@@ -10,6 +10,8 @@
   - a Query over max_query_size gets 54000 and the session goes on; one over the
     whole-message bound streams to the primary; the memory of 4 clients each sending
     400 MB stays bounded; another client's queries stay fast while 100 MB stream;
+  - a Bind over max_bind_size gets 54000 at Sync and the session goes on; a 30 MB bytea
+    parameter under it comes back byte for byte, unnamed and prepared;
   - a 3.x startup with minor > 0 and unknown _pq_. options gets NegotiateProtocolVersion,
     as from PostgreSQL.
 Prints `ok - hostile: NAME` or `not ok - hostile: NAME: reason` per case, exits 1 if any
@@ -239,10 +241,11 @@ def protocol_versions_negotiated_as_postgres_does():
 INSTANCES = {}
 
 
-def unsharded(max_query_size=None):
+def unsharded(max_query_size=None, extra=""):
     """A pgrouter of this suite's own: main's config without sharding (its sections
-    dropped), on another port, with max_query_size if given. Returns (port, pid)."""
-    key = max_query_size or "0"
+    dropped), on another port, with max_query_size and extra [pgrouter] lines if given.
+    Returns (port, pid)."""
+    key = (max_query_size or "0") + extra
     if key in INSTANCES:
         return INSTANCES[key]["port"], INSTANCES[key]["proc"].pid
     cluster = os.environ.get("CLUSTER_DIR", os.path.join(ROOT, "build/itest/cluster"))
@@ -265,6 +268,8 @@ def unsharded(max_query_size=None):
             line = "listen_port = %d" % port
             if max_query_size:
                 line += "\nmax_query_size = %s" % max_query_size
+            if extra:
+                line += "\n" + extra
         keep.append(line)
     ini = os.path.join(d, "pgrouter.ini")
     with open(ini, "w") as f:
@@ -386,6 +391,57 @@ def parse_over_the_bound_is_refused_up_to_sync():
             msgs = until_ready(s)
             check(not errors_of(msgs) and any(t == b"D" for t, _ in msgs),
                   "port %d: the next batch failed: %r" % (port, errors_of(msgs)))
+
+
+def bind_bytea(portal, stmt, value):
+    """A Bind of one binary parameter (value, bytes) asking for binary results."""
+    body = (portal.encode() + b"\0" + stmt.encode() + b"\0" + struct.pack("!hh", 1, 1) +
+            struct.pack("!hi", 1, len(value)) + value + struct.pack("!hh", 1, 1))
+    return rawpg.msg(b"B", body)
+
+
+@case
+def bind_over_max_bind_size_is_refused_up_to_sync():
+    tp = pipeline_mod()
+    port, _ = unsharded(extra="max_bind_size = 2MB")
+    with connect(port, []) as s:
+        for stmt in ("", "big"):
+            value = b"\x01" * (3 * MB)
+            msg = bind_bytea("", stmt, value)
+            s.sendall(tp.parse(stmt, "SELECT length($1::bytea)") + msg + tp.execute() +
+                      tp.sync())
+            msgs = until_ready(s)
+            errs = errors_of(msgs)
+            want = "bind message too large: %d bytes, max_bind_size is %d" % (
+                len(msg) - 5, 2 * MB)
+            check(len(errs) == 1 and errs[0].get("C") == "54000" and errs[0].get("M") == want,
+                  "statement %r: a %d-byte Bind gave %r" % (stmt, len(msg) - 5, errs))
+            check([t for t, _ in msgs] == [b"E", b"Z"],
+                  "statement %r: more than the error and ReadyForQuery: %r" % (stmt, msgs))
+            # the next batch works, with a Bind under the bound; as in PostgreSQL, where
+            # the Parse before the failed Bind ran, a named statement stays prepared
+            again = tp.parse(stmt, "SELECT length($1::bytea)") if stmt == "" else b""
+            s.sendall(again + bind_bytea("", stmt, b"\x02" * MB) + tp.execute() + tp.sync())
+            msgs = until_ready(s)
+            rows = [p for t, p in msgs if t == b"D"]
+            check(not errors_of(msgs) and len(rows) == 1,
+                  "statement %r: the next batch failed: %r" % (stmt, errors_of(msgs)))
+            (n,) = struct.unpack("!i", rows[0][6:10])
+            check(n == MB, "statement %r: length %d of a %d-byte parameter" % (stmt, n, MB))
+
+
+@case
+def bind_of_30_mb_bytea_round_trips_byte_for_byte():
+    port, _ = unsharded()
+    value = os.urandom(30 * MB)
+    with psycopg.connect("host=127.0.0.1 port=%d user=app password=app dbname=appdb "
+                         "connect_timeout=10" % port, autocommit=True) as c:
+        for prepare in (False, True):
+            cur = c.cursor(binary=True)
+            got = cur.execute("SELECT %b::bytea", [value], prepare=prepare).fetchone()
+            check(bytes(got[0]) == value, "prepare=%s: the %d bytes came back changed (%d "
+                  "bytes)" % (prepare, len(value), len(got[0])))
+        check(c.execute("SELECT 6").fetchone()[0] == 6, "the session is not usable afterwards")
 
 
 def rss_kb(pid):
