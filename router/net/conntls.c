@@ -36,7 +36,7 @@ struct conn_tls {
     int client;                 /* we are the TLS client */
     int idle_on;
     uv_idle_t idle;             /* drains what OpenSSL holds (see the file comment) */
-    uint8_t *rx;                /* the socket read buffer, between alloc and read */
+    uint8_t *rx;                /* the socket read buffer (kept while reads fill it) */
     uint8_t *pend;              /* plaintext sent before a client handshake ended */
     size_t pend_len, pend_cap;
     char describe[96];          /* "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" */
@@ -261,8 +261,12 @@ void conntls_on_cipher(struct conn *c, const uv_buf_t *b, ssize_t nread)
     (void)b;
     if (nread > 0)
         ok = BIO_write(t->rbio, t->rx, (int)nread) == (int)nread;
-    free(t->rx);
-    t->rx = NULL;
+    if (nread < CONNTLS_RX) {
+        /* The socket ran dry: an idle conn holds no buffer. One that filled it is in a
+         * bulk transfer and keeps it for the next read, not a malloc per 64 kB. */
+        free(t->rx);
+        t->rx = NULL;
+    }
     if (nread == 0)
         return;
     if (nread < 0) {
