@@ -43,7 +43,8 @@
 #
 # Files (build/bench/): pgrouter.ini, pgrouter.log (pgrouter-plain.*: the one
 # without server TLS), pgbouncer.ini, pgbouncer.log,
-# logs/*.log (one per pgbench run), results.md.
+# logs/*.log (one per pgbench run), logs/xact/ (pgbench -l files of the lat1 runs),
+# results.md.
 set -uo pipefail
 
 START_CWD=$PWD
@@ -53,6 +54,7 @@ cd "$ROOT" || exit 1
 OUT=$ROOT/build/bench
 CLUSTER_DIR=$OUT/cluster
 LOGS=$OUT/logs
+XLOGS=$LOGS/xact     # pgbench's per-transaction logs (lat1), emptied at every start
 RESULTS=$OUT/results.md
 CLUSTER_SH=$ROOT/tests/cluster.sh
 
@@ -198,7 +200,9 @@ ratio() {
 # ---- preparation ------------------------------------------------------------
 
 mkdir -p "$OUT" "$LOGS" || exit 1
-rm -f "$LOGS"/*.log "$RESULTS" "$OUT/pgbouncer.log"
+rm -f "$LOGS"/*.log "$LOGS"/lat1-* "$RESULTS" "$OUT/pgbouncer.log"
+rm -rf "$XLOGS"
+mkdir -p "$XLOGS" || exit 1
 
 [ -x "$PGROUTER_BIN" ] || die "no pgrouter binary at $PGROUTER_BIN (make, or set PGROUTER_BIN)"
 
@@ -564,7 +568,7 @@ bench_one() {
     local s=$1 t=$2 r=$3 log=$LOGS/$1-$2-$3.log tps rc c0 c1 xacts
     local -a extra=()
     # lat1: pgbench's per-transaction log, one file per run (prefix.PID)
-    [ "$s" != lat1 ] || extra=(-l "--log-prefix=$LOGS/lat1-$t-$r")
+    [ "$s" != lat1 ] || extra=(-l "--log-prefix=$XLOGS/lat1-$t-$r")
     c0=$(cpu_ticks "${PID_OF[$t]:-}")
     # shellcheck disable=SC2086 # SCEN_ARGS is a list of words
     PGSSLMODE=${SCEN_SSL[$s]:-disable} PGPASSWORD=app timeout $((DURATION + 120)) \
@@ -602,7 +606,7 @@ declare -A LAT_P50 LAT_P99 LAT_N
 # third field of pgbench's per-transaction log is the latency in microseconds)
 latency() {
     local t=$1 line p50 p99 n
-    line=$(cat "$LOGS"/lat1-"$t"-*.* 2>/dev/null | awk '{ print $3 }' | sort -n |
+    line=$(cat "$XLOGS"/lat1-"$t"-* 2>/dev/null | awk '{ print $3 }' | sort -n |
         awk '{ a[NR] = $1 } END { if (NR > 0) {
             i50 = int(NR * 0.50); if (i50 < 1) i50 = 1;
             i99 = int(NR * 0.99); if (i99 < 1) i99 = 1;
@@ -744,11 +748,11 @@ cell() {
     echo
     echo "\`-C\`: every transaction opens a new connection and logs in with SCRAM-SHA-256; pgbench (libpq) runs PBKDF2 with 4096 rounds for every login, whatever the target."
     echo
-    echo "Per-round tps (direct / PgBouncer / pgrouter):"
+    echo "Per-round tps (direct / PgBouncer / pgrouter${PGR2_PID:+ / pgrouter-w2}):"
     echo
     for s in "${SCEN_IDS[@]}"; do
         # shellcheck disable=SC2086
-        echo "- \`${SCEN_ARGS[$s]}\`: $(rounded ${TPS[$s,direct]:-}) / $(rounded ${TPS[$s,pgbouncer]:-}) / $(rounded ${TPS[$s,pgrouter]:-})"
+        echo "- \`${SCEN_ARGS[$s]}\`: $(rounded ${TPS[$s,direct]:-}) / $(rounded ${TPS[$s,pgbouncer]:-}) / $(rounded ${TPS[$s,pgrouter]:-})${PGR2_PID:+ / $(rounded ${TPS[$s,pgrouter2]:-})}"
     done
     echo
     if [ "$IDLE_CONNS" -gt 0 ]; then
