@@ -23,7 +23,8 @@
 # warm-up, ISO_ROUNDS (3; BENCH_QUICK=1: 1) rounds, each running every configuration
 # once (the tables show medians), ISO_CONNS (16) client connections, ISO_MODES
 # ("simple prepared"),
-# BENCH_WORKERS, PGROUTER_BIN (./pgrouter), BENCH_TOOLS (build/bench: fakepg, loadgen).
+# BENCH_WORKERS, PGROUTER_BIN (./pgrouter), PGBOUNCER_BIN (/usr/sbin/pgbouncer: the
+# same load through PgBouncer, simple protocol only), BENCH_TOOLS (build/bench).
 # Output: build/bench/isolated.md (printed at the end) and build/bench/iso/*.log.
 set -uo pipefail
 
@@ -33,6 +34,7 @@ OUT=$ROOT/build/bench/iso
 RESULTS=$ROOT/build/bench/isolated.md
 TOOLS=${BENCH_TOOLS:-$ROOT/build/bench}
 PGROUTER_BIN=${PGROUTER_BIN:-$ROOT/pgrouter}
+PGBOUNCER_BIN=${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     SECS=${ISO_SECONDS:-2}
 else
@@ -68,6 +70,10 @@ for t in fakepg loadgen; do
 done
 
 FAKE_PID=""
+PGB_PID=""          # pgbouncer itself
+PGB_WRAP_PID=""     # runuser, or pgbouncer itself
+PGB_PORT=""
+PGB_DIR=""
 declare -A PGR_PIDS=()
 # stop_pid PID SIGNAL: send SIGNAL, wait up to 5 s, then SIGKILL.
 # shellcheck disable=SC2317 # called from the trap
@@ -88,7 +94,15 @@ cleanup() {
     for w in "${!PGR_PIDS[@]}"; do
         stop_pid "${PGR_PIDS[$w]}" INT
     done
+    stop_pid "$PGB_PID" INT
+    stop_pid "$PGB_WRAP_PID" TERM
     stop_pid "$FAKE_PID" TERM
+    case $PGB_DIR in
+    /tmp/pgrouter-iso.??????)
+        cp "$PGB_DIR/pgbouncer.log" "$OUT/pgbouncer.log" 2>/dev/null
+        rm -rf "$PGB_DIR"
+        ;;
+    esac
     wait 2>/dev/null
 }
 trap cleanup EXIT
@@ -232,12 +246,64 @@ for w in "${WORKERS[@]}"; do
     wait_port "$port" "${PGR_PIDS[$w]}" || die "pgrouter (workers=$w) does not listen on $port"
     RUN_WORKERS+=("$w")
 done
+
+# PgBouncer in front of the same fake server, for the simple protocol only (1.18 cannot
+# carry named prepared statements in transaction mode, and fakepg would not notice).
+# It refuses to run as root: as root it runs as postgres, from a directory it owns.
+if [ -x "$PGBOUNCER_BIN" ]; then
+    # in /tmp: the user postgres may not be able to reach the build directory
+    PGB_DIR=$(mktemp -d /tmp/pgrouter-iso.XXXXXX) || die "mktemp failed"
+    chmod 755 "$PGB_DIR"
+    PGB_PORT=$(free_port)
+    printf '"app" ""\n' >"$PGB_DIR/userlist.txt"
+    cat >"$PGB_DIR/pgbouncer.ini" <<EOF
+[databases]
+appdb = host=127.0.0.1 port=$FAKE_PORT dbname=appdb
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $PGB_DIR/userlist.txt
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 1000
+logfile = $PGB_DIR/pgbouncer.log
+pidfile = $PGB_DIR/pgbouncer.pid
+log_connections = 0
+log_disconnections = 0
+EOF
+    if [ "$(id -u)" -eq 0 ]; then
+        chown -R postgres: "$PGB_DIR"
+        runuser -u postgres -- "$PGBOUNCER_BIN" "$PGB_DIR/pgbouncer.ini" >"$PGB_DIR/stdout.log" 2>&1 &
+    else
+        "$PGBOUNCER_BIN" "$PGB_DIR/pgbouncer.ini" >"$PGB_DIR/stdout.log" 2>&1 &
+    fi
+    PGB_WRAP_PID=$!
+    wait_port "$PGB_PORT" "$PGB_WRAP_PID" || die "PgBouncer does not listen on $PGB_PORT (see $PGB_DIR)"
+    for ((i = 0; i < 50; i++)); do
+        [ -s "$PGB_DIR/pgbouncer.pid" ] && break
+        sleep 0.1
+    done
+    PGB_PID=$(cat "$PGB_DIR/pgbouncer.pid" 2>/dev/null)
+    [ -n "$PGB_PID" ] || die "PgBouncer wrote no pidfile"
+else
+    SKIPS+=("PgBouncer: no $PGBOUNCER_BIN (apt-get install pgbouncer)")
+    say "${SKIPS[-1]}"
+fi
 # Rounds alternate every configuration, so a burst of load from elsewhere spreads
 # over all of them instead of spoiling one.
 for ((r = 1; r <= ROUNDS; r++)); do
     for m in "${MODES[@]}"; do
         run direct 1core "$m" "$FAKE_PORT" "" "$r"
     done
+    if [ -n "$PGB_PID" ]; then
+        for layout in 1core 2cores; do
+            [ "$PIN" = 1 ] || [ "$layout" = 2cores ] || continue
+            pin "$PGB_PID" "$layout" proxy
+            run PgBouncer "$layout" simple "$PGB_PORT" "$PGB_PID" "$r"
+        done
+    fi
     for w in "${RUN_WORKERS[@]}"; do
         for layout in 1core 2cores; do
             [ "$PIN" = 1 ] || [ "$layout" = 2cores ] || continue
@@ -303,6 +369,10 @@ ratio() {
     echo
     for m in "${MODES[@]}"; do
         echo "- $m: workers=1 2 cores / 1 core: $(ratio "$(med TPS "workers=1,2cores,$m")" "$(med TPS "workers=1,1core,$m")"); workers=2 / workers=1 on 2 cores: $(ratio "$(med TPS "workers=2,2cores,$m")" "$(med TPS "workers=1,2cores,$m")"); workers=2 / workers=1 on 1 core: $(ratio "$(med TPS "workers=2,1core,$m")" "$(med TPS "workers=1,1core,$m")")"
+    done
+    for layout in 1core 2cores; do
+        [ -n "$(med TPS "PgBouncer,$layout,simple")" ] || continue
+        echo "- simple, $layout: pgrouter workers=1 / PgBouncer: tps $(ratio "$(med TPS "workers=1,$layout,simple")" "$(med TPS "PgBouncer,$layout,simple")"), proxy CPU per transaction $(ratio "$(med PROXY "workers=1,$layout,simple")" "$(med PROXY "PgBouncer,$layout,simple")")"
     done
     echo
     echo "Skipped: ${#SKIPS[@]}"
