@@ -545,6 +545,7 @@ static void cfg_set_defaults(struct cfg *c)
     strcpy(c->stats_listen_addr, "127.0.0.1");
     c->auth_type = CFG_AUTH_SCRAM;
     c->max_client_conn = 100;
+    c->workers = 1;
     c->max_packet_size = 1073741823;
     c->max_bind_size = 64u << 20;
     c->server_connect_timeout_ms = 15000;

@@ -133,6 +133,8 @@ struct cfg_user {
     char *secret;
 };
 
+#define CFG_WORKERS_MAX 256         /* workers = N: event loops, one thread each */
+
 /*
  * The snapshot. Never modified after cfg_load returns, except refs (through
  * cfg_ref/cfg_unref), so any worker may read it without locks.
@@ -154,6 +156,8 @@ struct cfg {
     unsigned server_connect_timeout_ms; /* 0 = no timeout */
     unsigned client_login_timeout_ms;   /* 0 = no timeout */
     unsigned stats_period_ms;       /* SHOW STATS averages and the stats log line */
+    int workers;                    /* event loops (threads), 1..CFG_WORKERS_MAX; "auto" or 0
+                                     * is resolved to the number of cores when loaded */
 
     /* pooling, PgBouncer's names and defaults; a _ms field of 0 means "off" */
     enum cfg_pool_mode pool_mode;

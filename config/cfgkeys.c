@@ -34,6 +34,7 @@ static const struct cfg_key cfg_keys[] = {
     { PG(auth_type), "auth_type", cfgvalue_parse_auth, 0, 0, 0 },
     { PG(auth_file), "auth_file", cfgvalue_parse_string, 0, 0, 0 },
     { PG(max_client_conn), "max_client_conn", cfgvalue_parse_int, 1, INT_MAX, 0 },
+    { PG(workers), "workers", cfgvalue_parse_workers, 0, CFG_WORKERS_MAX, 0 },
     { PG(max_packet_size), "max_packet_size", cfgvalue_parse_size, 1024, INT32_MAX, 0 },
     { PG(server_connect_timeout_ms), "server_connect_timeout", cfgvalue_parse_duration,
       0, CFG_MS_DAY, 0 },

@@ -129,7 +129,7 @@ void cfgshow_value(const struct cfg *c, size_t i, char *buf, size_t len)
         snprintf(buf, len, "%s", (const char *)f);
     } else if (p == cfgvalue_parse_port || p == cfgvalue_parse_port_or_off) {
         snprintf(buf, len, "%u", (unsigned)*(const uint16_t *)f);
-    } else if (p == cfgvalue_parse_int) {
+    } else if (p == cfgvalue_parse_int || p == cfgvalue_parse_workers) {
         snprintf(buf, len, "%d", *(const int *)f);
     } else if (p == cfgvalue_parse_uint) {
         snprintf(buf, len, "%u", *(const unsigned *)f);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define CFGVALUE_LETTERS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #define CFGVALUE_ALNUM CFGVALUE_LETTERS "0123456789"
@@ -386,6 +387,22 @@ int cfgvalue_parse_pool_mode(const char *v, long long min, long long max, void *
         snprintf(why, why_len, "\"%s\" is not one of transaction, session", v);
         return -EINVAL;
     }
+    return 0;
+}
+
+int cfgvalue_parse_workers(const char *v, long long min, long long max, void *field,
+                           char *why, size_t why_len)
+{
+    long cores;
+
+    if (strcasecmp(v, "auto") != 0) {
+        int rc = cfgvalue_parse_int(v, min, max, field, why, why_len);
+
+        if (rc < 0 || *(int *)field > 0)
+            return rc;
+    }
+    cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *(int *)field = cores < 1 ? 1 : cores > max ? (int)max : (int)cores;
     return 0;
 }
 

@@ -53,6 +53,10 @@ int cfgvalue_parse_bool(const char *v, long long min, long long max, void *field
 int cfgvalue_parse_pool_mode(const char *v, long long min, long long max, void *field,
                              char *why, size_t why_len);
 /* int holding an enum cfg_role: auto, primary or replica, in any case. */
+/* workers: 1..max, or "auto" / 0 for the number of online cores (at most max). */
+int cfgvalue_parse_workers(const char *v, long long min, long long max, void *field,
+                           char *why, size_t why_len);
+
 int cfgvalue_parse_role(const char *v, long long min, long long max, void *field,
                         char *why, size_t why_len);
 /*

@@ -22,6 +22,7 @@
 #include "router/admin/metrics.h"
 #include "router/pool/pool.h"
 #include "router/core/restart.h"
+#include "router/core/workers.h"
 #include "router/session/session.h"
 #include "router/net/tls.h"
 #include "router/worker.h"
@@ -279,7 +280,10 @@ int main(int argc, char **argv)
     stats_tick(w, stats_now_us(), 0);
     log_info("pgrouter %s started, cluster \"%s\" primary %s", PGROUTER_VERSION,
              w->cfg->default_cluster->name, w->cfg->default_cluster->primary.name);
+    if (workers_start(w, (unsigned)w->cfg->workers) < 0)
+        return 1;
     uv_run(w->loop, UV_RUN_DEFAULT);
+    workers_join(w);
     log_info("pgrouter exiting");
     pool_log_waits(w);
     /* Close what is left (idle servers, timers, signals) and let the loop finish it. */

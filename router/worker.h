@@ -7,6 +7,7 @@
 #ifndef PGROUTER_WORKER_H
 #define PGROUTER_WORKER_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -37,10 +38,17 @@ struct login_secret {
 };
 
 struct tls_ctx;
+struct worker_msg;
 
 struct worker {
     uv_loop_t *loop;
     struct shared *shared;      /* process-wide state (shared.h) */
+    unsigned index;             /* 0: the main thread's loop; 1..workers-1: threads */
+    pthread_t thread;           /* index > 0 */
+    pthread_mutex_t inbox_lock; /* guards inbox: other workers post messages there... */
+    struct worker_msg *inbox;   /* ...(workers.c), oldest first... */
+    struct worker_msg *inbox_tail;
+    uv_async_t wake;            /* ...and wake this loop to read them */
     struct cfg *cfg;            /* snapshot for new sessions; each session holds a ref */
     uv_tcp_t listener;          /* owns the listening socket (never uv_listen'ed)... */
     uv_poll_t accept_poll;      /* ...which listener.c polls and accepts on itself */
@@ -48,7 +56,7 @@ struct worker {
     uint64_t accept_warned_ms;  /* the last "out of file descriptors" warning */
     int listening;
     struct session *sessions;   /* doubly linked through session->next/prev */
-    unsigned n_clients;
+    unsigned n_clients;         /* logged-in clients of this worker (shared.n_clients: all) */
     uint32_t next_id;
     uint8_t mock_key[32];       /* secret for mock SCRAM salts of unknown users */
     struct routing routing;     /* classifier sets and replica balancer */
@@ -78,6 +86,33 @@ static inline void worker_attach(struct worker *w, struct shared *sh)
     w->shared = sh;
     w->nodes = &sh->nodes;
     w->authlimit = &sh->authlimit;
+}
+
+/* One more logged-in client, if the process has fewer than max. 1, or 0 when full. */
+static inline int worker_client_take(struct worker *w, unsigned max)
+{
+    unsigned n = __atomic_load_n(&w->shared->n_clients, __ATOMIC_RELAXED);
+
+    do {
+        if (n >= max)
+            return 0;
+    } while (!__atomic_compare_exchange_n(&w->shared->n_clients, &n, n + 1, 1,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+    w->n_clients++;
+    return 1;
+}
+
+/* A logged-in client left. */
+static inline void worker_client_give(struct worker *w)
+{
+    __atomic_fetch_sub(&w->shared->n_clients, 1, __ATOMIC_ACQ_REL);
+    w->n_clients--;
+}
+
+/* An id for a new session, unique in the process (session tags "c<id>"). */
+static inline uint32_t worker_next_id(struct worker *w)
+{
+    return __atomic_add_fetch(&w->shared->next_id, 1, __ATOMIC_RELAXED);
 }
 
 #endif

@@ -379,7 +379,7 @@ static int nodes_pick_read_locked(struct nodes *ns, const struct cfg_cluster *cl
         ids[n] = id;
         memset(&cand[n], 0, sizeof(cand[n]));
         cand[n].weight = nd->weight;
-        cand[n].active = nd->active;
+        cand[n].active = __atomic_load_n(&nd->active, __ATOMIC_RELAXED);
         cand[n].latency_us = nd->latency_us;
         if (id == c->primary) {
             /* The acting primary reads only with primary_reads = on. */
@@ -508,4 +508,19 @@ void nodes_failure(struct nodes *ns, int id, uint64_t now_ms, const char *why)
     pthread_mutex_lock(&ns->lock);
     nodes_failure_locked(ns, id, now_ms, why);
     pthread_mutex_unlock(&ns->lock);
+}
+
+void nodes_unit_begin(struct nodes *ns, int id)
+{
+    __atomic_fetch_add(&ns->n[id].active, 1, __ATOMIC_RELAXED);
+}
+
+void nodes_unit_end(struct nodes *ns, int id)
+{
+    unsigned n = __atomic_load_n(&ns->n[id].active, __ATOMIC_RELAXED);
+
+    /* never below 0, even for a unit counted before a reload re-created the table */
+    while (n > 0 && !__atomic_compare_exchange_n(&ns->n[id].active, &n, n - 1, 1,
+                                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
 }

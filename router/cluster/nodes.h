@@ -33,7 +33,7 @@ struct node {
     struct health_node *hc;         /* NULL while checks are off */
     int have_health;
     struct health_result health;    /* the latest check */
-    unsigned active;                /* units running on it */
+    unsigned active;                /* units running on it, over every worker (atomic) */
     uint32_t latency_us;            /* moving average of unit and check round trips */
     int lagging;                    /* behind max_replica_lag(_bytes): no reads */
     int disabled;                   /* taken out of the read rotation by hand (the console's
@@ -107,6 +107,10 @@ void nodes_success(struct nodes *ns, int id, uint64_t now_ms, uint32_t latency_u
 
 /* A connection failure, a server lost, or a query_timeout on node id. */
 void nodes_failure(struct nodes *ns, int id, uint64_t now_ms, const char *why);
+
+/* A unit starts or ends on node id (its active count, which any worker changes). */
+void nodes_unit_begin(struct nodes *ns, int id);
+void nodes_unit_end(struct nodes *ns, int id);
 
 /* Stop the health checks; cb(ns) once everything is closed. */
 void nodes_close(struct nodes *ns, void (*cb)(struct nodes *ns));

@@ -15,6 +15,7 @@
 #include "router/core/connlog.h"
 #include "router/net/fdlimit.h"
 #include "router/core/log.h"
+#include "router/core/workers.h"
 #include "router/admin/metrics.h"
 #include "router/session/session.h"
 #include "router/net/tls.h"
@@ -88,7 +89,17 @@ int lifecycle_reload(struct worker *w, char **errors)
         cfg_unref(fresh);
         return -EINVAL;
     }
+    if (w->index != 0) {
+        /* Nodes, health checks, metrics and the log belong to worker 0: it reloads (the
+         * file was valid just now) and tells every worker, this one too. */
+        cfg_unref(fresh);
+        workers_reload_request(w);
+        return 0;
+    }
     lifecycle_log_warnings(fresh);
+    if (fresh->workers != (int)w->shared->n_workers)
+        log_warn("reload: workers = %d needs a restart; %u workers go on running",
+                 fresh->workers, w->shared->n_workers);
     if (strcmp(fresh->listen_addr, w->cfg->listen_addr) != 0 ||
         fresh->listen_port != w->cfg->listen_port)
         log_warn("reload: listen_addr/listen_port changes need a restart");
@@ -123,6 +134,7 @@ int lifecycle_reload(struct worker *w, char **errors)
     cfg_unref(w->cfg);
     w->cfg = fresh;
     fdlimit_check(fresh, "reload");     /* a larger max_client_conn may need more */
+    workers_reloaded(w);
     log_info("configuration reloaded from %s", fresh->path);
     return 0;
 }
@@ -224,6 +236,12 @@ static const char *lifecycle_name(enum lifecycle_stop how)
 }
 
 void lifecycle_shutdown(struct worker *w, enum lifecycle_stop how)
+{
+    workers_stop(w, how);
+    lifecycle_shutdown_here(w, how);
+}
+
+void lifecycle_shutdown_here(struct worker *w, enum lifecycle_stop how)
 {
     struct lifecycle *lc = w->life;
     unsigned limit = w->cfg->shutdown_timeout_ms;

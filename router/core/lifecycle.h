@@ -10,7 +10,8 @@
 
 /*
  * Load w->cfg->path again and, if it is valid, make it the snapshot new sessions start
- * with (routing, nodes and catalog follow it). On failure the running configuration
+ * with (routing, nodes and catalog follow it), on every worker: a worker other than 0
+ * checks the file and asks worker 0, which reloads and tells the others. On failure the running configuration
  * stays, the failure is logged, and *errors (if errors is not NULL) gets a malloc'd text
  * of one or more lines ("file:line: message\n") that the caller frees; it may be left
  * NULL when out of memory. Returns 0 or a negative errno-style code.
@@ -51,11 +52,14 @@ struct session;
 int lifecycle_unit_boundary(struct session *s);
 
 /*
- * Stop accepting and exit (uv_stop) once the last client has left. Calling it again is
- * allowed: SIGINT after SIGTERM closes everyone; SIGTERM after a handover closes idle
- * clients; anything else is ignored.
+ * Stop accepting and exit (uv_stop) once the last client has left, on every worker.
+ * Calling it again is allowed: SIGINT after SIGTERM closes everyone; SIGTERM after a
+ * handover closes idle clients; anything else is ignored.
  */
 void lifecycle_shutdown(struct worker *w, enum lifecycle_stop how);
+
+/* The same for w alone (a worker told by another: workers.c). */
+void lifecycle_shutdown_here(struct worker *w, enum lifecycle_stop how);
 
 /* At exit, after the loop stopped: close the drain timer (run the loop once more). */
 void lifecycle_close(struct worker *w);

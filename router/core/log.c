@@ -5,6 +5,7 @@
 #include "router/core/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,12 @@
 #include "router/core/logsys.h"
 
 static struct {
+    pthread_mutex_t lock;   /* guards out: worker threads write while a reload reopens */
     FILE *out;
     enum log_level level;
     int verbose;            /* as configured plus cli_verbose, 0..2 */
     int cli_verbose;        /* -v count given at start */
-} log_state = { NULL, LOG_INFO, 0, 0 };
+} log_state = { PTHREAD_MUTEX_INITIALIZER, NULL, LOG_INFO, 0, 0 };
 
 int log_open(const char *path, int verbose)
 {
@@ -36,9 +38,11 @@ int log_open(const char *path, int verbose)
             return -errno;
         setvbuf(f, NULL, _IOLBF, 0);
     }
+    pthread_mutex_lock(&log_state.lock);
     if (log_state.out != NULL && log_state.out != stderr)
         fclose(log_state.out);
     log_state.out = f;
+    pthread_mutex_unlock(&log_state.lock);
     return 0;
 }
 
@@ -91,7 +95,7 @@ static void log_put_lines(FILE *out, const char *text)
 void log_write(enum log_level level, const char *fmt, ...)
 {
     static const char *const names[] = { "ERROR", "WARNING", "LOG", "DEBUG", "TRACE" };
-    FILE *out = log_state.out != NULL ? log_state.out : stderr;
+    FILE *out;
     char stamp[32], small[1024], *text = small;
     struct timeval tv;
     struct tm tm;
@@ -120,12 +124,13 @@ void log_write(enum log_level level, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-    flockfile(out);
+    pthread_mutex_lock(&log_state.lock);
+    out = log_state.out != NULL ? log_state.out : stderr;
     fprintf(out, "%s.%03d UTC [%d] %s ", stamp, (int)(tv.tv_usec / 1000), (int)getpid(),
             names[level]);
     log_put_lines(out, text);
     fputc('\n', out);
-    funlockfile(out);
+    pthread_mutex_unlock(&log_state.lock);
     logsys_write((int)level, text);
     if (text != small)
         free(text);

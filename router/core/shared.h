@@ -40,6 +40,13 @@ struct shared {
                                      * nodes.lock guards it (nodes.h) */
     struct authlimit authlimit;     /* authlimit.lock guards it */
     struct budget budget;           /* slot counts are atomics, the list has a lock */
+    unsigned n_clients;             /* atomic: logged-in clients of every worker
+                                     * (max_client_conn) */
+    uint32_t next_id;               /* atomic: the last session id handed out */
+    unsigned n_workers;             /* written before the threads start, then read-only */
+    struct worker **workers;        /* [n_workers], likewise; [0] is the main thread's */
+    unsigned running;               /* atomic: worker threads whose loop still runs */
+    unsigned next_accept;           /* worker 0 only: the round-robin of new clients */
 };
 
 /* Set sh up holding a reference to cfg. 0, or -1 when no random bytes are available. */

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "router/core/log.h"
-#include "router/session/session.h"
+#include "router/core/workers.h"
 
 #define LISTENER_BATCH 64           /* accepts per wake-up, then other work */
 #define LISTENER_PAUSE_MS 250       /* out of descriptors: try accepting again after this */
@@ -72,7 +72,7 @@ static void listener_poll_cb(uv_poll_t *p, int status, int events)
                 log_warn("accept failed: %s", strerror(errno));
             return;
         }
-        rc = session_accept(w, fd);
+        rc = workers_accept(w, fd);
         if (rc < 0)
             log_warn("cannot start a client session: %s", uv_strerror(rc));
     }

@@ -532,7 +532,7 @@ send:
         stats_unit_begin(&s->stats, u->prev_status, stats_now_us());
         s->unit_timeouts = 0;
         s->unit_out_seen = 0;
-        s->w->nodes->n[be->slot].active++;
+        nodes_unit_begin(s->w->nodes, be->slot);
         if (s->cfg->query_timeout_ms > 0)
             uv_timer_start(&s->query_timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
     }

@@ -228,13 +228,12 @@ static void login_startup_packet(struct session *s, const struct frame *f)
         session_fatal(s, "57P01", NULL, "pgrouter is shutting down");
         return;
     }
-    if (w->n_clients >= (unsigned)s->cfg->max_client_conn) {
+    if (!worker_client_take(w, (unsigned)s->cfg->max_client_conn)) {
         session_fatal(s, "53300", "Raise max_client_conn or use fewer connections.",
                       "no more connections allowed (max_client_conn = %d)",
                       s->cfg->max_client_conn);
         return;
     }
-    w->n_clients++;
     s->counted = 1;
     s->user = s->st->user;
     s->db = s->st->database != NULL ? s->st->database : s->st->user;

@@ -24,6 +24,7 @@
 #include "router/auth/authlimit.h"
 #include "router/auth/authq.h"
 #include "router/pool/cancel.h"
+#include "router/core/workers.h"
 #include "router/core/connlog.h"
 #include "router/core/log.h"
 #include "router/sql/sqllex.h"
@@ -95,7 +96,7 @@ static void session_release(struct session *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     if (s->counted)
-        w->n_clients--;
+        worker_client_give(w);
     authlimit_done(s);
     conn_free_buf(&s->client);
     authq_forget(s);
@@ -392,8 +393,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
      * (reported by ParameterStatus after SET, RESET, set_config or a rollback) is the
      * client's from now on. */
     s->escape_strings = be->escape_strings;
-    if (s->w->nodes->n[slot].active > 0)
-        s->w->nodes->n[slot].active--;
+    nodes_unit_end(s->w->nodes, slot);
     nodes_success(s->w->nodes, (int)slot, session_now(s),
                   (uint32_t)((session_now(s) - s->unit_started_ms) * 1000));
     if (slot == session_primary_slot(s) && status == 'I' &&
@@ -510,8 +510,8 @@ static void session_server_lost(struct backend *be, const char *why)
     int answered = be->unit_out > 0;
 
     log_info("%s: lost %s %s: %s", s->tag, session_slot_role(s, slot), node->name, why);
-    if (had_unit && s->w->nodes->n[slot].active > 0)
-        s->w->nodes->n[slot].active--;
+    if (had_unit)
+        nodes_unit_end(s->w->nodes, slot);
     if (had_unit)
         dispatch_query_timer_stop(s);
     borrow_unhold(s, be);
@@ -627,15 +627,14 @@ static void session_client_error(struct conn *c, int err)
     conn_close(c);
 }
 
-/* The startup packet was a CancelRequest: cancel its target's running query, close s. */
-static void session_cancel(struct session *s)
+void session_cancel_run(struct worker *w, uint32_t pid, uint32_t key,
+                        const struct session *s)
 {
-    struct worker *w = s->w;
     struct session *t;
 
     for (t = w->sessions; t != NULL; t = t->next) {
-        if (t != s && t->state != SESSION_CLOSING && t->cancel_pid == s->st->cancel_pid &&
-            t->cancel_key == s->st->cancel_key)
+        if (t != s && t->state != SESSION_CLOSING && t->cancel_pid == pid &&
+            t->cancel_key == key)
             break;
     }
     /* No line per request (a flood would fill the log): authlimit_tick sums them up. */
@@ -646,17 +645,32 @@ static void session_cancel(struct session *s)
         /* Only the server this client is using right now, never a shared one at rest. */
         struct backend *be = t->unit.target;
 
-        if (!authlimit_cancel_take(w, session_now(s))) {
+        if (!authlimit_cancel_take(w, uv_now(w->loop))) {
             authlimit_cancel_note(w, AUTHLIMIT_CANCEL_DROPPED);
         } else if (cancel_server(w->loop, &be->srv, be->name) < 0) {
-            log_warn("%s: cannot start cancel for %s", s->tag, t->tag);
+            log_warn("%s: cannot start cancel for %s", s != NULL ? s->tag : "cancel", t->tag);
         } else {
             authlimit_cancel_note(w, AUTHLIMIT_CANCEL_SENT);
-            log_debug("%s: cancel request for %s, sent to %s", s->tag, t->tag, be->name);
+            log_debug("%s: cancel request for %s, sent to %s", s != NULL ? s->tag : "cancel",
+                      t->tag, be->name);
         }
     } else {
         authlimit_cancel_note(w, AUTHLIMIT_CANCEL_IDLE);
     }
+}
+
+/*
+ * The startup packet was a CancelRequest: cancel its target's running query (on the worker
+ * whose key it is: workers_cancel_owner), close s.
+ */
+static void session_cancel(struct session *s)
+{
+    unsigned owner = workers_cancel_owner(s->w, s->st->cancel_pid);
+
+    if (owner != s->w->index)
+        workers_cancel(s->w, owner, s->st->cancel_pid, s->st->cancel_key);
+    else
+        session_cancel_run(s->w, s->st->cancel_pid, s->st->cancel_key, s);
     /* PostgreSQL answers a cancel request by closing the connection, and so do we, at
      * once: nothing was sent, and the connection must not linger. */
     session_close(s);
@@ -709,6 +723,7 @@ static int session_cancel_key(struct session *s)
 
         if (RAND_bytes((uint8_t *)k, sizeof(k)) != 1)
             return -1;
+        k[0] = workers_cancel_pid(s->w, k[0]);  /* names this worker (workers = N) */
         if (k[0] == 0)
             continue;
         for (o = s->w->sessions; o != NULL; o = o->next)
@@ -788,7 +803,7 @@ int session_accept(struct worker *w, int fd)
     s->dispatch_ops = &session_dispatch_ops;
     s->borrow_ops = &session_borrow_ops;
     s->cfg = cfg_ref(w->cfg);
-    s->id = ++w->next_id;
+    s->id = worker_next_id(w);
     s->handles = 1;     /* the client stream, and each timer below */
     stmt_table_init(&s->stmts);
     replay_init(&s->replay);

@@ -236,6 +236,13 @@ int session_accept(struct worker *w, int fd);
 /* Close every session now (SIGINT) with a FATAL 57P01 to each client. */
 void session_close_all(struct worker *w);
 
+/*
+ * A cancel request for (pid, key) reached w (from session s on w, or forwarded by another
+ * worker: s NULL): cancel the running query of w's client with that key, if any.
+ */
+void session_cancel_run(struct worker *w, uint32_t pid, uint32_t key,
+                        const struct session *s);
+
 /* (Re)arm s's login timer for what is left of its login time: client_startup_timeout while
  * no startup packet came, then client_login_timeout from the accept. */
 void session_login_timer(struct session *s);

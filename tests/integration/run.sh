@@ -1109,6 +1109,8 @@ main() {
     SASL_DIR=$ITEST_DIR SASL_BIN=$PGROUTER_BIN run_py saslprep test_saslprep.py 180
     # login and cancel floods, slow logins, file descriptors: pgrouters of its own
     FLOODS_DIR=$ITEST_DIR FLOODS_BIN=$PGROUTER_BIN run_py floods test_floods.py 150
+    # workers = 2: spread, cancel across workers, reload, shutdown: pgrouters of its own
+    WORKERS_DIR=$ITEST_DIR WORKERS_BIN=$PGROUTER_BIN run_py workers test_workers.py 240
     metrics_cases
     stats_cases
     admincmd_cases
