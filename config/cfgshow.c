@@ -48,9 +48,9 @@ int cfgshow_changeable(size_t i)
 {
     const struct cfg_key *k = cfg_key_at(i);
 
-    /* The listening sockets and the pid file are set up once, at start. */
+    /* The listening sockets, the pid file and the worker threads are set up once, at start. */
     static const char *const fixed[] = {
-        "listen_addr", "listen_port", "pidfile", "restart_socket",
+        "listen_addr", "listen_port", "pidfile", "restart_socket", "workers",
     };
 
     if (k == NULL)
