@@ -564,7 +564,19 @@ static void session_server_lost(struct backend *be, const char *why)
     /* A server lost while the client is idle inside its transaction takes the
      * transaction with it: tell the client now (as PostgreSQL does), or its next
      * statement would run outside the transaction on another server. */
-    if (mid_message || copy || tx != 'I') {
+    if (mid_message) {
+        /*
+         * Part of a server message already went to the client: whatever follows would be
+         * read as the rest of it (a FATAL could even become the tail of a row that looks
+         * whole). Hang up instead, as PostgreSQL's own connection would have ended.
+         */
+        connlog_why(s, "server connection to %s %s lost in the middle of a message: %s",
+                    session_slot_role(s, slot), node->name, why);
+        stats_error(&s->w->stats, "08006", STATS_ERR_OWN);
+        session_close(s);
+        return;
+    }
+    if (copy || tx != 'I') {
         session_fatal(s, "08006", "The transaction or COPY is lost; reconnect and retry.",
                       "pgrouter: server connection to %s %s (cluster \"%s\") was lost%s: %s",
                       session_slot_role(s, slot), node->name, s->cluster->name,

@@ -13,7 +13,11 @@ direct connection.  What the client must see (README, "Failure handling" and
   - mid-answer, autocommit: ERROR 08006 "... was lost", and the session goes on;
   - inside a transaction (running or idle in it): FATAL 08006 "... was lost
     inside a transaction", the connection closes, nothing of it commits;
-  - inside COPY: FATAL 08006, the connection closes, no row is stored.
+  - inside COPY: FATAL 08006, the connection closes, no row is stored;
+  - in the middle of a row pgrouter already relayed in part (a client that reads
+    slowly, so the server blocked mid-send): the connection closes without a FATAL,
+    which the client would take for the rest of that row; every whole message it
+    got is intact.
 
 Prints one `ok - loss: NAME` or `not ok - loss: NAME: reason` line per case and
 exits 1 if any failed.  Arguments, if given, are substrings of case names.
@@ -22,6 +26,7 @@ exits 1 if any failed.  Arguments, if given, are substrings of case names.
 import os
 import select
 import socket
+import struct
 import sys
 import time
 
@@ -245,6 +250,54 @@ def replica_lost_during_copy_to():
     finally:
         sock.close()
 
+
+
+@case
+def primary_lost_in_the_middle_of_a_row_corrupts_nothing():
+    sock = raw_login()
+    try:
+        rawpg.simple_query(sock, "BEGIN")
+        pid = int(rawpg.simple_query(sock, "SELECT pg_backend_pid()"))
+        # 20 MB the client does not read yet: the server blocks in the middle of a row
+        sock.sendall(rawpg.msg(b"Q", b"SELECT repeat('x', 1000) FROM "
+                               b"generate_series(1, 20000)\0"))
+        time.sleep(1.0)
+        terminate(PRIMARY, pid)
+        time.sleep(0.5)
+        buf = b""
+        sock.settimeout(30)
+        while True:
+            d = sock.recv(1 << 20)
+            if not d:
+                break
+            buf += d
+    finally:
+        sock.close()
+    row = struct.pack("!hi", 1, 1000) + b"x" * 1000
+    off, rows, fatal = 0, 0, None
+    while off + 5 <= len(buf):
+        mtype = buf[off:off + 1]
+        (n,) = struct.unpack("!i", buf[off + 1:off + 5])
+        if off + 1 + n > len(buf):
+            break
+        payload = buf[off + 5:off + 1 + n]
+        off += 1 + n
+        check(fatal is None, "a %r message after the FATAL" % mtype)
+        if mtype == b"D":
+            check(payload == row, "row %d is corrupt: %r..." % (rows + 1, payload[-80:]))
+            rows += 1
+        elif mtype == b"E":
+            fatal = rawpg.parse_error(payload)
+        else:
+            check(mtype == b"T", "unexpected message %r" % mtype)
+    tail = buf[off:]
+    check(b"was lost" not in tail, "the FATAL went into the unfinished row: %r" % tail[-120:])
+    check(fatal is None or (fatal.get("S"), fatal.get("C")) == ("FATAL", "08006"),
+          "the error was %r" % fatal)
+    print("# lost mid-row: %d whole rows, %d bytes of an unfinished one, %s" %
+          (rows, len(tail), "then FATAL" if fatal else "then the connection closed"),
+          flush=True)
+    check(rows < 20000, "every row arrived: the server was not lost mid-answer")
 
 
 def drop_table():
