@@ -253,6 +253,8 @@ static void conn_write_cb(uv_write_t *req, int status)
     }
     free(w->owned);
     free(w);
+    if (dst->tls != NULL)
+        conntls_on_written(dst);
 }
 
 int conn_forward(struct conn *src, struct conn *dst)
@@ -268,7 +270,7 @@ int conn_forward(struct conn *src, struct conn *dst)
         return UV_EPIPE;
     if (dst->tls != NULL) {
         /* Encrypting copies: src's bytes are free now; the ciphertext holds src back. */
-        rc = conntls_write(dst, src->buf + src->sent, n, src);
+        rc = conntls_write(dst, src->buf + src->sent, n, src, NULL);
         if (rc == 0)
             src->sent = src->parsed;
         return rc;
@@ -309,11 +311,8 @@ int conn_send_owned(struct conn *dst, uint8_t *data, size_t n)
         free(data);
         return UV_EPIPE;
     }
-    if (dst->tls != NULL) {
-        rc = conntls_write(dst, data, n, NULL);
-        free(data);
-        return rc;
-    }
+    if (dst->tls != NULL)
+        return conntls_write(dst, data, n, NULL, data);
     rc = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
     if (rc == (int)n) {
         free(data);

@@ -8,6 +8,13 @@
  * Flow control: decrypting stops as soon as the owner stops reading (want_read 0, or a
  * forwarded slice in flight). What OpenSSL still holds then will not raise a socket event,
  * so resuming (conn_update_read) starts an idle handle that drains it from the loop.
+ *
+ * Encrypting is paced the same way: plaintext is encrypted while the socket takes the
+ * ciphertext, at most CONNTLS_TURN bytes per loop iteration; the rest waits in order in
+ * the write queue (wq) and goes on from the write callback or the idle handle. A 30 MB
+ * batch for a TLS server is so encrypted 64 kB at a time as the server reads it, not all
+ * at once into 30 MB of queued ciphertext while every other client waits. A forward's
+ * source stops reading while its bytes wait here.
  */
 #include "router/net/conntls.h"
 
@@ -24,6 +31,16 @@
 
 #define CONNTLS_RX 65536            /* ciphertext per socket read */
 #define CONNTLS_CHUNK 65536         /* plaintext per SSL_write before handing it on */
+#define CONNTLS_TURN (256u << 10)   /* plaintext encrypted per loop iteration, at most */
+
+/* Plaintext waiting to be encrypted, in order. */
+struct conntls_seg {
+    struct conntls_seg *next;
+    uint8_t *data;              /* owned */
+    size_t off, n;              /* next byte to encrypt; bytes in data */
+    struct conn *src;           /* a forward's source, held (inflight) until encrypted;
+                                 * NULL: our own bytes, counted in the conn's queued */
+};
 
 struct conn_tls {
     SSL *ssl;
@@ -38,6 +55,8 @@ struct conn_tls {
     uv_idle_t idle;             /* drains what OpenSSL holds (see the file comment) */
     uint8_t *rx;                /* the socket read buffer (kept while reads fill it) */
     uint8_t *pend;              /* plaintext sent before a client handshake ended */
+    struct conntls_seg *wq;     /* plaintext not encrypted yet (see the file comment) */
+    struct conntls_seg **wq_tail;
     size_t pend_len, pend_cap;
     char describe[96];          /* "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" */
     char cn[256];               /* verified peer certificate's CN, "" if none */
@@ -163,9 +182,8 @@ static void conntls_established(struct conn *c)
 
         t->pend = NULL;
         t->pend_len = t->pend_cap = 0;
-        if (conntls_write(c, p, n, NULL) < 0)
+        if (conntls_write(c, p, n, NULL, p) < 0)
             conntls_fail(c, "write", UV_EPIPE);
-        free(p);
     }
 }
 
@@ -281,13 +299,75 @@ void conntls_on_cipher(struct conn *c, const uv_buf_t *b, ssize_t nread)
     conntls_pump(c);
 }
 
-int conntls_write(struct conn *dst, const uint8_t *p, size_t n, struct conn *src)
+/* Encrypt k bytes at p (k <= CONNTLS_CHUNK) and hand the ciphertext to the socket. */
+static int conntls_put(struct conn *c, const uint8_t *p, size_t k)
 {
-    struct conn_tls *t = dst->tls;
+    ERR_clear_error();
+    if (SSL_write(c->tls->ssl, p, (int)k) != (int)k)
+        return UV_EPROTO;
+    return conntls_flush(c, NULL);
+}
+
+/* The segment is encrypted (or dropped): its source may read again. */
+static void conntls_seg_free(struct conntls_seg *g)
+{
+    if (g->src != NULL) {
+        g->src->inflight--;
+        conn_update_read(g->src);
+    }
+    free(g->data);
+    free(g);
+}
+
+/*
+ * Encrypt from the write queue while the socket takes the ciphertext (all of it with
+ * all set, for a shutdown), at most CONNTLS_TURN bytes unless all. 0 or a libuv error.
+ */
+static int conntls_drain(struct conn *c, int all)
+{
+    struct conn_tls *t = c->tls;
+    size_t done = 0;
     int rc;
 
-    if (t->failed)
+    while (t->wq != NULL && !t->failed) {
+        struct conntls_seg *g = t->wq;
+        size_t k = g->n - g->off < CONNTLS_CHUNK ? g->n - g->off : CONNTLS_CHUNK;
+
+        if (!all && c->tcp.write_queue_size > 0)
+            return 0;   /* the write callback goes on */
+        if (!all && done >= CONNTLS_TURN) {
+            conntls_kick(c);    /* the next loop iteration goes on */
+            return 0;
+        }
+        rc = conntls_put(c, g->data + g->off, k);
+        if (rc < 0)
+            return rc;
+        g->off += k;
+        done += k;
+        if (g->src == NULL)
+            c->queued -= k;
+        if (g->off == g->n) {
+            t->wq = g->next;
+            if (t->wq == NULL)
+                t->wq_tail = &t->wq;
+            conntls_seg_free(g);
+        }
+    }
+    return 0;
+}
+
+int conntls_write(struct conn *dst, const uint8_t *p, size_t n, struct conn *src,
+                  uint8_t *owned)
+{
+    struct conn_tls *t = dst->tls;
+    struct conntls_seg *g;
+    size_t done = 0;
+    int rc;
+
+    if (t->failed) {
+        free(owned);
         return UV_EPIPE;
+    }
     if (!t->done) {
         if (t->pend_len + n > t->pend_cap) {
             size_t cap = t->pend_cap ? t->pend_cap : 4096;
@@ -296,28 +376,72 @@ int conntls_write(struct conn *dst, const uint8_t *p, size_t n, struct conn *src
             while (cap < t->pend_len + n)
                 cap *= 2;
             q = realloc(t->pend, cap);
-            if (q == NULL)
+            if (q == NULL) {
+                free(owned);
                 return UV_ENOMEM;
+            }
             t->pend = q;
             t->pend_cap = cap;
         }
         memcpy(t->pend + t->pend_len, p, n);
         t->pend_len += n;
+        free(owned);
         return 0;
     }
-    while (n > 0) {
-        int k = n > CONNTLS_CHUNK ? CONNTLS_CHUNK : (int)n;
+    /* Encrypt now while nothing waits before us and the socket takes it. */
+    while (n > 0 && t->wq == NULL && dst->tcp.write_queue_size == 0 && done < CONNTLS_TURN) {
+        size_t k = n > CONNTLS_CHUNK ? CONNTLS_CHUNK : n;
 
-        ERR_clear_error();
-        if (SSL_write(t->ssl, p, k) != k)
-            return UV_EPROTO;
-        rc = conntls_flush(dst, src);
-        if (rc < 0)
+        rc = conntls_put(dst, p, k);
+        if (rc < 0) {
+            free(owned);
             return rc;
+        }
         p += k;
-        n -= (size_t)k;
+        n -= k;
+        done += k;
     }
+    if (n == 0) {
+        free(owned);
+        return 0;
+    }
+    /* The rest waits in the write queue: in owned if we have it, else in a copy. */
+    g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        free(owned);
+        return UV_ENOMEM;
+    }
+    if (owned != NULL) {
+        g->data = owned;
+        g->off = (size_t)(p - owned);
+        g->n = g->off + n;
+    } else if ((g->data = malloc(n)) != NULL) {
+        memcpy(g->data, p, n);
+        g->n = n;
+    } else {
+        free(g);
+        return UV_ENOMEM;
+    }
+    g->src = src;
+    if (src != NULL) {
+        src->inflight++;
+        conn_update_read(src);
+    } else {
+        dst->queued += n;
+    }
+    if (t->wq_tail == NULL)
+        t->wq_tail = &t->wq;
+    *t->wq_tail = g;
+    t->wq_tail = &g->next;
+    if (dst->tcp.write_queue_size == 0)
+        conntls_kick(dst);  /* the turn's budget is spent: go on from the loop */
     return 0;
+}
+
+void conntls_on_written(struct conn *c)
+{
+    if (c->tls != NULL && c->open && c->tls->wq != NULL && conntls_drain(c, 0) < 0)
+        conntls_fail(c, "write", UV_EPROTO);
 }
 
 int conntls_needs_read(const struct conn *c)
@@ -338,6 +462,10 @@ static void conntls_idle_cb(uv_idle_t *h)
 
     uv_idle_stop(h);
     c->tls->idle_on = 0;
+    if (c->tls->wq != NULL && conntls_drain(c, 0) < 0) {
+        conntls_fail(c, "write", UV_EPROTO);
+        return;
+    }
     conntls_pump(c);
 }
 
@@ -357,6 +485,9 @@ void conntls_shutdown(struct conn *c)
 
     if (!t->done || t->failed)
         return;
+    /* close_notify comes after every byte written before it */
+    if (conntls_drain(c, 1) < 0)
+        return;
     ERR_clear_error();
     (void)SSL_shutdown(t->ssl);
     ERR_clear_error();
@@ -369,6 +500,13 @@ void conntls_close(struct conn *c)
 
     uv_idle_stop(&t->idle);
     t->idle_on = 0;
+    while (t->wq != NULL) {
+        struct conntls_seg *g = t->wq;
+
+        t->wq = g->next;
+        conntls_seg_free(g);
+    }
+    t->wq_tail = &t->wq;
     uv_close((uv_handle_t *)&t->idle, conn_handle_closed);
 }
 
@@ -414,6 +552,7 @@ static int conntls_attach(struct conn *c, SSL *ssl, struct tls_ctx *ctx, int own
     t->owned = owned;
     t->ctx = ctx != NULL ? tls_ctx_ref(ctx) : NULL;
     t->idle.data = c;
+    t->wq_tail = &t->wq;
     c->tls = t;
     c->handles++;
     return 0;

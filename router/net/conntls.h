@@ -19,9 +19,14 @@ void conntls_alloc(struct conn *c, uv_buf_t *out);
 void conntls_on_cipher(struct conn *c, const uv_buf_t *b, ssize_t nread);
 /*
  * Encrypt n bytes at p and queue them on dst (before a client handshake ends they wait in
- * a copy). src as in conn_write_raw. 0 or a libuv error.
+ * a copy). Encrypting is paced (see conntls.c): what the socket cannot take now waits in
+ * owned (a malloc'd buffer holding p, or NULL), which conntls_write always takes over,
+ * or in a copy; src, if given, stops reading until it is encrypted. 0 or a libuv error.
  */
-int conntls_write(struct conn *dst, const uint8_t *p, size_t n, struct conn *src);
+int conntls_write(struct conn *dst, const uint8_t *p, size_t n, struct conn *src,
+                  uint8_t *owned);
+/* A write on c's socket completed: encrypt more of what waits. */
+void conntls_on_written(struct conn *c);
 /* 1 while the handshake runs: the socket must be read whatever the owner wants. */
 int conntls_needs_read(const struct conn *c);
 /* 1 if OpenSSL holds bytes (plaintext or ciphertext) no socket event will announce. */
