@@ -547,7 +547,7 @@ static void cfg_set_defaults(struct cfg *c)
     c->max_client_conn = 100;
     c->workers = 1;
     c->max_packet_size = 1073741823;
-    c->max_bind_size = 64u << 20;
+    c->max_bind_size = 32u << 20;
     c->server_connect_timeout_ms = 15000;
     c->client_login_timeout_ms = 60000;
     c->shutdown_timeout_ms = 30000;

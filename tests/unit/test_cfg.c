@@ -190,7 +190,7 @@ static void test_cfg_applies_defaults_and_picks_the_only_cluster(void **state)
     assert_null(cfg_find_user(c, "app"));
     assert_int_equal(c->max_client_conn, 100);
     assert_int_equal(c->max_packet_size, 1073741823);
-    assert_int_equal(c->max_bind_size, 64 * 1024 * 1024);
+    assert_int_equal(c->max_bind_size, 32 * 1024 * 1024);
     assert_int_equal(c->max_query_size, 0);
     assert_int_equal(c->server_connect_timeout_ms, 15000);
     assert_int_equal(c->client_login_timeout_ms, 60000);
