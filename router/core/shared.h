@@ -25,6 +25,8 @@ struct budget_slot {
     char db[64];
     char user[64];                  /* "" for the database's slot */
     unsigned n;                     /* atomic: __atomic_* only */
+    unsigned wanted;                /* atomic: 1 while a worker waits for a unit of it (the
+                                     * others close idle servers of it: pool_shed) */
 };
 
 struct budget {

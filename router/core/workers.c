@@ -24,6 +24,8 @@ enum worker_msg_kind {
     WORKER_MSG_RELOAD_REQUEST,  /* (to worker 0) reload the configuration */
     WORKER_MSG_STOP,            /* lifecycle_shutdown_here(how) */
     WORKER_MSG_EXITED,          /* (to worker 0) a thread finished */
+    WORKER_MSG_SHED,            /* close an idle server holding a unit of slot */
+    WORKER_MSG_RETRY,           /* budget was freed: waiters try again */
 };
 
 struct worker_msg {
@@ -34,6 +36,7 @@ struct worker_msg {
     enum lifecycle_stop how;
     struct cfg *cfg;
     struct tls_ctx *client_tls, *server_tls;
+    const struct budget_slot *slot;
 };
 
 /* Free m and what it holds (a message that will not be read). */
@@ -138,6 +141,12 @@ static void workers_on_wake(uv_async_t *a)
             break;
         case WORKER_MSG_EXITED:
             break;      /* workers_join looks at shared.running */
+        case WORKER_MSG_SHED:
+            pool_shed(w, m->slot);
+            break;
+        case WORKER_MSG_RETRY:
+            pool_retry(w);
+            break;
         }
         if (m->kind != WORKER_MSG_ACCEPT)
             workers_msg_drop(m);
@@ -380,6 +389,32 @@ void workers_reload_request(struct worker *w)
 
     if (m != NULL)
         workers_post(w->shared->workers[0], m);
+}
+
+/* A message of kind (with slot) to every worker but w. */
+static void workers_tell_others(struct worker *w, enum worker_msg_kind kind,
+                                const struct budget_slot *slot)
+{
+    struct shared *sh = w->shared;
+
+    for (unsigned i = 0; i < sh->n_workers; i++) {
+        struct worker_msg *m;
+
+        if (sh->workers[i] == w || (m = workers_msg(kind)) == NULL)
+            continue;
+        m->slot = slot;
+        workers_post(sh->workers[i], m);
+    }
+}
+
+void workers_budget_wanted(struct worker *w, struct budget_slot *slot)
+{
+    workers_tell_others(w, WORKER_MSG_SHED, slot);
+}
+
+void workers_budget_freed(struct worker *w)
+{
+    workers_tell_others(w, WORKER_MSG_RETRY, NULL);
 }
 
 void workers_stop(struct worker *w, enum lifecycle_stop how)

@@ -38,6 +38,12 @@ void workers_reloaded(struct worker *w0);
 /* A worker other than 0 asks worker 0 to reload (the console's RELOAD there). */
 void workers_reload_request(struct worker *w);
 
+/* w is short of a unit of slot: the other workers close an idle server of it (pool_shed). */
+void workers_budget_wanted(struct worker *w, struct budget_slot *slot);
+
+/* A wanted unit was given back: the other workers' waiters try again (pool_retry). */
+void workers_budget_freed(struct worker *w);
+
 /* Every worker but w stops as lifecycle_shutdown says (lifecycle_shutdown_here). */
 void workers_stop(struct worker *w, enum lifecycle_stop how);
 

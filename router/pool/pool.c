@@ -17,6 +17,7 @@
 #include "router/admin/pause.h"
 #include "router/session/replay.h"
 #include "router/pool/srvtls.h"
+#include "router/core/workers.h"
 #include "router/worker.h"
 
 struct pool *pool_get(struct worker *w, int node_id, const char *db, const char *user,
@@ -84,8 +85,35 @@ static unsigned pool_db_size(const struct pool *p)
 /* Close one of p's servers and give its unit of the budget back. */
 static void pool_close_server(struct pool *p, struct backend *be)
 {
+    int wanted;
+
     budget_give(p->budget, p->budget_db);
     backend_close(be);
+    /* Another worker waits for this unit: it tries again now (workers = N). */
+    wanted = __atomic_exchange_n(&p->budget->wanted, 0, __ATOMIC_ACQ_REL);
+    wanted |= __atomic_exchange_n(&p->budget_db->wanted, 0, __ATOMIC_ACQ_REL);
+    if (wanted)
+        workers_budget_freed(p->w);
+}
+
+/* Does another worker wait for a unit of p's budget? */
+static int pool_wanted(const struct pool *p)
+{
+    return __atomic_load_n(&p->budget->wanted, __ATOMIC_RELAXED) ||
+           __atomic_load_n(&p->budget_db->wanted, __ATOMIC_RELAXED);
+}
+
+/*
+ * p could not open a server: the budget is full. With several workers, idle servers of
+ * the others may hold it: mark the full slot wanted and ask them (once per marking).
+ */
+static void pool_budget_short(struct pool *p, unsigned limit)
+{
+    struct budget_slot *slot = budget_count(p->budget) >= limit ? p->budget : p->budget_db;
+
+    if (p->w->shared->n_workers > 1 &&
+        !__atomic_exchange_n(&slot->wanted, 1, __ATOMIC_ACQ_REL))
+        workers_budget_wanted(p->w, slot);
 }
 
 /* default_pool_size, plus the reserve for a client that waited reserve_pool_timeout. */
@@ -109,6 +137,8 @@ static int pool_surplus(const struct pool *p, uint64_t now_ms)
 {
     if (p->w->nodes->n[p->node_id].removed)
         return 1;
+    if (p->wait_head == NULL && pool_wanted(p))
+        return 1;       /* a client of another worker waits for this server's unit */
     return p->wait_head == NULL && pool_size(p) > pool_limit(p, now_ms);
 }
 
@@ -143,8 +173,10 @@ static int pool_make_room(struct pool *p, uint64_t now_ms)
         struct pool *owner = NULL;
         struct backend *be;
 
-        if (pool_size(p) >= pool_limit(p, now_ms))
+        if (pool_size(p) >= pool_limit(p, now_ms)) {
+            pool_budget_short(p, pool_limit(p, now_ms));
             return 0;
+        }
         /* A reload may have lowered the limit below what is open: close until there is room. */
         for (struct pool *q = p->w->pools; q != NULL; q = q->next) {
             if (q == p || !pool_same_db(p, q))
@@ -156,8 +188,10 @@ static int pool_make_room(struct pool *p, uint64_t now_ms)
                 }
             }
         }
-        if (victim == NULL)
+        if (victim == NULL) {
+            pool_budget_short(p, pool_limit(p, now_ms));
             return 0;
+        }
         be = *victim;
         *victim = be->pool_next;
         owner->n_idle--;
@@ -181,8 +215,10 @@ static int pool_open(struct pool *p)
     int rc;
 
     if (!budget_take(p->budget, pool_limit(p, uv_now(p->w->loop)), p->budget_db,
-                     cfg->max_db_connections > 0 ? (unsigned)cfg->max_db_connections : 0))
+                     cfg->max_db_connections > 0 ? (unsigned)cfg->max_db_connections : 0)) {
+        pool_budget_short(p, pool_limit(p, uv_now(p->w->loop)));
         return 1;
+    }
     be = calloc(1, sizeof(*be));
     if (be == NULL) {
         budget_give(p->budget, p->budget_db);
@@ -810,4 +846,36 @@ void pool_free_all(struct worker *w)
         free(p);
     }
     w->pools = NULL;
+}
+
+void pool_shed(struct worker *w, const struct budget_slot *slot)
+{
+    for (struct pool *p = w->pools; p != NULL; p = p->next) {
+        struct backend **pp, **oldest = NULL;
+
+        if (p->budget != slot && p->budget_db != slot)
+            continue;
+        for (pp = &p->idle; *pp != NULL; pp = &(*pp)->pool_next)
+            if (oldest == NULL || (*pp)->idle_since_ms <= (*oldest)->idle_since_ms)
+                oldest = pp;
+        if (oldest != NULL) {
+            struct backend *be = *oldest;
+
+            *oldest = be->pool_next;
+            p->n_idle--;
+            log_debug("pool %s@%s/%s: closing an idle server another worker waits for",
+                      p->user, p->db, p->node);
+            pool_close_server(p, be);
+            return;
+        }
+    }
+}
+
+void pool_retry(struct worker *w)
+{
+    uint64_t now = uv_now(w->loop);
+
+    for (struct pool *p = w->pools; p != NULL; p = p->next)
+        if (p->wait_head != NULL)
+            pool_cover_waiters(p, now);
 }

@@ -144,6 +144,15 @@ void pool_maintain(struct worker *w, uint64_t now_ms);
 void pool_log_waits(struct worker *w);
 
 /*
+ * workers = N: another worker waits for a unit of slot: close one idle server of w's that
+ * holds one (pool_retry runs on the waiting workers then).
+ */
+void pool_shed(struct worker *w, const struct budget_slot *slot);
+
+/* workers = N: budget was freed elsewhere: w's waiters try to open servers again. */
+void pool_retry(struct worker *w);
+
+/*
  * Close every idle server and every connection still being opened (exit: nothing is left
  * that could finish later and keep the loop running).
  */

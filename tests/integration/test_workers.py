@@ -13,6 +13,11 @@ worker serving each client ("c7: served by worker 1").
   - pool_size_total: default_pool_size = 2 bounds the servers of the pool over both workers
     (pgrouter's connections to the primary, /proc/net/tcp), while 8 clients of both run
     transactions at once;
+  - query_wait_across: default_pool_size = 1 held by a transaction on one worker; a client
+    of the other worker waits and gets query_wait_timeout, then is served;
+  - health_once: health checks run once per node per interval with 2 workers (metrics);
+  - breaker_once: a replica (a forwarder we kill) dies under 8 clients on both workers:
+    its breaker opens once, not once per worker;
   - port_refused: a second pgrouter on the same port is refused and exits 1;
   - sigterm: idle clients on both workers are closed, pgrouter exits 0 and says so for
     worker 1; sigint: a transaction open on worker 1 keeps SIGTERM waiting, SIGINT closes
@@ -55,13 +60,15 @@ def paths(name):
 
 def write_ini(name, port, extra, workers="2"):
     ini, _, users = paths(name)
+    if "stats_listen_port" not in extra:
+        extra = "stats_listen_port = 0\n" + extra
     with open(users, "w") as f:
         f.write('"app" "app"\n"admin" "admin"\n')
     os.chmod(users, 0o600)
     with open(ini, "w") as f:
         f.write("[pgrouter]\nlisten_addr = 127.0.0.1\nlisten_port = %d\nworkers = %s\n"
                 "auth_type = scram-sha-256\nauth_file = %s\nadmin_users = admin\n"
-                "verbose = 1\nstats_listen_port = 0\n%s\n"
+                "verbose = 1\n%s\n"
                 "[cluster.main]\nprimary = 127.0.0.1:%d\nreplicas = 127.0.0.1:%d, "
                 "127.0.0.1:%d\n" % (port, workers, users, extra, PRIMARY, R1, R2))
     return ini
@@ -307,6 +314,192 @@ def pool_size_total():
             c.close()
     finally:
         stop(proc)
+
+
+@case
+def query_wait_across():
+    proc, port, log = start_own("qwait", "default_pool_size = 1\nquery_wait_timeout = 1s")
+    try:
+        since = len(read_log(log))
+        a, b = connect(port), connect(port)
+        served = worker_of(log, since, 2)
+        check(sorted(served) == [0, 1], "the two clients went to workers %s" % served)
+        # a holds the pool's only server: b, on the other worker, may not open a second
+        a.execute("BEGIN")
+        a.execute("SELECT txid_current()")
+        t0 = time.monotonic()
+        try:
+            b.execute("SELECT txid_current()")
+            raise AssertionError("the other worker opened a second server")
+        except psycopg.Error as e:
+            check("query_wait_timeout" in str(e), "unexpected error: %s" % e)
+        took = time.monotonic() - t0
+        check(0.9 <= took < 3.5, "query_wait_timeout = 1s answered after %.1f s" % took)
+        a.execute("COMMIT")
+        check(b.execute("SELECT 1").fetchone()[0] == 1, "b is served once a commits")
+        measured("default_pool_size = 1: a client of the other worker waited %.2f s "
+                 "(query_wait_timeout = 1s)" % took)
+        a.close()
+        b.close()
+    finally:
+        stop(proc)
+
+
+def metric(port, name, labels):
+    """The value of metric name whose labels contain every string in labels."""
+    import urllib.request
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
+    for line in text.decode().splitlines():
+        if line.startswith(name + "{") and all(x in line for x in labels):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no %s{%s} in /metrics" % (name, labels))
+
+
+@case
+def health_once():
+    mport = free_port()
+    proc, port, log = start_own("health", "stats_listen_port = %d\n[health]\n"
+                                "health_check_user = postgres\nhealth_check_password = "
+                                "postgres\nhealth_check_interval = 1s" % mport)
+    try:
+        conns = [connect(port) for _ in range(4)]     # both workers busy too
+        for c in conns:
+            c.execute("SELECT 1")
+        time.sleep(1.5)
+        nodes = ["127.0.0.1:%d" % p for p in (PRIMARY, R1, R2)]
+        first = [metric(mport, "pgrouter_node_health_checks_total",
+                        ['node="%s"' % n, 'result="ok"']) for n in nodes]
+        t0 = time.monotonic()
+        time.sleep(5)
+        last = [metric(mport, "pgrouter_node_health_checks_total",
+                       ['node="%s"' % n, 'result="ok"']) for n in nodes]
+        secs = time.monotonic() - t0
+        for n, a, b in zip(nodes, first, last):
+            check(b - a <= secs + 1.5, "node %s: %d checks in %.1f s at 1 s intervals "
+                  "(one per worker?)" % (n, b - a, secs))
+            check(b - a >= secs - 2.5, "node %s: only %d checks in %.1f s" % (n, b - a, secs))
+        measured("health checks with 2 workers, 1 s interval: %s in %.1f s"
+                 % (", ".join("%d" % (b - a) for a, b in zip(first, last)), secs))
+        for c in conns:
+            c.close()
+    finally:
+        stop(proc)
+
+
+class Forwarder:
+    """A TCP forwarder to a node that can be killed at once, as a crashed server would:
+    its port refuses from then on and every relayed connection is cut."""
+
+    def __init__(self, target):
+        import socket
+        self.target = target
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.socks = []
+        self.dead = False
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        while not self.dead:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    def pipe(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.close()
+            except OSError:
+                pass
+
+    def kill(self):
+        import socket
+        self.dead = True
+        self.lsock.close()
+        for x in list(self.socks):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+                x.close()
+            except OSError:
+                pass
+
+
+@case
+def breaker_once():
+    fwd = Forwarder(R1)
+    proc = None
+    try:
+        if not WORKERS_BIN or not WORKERS_DIR:
+            raise Skip("WORKERS_BIN and WORKERS_DIR are not set")
+        proc, port, log = start_own("breaker", "[breaker]\nfailure_threshold = 2\n"
+                                    "open_timeout = 60s\nmax_open_timeout = 60s")
+        ini = paths("breaker")[0]
+        with open(ini) as f:
+            text = f.read()
+        # the only replica is the forwarder; reads fall back to the primary once it is gone
+        text = re.sub(r"replicas = .*", "replicas = 127.0.0.1:%d" % fwd.port, text)
+        with open(ini, "w") as f:
+            f.write(text)
+        since = len(read_log(log))
+        proc.send_signal(signal.SIGHUP)
+        wait_for("the reload", lambda: "worker 1: configuration reloaded" in
+                 read_log(log, since), 10)
+        since = len(read_log(log))
+        conns = [connect(port) for _ in range(8)]
+        check(set(worker_of(log, since, 8)) == {0, 1}, "clients on both workers")
+        on_fwd = [c.execute("SELECT inet_server_port()").fetchone()[0] for c in conns]
+        check(all(p == R1 for p in on_fwd), "reads did not go through the replica: %s" % on_fwd)
+        stop_load = threading.Event()
+        errors = []
+
+        def load(c):
+            while not stop_load.is_set():
+                try:
+                    c.execute("SELECT 1")
+                except psycopg.Error as e:
+                    errors.append(str(e))
+                    return
+
+        threads = [threading.Thread(target=load, args=(c,)) for c in conns]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        fwd.kill()
+        time.sleep(3)
+        stop_load.set()
+        for t in threads:
+            t.join(10)
+        name = "127.0.0.1:%d" % fwd.port
+        opened = read_log(log, since).count("node %s: circuit breaker closed -> open" % name)
+        check(opened == 1, "the breaker of %s opened %d times (2 workers)" % (name, opened))
+        measured("replica killed under 8 clients on 2 workers: its breaker opened %d time(s); "
+                 "%d clients saw an error" % (opened, len(errors)))
+        for c in conns:
+            try:
+                c.close()
+            except psycopg.Error:
+                pass
+    finally:
+        fwd.kill()
+        if proc is not None:
+            stop(proc)
 
 
 @case
