@@ -154,8 +154,11 @@ static void metrics_clients(struct promtext *p, struct worker *w)
                     "server connection).");
     promtext_u64(p, "pgrouter_clients_login", NULL, login);
     promtext_family(p, "pgrouter_clients_connected", "gauge",
-                    "Client connections counted against max_client_conn.");
-    promtext_u64(p, "pgrouter_clients_connected", NULL, w->n_clients);
+                    "Client connections counted against max_client_conn, over every worker.");
+    promtext_u64(p, "pgrouter_clients_connected", NULL,
+                  __atomic_load_n(&w->shared->n_clients, __ATOMIC_RELAXED));
+    promtext_family(p, "pgrouter_workers", "gauge", "Event loops (workers = N).");
+    promtext_u64(p, "pgrouter_workers", NULL, w->shared->n_workers);
     promtext_family(p, "pgrouter_clients_max", "gauge", "max_client_conn.");
     promtext_u64(p, "pgrouter_clients_max", NULL, (uint64_t)w->cfg->max_client_conn);
 }

@@ -16,6 +16,7 @@ worker serving each client ("c7: served by worker 1").
   - query_wait_across: default_pool_size = 1 held by a transaction on one worker; a client
     of the other worker waits and gets query_wait_timeout, then is served;
   - health_once: health checks run once per node per interval with 2 workers (metrics);
+    pgrouter_clients_connected counts the clients of both workers;
   - breaker_once: a replica (a forwarder we kill) dies under 8 clients on both workers:
     its breaker opens once, not once per worker;
   - port_refused: a second pgrouter on the same port is refused and exits 1;
@@ -350,7 +351,8 @@ def metric(port, name, labels):
     import urllib.request
     text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
     for line in text.decode().splitlines():
-        if line.startswith(name + "{") and all(x in line for x in labels):
+        if (line.startswith(name + "{") or line.startswith(name + " ")) and \
+                all(x in line for x in labels):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError("no %s{%s} in /metrics" % (name, labels))
 
@@ -380,6 +382,9 @@ def health_once():
             check(b - a >= secs - 2.5, "node %s: only %d checks in %.1f s" % (n, b - a, secs))
         measured("health checks with 2 workers, 1 s interval: %s in %.1f s"
                  % (", ".join("%d" % (b - a) for a, b in zip(first, last)), secs))
+        check(metric(mport, "pgrouter_workers", []) == 2, "pgrouter_workers is not 2")
+        check(metric(mport, "pgrouter_clients_connected", []) == 4,
+              "pgrouter_clients_connected does not count the clients of both workers")
         for c in conns:
             c.close()
     finally:
