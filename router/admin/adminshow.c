@@ -126,7 +126,7 @@ static const char *adminshow_pool_mode(const struct cfg *cfg)
 /* Is s a client that SHOW CLIENTS and SHOW POOLS count (logged in, not leaving)? */
 static int adminshow_client(const struct session *s)
 {
-    return s->state == SESSION_IDLE || s->state == SESSION_IN_TX || s->state == SESSION_COPY;
+    return s->state == SESSION_IDLE || s->state == SESSION_IN_TX;
 }
 
 /* An idle server of p that needs server_check_query before use (PgBouncer's "used"). */

@@ -77,7 +77,6 @@ static int metrics_client_of(const struct session *s)
         return -1;
     case SESSION_IDLE:
     case SESSION_IN_TX:
-    case SESSION_COPY:
         break;
     }
     if (s->wait == SESSION_WAIT_SERVER)

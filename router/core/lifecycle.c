@@ -161,7 +161,6 @@ static int lifecycle_idle(struct session *s)
         return s->wait == SESSION_RUN && !s->unit.open && !s->unit.pending &&
                s->deferred_begin == NULL && borrow_pinned_tx(s) == NULL;
     case SESSION_IN_TX:
-    case SESSION_COPY:
     case SESSION_CLOSING:
         return 0;
     }

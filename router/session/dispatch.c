@@ -358,50 +358,31 @@ static int dispatch_pick_cluster(struct session *s)
     return 0;
 }
 
-/*
- * Send the unit assembled so far. end_unit: 1 when its last message (Query or Sync) is
- * included, 0 for a Flush, -1 to resume a held unit.
- */
-void dispatch_unit(struct session *s, enum dispatch_end end_unit)
+/* Refused while it was assembled (sharding): answer at Sync, as PostgreSQL does after an
+ * error. */
+static void dispatch_refuse(struct session *s)
 {
     struct session_unit *u = &s->unit;
-    struct route_decision d;
+    struct backend *pin = borrow_pinned_tx(s);
+    const char *state = u->err_state;
+    char msg[240];
+
+    if (!u->pending)
+        return;
+    snprintf(msg, sizeof(msg), "%s", u->err_msg != NULL ? u->err_msg : "refused");
+    conn_discard(&s->client);
+    unit_reset(u);
+    session_error(s, pin != NULL ? pin->status : s->deferred_begin != NULL ? 'E' : 'I',
+                  state, NULL, "%s", msg);
+}
+
+/* What kind of node the unit goes to, and why (route.h). */
+static void dispatch_decide(struct session *s, struct route_decision *d)
+{
+    struct session_unit *u = &s->unit;
     struct decide_session ds;
     struct route_state rs;
-    struct backend *be;
-    unsigned slot;
-    int rc;
 
-    if (end_unit >= 0)
-        u->pending = end_unit;
-    if (u->sent && u->target != NULL) {
-        be = u->target;     /* the rest of a batch that already went out */
-        goto send;
-    }
-    if (u->err_state != NULL) {
-        /* Refused (sharding): answer at Sync, as PostgreSQL does after an error. */
-        if (!u->pending)
-            return;
-        struct backend *pin = borrow_pinned_tx(s);
-        char msg[240];
-        const char *state = u->err_state;
-
-        snprintf(msg, sizeof(msg), "%s", u->err_msg != NULL ? u->err_msg : "refused");
-        conn_discard(&s->client);
-        unit_reset(u);
-        session_error(s, pin != NULL ? pin->status : s->deferred_begin != NULL ? 'E' : 'I',
-                      state, NULL, "%s", msg);
-        return;
-    }
-    if (u->slot > 0 && borrow_held(s, (unsigned)u->slot - 1) != NULL) {
-        /* Resumed after its pool handed over a server: that server runs it. */
-        slot = (unsigned)u->slot - 1;
-        d.reason = "resumed";
-        be = borrow_held(s, slot);
-        goto borrowed;
-    }
-    if (dispatch_pick_cluster(s) < 0)
-        return;
     dispatch_decide_state(s, &ds);
     memset(&rs, 0, sizeof(rs));
     rs.in_tx = ds.in_tx;
@@ -410,102 +391,126 @@ void dispatch_unit(struct session *s, enum dispatch_end end_unit)
     rs.role = ds.role;
     if (s->deferred_begin != NULL) {
         /* The transaction the client began: now its cluster is known. */
-        d.target = s->deferred_ro ? ROUTE_REPLICA : ROUTE_PRIMARY;
-        d.reason = s->deferred_ro ? "read-only transaction" : "transaction";
-        d.sqlstate = NULL;
+        d->target = s->deferred_ro ? ROUTE_REPLICA : ROUTE_PRIMARY;
+        d->reason = s->deferred_ro ? "read-only transaction" : "transaction";
+        d->sqlstate = NULL;
     } else if (u->force_primary || (u->pin_server && !rs.in_tx)) {
-        d.target = rs.in_tx ? ROUTE_PINNED : ROUTE_PRIMARY;
-        d.reason = "session state that stays on one server";
-        d.sqlstate = NULL;
+        d->target = rs.in_tx ? ROUTE_PINNED : ROUTE_PRIMARY;
+        d->reason = "session state that stays on one server";
+        d->sqlstate = NULL;
     } else if (u->decided) {
-        d = u->route;       /* a lone simple Query: decide_query's answer (as --classify's) */
+        *d = u->route;      /* a lone simple Query: decide_query's answer (as --classify's) */
     } else {
-        route_decide(&rs, &u->cr, &d);
+        route_decide(&rs, &u->cr, d);
     }
-    stats_route(&s->w->stats, d.reason, (int)d.target);
-    if (d.target == ROUTE_ERROR) {
-        struct backend *pin = borrow_pinned_tx(s);
+}
 
+/* The client is told the unit cannot run: node slot's breaker is open. */
+static void dispatch_breaker_open(struct session *s, unsigned slot)
+{
+    const struct node *n = session_node(s, slot);
+    uint64_t at = breaker_retry_at(&n->br);
+    uint64_t now = session_now(s);
+
+    conn_discard(&s->client);
+    unit_reset(&s->unit);
+    session_error(s, 'I', "08006", "pgrouter retries the node by itself; run the statement "
+                  "again later.", "pgrouter: %s %s of cluster \"%s\" is unavailable "
+                  "(circuit breaker %s, next try in %llu ms)%s%s", session_slot_role(s, slot),
+                  n->name, s->cluster->name, breaker_state_name(breaker_state(&n->br, now)),
+                  (unsigned long long)(at > now ? at - now : 0),
+                  n->last_failure[0] != '\0' ? "; last failure: " : "", n->last_failure);
+}
+
+/* The node slot decision d means now, or -1 with the client answered (an error route, no
+ * replica with read_fallback = error, an open breaker). */
+static int dispatch_node(struct session *s, const struct route_decision *d)
+{
+    struct backend *pin;
+    int slot;
+
+    if (d->target == ROUTE_ERROR) {
+        pin = borrow_pinned_tx(s);
         conn_discard(&s->client);
-        unit_reset(u);
-        session_error(s, pin != NULL ? pin->status : 'I', d.sqlstate,
+        unit_reset(&s->unit);
+        session_error(s, pin != NULL ? pin->status : 'I', d->sqlstate,
                       "Remove the replica hint or set pgrouter.role = auto.",
-                      "pgrouter: %s", d.reason);
-        return;
+                      "pgrouter: %s", d->reason);
+        return -1;
     }
-    rc = dispatch_resolve(s, &d);
-    if (rc < 0) {
+    slot = dispatch_resolve(s, d);
+    if (slot < 0) {
         conn_discard(&s->client);
-        unit_reset(u);
+        unit_reset(&s->unit);
         session_error(s, 'I', "08006", "Retry later, or set read_fallback = primary.",
                       "pgrouter: no replica of cluster \"%s\" can take reads now "
                       "(read_fallback = error)", s->cluster->name);
-        return;
+        return -1;
     }
-    slot = (unsigned)rc;
-    if (borrow_held(s, slot) == NULL && !nodes_allow(s->w->nodes, (int)slot, session_now(s))) {
+    if (borrow_held(s, (unsigned)slot) == NULL &&
+        !nodes_allow(s->w->nodes, slot, session_now(s))) {
         /* Open breaker: fail at once rather than wait for a connection that will fail. */
-        const struct node *n = session_node(s, slot);
-        uint64_t at = breaker_retry_at(&n->br);
-        uint64_t now = session_now(s);
+        dispatch_breaker_open(s, (unsigned)slot);
+        return -1;
+    }
+    return slot;
+}
 
-        conn_discard(&s->client);
-        unit_reset(u);
-        session_error(s, 'I', "08006", "pgrouter retries the node by itself; run the statement "
-                      "again later.", "pgrouter: %s %s of cluster \"%s\" is unavailable "
-                      "(circuit breaker %s, next try in %llu ms)%s%s", session_slot_role(s, slot),
-                      n->name, s->cluster->name,
-                      breaker_state_name(breaker_state(&n->br, now)),
-                      (unsigned long long)(at > now ? at - now : 0),
-                      n->last_failure[0] != '\0' ? "; last failure: " : "", n->last_failure);
-        return;
-    }
-    u->slot = (int)slot + 1;
-    be = borrow_server(s, slot);
-    if (be == NULL)
-        return;     /* resumed by borrow_pool_done */
-borrowed:
-    log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(s, slot), be->name, d.reason);
-    rc = dispatch_apply_state(s, be);
-    if (rc > 0)
-        return;     /* resumed by dispatch_state_done */
-    if (rc < 0) {
-        session_fatal(s, "08006", NULL, "cannot restore this session's settings on server %s",
-                      be->name);
-        return;
-    }
-    if (s->deferred_begin != NULL) {
-        struct msgbuf b;
+/*
+ * The server that runs the unit (why: the decision's reason), or NULL when the client was
+ * answered or the session waits for a pool (borrow_ops.resume calls dispatch_unit again).
+ */
+static struct backend *dispatch_route(struct session *s, const char **why)
+{
+    struct session_unit *u = &s->unit;
+    struct route_decision d;
+    int slot;
 
-        msgbuf_init(&b);
-        msg_raw(&b, 'Q', s->deferred_begin, strlen(s->deferred_begin) + 1);
-        rc = b.oom ? -ENOMEM : backend_send(be, b.data, b.len);
-        msgbuf_free(&b);
-        if (rc < 0 || backend_push_unit(be, BACKEND_SINK_DROP) < 0) {
-            session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);
-            return;
-        }
-        free(s->deferred_begin);
-        s->deferred_begin = NULL;
-        be->status = 'T';   /* as it will be once the BEGIN ran */
+    if (u->slot > 0 && borrow_held(s, (unsigned)u->slot - 1) != NULL) {
+        /* Resumed after its pool handed over a server: that server runs it. */
+        *why = "resumed";
+        return borrow_held(s, (unsigned)u->slot - 1);
     }
-    u->target = be;
-    u->pc_total = 0;    /* counted from here on this server (again after a retry) */
-    u->n_srvp = 0;
-    u->prev_status = be->status;
-    s->last_slot = (int)slot;
-    /* A read outside a transaction keeps a copy, to run again if its server dies. */
-    if (!u->rewrite && u->pending && !u->cr.write && be->status == 'I' &&
-        !(u->cr.flags & CLASSIFY_F_COPY_FROM)) {
-        struct conn *c = &s->client;
+    if (dispatch_pick_cluster(s) < 0)
+        return NULL;
+    dispatch_decide(s, &d);
+    stats_route(&s->w->stats, d.reason, (int)d.target);
+    slot = dispatch_node(s, &d);
+    if (slot < 0)
+        return NULL;
+    u->slot = slot + 1;
+    *why = d.reason;
+    return borrow_server(s, (unsigned)slot);
+}
 
-        if (unit_rewrite_begin(u, c->buf + c->sent, c->parsed - c->sent) < 0) {
-            session_fatal(s, "53200", NULL, "out of memory");
-            return;
-        }
-        conn_discard(c);
+/* Sharding: the BEGIN pgrouter answered goes out first, its answer dropped. 0 or -1 (the
+ * session was closed). */
+static int dispatch_send_begin(struct session *s, struct backend *be)
+{
+    struct msgbuf b;
+    int rc;
+
+    msgbuf_init(&b);
+    msg_raw(&b, 'Q', s->deferred_begin, strlen(s->deferred_begin) + 1);
+    rc = b.oom ? -ENOMEM : backend_send(be, b.data, b.len);
+    msgbuf_free(&b);
+    if (rc < 0 || backend_push_unit(be, BACKEND_SINK_DROP) < 0) {
+        session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);
+        return -1;
     }
-send:
+    free(s->deferred_begin);
+    s->deferred_begin = NULL;
+    be->status = 'T';   /* as it will be once the BEGIN ran */
+    return 0;
+}
+
+/* The unit's bytes (what came since the last part) go to be. 0, or < 0 (write failed). */
+static int dispatch_write(struct session *s, struct backend *be)
+{
+    struct session_unit *u = &s->unit;
+    struct conn *c = &s->client;
+    int rc;
+
     if (u->rewrite) {
         rc = dispatch_send_rewritten(s, be);
         if (rc == 0 && !u->pending) {
@@ -513,16 +518,22 @@ send:
             u->out.len = 0;
             u->n_marks = 0;
         }
-    } else {
-        struct conn *c = &s->client;
-
-        /* Their answers come first if the rest of the unit is rewritten (after a Flush). */
-        u->pc_total += unit_count_pc(c->buf + c->sent, c->parsed - c->sent);
-        rc = u->sent ? 0 : backend_push_unit(be, BACKEND_SINK_CLIENT);
-        if (rc == 0)
-            rc = conn_forward(c, &be->srv.conn);
+        return rc;
     }
-    if (rc < 0) {
+    /* Their answers come first if the rest of the unit is rewritten (after a Flush). */
+    u->pc_total += unit_count_pc(c->buf + c->sent, c->parsed - c->sent);
+    rc = u->sent ? 0 : backend_push_unit(be, BACKEND_SINK_CLIENT);
+    if (rc == 0)
+        rc = conn_forward(c, &be->srv.conn);
+    return rc;
+}
+
+/* Send (the rest of) the unit to be; its first part starts the unit's clock and timer. */
+static void dispatch_send(struct session *s, struct backend *be)
+{
+    struct session_unit *u = &s->unit;
+
+    if (dispatch_write(s, be) < 0) {
         session_fatal(s, "08006", NULL, "cannot write to server %s", be->name);
         return;
     }
@@ -534,8 +545,69 @@ send:
         s->unit_out_seen = 0;
         nodes_unit_begin(s->w->nodes, be->slot);
         if (s->cfg->query_timeout_ms > 0)
-            uv_timer_start(&s->query_timer, dispatch_query_timeout_cb, s->cfg->query_timeout_ms, 0);
+            uv_timer_start(&s->query_timer, dispatch_query_timeout_cb,
+                           s->cfg->query_timeout_ms, 0);
     }
     u->sent = 1;
     conn_want_read(&s->client, 1);
+}
+
+/* The unit's first bytes go to be, once be has the client's state (and its BEGIN). */
+static void dispatch_start(struct session *s, struct backend *be, const char *why)
+{
+    struct session_unit *u = &s->unit;
+    struct conn *c = &s->client;
+    int rc;
+
+    log_debug("%s: unit -> %s %s (%s)", s->tag, session_slot_role(s, be->slot), be->name, why);
+    rc = dispatch_apply_state(s, be);
+    if (rc > 0)
+        return;     /* resumed by dispatch_state_done */
+    if (rc < 0) {
+        session_fatal(s, "08006", NULL, "cannot restore this session's settings on server %s",
+                      be->name);
+        return;
+    }
+    if (s->deferred_begin != NULL && dispatch_send_begin(s, be) < 0)
+        return;
+    u->target = be;
+    u->pc_total = 0;    /* counted from here on this server (again after a retry) */
+    u->n_srvp = 0;
+    u->prev_status = be->status;
+    s->last_slot = (int)be->slot;
+    /* A read outside a transaction keeps a copy, to run again if its server dies. */
+    if (!u->rewrite && u->pending && !u->cr.write && be->status == 'I' &&
+        !(u->cr.flags & CLASSIFY_F_COPY_FROM)) {
+        if (unit_rewrite_begin(u, c->buf + c->sent, c->parsed - c->sent) < 0) {
+            session_fatal(s, "53200", NULL, "out of memory");
+            return;
+        }
+        conn_discard(c);
+    }
+    dispatch_send(s, be);
+}
+
+/*
+ * Send the unit assembled so far: the rest of a batch that went out already, or a refusal,
+ * or a new unit routed to a node and started on its server.
+ */
+void dispatch_unit(struct session *s, enum dispatch_end end)
+{
+    struct session_unit *u = &s->unit;
+    const char *why = NULL;
+    struct backend *be;
+
+    if (end != DISPATCH_RESUME)
+        u->pending = end == DISPATCH_END;
+    if (u->sent && u->target != NULL) {
+        dispatch_send(s, u->target);
+        return;
+    }
+    if (u->err_state != NULL) {
+        dispatch_refuse(s);
+        return;
+    }
+    be = dispatch_route(s, &why);
+    if (be != NULL)
+        dispatch_start(s, be, why);
 }

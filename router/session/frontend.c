@@ -347,158 +347,215 @@ static int frontend_unnamed_use(struct session *s, const struct frame *f)
     return 0;
 }
 
-int frontend_message(struct session *s, const struct frame *f)
+/* The whole message f, unchanged, when the unit is being rewritten. */
+static void frontend_keep(struct session *s, const struct frame *f)
+{
+    if (s->unit.rewrite)
+        unit_append(&s->unit, f->body - FRAME_HDR, f->len);
+}
+
+/* A simple Query: a unit of its own, unless pgrouter answers it (lazy BEGIN, pgrouter.role). */
+static int frontend_msg_query(struct session *s, const struct frame *f)
 {
     struct session_unit *u = &s->unit;
-    const uint8_t *msg = f->body - FRAME_HDR;
-    const char *name, *query, *portal;
+    const char *sql = (const char *)f->body;
+    /* A NUL-terminated string: classify up to the terminator. */
+    size_t len = f->body_len > 0 ? strnlen(sql, f->body_len) : 0;
+
+    frontend_query(s, sql, len);
+    if (frontend_lazy_tx(s, sql, len))
+        return 0;
+    if ((u->cr.flags & CLASSIFY_F_SET_ROLE) && u->cr.n_statements == 1 && !u->rewrite &&
+        frontend_names_role(sql, len)) {
+        /* pgrouter's own setting: answered here (PRIMARY is a keyword to the server). */
+        frontend_set_role(s, frontend_words(sql, len, "reset", NULL));
+        return 0;
+    }
+    /* A simple Query drops the unnamed statement (PostgreSQL does, whatever it runs). */
+    free(s->unnamed);
+    s->unnamed = NULL;
+    s->unnamed_len = 0;
+    frontend_keep(s, f);
+    u->open = 1;
+    dispatch_unit(s, DISPATCH_END);
+    return 0;
+}
+
+/* A Parse of the unnamed statement: kept for the client's later units, which may run on
+ * another server (and, with sharding, for the tenant of the next Bind). */
+static int frontend_parse_unnamed(struct session *s, const struct frame *f)
+{
+    struct session_unit *u = &s->unit;
+
+    if (s->cfg->sharding.enabled) {
+        /* Query text and parameter types, for the tenant of the next Bind. */
+        free(u->unnamed_sql);
+        u->unnamed_len = f->body_len - 1;
+        u->unnamed_sql = malloc(u->unnamed_len);
+        if (u->unnamed_sql == NULL)
+            return -ENOMEM;
+        memcpy(u->unnamed_sql, f->body + 1, u->unnamed_len);
+    }
+    if (frontend_rewrite_on(s, f) < 0)
+        return -ENOMEM;
+    unit_append_unnamed(u, f->body - FRAME_HDR, f->len, f->body + 1, f->body_len - 1);
+    return 0;
+}
+
+/* Parse: a new name enters the client's table; the server gets it under pgr_<id>. */
+static int frontend_msg_parse(struct session *s, const struct frame *f)
+{
+    struct session_unit *u = &s->unit;
+    const char *name, *query;
+    struct stmt *e;
+    size_t qlen, skip;
+
+    if (extq_parse(f->body, f->body_len, &name, &query, &qlen) < 0)
+        return -EPROTO;
+    frontend_classify(s, query, qlen);
+    u->open = 1;
+    if (name[0] == '\0')
+        return frontend_parse_unnamed(s, f);
+    if (stmt_get(&s->stmts, name) != NULL) {
+        /* PostgreSQL refuses a second Parse of a name: so must the server here. */
+        if (frontend_rewrite_on(s, f) < 0)
+            return -ENOMEM;
+        unit_append_dup(u);
+        return 0;
+    }
+    skip = strlen(name) + 1;
+    e = stmt_put(&s->stmts, name, f->body + skip, f->body_len - skip, u->cr.write,
+                 u->cr.flags);
+    if (e == NULL || frontend_rewrite_on(s, f) < 0)
+        return -ENOMEM;
+    s->stats.parses++;
+    unit_append_parse(u, e->id, e->body, e->body_len, unit_record(u, name, NULL));
+    return 0;
+}
+
+/* A Bind of a named statement: its class is the Parse's, its name the server's. */
+static int frontend_bind_named(struct session *s, const struct frame *f, const char *portal,
+                               const char *name)
+{
+    struct session_unit *u = &s->unit;
+    struct stmt *e = stmt_get(&s->stmts, name);
+    size_t skip = strlen(portal) + 1 + strlen(name) + 1;
     struct classify_result cr;
-    size_t qlen;
+
+    s->stats.binds++;
+    if (e != NULL) {
+        memset(&cr, 0, sizeof(cr));
+        cr.write = e->write;
+        cr.certain = 0;
+        cr.flags = e->flags & ~(CLASSIFY_F_SET_ROLE | CLASSIFY_F_SET_TENANT);
+        cr.reason = e->write ? "prepared write" : "prepared read";
+        cr.n_statements = 1;
+        unit_merge(u, &cr);
+    }
+    if (frontend_rewrite_on(s, f) < 0)
+        return -ENOMEM;
+    if (e != NULL)
+        frontend_bind_tenant(s, e->body, e->body_len, f->body + skip, f->body_len - skip);
+    unit_append_bind(u, portal, e != NULL ? e->id : 0, name, f->body + skip,
+                     f->body_len - skip);
+    return 0;
+}
+
+static int frontend_msg_bind(struct session *s, const struct frame *f)
+{
+    struct session_unit *u = &s->unit;
+    const char *portal, *name;
+    size_t skip;
+
+    if (extq_bind(f->body, f->body_len, &portal, &name) < 0)
+        return -EPROTO;
+    u->open = 1;
+    if (name[0] != '\0')
+        return frontend_bind_named(s, f, portal, name);
+    skip = strlen(portal) + 2;
+    if (u->unnamed_sql != NULL)
+        frontend_bind_tenant(s, (const uint8_t *)u->unnamed_sql, u->unnamed_len,
+                             f->body + skip, f->body_len - skip);
+    if (frontend_unnamed_use(s, f) < 0)
+        return -ENOMEM;
+    frontend_keep(s, f);
+    return 0;
+}
+
+/* Describe or Close of a statement or portal. */
+static int frontend_msg_target(struct session *s, const struct frame *f)
+{
+    struct session_unit *u = &s->unit;
+    const char *name;
+    struct stmt *e;
     char kind;
 
+    if (extq_target(f->body, f->body_len, &kind, &name) < 0)
+        return -EPROTO;
+    u->open = 1;
+    if (kind == 'S' && name[0] != '\0') {
+        if (frontend_rewrite_on(s, f) < 0)
+            return -ENOMEM;
+        if (f->type == 'C') {
+            /* The name goes now (a later Bind in the unit must fail), back if the
+             * server skips the Close; the server-side statement stays for others. */
+            e = stmt_take(&s->stmts, name);
+            unit_append_close(u, e != NULL ? unit_record(u, NULL, e) : SIZE_MAX);
+        } else {
+            e = stmt_get(&s->stmts, name);
+            unit_append_describe(u, e != NULL ? e->id : 0, name);
+        }
+    } else if (kind == 'S' && f->type == 'C') {
+        if (frontend_rewrite_on(s, f) < 0)
+            return -ENOMEM;
+        unit_append_unnamed(u, f->body - FRAME_HDR, f->len, NULL, 0);
+    } else {
+        if (kind == 'S' && frontend_unnamed_use(s, f) < 0)
+            return -ENOMEM;
+        frontend_keep(s, f);
+    }
+    return 0;
+}
+
+/* Sync, Flush or FunctionCall: the unit (or its part so far) goes out. */
+static int frontend_msg_sync(struct session *s, const struct frame *f)
+{
+    struct session_unit *u = &s->unit;
+    struct classify_result cr;
+
+    if (!u->have_cr) {
+        memset(&cr, 0, sizeof(cr));
+        cr.flags = f->type == 'F' ? 0 : CLASSIFY_F_EMPTY;
+        cr.write = f->type == 'F';
+        cr.reason = f->type == 'F' ? "function call" : "sync";
+        unit_merge(u, &cr);
+    }
+    frontend_keep(s, f);
+    u->open = 1;
+    dispatch_unit(s, f->type == 'H' ? DISPATCH_FLUSH : DISPATCH_END);
+    return 0;
+}
+
+int frontend_message(struct session *s, const struct frame *f)
+{
     switch (f->type) {
     case 'Q':
-        /* A NUL-terminated string: classify up to the terminator. */
-        qlen = f->body_len > 0 ? strnlen((const char *)f->body, f->body_len) : 0;
-        frontend_query(s, (const char *)f->body, qlen);
-        if (frontend_lazy_tx(s, (const char *)f->body, qlen))
-            return 0;
-        if ((u->cr.flags & CLASSIFY_F_SET_ROLE) && u->cr.n_statements == 1 && !u->rewrite &&
-            frontend_names_role((const char *)f->body, qlen)) {
-            /* pgrouter's own setting: answered here (PRIMARY is a keyword to the server). */
-            frontend_set_role(s, frontend_words((const char *)f->body, qlen, "reset", NULL));
-            return 0;
-        }
-        /* A simple Query drops the unnamed statement (PostgreSQL does, whatever it runs). */
-        free(s->unnamed);
-        s->unnamed = NULL;
-        s->unnamed_len = 0;
-        if (u->rewrite)
-            unit_append(u, msg, f->len);
-        u->open = 1;
-        dispatch_unit(s, DISPATCH_END);
-        return 0;
+        return frontend_msg_query(s, f);
     case 'P':
-        if (extq_parse(f->body, f->body_len, &name, &query, &qlen) < 0)
-            return -EPROTO;
-        frontend_classify(s, query, qlen);
-        if (name[0] != '\0' && stmt_get(&s->stmts, name) != NULL) {
-            /* PostgreSQL refuses a second Parse of a name: so must the server here. */
-            if (frontend_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            unit_append_dup(u);
-        } else if (name[0] != '\0') {
-            size_t skip = strlen(name) + 1;
-            struct stmt *e = stmt_put(&s->stmts, name, f->body + skip, f->body_len - skip,
-                                      u->cr.write, u->cr.flags);
-
-            if (e == NULL || frontend_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            s->stats.parses++;
-            unit_append_parse(u, e->id, e->body, e->body_len, unit_record(u, name, NULL));
-        } else {
-            if (s->cfg->sharding.enabled) {
-                /* Query text and parameter types, for the tenant of the next Bind. */
-                free(u->unnamed_sql);
-                u->unnamed_len = f->body_len - 1;
-                u->unnamed_sql = malloc(u->unnamed_len);
-                if (u->unnamed_sql == NULL)
-                    return -ENOMEM;
-                memcpy(u->unnamed_sql, f->body + 1, u->unnamed_len);
-            }
-            /* Kept for the client's later units, which may run on another server. */
-            if (frontend_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            unit_append_unnamed(u, msg, f->len, f->body + 1, f->body_len - 1);
-        }
-        u->open = 1;
-        return 0;
+        return frontend_msg_parse(s, f);
     case 'B':
-        if (extq_bind(f->body, f->body_len, &portal, &name) < 0)
-            return -EPROTO;
-        if (name[0] != '\0') {
-            struct stmt *e = stmt_get(&s->stmts, name);
-            size_t skip = strlen(portal) + 1 + strlen(name) + 1;
-
-            s->stats.binds++;
-            if (e != NULL) {
-                memset(&cr, 0, sizeof(cr));
-                cr.write = e->write;
-                cr.certain = 0;
-                cr.flags = e->flags & ~(CLASSIFY_F_SET_ROLE | CLASSIFY_F_SET_TENANT);
-                cr.reason = e->write ? "prepared write" : "prepared read";
-                cr.n_statements = 1;
-                unit_merge(u, &cr);
-            }
-            if (frontend_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            if (e != NULL)
-                frontend_bind_tenant(s, e->body, e->body_len, f->body + skip,
-                                     f->body_len - skip);
-            unit_append_bind(u, portal, e != NULL ? e->id : 0, name, f->body + skip,
-                             f->body_len - skip);
-        } else {
-            size_t skip = strlen(portal) + 2;
-
-            if (u->unnamed_sql != NULL)
-                frontend_bind_tenant(s, (const uint8_t *)u->unnamed_sql, u->unnamed_len,
-                                     f->body + skip, f->body_len - skip);
-            if (frontend_unnamed_use(s, f) < 0)
-                return -ENOMEM;
-            if (u->rewrite)
-                unit_append(u, msg, f->len);
-        }
-        u->open = 1;
-        return 0;
+        return frontend_msg_bind(s, f);
     case 'D':
     case 'C':
-        if (extq_target(f->body, f->body_len, &kind, &name) < 0)
-            return -EPROTO;
-        if (kind == 'S' && name[0] != '\0') {
-            struct stmt *e = stmt_get(&s->stmts, name);
-
-            if (frontend_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            if (f->type == 'C') {
-                /* The name goes now (a later Bind in the unit must fail), back if the
-                 * server skips the Close; the server-side statement stays for others. */
-                e = stmt_take(&s->stmts, name);
-                unit_append_close(u, e != NULL ? unit_record(u, NULL, e) : SIZE_MAX);
-            } else {
-                unit_append_describe(u, e != NULL ? e->id : 0, name);
-            }
-        } else if (kind == 'S' && f->type == 'C') {
-            if (frontend_rewrite_on(s, f) < 0)
-                return -ENOMEM;
-            unit_append_unnamed(u, msg, f->len, NULL, 0);
-        } else {
-            if (kind == 'S' && frontend_unnamed_use(s, f) < 0)
-                return -ENOMEM;
-            if (u->rewrite)
-                unit_append(u, msg, f->len);
-        }
-        u->open = 1;
-        return 0;
+        return frontend_msg_target(s, f);
     case 'E':
-        if (u->rewrite)
-            unit_append(u, msg, f->len);
-        u->open = 1;
+        frontend_keep(s, f);
+        s->unit.open = 1;
         return 0;
     case 'S':
     case 'H':
     case 'F':
-        if (!u->have_cr) {
-            memset(&cr, 0, sizeof(cr));
-            cr.flags = f->type == 'F' ? 0 : CLASSIFY_F_EMPTY;
-            cr.write = f->type == 'F';
-            cr.reason = f->type == 'F' ? "function call" : "sync";
-            unit_merge(u, &cr);
-        }
-        if (u->rewrite)
-            unit_append(u, msg, f->len);
-        u->open = 1;
-        dispatch_unit(s, f->type == 'H' ? DISPATCH_FLUSH : DISPATCH_END);
-        return 0;
+        return frontend_msg_sync(s, f);
     }
     return -EPROTO;
 }
@@ -692,18 +749,112 @@ static int frontend_is_big(const struct session *s, const struct frame *f)
            (maxq > 0 && f->len - FRAME_HDR > maxq);
 }
 
-/* Frame and route client messages until input runs out or a unit must wait. */
+/* Input ran out mid-message (CONN_SCAN_MORE): pass on the part of a large message, or
+ * send a long batch without Sync so far. */
+static void frontend_more(struct session *s)
+{
+    struct conn *c = &s->client;
+    struct session_unit *u = &s->unit;
+
+    if (c->skip > 0 && u->dropping) {
+        conn_discard(c);
+    } else if (c->skip > 0 && u->streaming && !u->sent) {
+        conn_want_read(c, 0);   /* no server yet: dispatch_unit reads on */
+    } else if (c->skip > 0 || (u->target != NULL && u->target->in_copy)) {
+        if (u->target != NULL)
+            conn_forward(c, &u->target->srv.conn);
+        else
+            conn_discard(c);
+    } else if (u->open && !u->rewrite && c->parsed - c->sent > FRONTEND_BATCH_MAX) {
+        /* A long batch without Sync: send what we have, to the primary. */
+        u->force_primary = 1;
+        dispatch_unit(s, DISPATCH_FLUSH);
+    } else if (u->open && u->rewrite && u->out.len > frontend_rewrite_max(s)) {
+        /*
+         * A rewritten batch is held until its Sync (sending it in parts gave
+         * another client the rest of a large answer); past this it is refused.
+         */
+        session_fatal(s, "54000", "Send a Sync at least every few messages.",
+                      "pgrouter: extended-protocol batch without Sync over %zu "
+                      "bytes", frontend_rewrite_max(s));
+    }
+}
+
+/* A whole message f at parsed: Terminate, COPY data, or the next message of a unit.
+ * 1 when the pump goes on, 0 when it stops. */
+static int frontend_take(struct session *s, const struct frame *f)
+{
+    struct conn *c = &s->client;
+    struct session_unit *u = &s->unit;
+    int rc;
+
+    if (f->type == 'X') {
+        conn_consume(c, f->len);
+        conn_discard(c);
+        connlog_why(s, "client closed the connection");
+        session_close(s);   /* servers go back to their pools */
+        return 0;
+    }
+    if (f->type == 'd' || f->type == 'c' || f->type == 'f') {
+        /* COPY data goes to the server running the COPY, never starts a unit. */
+        conn_consume(c, f->len);
+        if (u->target != NULL && (u->pending || u->sent))
+            conn_forward(c, &u->target->srv.conn);
+        else
+            conn_discard(c);
+        return 1;
+    }
+    if (u->pending) {
+        /* The previous unit is still running: its answer comes first. */
+        s->wait = SESSION_WAIT_DRAIN;
+        conn_want_read(c, 0);
+        return 0;
+    }
+    /* a unit boundary: a reload's snapshot may apply, or a shutdown close it */
+    if (!u->open && (s->cfg != s->w->cfg || s->w->life != NULL) &&
+        lifecycle_unit_boundary(s) < 0)
+        return 0;
+    conn_consume(c, f->len);
+    rc = frontend_message(s, f);
+    if (rc == 0 && u->rewrite)
+        conn_discard(c);    /* its bytes live on in unit.out */
+    if (rc == -ENOMEM || u->out.oom) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return 0;
+    }
+    if (rc < 0) {
+        session_fatal(s, "08P01", NULL, "invalid frontend message (type '%c')",
+                      f->type >= 32 && f->type < 127 ? f->type : '?');
+        return 0;
+    }
+    return 1;
+}
+
+/* Does the session relay client messages now (logged in, not closing)? */
+static int frontend_relaying(const struct session *s)
+{
+    switch (s->state) {
+    case SESSION_IDLE:
+    case SESSION_IN_TX:
+        return 1;
+    case SESSION_STARTUP:
+    case SESSION_AUTH:
+    case SESSION_CONNECT:
+    case SESSION_CLOSING:
+        return 0;
+    }
+    return 0;
+}
+
 void frontend_pump(struct session *s)
 {
     struct conn *c = &s->client;
     struct session_unit *u = &s->unit;
     struct frame f;
-    int rc;
 
     if (s->wait == SESSION_RUN && s->state != SESSION_CLOSING)
         conn_want_read(c, 1);   /* whatever held the client back is over */
-    while (s->wait == SESSION_RUN && (s->state == SESSION_IDLE || s->state == SESSION_IN_TX ||
-                                      s->state == SESSION_COPY)) {
+    while (s->wait == SESSION_RUN && frontend_relaying(s)) {
         enum conn_scan scan;
 
         f.have_header = 0;
@@ -724,7 +875,9 @@ void frontend_pump(struct session *s)
         }
         switch (scan) {
         case CONN_SCAN_MSG:
-            break;
+            if (!frontend_take(s, &f))
+                return;
+            continue;
         case CONN_SCAN_STREAM:
             /* The start of a large CopyData: it belongs to the server in COPY. */
             if (u->target != NULL)
@@ -733,28 +886,7 @@ void frontend_pump(struct session *s)
                 conn_discard(c);
             continue;
         case CONN_SCAN_MORE:
-            if (c->skip > 0 && u->dropping) {
-                conn_discard(c);
-            } else if (c->skip > 0 && u->streaming && !u->sent) {
-                conn_want_read(c, 0);   /* no server yet: dispatch_unit reads on */
-            } else if (c->skip > 0 || (u->target != NULL && u->target->in_copy)) {
-                if (u->target != NULL)
-                    conn_forward(c, &u->target->srv.conn);
-                else
-                    conn_discard(c);
-            } else if (u->open && !u->rewrite && c->parsed - c->sent > FRONTEND_BATCH_MAX) {
-                /* A long batch without Sync: send what we have, to the primary. */
-                u->force_primary = 1;
-                dispatch_unit(s, DISPATCH_FLUSH);
-            } else if (u->open && u->rewrite && u->out.len > frontend_rewrite_max(s)) {
-                /*
-                 * A rewritten batch is held until its Sync (sending it in parts gave
-                 * another client the rest of a large answer); past this it is refused.
-                 */
-                session_fatal(s, "54000", "Send a Sync at least every few messages.",
-                              "pgrouter: extended-protocol batch without Sync over %zu "
-                              "bytes", frontend_rewrite_max(s));
-            }
+            frontend_more(s);
             return;
         case CONN_SCAN_BAD:
             session_fatal(s, "08P01", NULL,
@@ -762,45 +894,6 @@ void frontend_pump(struct session *s)
                           "max_packet_size = %zu bytes)",
                           f.type >= 32 && f.type < 127 ? f.type : '?',
                           s->cfg->max_packet_size);
-            return;
-        }
-        if (f.type == 'X') {
-            conn_consume(c, f.len);
-            conn_discard(c);
-            connlog_why(s, "client closed the connection");
-            session_close(s);   /* servers go back to their pools */
-            return;
-        }
-        if (f.type == 'd' || f.type == 'c' || f.type == 'f') {
-            /* COPY data goes to the server running the COPY, never starts a unit. */
-            conn_consume(c, f.len);
-            if (u->target != NULL && (u->pending || u->sent))
-                conn_forward(c, &u->target->srv.conn);
-            else
-                conn_discard(c);
-            continue;
-        }
-        if (u->pending) {
-            /* The previous unit is still running: its answer comes first. */
-            s->wait = SESSION_WAIT_DRAIN;
-            conn_want_read(c, 0);
-            return;
-        }
-        /* a unit boundary: a reload's snapshot may apply, or a shutdown close it */
-        if (!u->open && (s->cfg != s->w->cfg || s->w->life != NULL) &&
-            lifecycle_unit_boundary(s) < 0)
-            return;
-        conn_consume(c, f.len);
-        rc = frontend_message(s, &f);
-        if (rc == 0 && u->rewrite)
-            conn_discard(c);    /* its bytes live on in unit.out */
-        if (rc == -ENOMEM || u->out.oom) {
-            session_fatal(s, "53200", NULL, "out of memory");
-            return;
-        }
-        if (rc < 0) {
-            session_fatal(s, "08P01", NULL, "invalid frontend message (type '%c')",
-                          f.type >= 32 && f.type < 127 ? f.type : '?');
             return;
         }
     }

@@ -39,12 +39,32 @@
 #define SESSION_CLOSE_EARLY_MS 1000     /* ...or one that never logged in */
 
 static const char *const session_state_names[] = {
-    "startup", "auth", "connect", "idle", "in_tx", "copy", "closing",
+    "startup", "auth", "connect", "idle", "in_tx", "closing",
 };
 
 uint64_t session_now(const struct session *s)
 {
     return uv_now(s->w->loop);
+}
+
+int session_state_allowed(enum session_state from, enum session_state to)
+{
+    if (to == SESSION_CLOSING || from == to)
+        return from != SESSION_CLOSING || to == SESSION_CLOSING;
+    switch (from) {
+    case SESSION_STARTUP:
+        return to == SESSION_AUTH;
+    case SESSION_AUTH:
+        return to == SESSION_CONNECT || to == SESSION_IDLE;     /* IDLE: admin console */
+    case SESSION_CONNECT:
+        return to == SESSION_IDLE;
+    case SESSION_IDLE:
+    case SESSION_IN_TX:
+        return to == SESSION_IDLE || to == SESSION_IN_TX;
+    case SESSION_CLOSING:
+        return 0;
+    }
+    return 0;
 }
 
 void session_set_state(struct session *s, enum session_state to)
@@ -53,6 +73,14 @@ void session_set_state(struct session *s, enum session_state to)
 
     if (from == to)
         return;
+    if (from == SESSION_CLOSING) {
+        /* An answer whose send failed closed the session under its caller: it stays closed. */
+        log_debug("%s: closing, not %s", s->tag, session_state_names[to]);
+        return;
+    }
+    if (!session_state_allowed(from, to))
+        log_warn("%s: bug: session state %s -> %s is not a transition pgrouter makes", s->tag,
+                 session_state_names[from], session_state_names[to]);
     log_debug("%s: %s -> %s", s->tag, session_state_names[s->state], session_state_names[to]);
     s->state = to;
     if (from == SESSION_STARTUP && to == SESSION_AUTH)
@@ -375,17 +403,12 @@ static void session_record_state(struct session *s, struct backend *be, char sta
     be->state_sig = current && rc == 1 ? s->replay.sig : REPLAY_SIG_DIRTY;
 }
 
-static void session_be_unit_done(struct backend *be, char status, int had_error)
+/* The unit on be ended with status: counters, the node's health, read-your-writes. */
+static void session_unit_counted(struct session *s, struct backend *be, char status)
 {
-    struct session *s = be->owner;
     struct session_unit *u = &s->unit;
     unsigned slot = be->slot;
 
-    if (be != u->target || !u->pending) {
-        log_warn("%s: unexpected ReadyForQuery from %s", s->tag, be->name);
-        return;
-    }
-    dispatch_query_timer_stop(s);
     stats_unit_end(&be->pool->stats, &s->stats, status, stats_now_us(), s->client.bytes_in,
                    (unsigned)unit_server_parses(u));
     be->unit_out = 0;
@@ -404,58 +427,86 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
         s->ryw_after_ms = session_now(s);
         s->ryw_cluster = s->cluster;    /* reads of other clusters are not affected */
     }
+}
+
+/* The unit ran without error on be: what it changed in the session (pins, tenant, role,
+ * statements, SET state, the catalog). */
+static void session_unit_effects(struct session *s, struct backend *be, char status)
+{
+    struct session_unit *u = &s->unit;
+    unsigned slot = be->slot;
+
+    if (s->cat != NULL && u->ddl_function) {
+        /* A new VOLATILE function is a write now; the catalog is read again below. */
+        if (u->ddl_volatile && catalog_note_write(s->cat, &s->w->routing, u->ddl_func,
+                                                  strlen(u->ddl_func)) < 0)
+            log_warn("%s: out of memory noting %s as a write function", s->tag, u->ddl_func);
+        s->catalog_refresh = 1;
+    }
+    if ((u->cr.flags & CLASSIFY_F_STICKY) || u->force_primary) {
+        if (!s->sticky)
+            log_info("%s: pinned to the primary for the rest of the session (%s)", s->tag,
+                     u->force_primary ? "multi-statement string with session state"
+                                      : u->cr.reason);
+        s->sticky = 1;
+        s->pinned |= 1ull << slot;
+    }
+    if (u->pin_server)
+        s->pinned |= 1ull << slot;
+    if (u->has_set_tenant) {
+        snprintf(s->tenant, sizeof(s->tenant), "%s", u->set_tenant);
+        log_debug("%s: pgrouter.tenant = '%s'", s->tag, s->tenant);
+    }
+    if (u->cr.flags & CLASSIFY_F_SET_ROLE)
+        s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
+                  : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
+                  : ROUTE_ROLE_AUTO;
+    if (u->resets > 1) {
+        /* DISCARD ALL / DEALLOCATE ALL ran on this server: its statements are gone. */
+        srvstmt_clear(&be->stmts);
+        stmt_clear(&s->stmts);
+    }
+    if (u->session_sql != NULL)
+        session_record_state(s, be, status);
+}
+
+/* The transaction ended (status 'I'): its SETs stay, unless it rolled back. */
+static void session_tx_ended(struct session *s, struct backend *be, int had_error)
+{
+    struct session_unit *u = &s->unit;
+
+    if (u->prev_status == 'E' || had_error ||
+        (u->cr.reason != NULL && strcmp(u->cr.reason, "ROLLBACK") == 0)) {
+        struct replay t = s->replay;
+
+        s->replay = s->tx_replay;
+        s->tx_replay = t;
+        be->state_sig = REPLAY_SIG_DIRTY;
+        log_debug("%s: transaction rolled back: its SET statements are forgotten", s->tag);
+    }
+    replay_free(&s->tx_replay);
+    s->tx_replay_saved = 0;
+}
+
+static void session_be_unit_done(struct backend *be, char status, int had_error)
+{
+    struct session *s = be->owner;
+    struct session_unit *u = &s->unit;
+    unsigned slot = be->slot;
+
+    if (be != u->target || !u->pending) {
+        log_warn("%s: unexpected ReadyForQuery from %s", s->tag, be->name);
+        return;
+    }
+    dispatch_query_timer_stop(s);
+    session_unit_counted(s, be, status);
     /* Parses and Closes after an error never ran: the server and the client's names. */
     unit_settle(u, &be->stmts, &s->stmts, be->pc_done);
     unit_settle_unnamed(u, be->pc_done, &s->unnamed, &s->unnamed_len);
-    if (!had_error) {
-        if (s->cat != NULL && u->ddl_function) {
-            /* A new VOLATILE function is a write now; the catalog is read again below. */
-            if (u->ddl_volatile && catalog_note_write(s->cat, &s->w->routing, u->ddl_func,
-                                                      strlen(u->ddl_func)) < 0)
-                log_warn("%s: out of memory noting %s as a write function", s->tag,
-                         u->ddl_func);
-            s->catalog_refresh = 1;
-        }
-        if ((u->cr.flags & CLASSIFY_F_STICKY) || u->force_primary) {
-            if (!s->sticky)
-                log_info("%s: pinned to the primary for the rest of the session (%s)", s->tag,
-                         u->force_primary ? "multi-statement string with session state"
-                                          : u->cr.reason);
-            s->sticky = 1;
-            s->pinned |= 1ull << slot;
-        }
-        if (u->pin_server)
-            s->pinned |= 1ull << slot;
-        if (u->has_set_tenant) {
-            snprintf(s->tenant, sizeof(s->tenant), "%s", u->set_tenant);
-            log_debug("%s: pgrouter.tenant = '%s'", s->tag, s->tenant);
-        }
-        if (u->cr.flags & CLASSIFY_F_SET_ROLE)
-            s->role = u->cr.set_role == CLASSIFY_ROLE_PRIMARY ? ROUTE_ROLE_PRIMARY
-                      : u->cr.set_role == CLASSIFY_ROLE_REPLICA ? ROUTE_ROLE_REPLICA
-                      : ROUTE_ROLE_AUTO;
-        if (u->resets > 1) {
-            /* DISCARD ALL / DEALLOCATE ALL ran on this server: its statements are gone. */
-            srvstmt_clear(&be->stmts);
-            stmt_clear(&s->stmts);
-        }
-        if (u->session_sql != NULL)
-            session_record_state(s, be, status);
-    }
-    if (status == 'I' && s->tx_replay_saved) {
-        /* The transaction ended: its SETs stay, unless it rolled back. */
-        if (u->prev_status == 'E' || had_error ||
-            (u->cr.reason != NULL && strcmp(u->cr.reason, "ROLLBACK") == 0)) {
-            struct replay t = s->replay;
-
-            s->replay = s->tx_replay;
-            s->tx_replay = t;
-            be->state_sig = REPLAY_SIG_DIRTY;
-            log_debug("%s: transaction rolled back: its SET statements are forgotten", s->tag);
-        }
-        replay_free(&s->tx_replay);
-        s->tx_replay_saved = 0;
-    }
+    if (!had_error)
+        session_unit_effects(s, be, status);
+    if (status == 'I' && s->tx_replay_saved)
+        session_tx_ended(s, be, had_error);
     if (u->untracked_state)
         be->state_client = s->id;   /* the next client must not inherit what it did */
     session_set_state(s, status == 'I' ? SESSION_IDLE : SESSION_IN_TX);
@@ -497,42 +548,16 @@ static void session_be_captured(struct backend *be, int had_error)
     greet_captured(be, had_error);
 }
 
-static void session_server_lost(struct backend *be, const char *why)
+/*
+ * be (on node slot; gone already: compared, never read) was lost while the session waited
+ * on it (the state replay, or a catalog refresh) rather than for a unit's answer. 1 when
+ * that was the case (handled), else 0.
+ */
+static int session_lost_waiting(struct session *s, const struct backend *be, unsigned slot,
+                                const char *why)
 {
-    struct session *s = be->owner;
     struct session_unit *u = &s->unit;
-    int had_unit = u->target == be && (u->pending || u->sent);
-    int mid_message = be->srv.conn.skip > 0;
-    char tx = be->status;
-    int copy = be->in_copy;
-    unsigned slot = be->slot;
-    const struct node *node = session_node(s, slot);
-    int answered = be->unit_out > 0;
 
-    log_info("%s: lost %s %s: %s", s->tag, session_slot_role(s, slot), node->name, why);
-    if (had_unit)
-        nodes_unit_end(s->w->nodes, slot);
-    if (had_unit)
-        dispatch_query_timer_stop(s);
-    borrow_unhold(s, be);
-    s->pinned &= ~(1ull << slot);
-    if (u->target == be)
-        u->target = NULL;
-    /*
-     * A server that closed or crashed counts against the node; one that ended this
-     * session for a reason of the client's own (idle_in_transaction_session_timeout,
-     * statement limits...) says nothing about the node.
-     */
-    if (!be->unit_fatal || breaker_counts(be->fatal_code))
-        nodes_failure(s->w->nodes, (int)slot, session_now(s), why);
-    pool_discard(be);
-    if (s->state == SESSION_CLOSING)
-        return;
-    if (s->state == SESSION_CONNECT) {
-        session_fatal(s, "08006", NULL, "pgrouter: lost primary %s of cluster \"%s\" while "
-                      "logging in: %s", node->name, s->cluster->name, why);
-        return;
-    }
     if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
         /* Lost while being brought to the client's state: the unit never went out, so a
          * read runs elsewhere, as a read lost before its answer does. */
@@ -540,16 +565,16 @@ static void session_server_lost(struct backend *be, const char *why)
         s->state_be = NULL;
         if (!u->cr.write && u->retries < s->cfg->health.read_retries) {
             session_retry_read(s, slot);
-            return;
+            return 1;
         }
         conn_discard(&s->client);
         unit_reset(u);
         session_error(s, 'I', "08006", "The statement did not run; run it again.",
                       "pgrouter: server connection to %s %s (cluster \"%s\") was lost while "
                       "restoring the session's settings: %s", session_slot_role(s, slot),
-                      node->name, s->cluster->name, why);
+                      session_node(s, slot)->name, s->cluster->name, why);
         frontend_pump(s);
-        return;
+        return 1;
     }
     if (s->refreshing == be) {
         /* Lost while reading the catalog again: keep the list, reload at the next login. */
@@ -557,10 +582,19 @@ static void session_server_lost(struct backend *be, const char *why)
         session_catalog_abandon(s);
         s->wait = SESSION_RUN;
         frontend_pump(s);
-        return;
+        return 1;
     }
-    if (!had_unit && tx == 'I')
-        return;     /* an idle connection: the next unit borrows another */
+    return 0;
+}
+
+/* What the loss of its server on slot does to the client's unit (tx, copy, mid_message,
+ * answered: where the server was when it went). */
+static void session_lost_unit(struct session *s, unsigned slot, const char *why, char tx,
+                              int copy, int mid_message, int answered)
+{
+    struct session_unit *u = &s->unit;
+    const struct node *node = session_node(s, slot);
+
     /* A server lost while the client is idle inside its transaction takes the
      * transaction with it: tell the client now (as PostgreSQL does), or its next
      * statement would run outside the transaction on another server. */
@@ -597,6 +631,49 @@ static void session_server_lost(struct backend *be, const char *why)
     frontend_pump(s);
 }
 
+static void session_server_lost(struct backend *be, const char *why)
+{
+    struct session *s = be->owner;
+    struct session_unit *u = &s->unit;
+    int had_unit = u->target == be && (u->pending || u->sent);
+    int mid_message = be->srv.conn.skip > 0;
+    char tx = be->status;
+    int copy = be->in_copy;
+    unsigned slot = be->slot;
+    const struct node *node = session_node(s, slot);
+    int answered = be->unit_out > 0;
+
+    log_info("%s: lost %s %s: %s", s->tag, session_slot_role(s, slot), node->name, why);
+    if (had_unit)
+        nodes_unit_end(s->w->nodes, slot);
+    if (had_unit)
+        dispatch_query_timer_stop(s);
+    borrow_unhold(s, be);
+    s->pinned &= ~(1ull << slot);
+    if (u->target == be)
+        u->target = NULL;
+    /*
+     * A server that closed or crashed counts against the node; one that ended this
+     * session for a reason of the client's own (idle_in_transaction_session_timeout,
+     * statement limits...) says nothing about the node.
+     */
+    if (!be->unit_fatal || breaker_counts(be->fatal_code))
+        nodes_failure(s->w->nodes, (int)slot, session_now(s), why);
+    pool_discard(be);
+    if (s->state == SESSION_CLOSING)
+        return;
+    if (s->state == SESSION_CONNECT) {
+        session_fatal(s, "08006", NULL, "pgrouter: lost primary %s of cluster \"%s\" while "
+                      "logging in: %s", node->name, s->cluster->name, why);
+        return;
+    }
+    if (session_lost_waiting(s, be, slot, why))
+        return;
+    if (!had_unit && tx == 'I')
+        return;     /* an idle connection: the next unit borrows another */
+    session_lost_unit(s, slot, why, tx, copy, mid_message, answered);
+}
+
 /* ---- client input ---- */
 
 static void session_client_read(struct conn *c)
@@ -614,7 +691,6 @@ static void session_client_read(struct conn *c)
         break;
     case SESSION_IDLE:
     case SESSION_IN_TX:
-    case SESSION_COPY:
         if (s->admin != NULL)
             admin_read(s);      /* the admin console never borrows a server */
         else

@@ -31,8 +31,7 @@ enum session_state {
     SESSION_AUTH,           /* authentication exchange with the client */
     SESSION_CONNECT,        /* waiting for the first server connection */
     SESSION_IDLE,           /* server said ReadyForQuery 'I' */
-    SESSION_IN_TX,          /* ReadyForQuery 'T' or 'E' */
-    SESSION_COPY,           /* between CopyIn/CopyOut response and ReadyForQuery */
+    SESSION_IN_TX,          /* ReadyForQuery 'T' or 'E' (COPY is a unit like any other) */
     SESSION_CLOSING,
 };
 
@@ -253,7 +252,15 @@ void session_login_timer(struct session *s);
  * into session.c. Everything else it reports goes up through its ops struct.
  */
 
-/* Move s to state `to` (the only writer of s->state); logs the change at debug. */
+/*
+ * Is from -> to a transition the session makes? STARTUP -> AUTH -> CONNECT -> IDLE <-> IN_TX,
+ * AUTH -> IDLE for the admin console, anything but CLOSING -> CLOSING; staying is allowed
+ * too. Pure, for session_set_state and the tests.
+ */
+int session_state_allowed(enum session_state from, enum session_state to);
+/* Move s to state `to` (the only writer of s->state); logs the change at debug. A closing
+ * session stays closing; another transition session_state_allowed refuses is logged as a
+ * bug (and made all the same). */
 void session_set_state(struct session *s, enum session_state to);
 /* Send a FATAL ErrorResponse (hint may be NULL), log it, close the session. */
 void session_fatal(struct session *s, const char *sqlstate, const char *hint,
