@@ -113,11 +113,11 @@ static void borrow_pool_done(struct pool_waiter *wt, struct backend *be, const c
 
     if (be != NULL) {
         borrow_attach(s, slot, be);
-        s->wait = SESSION_RUN;
+        session_set_wait(s, SESSION_RUN);
         s->borrow_ops->resume(s);
         return;
     }
-    s->wait = SESSION_RUN;
+    session_set_wait(s, SESSION_RUN);
     if (err == NULL) {
         char pool[400];
 
@@ -199,7 +199,7 @@ struct backend *borrow_server(struct session *s, unsigned slot)
         borrow_attach(s, slot, be);
         return be;
     }
-    s->wait = SESSION_WAIT_SERVER;
+    session_set_wait(s, SESSION_WAIT_SERVER);
     s->wait_slot = (int)slot;
     s->waiter.done = borrow_pool_done;
     s->waiter.arg = s;

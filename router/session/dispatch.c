@@ -251,14 +251,14 @@ static int dispatch_apply_state(struct session *s, struct backend *be)
         return rc;
     be->own_error[0] = '\0';
     s->state_be = be;
-    s->wait = SESSION_WAIT_STATE;
+    session_set_wait(s, SESSION_WAIT_STATE);
     conn_want_read(&s->client, 0);
     return 1;
 }
 
 void dispatch_state_done(struct session *s, struct backend *be, int had_error)
 {
-    s->wait = SESSION_RUN;
+    session_set_wait(s, SESSION_RUN);
     s->state_be = NULL;
     if (had_error) {
         /* The batch was one transaction: be kept the state it had. */

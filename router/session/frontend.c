@@ -676,7 +676,7 @@ static int frontend_big(struct session *s, const struct frame *f)
     c->want = 0;
     if (u->pending) {
         /* the previous unit is still running: its answer comes first (reading stops) */
-        s->wait = SESSION_WAIT_DRAIN;
+        session_set_wait(s, SESSION_WAIT_DRAIN);
         conn_want_read(c, 0);
         return 0;
     }
@@ -806,7 +806,7 @@ static int frontend_take(struct session *s, const struct frame *f)
     }
     if (u->pending) {
         /* The previous unit is still running: its answer comes first. */
-        s->wait = SESSION_WAIT_DRAIN;
+        session_set_wait(s, SESSION_WAIT_DRAIN);
         conn_want_read(c, 0);
         return 0;
     }

@@ -26,51 +26,55 @@ static const char *greet_client_param(const struct session *s, const char *name)
     return NULL;
 }
 
-void greet_client(struct session *s)
+/*
+ * Must the greeting wait for the catalog (volatile_functions_are_writes)? Only when the
+ * list is missing, or out of date with an idle server of a healthy primary at hand (be:
+ * the one the session holds, or NULL).
+ */
+static int greet_need_catalog(struct session *s, const struct pool *p, const struct backend *be,
+                              unsigned primary)
 {
-    const char *db = s->db;
-    unsigned primary = session_primary_slot(s);
-    struct pool *p = borrow_pool(s, primary);
-    struct backend *be = borrow_held(s, primary);
-    struct msgbuf b;
-
-    if (p == NULL) {
-        session_fatal(s, "53200", NULL, "out of memory");
-        return;
-    }
     if (s->cfg->volatile_functions_are_writes && s->cat == NULL)
-        s->cat = catalog_db(&s->w->catalog, db, &s->w->routing);
-    int need_catalog = s->cat != NULL && !s->cat->building_active &&
-                       catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms);
-
+        s->cat = catalog_db(&s->w->catalog, s->db, &s->w->routing);
+    if (s->cat == NULL || s->cat->building_active ||
+        !catalog_stale(s->cat, session_now(s), s->cfg->volatile_refresh_ms))
+        return 0;
     /* A list that is only out of date (after a reload, volatile_functions_refresh or a
      * CREATE FUNCTION) is refreshed on an idle server of a healthy primary, never by
      * waiting for one: the login would wait behind busy clients, or fail when the
      * primary goes down meanwhile, for a list it has.  A later login refreshes it. */
-    if (need_catalog && be == NULL && s->cat->loaded && p->n_params > 0 &&
+    if (be == NULL && s->cat->loaded && p->n_params > 0 &&
         (p->n_idle == 0 ||
          breaker_state(&session_node(s, primary)->br, session_now(s)) != BREAKER_CLOSED))
-        need_catalog = 0;
-    if (be == NULL && (p->n_params == 0 || need_catalog)) {
-        /* Learn the server's parameters (and its catalog) on a borrowed server first. */
-        if (borrow_server(s, primary) == NULL)
-            return;
-        be = borrow_held(s, primary);
-    }
-    if (be != NULL && need_catalog) {
-        const char *q = catalog_query();
+        return 0;
+    return 1;
+}
 
-        msgbuf_init(&b);
-        msg_raw(&b, 'Q', q, strlen(q) + 1);
-        if (!b.oom && backend_send(be, b.data, b.len) == 0 &&
-            backend_push_unit(be, BACKEND_SINK_CAPTURE) == 0) {
-            catalog_begin(s->cat);
-            s->loading_catalog = 1;
-            msgbuf_free(&b);
-            return;     /* greeted again from greet_captured */
-        }
-        msgbuf_free(&b);
+/* Send the catalog query on be. 1 when it went out (greet_captured greets), else 0. */
+static int greet_read_catalog(struct session *s, struct backend *be)
+{
+    const char *q = catalog_query();
+    struct msgbuf b;
+    int sent = 0;
+
+    msgbuf_init(&b);
+    msg_raw(&b, 'Q', q, strlen(q) + 1);
+    if (!b.oom && backend_send(be, b.data, b.len) == 0 &&
+        backend_push_unit(be, BACKEND_SINK_CAPTURE) == 0) {
+        catalog_begin(s->cat);
+        s->loading_catalog = 1;
+        sent = 1;
     }
+    msgbuf_free(&b);
+    return sent;
+}
+
+/* AuthenticationOk, the pool's server parameters (the client's own values win),
+ * BackendKeyData and ReadyForQuery. 0, or < 0 with the session closing. */
+static int greet_send(struct session *s, const struct pool *p)
+{
+    struct msgbuf b;
+
     for (size_t i = 0; !s->escape_known && i < p->n_params; i++)
         if (strcmp(p->params[i].name, "standard_conforming_strings") == 0)
             s->escape_strings = strcmp(p->params[i].value, "off") == 0;
@@ -83,7 +87,30 @@ void greet_client(struct session *s)
     }
     msg_backend_key(&b, s->cancel_pid, s->cancel_key);
     msg_ready(&b, 'I');
-    if (session_send(s, &b) < 0)
+    return session_send(s, &b);
+}
+
+void greet_client(struct session *s)
+{
+    unsigned primary = session_primary_slot(s);
+    struct pool *p = borrow_pool(s, primary);
+    struct backend *be = borrow_held(s, primary);
+    int need_catalog;
+
+    if (p == NULL) {
+        session_fatal(s, "53200", NULL, "out of memory");
+        return;
+    }
+    need_catalog = greet_need_catalog(s, p, be, primary);
+    if (be == NULL && (p->n_params == 0 || need_catalog)) {
+        /* Learn the server's parameters (and its catalog) on a borrowed server first. */
+        if (borrow_server(s, primary) == NULL)
+            return;
+        be = borrow_held(s, primary);
+    }
+    if (be != NULL && need_catalog && greet_read_catalog(s, be))
+        return;     /* greeted again from greet_captured */
+    if (greet_send(s, p) < 0)
         return;
     uv_timer_stop(&s->login_timer);
     s->last_slot = (int)primary;

@@ -163,9 +163,40 @@ static void login_encryption_request(struct session *s)
         session_fatal(s, "58000", NULL, "cannot start TLS: %s", strerror(-rc));
 }
 
+/* May this client log in at all (TLS, replication, shutdown, max_client_conn)? 0, or -1
+ * with the session closed with a FATAL that says why. */
+static int login_admit(struct session *s)
+{
+    const char *repl = startup_get(s->st, "replication");
+    struct worker *w = s->w;
+
+    if (s->cfg->client_tls.sslmode >= CFG_SSL_REQUIRE && !conn_tls_on(&s->client)) {
+        session_fatal(s, "28000", "Connect with TLS (sslmode=require or stronger).",
+                      "pgrouter requires TLS for every client (client_tls_sslmode = %s)",
+                      cfgsec_sslmode_name(s->cfg->client_tls.sslmode));
+        return -1;
+    }
+    if (repl != NULL && strcmp(repl, "false") != 0 && strcmp(repl, "0") != 0 &&
+        strcmp(repl, "off") != 0 && strcmp(repl, "no") != 0) {
+        session_fatal(s, "0A000", "Connect to the server directly for replication.",
+                      "replication connections are not supported by pgrouter");
+        return -1;
+    }
+    if (w->draining == WORKER_DRAIN_SHUTDOWN) {
+        session_fatal(s, "57P01", NULL, "pgrouter is shutting down");
+        return -1;
+    }
+    if (!worker_client_take(w, (unsigned)s->cfg->max_client_conn)) {
+        session_fatal(s, "53300", "Raise max_client_conn or use fewer connections.",
+                      "no more connections allowed (max_client_conn = %d)",
+                      s->cfg->max_client_conn);
+        return -1;
+    }
+    return 0;
+}
+
 static void login_startup_packet(struct session *s, const struct frame *f)
 {
-    struct worker *w = s->w;
     struct msgbuf b;
     int rc;
 
@@ -211,29 +242,8 @@ static void login_startup_packet(struct session *s, const struct frame *f)
         return;
     msgbuf_free(&b);
     connlog_tried(s);
-    if (s->cfg->client_tls.sslmode >= CFG_SSL_REQUIRE && !conn_tls_on(&s->client)) {
-        session_fatal(s, "28000", "Connect with TLS (sslmode=require or stronger).",
-                      "pgrouter requires TLS for every client (client_tls_sslmode = %s)",
-                      cfgsec_sslmode_name(s->cfg->client_tls.sslmode));
+    if (login_admit(s) < 0)
         return;
-    }
-    const char *repl = startup_get(s->st, "replication");
-    if (repl != NULL && strcmp(repl, "false") != 0 && strcmp(repl, "0") != 0 &&
-        strcmp(repl, "off") != 0 && strcmp(repl, "no") != 0) {
-        session_fatal(s, "0A000", "Connect to the server directly for replication.",
-                      "replication connections are not supported by pgrouter");
-        return;
-    }
-    if (w->draining == WORKER_DRAIN_SHUTDOWN) {
-        session_fatal(s, "57P01", NULL, "pgrouter is shutting down");
-        return;
-    }
-    if (!worker_client_take(w, (unsigned)s->cfg->max_client_conn)) {
-        session_fatal(s, "53300", "Raise max_client_conn or use fewer connections.",
-                      "no more connections allowed (max_client_conn = %d)",
-                      s->cfg->max_client_conn);
-        return;
-    }
     s->counted = 1;
     s->user = s->st->user;
     s->db = s->st->database != NULL ? s->st->database : s->st->user;

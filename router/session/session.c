@@ -38,6 +38,10 @@
 #define SESSION_CLOSE_DEADLINE_MS 5000  /* a closing client gets this long to read */
 #define SESSION_CLOSE_EARLY_MS 1000     /* ...or one that never logged in */
 
+static const char *const session_wait_names[] = {
+    "run", "drain", "server", "state", "catalog",
+};
+
 static const char *const session_state_names[] = {
     "startup", "auth", "connect", "idle", "in_tx", "closing",
 };
@@ -45,6 +49,14 @@ static const char *const session_state_names[] = {
 uint64_t session_now(const struct session *s)
 {
     return uv_now(s->w->loop);
+}
+
+void session_set_wait(struct session *s, enum session_wait to)
+{
+    if (s->wait == to)
+        return;
+    log_debug("%s: wait %s -> %s", s->tag, session_wait_names[s->wait], session_wait_names[to]);
+    s->wait = to;
 }
 
 int session_state_allowed(enum session_state from, enum session_state to)
@@ -373,7 +385,7 @@ static int session_catalog_refresh(struct session *s, struct backend *be)
     catalog_begin(s->cat);
     s->loading_catalog = 1;
     s->refreshing = be;
-    s->wait = SESSION_WAIT_STATE;
+    session_set_wait(s, SESSION_WAIT_CATALOG);
     conn_want_read(&s->client, 0);
     return 1;
 }
@@ -521,7 +533,7 @@ static void session_be_unit_done(struct backend *be, char status, int had_error)
      * buffer): reading on assembles it. Dispatching here would send an empty unit.
      */
     if (s->wait == SESSION_WAIT_DRAIN)
-        s->wait = SESSION_RUN;
+        session_set_wait(s, SESSION_RUN);
     frontend_pump(s);
 }
 
@@ -540,7 +552,7 @@ static void session_be_captured(struct backend *be, int had_error)
         greet_captured(be, had_error);  /* the new list */
         if (s->state == SESSION_CLOSING)
             return;
-        s->wait = SESSION_RUN;
+        session_set_wait(s, SESSION_RUN);
         borrow_give_back_idle(s);
         frontend_pump(s);
         return;
@@ -561,7 +573,7 @@ static int session_lost_waiting(struct session *s, const struct backend *be, uns
     if (s->wait == SESSION_WAIT_STATE && s->state_be == be) {
         /* Lost while being brought to the client's state: the unit never went out, so a
          * read runs elsewhere, as a read lost before its answer does. */
-        s->wait = SESSION_RUN;
+        session_set_wait(s, SESSION_RUN);
         s->state_be = NULL;
         if (!u->cr.write && u->retries < s->cfg->health.read_retries) {
             session_retry_read(s, slot);
@@ -580,7 +592,7 @@ static int session_lost_waiting(struct session *s, const struct backend *be, uns
         /* Lost while reading the catalog again: keep the list, reload at the next login. */
         s->refreshing = NULL;
         session_catalog_abandon(s);
-        s->wait = SESSION_RUN;
+        session_set_wait(s, SESSION_RUN);
         frontend_pump(s);
         return 1;
     }

@@ -35,13 +35,15 @@ enum session_state {
     SESSION_CLOSING,
 };
 
-/* Why the client's next unit of work is held back. */
+/* Why the client's next unit of work is held back (IDLE and IN_TX; CONNECT waits for a
+ * server too). Only session_set_wait writes s->wait. */
 enum session_wait {
     SESSION_RUN = 0,
     SESSION_WAIT_DRAIN,         /* a server still answers the previous unit */
     SESSION_WAIT_SERVER,        /* waiting for a server from a pool */
     SESSION_WAIT_STATE,         /* the borrowed server is being brought to the client's SET
-                                 * state (or the catalog is being read again) */
+                                 * state (state_be) */
+    SESSION_WAIT_CATALOG,       /* the catalog is being read again (refreshing) */
 };
 
 /* A place in the unit's rewritten bytes where unit_build decides what the server gets. */
@@ -216,7 +218,7 @@ struct session {
     struct catalog_db *cat;         /* this database's write functions */
     int loading_catalog;            /* greeting (or a refresh) waits for the catalog query */
     int catalog_refresh;            /* a function was created or changed: read it again */
-    struct backend *refreshing;     /* SESSION_WAIT_STATE: the catalog is read again here */
+    struct backend *refreshing;     /* SESSION_WAIT_CATALOG: the catalog is read again here */
     struct auth *auth;              /* during authentication only */
     struct passthru *passthru;      /* secret and SCRAM key of the login, for its pools */
     struct authq_entry *authq;      /* the auth_query lookup its login waits for, or NULL */
@@ -262,6 +264,8 @@ int session_state_allowed(enum session_state from, enum session_state to);
  * session stays closing; another transition session_state_allowed refuses is logged as a
  * bug (and made all the same). */
 void session_set_state(struct session *s, enum session_state to);
+/* Move s->wait to `to` (its only writer); logs the change at debug. */
+void session_set_wait(struct session *s, enum session_wait to);
 /* Send a FATAL ErrorResponse (hint may be NULL), log it, close the session. */
 void session_fatal(struct session *s, const char *sqlstate, const char *hint,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
