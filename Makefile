@@ -57,6 +57,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# The session test runs the session files on a struct, without sockets or servers.
+$(BUILD)/tests/test_session: LDFLAGS += -Wl,--wrap=dispatch_unit -Wl,--wrap=session_fatal \
+    -Wl,--wrap=session_send -Wl,--wrap=authlimit_over -Wl,--wrap=connlog_tried \
+    -Wl,--wrap=hbacheck_method
+
 # The pool model test decides when fake server connections finish.
 $(BUILD)/tests/test_poolmodel: LDFLAGS += -Wl,--wrap=backend_connect -Wl,--wrap=backend_start \
     -Wl,--wrap=backend_close
