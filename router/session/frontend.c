@@ -17,6 +17,7 @@
 #include "protocol/msg.h"
 #include "router/core/lifecycle.h"
 #include "router/core/log.h"
+#include "router/session/bigmsg.h"
 #include "router/session/dispatch.h"
 #include "router/session/session.h"
 #include "router/sql/sqllex.h"
@@ -26,13 +27,6 @@
 
 #define FRONTEND_BATCH_MAX (1u << 20)   /* an unsynced batch larger than this goes out */
 
-/*
- * The largest Query or Parse held whole in memory (and so classified): 1 MB. Classifying
- * that much takes about a millisecond, so no message holds the loop longer; 1 MB is far
- * above any statement an application writes by hand or an ORM generates, and as much as
- * the admin console takes. Larger ones stream (frontend_big).
- */
-#define FRONTEND_WHOLE_MAX (1u << 20)
 
 static void frontend_set_role(struct session *s, int reset);
 
@@ -42,8 +36,6 @@ static size_t frontend_rewrite_max(const struct session *s)
     return s->cfg->max_packet_size + 64 * (size_t)FRONTEND_BATCH_MAX;
 }
 
-static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* First two words of sql, lowercased, for the few statements matched by name. */
 static int frontend_words(const char *sql, size_t len, const char *w1, const char *w2)
@@ -88,7 +80,7 @@ static void frontend_session_sql(struct session *s, const char *sql, size_t len)
     if (u->session_st.op == REPLAY_NONE)
         return;     /* SET LOCAL, DISCARD PLANS...: nothing that outlives the transaction */
     if (replay_fits(&s->replay, &u->session_st, len) < 0) {
-        frontend_refuse(u, "54000", "pgrouter: too much session state to carry from server "
+        unit_refuse(u, "54000", "pgrouter: too much session state to carry from server "
                         "to server (at most %d parameters, %u bytes of SET statements); "
                         "RESET some first", REPLAY_MAX_ITEMS, REPLAY_MAX_BYTES);
         return;
@@ -183,22 +175,6 @@ static int frontend_rewrite_on(struct session *s, const struct frame *f)
     return 0;
 }
 
-/* Refuse the unit (at its end) with sqlstate and a message. */
-static void frontend_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (u->err_state != NULL)
-        return;     /* the first reason stands */
-    u->err_state = sqlstate;
-    u->err_msg = malloc(240);
-    if (u->err_msg == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(u->err_msg, 240, fmt, ap);
-    va_end(ap);
-}
-
 /* Put the unit on cl, refusing it if it already had another cluster. */
 static void frontend_set_cluster(struct session *s, const struct cfg_cluster *cl,
                                  const char *t, size_t len)
@@ -206,12 +182,12 @@ static void frontend_set_cluster(struct session *s, const struct cfg_cluster *cl
     struct session_unit *u = &s->unit;
 
     if (cl == NULL) {
-        frontend_refuse(u, "22023", "pgrouter: tenant \"%.*s\" is not placed on any cluster",
+        unit_refuse(u, "22023", "pgrouter: tenant \"%.*s\" is not placed on any cluster",
                         (int)len, t);
         return;
     }
     if (u->cluster != NULL && u->cluster != cl) {
-        frontend_refuse(u, "0A000", "pgrouter: one statement or batch for tenants on two "
+        unit_refuse(u, "0A000", "pgrouter: one statement or batch for tenants on two "
                         "clusters (%s and %s)", u->cluster->name, cl->name);
         return;
     }
@@ -222,7 +198,7 @@ static void frontend_set_cluster(struct session *s, const struct cfg_cluster *cl
 static void frontend_apply_tenant(struct session *s, const struct decide_tenant *tn)
 {
     if (tn->sqlstate != NULL)
-        frontend_refuse(&s->unit, tn->sqlstate, "%s", tn->message);
+        unit_refuse(&s->unit, tn->sqlstate, "%s", tn->message);
     else if (tn->cluster != NULL)
         frontend_set_cluster(s, tn->cluster, tn->tenant, strlen(tn->tenant));
 }
@@ -257,7 +233,7 @@ static void frontend_query(struct session *s, const char *sql, size_t len)
     struct decide_route *dr = malloc(sizeof(*dr));
 
     if (dr == NULL) {
-        frontend_refuse(u, "53200", "out of memory");
+        unit_refuse(u, "53200", "out of memory");
         return;
     }
     o.escape_strings = s->escape_strings;   /* lexed as the server will parse it */
@@ -606,149 +582,6 @@ static void frontend_set_role(struct session *s, int reset)
     session_send(s, &b);
 }
 
-/*
- * ---- Queries and Parses over FRONTEND_WHOLE_MAX, Binds over max_bind_size ----
- * A Query that large goes to the server as its bytes arrive, to the primary (or the
- * transaction's server), as a write that may change session state: it is not classified
- * at all, the conservative answer for any prefix. What cannot be handled that way is
- * refused with 54000 and skipped as it arrives: anything over max_query_size; a Parse
- * (its text would be kept to prepare it again on other servers); with sharding, a Query
- * (its tenant cannot be known without reading it all: never guessed); a Query inside an
- * unsynced extended batch; a Bind over max_bind_size.
- *
- * A Bind is held whole: its statement name is rewritten to the server's pgr_<hash> and
- * its parameters may name the tenant, and it goes out with the rest of its batch at Sync,
- * to a server chosen then. Streaming it would mean choosing the server, and preparing
- * the statement there, before the batch ends. max_bind_size bounds what one client can
- * make pgrouter hold instead, and how long: its bytes are copied twice at Sync (into the
- * unit, then into what the server gets), about 1.3 ms per MB, so the default 32 MB
- * keeps that under 50 ms.
- */
-
-/* The refused or streamed message at parsed is skipped or passed on from here. */
-static void frontend_big_take(struct session *s, const struct frame *f)
-{
-    struct conn *c = &s->client;
-    size_t avail = c->recvd - c->parsed;
-    size_t k = avail < f->len ? avail : f->len;
-
-    c->parsed += k;
-    c->skip = f->len - k;
-    c->want = 0;    /* the buffer must not grow to the message's size */
-}
-
-/* The refused message is skipped whole: a Query is answered now, a Parse or Bind at Sync. */
-static void frontend_drop_done(struct session *s)
-{
-    struct session_unit *u = &s->unit;
-
-    conn_discard(&s->client);
-    u->dropping = 0;
-    if (u->drop_query) {
-        u->drop_query = 0;
-        dispatch_unit(s, DISPATCH_END);    /* the refusal: ErrorResponse and ReadyForQuery */
-    }
-}
-
-/* The streamed Query's last byte is here: it follows the rest, or waits for its server. */
-static void frontend_stream_done(struct session *s)
-{
-    struct session_unit *u = &s->unit;
-
-    u->streaming = 0;
-    if (u->target != NULL && u->sent && conn_forward(&s->client, &u->target->srv.conn) < 0)
-        session_fatal(s, "08006", NULL, "cannot write to server %s", u->target->name);
-}
-
-/*
- * A Query or Parse at parsed whose length f->len is over FRONTEND_WHOLE_MAX or
- * max_query_size, or a Bind over max_bind_size (whole or not yet). Returns 1 when the
- * pump goes on, 0 when it stops.
- */
-static int frontend_big(struct session *s, const struct frame *f)
-{
-    struct session_unit *u = &s->unit;
-    struct conn *c = &s->client;
-    size_t body = f->len - FRAME_HDR;
-    size_t maxq = s->cfg->max_query_size;
-    struct classify_result cr;
-
-    c->want = 0;
-    if (u->pending) {
-        /* the previous unit is still running: its answer comes first (reading stops) */
-        session_set_wait(s, SESSION_WAIT_DRAIN);
-        conn_want_read(c, 0);
-        return 0;
-    }
-    if (!u->open && (s->cfg != s->w->cfg || s->w->life != NULL) &&
-        lifecycle_unit_boundary(s) < 0)
-        return 0;
-    if (u->sent) {
-        session_fatal(s, "54000", "Send a Sync before a statement that large.",
-                      "pgrouter: %s of %zu bytes after part of its batch went to the server",
-                      f->type == 'Q' ? "Query" : f->type == 'P' ? "Parse" : "Bind", body);
-        return 0;
-    }
-    if (f->type == 'B')
-        frontend_refuse(u, "54000", "bind message too large: %zu bytes, max_bind_size is %zu",
-                        body, s->cfg->max_bind_size);
-    else if (maxq > 0 && body > maxq)
-        frontend_refuse(u, "54000", "query too large: %zu bytes, max_query_size is %zu",
-                        body, maxq);
-    else if (f->type == 'P')
-        frontend_refuse(u, "54000", "pgrouter: Parse of %zu bytes: statements over %u bytes "
-                        "are not kept for preparing on other servers; send it as a simple "
-                        "Query", body, FRONTEND_WHOLE_MAX);
-    else if (s->cfg->sharding.enabled)
-        frontend_refuse(u, "54000", "pgrouter: statement of %zu bytes is too large to find "
-                        "its tenant in (over %u bytes); split it", body, FRONTEND_WHOLE_MAX);
-    else if (u->open)
-        frontend_refuse(u, "54000", "pgrouter: Query of %zu bytes inside an extended-protocol "
-                        "batch; send a Sync first", body);
-    if (u->err_state != NULL) {
-        u->open = 1;
-        u->dropping = 1;
-        u->drop_query = f->type == 'Q';
-        frontend_big_take(s, f);
-        conn_discard(c);
-        if (c->skip == 0)
-            frontend_drop_done(s);
-        return 1;
-    }
-    memset(&cr, 0, sizeof(cr));
-    cr.write = 1;
-    cr.reason = "statement too large to classify";
-    cr.n_statements = 1;
-    unit_merge(u, &cr);
-    u->force_primary = 1;
-    u->untracked_state = 1;     /* it may SET anything: the server is reset after us */
-    u->open = 1;
-    u->streaming = 1;
-    /* A simple Query drops the unnamed statement (PostgreSQL does, whatever it runs). */
-    free(s->unnamed);
-    s->unnamed = NULL;
-    s->unnamed_len = 0;
-    frontend_big_take(s, f);
-    if (c->skip == 0)
-        u->streaming = 0;
-    dispatch_unit(s, DISPATCH_END);
-    return 1;
-}
-
-/* Is the message f frames (whole or not) one frontend_big takes? */
-static int frontend_is_big(const struct session *s, const struct frame *f)
-{
-    size_t maxq = s->cfg->max_query_size;
-    size_t maxb = s->cfg->max_bind_size;
-
-    if (f->have_header && f->type == 'B')
-        return maxb > 0 && f->len - FRAME_HDR > maxb;
-    if (!f->have_header || (f->type != 'Q' && f->type != 'P'))
-        return 0;
-    return f->len > FRONTEND_WHOLE_MAX + FRAME_HDR ||
-           (maxq > 0 && f->len - FRAME_HDR > maxq);
-}
-
 /* Input ran out mid-message (CONN_SCAN_MORE): pass on the part of a large message, or
  * send a long batch without Sync so far. */
 static void frontend_more(struct session *s)
@@ -862,14 +695,14 @@ void frontend_pump(struct session *s)
         if (c->skip == 0 && (u->dropping || u->streaming)) {
             /* the large message's last bytes came: frame what follows afresh */
             if (u->dropping)
-                frontend_drop_done(s);
+                bigmsg_drop_done(s);
             else
-                frontend_stream_done(s);
+                bigmsg_stream_done(s);
             continue;
         }
         if ((scan == CONN_SCAN_MSG || scan == CONN_SCAN_MORE) && c->skip == 0 &&
-            frontend_is_big(s, &f)) {
-            if (!frontend_big(s, &f))
+            bigmsg_is_big(s, &f)) {
+            if (!bigmsg_start(s, &f))
                 return;
             continue;
         }

@@ -130,7 +130,7 @@ struct session_unit {
     char *session_sql;              /* SET/RESET... text to record on success... */
     struct replay_stmt session_st;  /* ...and what it does */
     int untracked_state;            /* may change state pgrouter cannot see (set_config, DO) */
-    int streaming;                  /* a Query over FRONTEND_WHOLE_MAX goes to the server as
+    int streaming;                  /* a Query over BIGMSG_WHOLE_MAX goes to the server as
                                      * it arrives (client.skip: the bytes still to come) */
     int dropping;                   /* a refused Query/Parse/Bind is skipped as it arrives */
     int drop_query;                 /* ...and it was a Query: answered once it is skipped */

@@ -5,6 +5,8 @@
 #include "router/session/unit.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +81,21 @@ void unit_free(struct session_unit *u)
     u->srvp = NULL;
     u->acts = NULL;
     u->cap_marks = u->cap_recs = u->cap_srvp = u->cap_acts = 0;
+}
+
+void unit_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (u->err_state != NULL)
+        return;     /* the first reason stands */
+    u->err_state = sqlstate;
+    u->err_msg = malloc(240);
+    if (u->err_msg == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(u->err_msg, 240, fmt, ap);
+    va_end(ap);
 }
 
 void unit_merge(struct session_unit *u, const struct classify_result *cr)

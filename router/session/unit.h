@@ -25,6 +25,11 @@ void unit_free(struct session_unit *u);
 /* Fold one statement's classification into the unit's. */
 void unit_merge(struct session_unit *u, const struct classify_result *cr);
 
+/* Refuse the unit (answered at its end) with sqlstate (static) and a message; the first
+ * reason given stands. */
+void unit_refuse(struct session_unit *u, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /*
  * Switch the unit to rewriting: prefix (its messages so far, as the client sent them) is
  * copied to u->out. 0 or -ENOMEM.
