@@ -47,6 +47,7 @@
 #   SOAK_DIR      work directory (default build/soak); logs stay there
 #   SOAK_KEEP=1   leave the cluster running afterwards (tests/cluster.sh down
 #                 SOAK_DIR/cluster to stop it)
+#   SOAK_WORKERS  pgrouter's workers (default 1)
 # shellcheck disable=SC2317
 set -uo pipefail
 set -m   # every background job in a process group of its own, to stop it whole
@@ -67,6 +68,7 @@ case $SOAK_DIR in
 *) SOAK_DIR=$START_CWD/$SOAK_DIR ;;
 esac
 SOAK_KEEP=${SOAK_KEEP:-0}
+SOAK_WORKERS=${SOAK_WORKERS:-1}
 PGROUTER_BIN=${PGROUTER_BIN:-./pgrouter}
 case $PGROUTER_BIN in
 /*) ;;
@@ -406,6 +408,7 @@ write_ini() {
 [pgrouter]
 listen_addr = 127.0.0.1
 listen_port = $PGR_PORT
+workers = $SOAK_WORKERS
 auth_type = scram-sha-256
 auth_file = $SOAK_DIR/userlist.txt
 auth_user = soakauth
