@@ -275,7 +275,7 @@ def unsharded(max_query_size=None, extra=""):
     with open(ini, "w") as f:
         f.write("\n".join(keep) + "\n")
     log = open(os.path.join(d, "pgrouter.log"), "w")
-    proc = subprocess.Popen([os.path.join(ROOT, "pgrouter"), "-c", ini], stdout=log,
+    proc = subprocess.Popen([os.environ.get("PGROUTER_BIN", os.path.join(ROOT, "pgrouter")), "-c", ini], stdout=log,
                             stderr=subprocess.STDOUT)
     INSTANCES[key] = {"port": port, "proc": proc}
 
