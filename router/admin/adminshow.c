@@ -427,7 +427,7 @@ static void adminshow_server_row(struct admin_reply *r, struct worker *w,
     admin_cell_text(r, state);
     admin_cell_text(r, p->host);
     admin_cell_int(r, p->port);
-    if (be->ready && !be->lost)
+    if (backend_ready(be))
         adminshow_addr(r, &be->srv.conn.tcp, 0);
     else
         adminshow_addr(r, NULL, 0);

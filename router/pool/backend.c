@@ -2,10 +2,12 @@
  * router/pool/backend.c - a session's server connection: relays responses of client units to
  * the client as the bytes read, drops the responses of the proxy's own replays, tracks
  * ReadyForQuery, COPY and errors, and never relays a server's FATAL (the session decides
- * what the client hears when a server goes away).
+ * what the client hears when a server goes away). Its life is enum backend_state; events
+ * go up through be->pool_ops (the pool) and be->ops (the borrower), never by name.
  */
 #include "router/pool/backend.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +16,70 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "router/core/log.h"
-#include "router/pool/pool.h"
 #include "router/pool/srvlogin.h"
-#include "router/worker.h"
+
+const char *backend_state_name(enum backend_state st)
+{
+    switch (st) {
+    case BACKEND_CONNECTING:
+        return "connecting";
+    case BACKEND_READY:
+        return "ready";
+    case BACKEND_LOST:
+        return "lost";
+    case BACKEND_CLOSING:
+        return "closing";
+    case BACKEND_CLOSED:
+        return "closed";
+    }
+    return "?";
+}
+
+int backend_state_ok(enum backend_state from, enum backend_state to)
+{
+    switch (from) {
+    case BACKEND_CONNECTING:
+        return to == BACKEND_READY || to == BACKEND_CLOSING;
+    case BACKEND_READY:
+        return to == BACKEND_LOST || to == BACKEND_CLOSING;
+    case BACKEND_LOST:
+        return to == BACKEND_CLOSING;
+    case BACKEND_CLOSING:
+        return to == BACKEND_CLOSED;
+    case BACKEND_CLOSED:
+        return 0;
+    }
+    return 0;
+}
+
+void backend_set_state(struct backend *be, enum backend_state to)
+{
+    if (be->state == to)
+        return;
+    assert(backend_state_ok(be->state, to));
+    log_debug("server %s (pid %u): %s -> %s", be->name != NULL ? be->name : "?",
+              (unsigned)be->srv.be_pid, backend_state_name(be->state), backend_state_name(to));
+    be->state = to;
+}
+
+int backend_ready(const struct backend *be)
+{
+    return be->state == BACKEND_READY;
+}
+
+int backend_lost(const struct backend *be)
+{
+    switch (be->state) {
+    case BACKEND_CONNECTING:
+    case BACKEND_READY:
+        return 0;
+    case BACKEND_LOST:
+    case BACKEND_CLOSING:
+    case BACKEND_CLOSED:
+        return 1;
+    }
+    return 1;
+}
 
 static int backend_stream_ok(uint8_t type)
 {
@@ -42,10 +105,10 @@ static void backend_server_ready(struct server *srv, const struct pqloop_error *
     struct backend *be = srv->owner;
 
     if (err == NULL) {
-        be->ready = 1;
+        backend_set_state(be, BACKEND_READY);
         be->status = 'I';
     }
-    pool_server_ready(be, err);
+    be->pool_ops->ready(be, err);
 }
 
 static void backend_server_closed(struct server *srv)
@@ -56,7 +119,8 @@ static void backend_server_closed(struct server *srv)
     free(be->pc);
     be->pc = NULL;
     be->pc_cap = 0;
-    pool_server_closed(be);
+    backend_set_state(be, BACKEND_CLOSED);
+    be->pool_ops->closed(be);
 }
 
 unsigned backend_pending(const struct backend *be)
@@ -128,21 +192,21 @@ static void backend_flush(struct backend *be)
     struct conn *c = &be->srv.conn;
 
     be->unit_out += c->parsed - c->sent;
-    stats_sent(&be->pool->stats, c->parsed - c->sent);
+    stats_sent(be->stats, c->parsed - c->sent);
     if (conn_forward(c, be->client) < 0)
         conn_discard(c);
 }
 
 static void backend_lose(struct backend *be, const char *why)
 {
-    if (be->lost)
-        return;
-    be->lost = 1;
+    if (be->state != BACKEND_READY)
+        return;     /* already lost or closing: reported once */
+    backend_set_state(be, BACKEND_LOST);
     conn_want_read(&be->srv.conn, 0);
     if (be->ops != NULL)
         be->ops->lost(be, why);
     else
-        pool_server_lost(be, why);
+        be->pool_ops->lost(be, why);
 }
 
 /* One whole message at c->parsed; returns 0 to go on, -1 when be is lost. */
@@ -173,7 +237,7 @@ static int backend_message(struct backend *be, const struct frame *f)
         if (head >= 0)
             be->unit_error = 1;
         if (head == BACKEND_SINK_CLIENT)
-            stats_error(&be->pool->w->stats, msg_error_field(f->body, f->body_len, 'C'),
+            stats_error(be->errors, msg_error_field(f->body, f->body_len, 'C'),
                         STATS_ERR_SERVER);
         if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
             const char *m = msg_error_field(f->body, f->body_len, 'M');
@@ -262,7 +326,7 @@ static void backend_read(struct conn *c)
     struct backend *be = srv->owner;
     struct frame f;
 
-    if (be->lost) {
+    if (backend_lost(be)) {
         conn_consume(c, c->recvd - c->parsed);
         conn_discard(c);
         return;
@@ -274,7 +338,7 @@ static void backend_read(struct conn *c)
 
         switch (conn_next(c, 0x7fffffff, stream_ok, &f)) {
         case CONN_SCAN_MSG:
-            if (backend_message(be, &f) < 0 || be->lost)
+            if (backend_message(be, &f) < 0 || backend_lost(be))
                 return;
             continue;
         case CONN_SCAN_STREAM:
@@ -307,35 +371,38 @@ static void backend_error(struct conn *c, int err)
     backend_lose(be, why);
 }
 
-int backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool, const char *host,
-                    uint16_t port, const char *name, const char *const *keys,
-                    const char *const *vals, unsigned timeout_ms)
+int backend_connect(struct backend *be, uv_loop_t *loop, const struct backend_dial *d,
+                    struct pool *pool, const struct backend_pool_ops *pool_ops)
 {
     memset(be, 0, sizeof(*be));
+    be->state = BACKEND_CONNECTING;
     be->pool = pool;
-    be->name = name;
+    be->pool_ops = pool_ops;
+    be->stats = d->stats;
+    be->errors = d->errors;
+    be->name = d->name;
     be->status = 'I';
     srvstmt_init(&be->stmts);
-    if (pool->password == NULL && pool->pt != NULL && !pool->pt->refused)  /* pass-through */
-        return srvlogin_connect(&be->srv, loop, pool->w->cfg, pool->w->server_tls, host, port,
-                                keys, vals, pool->pt, timeout_ms, be, backend_server_ready,
+    if (d->pt != NULL)
+        return srvlogin_connect(&be->srv, loop, d->cfg, d->tls, d->host, d->port, d->keys,
+                                d->vals, d->pt, d->timeout_ms, be, backend_server_ready,
                                 backend_server_closed);
-    return server_connect(&be->srv, loop, host, port, keys, vals, timeout_ms, be,
-                          backend_server_ready, backend_server_closed);
+    return server_connect(&be->srv, loop, d->host, d->port, d->keys, d->vals, d->timeout_ms,
+                          be, backend_server_ready, backend_server_closed);
 }
 
-/* Called by the session once ready fired with success, to start relaying. */
 int backend_send(struct backend *be, const void *data, size_t n)
 {
-    if (!be->ready || be->lost)
+    if (be->state != BACKEND_READY)
         return -EPIPE;
     return conn_send(&be->srv.conn, data, n);
 }
 
 void backend_close(struct backend *be)
 {
-    be->lost = 1;
-    be->closing = 1;
+    if (be->state == BACKEND_CLOSING || be->state == BACKEND_CLOSED)
+        return;
+    backend_set_state(be, BACKEND_CLOSING);
     server_close(&be->srv);
 }
 

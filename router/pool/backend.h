@@ -2,6 +2,8 @@
  * router/pool/backend.h - one server connection held by a client session, as the session sees
  * it: the node it reaches, the responses still expected (one entry per unit of work, each
  * relayed to the client or dropped), transaction status, and what session state it has.
+ * It reports up through two ops structs and never calls its pool or session by name:
+ * struct backend_pool_ops to the pool that opened it, struct backend_ops to its borrower.
  */
 #ifndef PGROUTER_BACKEND_H
 #define PGROUTER_BACKEND_H
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "config/cfg.h"
+#include "router/admin/stats.h"
 #include "router/net/conn.h"
 #include "router/pool/server.h"
 #include "router/session/stmt.h"
@@ -37,8 +40,64 @@ struct backend_pc_act {
     enum backend_pc act;
 };
 
+/*
+ * The life of a backend; only backend_set_state writes be->state. CONNECTING -> READY or
+ * CLOSING; READY -> LOST or CLOSING; LOST -> CLOSING; CLOSING -> CLOSED. See
+ * backend_state_ok.
+ */
+enum backend_state {
+    BACKEND_CONNECTING = 0,     /* server.c or srvlogin.c is opening the connection */
+    BACKEND_READY,              /* connected: relays for its borrower, or idle in its pool */
+    BACKEND_LOST,               /* the server went away or broke the protocol: give it up */
+    BACKEND_CLOSING,            /* backend_close was called: handles are closing */
+    BACKEND_CLOSED,             /* every handle is closed: pool_ops->closed frees it */
+};
+
+/*
+ * Where the pool that opened a backend keeps it (pool.c writes it, through pool_set_state;
+ * backend.c never reads it). CONNECTING -> IDLE, LENT or CLOSING; IDLE -> LENT or CLOSING;
+ * LENT -> IDLE, LENT (straight to the next waiter) or CLOSING.
+ */
+enum pool_entry {
+    POOL_ENTRY_CONNECTING = 0,  /* counted in n_connecting */
+    POOL_ENTRY_IDLE,            /* on the pool's idle list, counted in n_idle */
+    POOL_ENTRY_LENT,            /* a session borrowed it, counted in n_used */
+    POOL_ENTRY_CLOSING,         /* the pool closed it and no longer counts it */
+};
+
 struct backend;
+struct passthru;
 struct pool;
+struct tls_ctx;
+/*
+ * What the pool that opened a backend hears from it (backend_connect). Each is called from
+ * the loop, never from inside a backend_* call.
+ */
+struct backend_pool_ops {
+    /* The connection attempt ended: err == NULL, connected (READY); else why not. */
+    void (*ready)(struct backend *be, const struct pqloop_error *err);
+    /* A server nobody borrows (ops == NULL) went away: the pool must close it. */
+    void (*lost)(struct backend *be, const char *why);
+    /* Every handle is closed (CLOSED): be may be freed. */
+    void (*closed)(struct backend *be);
+};
+
+/* Where and how backend_connect opens a server, and the counters the backend adds to. */
+struct backend_dial {
+    const char *name;               /* "host:port" for messages: kept, must outlive be */
+    const char *host;               /* the strings below must outlive the call only */
+    uint16_t port;
+    const char *const *keys;        /* libpq keywords, NULL-terminated */
+    const char *const *vals;
+    unsigned timeout_ms;            /* server_connect_timeout */
+    const struct passthru *pt;      /* pgrouter's own login with these credentials
+                                     * (srvlogin.c), or NULL: libpq's */
+    const struct cfg *cfg;          /* with pt: server_tls_* */
+    struct tls_ctx *tls;            /* with pt: TLS toward servers, or NULL */
+    struct stats_pool *stats;       /* the pool's counters (bytes sent to clients) */
+    struct stats *errors;           /* the worker's counters (server errors by class) */
+};
+
 /* What the session that borrowed a server hears from it. */
 struct backend_ops {
     /* A client unit ended with ReadyForQuery status (its bytes are forwarded). */
@@ -55,11 +114,16 @@ struct backend_ops {
 
 struct backend {
     struct server srv;              /* srv.owner is this backend */
+    enum backend_state state;       /* backend_set_state */
+    enum pool_entry pool_state;     /* pool.c's, through pool_set_state */
+    const struct backend_pool_ops *pool_ops;    /* the pool that opened it */
     const struct backend_ops *ops;  /* the borrowing session's, NULL while idle */
     void *owner;                    /* the borrowing session, NULL while idle */
     struct conn *client;            /* where CLIENT units are relayed */
     unsigned slot;                  /* for the borrower: 0 primary, 1 + replica index */
-    struct pool *pool;              /* owns this server */
+    struct pool *pool;              /* owns this server (never read by backend.c) */
+    struct stats_pool *stats;       /* its pool's counters (bytes sent to clients) */
+    struct stats *errors;           /* its worker's counters (server errors by class) */
     struct backend *pool_next;      /* its pool's idle list, or its connecting list */
     uint64_t created_ms;
     uint64_t idle_since_ms;
@@ -69,12 +133,8 @@ struct backend {
     uint32_t state_client;          /* session id whose untracked changes (set_config, DO)
                                      * it may hold; 0: none. Others get it reset first. */
     struct srvstmt stmts;           /* prepared statements it holds (pgr_<id>) */
-    int closing;
     const char *name;               /* node "host:port" for messages */
-    int ready;
-    int lost;
     char status;                    /* last ReadyForQuery: 'I', 'T' or 'E' */
-    unsigned state_version;         /* session-state replay applied up to */
     uint8_t sinks[BACKEND_MAX_UNITS];
     unsigned sink_head, sink_n;
     int unit_error;                 /* the head unit saw an ErrorResponse */
@@ -94,15 +154,30 @@ struct backend {
 };
 
 /*
- * Start connecting be (caller-allocated; zeroed here) for pool to host:port with libpq
- * keywords keys/vals. pool_server_ready fires once. Returns 0 or a negative error.
+ * Start connecting be (caller-allocated; zeroed here, then CONNECTING) for pool as dial
+ * says. pool_ops->ready fires once unless backend_close comes first; pool_ops->closed
+ * after backend_close. Returns 0 or a negative error with nothing to close.
  */
-int backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool, const char *host,
-                    uint16_t port, const char *name, const char *const *keys,
-                    const char *const *vals, unsigned timeout_ms);
+int backend_connect(struct backend *be, uv_loop_t *loop, const struct backend_dial *dial,
+                    struct pool *pool, const struct backend_pool_ops *pool_ops);
 
-/* Start relaying after ops->ready reported success. */
+/* Start relaying after pool_ops->ready reported success. */
 void backend_start(struct backend *be);
+
+/* Move be to state to (legal per backend_state_ok; the same state is a no-op). */
+void backend_set_state(struct backend *be, enum backend_state to);
+
+/* May a backend go from one state to another? 1 or 0. */
+int backend_state_ok(enum backend_state from, enum backend_state to);
+
+/* "connecting", "ready", ... for logs. */
+const char *backend_state_name(enum backend_state st);
+
+/* Connected and not lost or closing: units may be sent. */
+int backend_ready(const struct backend *be);
+
+/* Lost, closing or closed: the borrower must give it up, nobody may use it again. */
+int backend_lost(const struct backend *be);
 
 /* Queue the expectation of one more unit's responses (its bytes are sent by the caller). */
 int backend_push_unit(struct backend *be, enum backend_sink sink);
@@ -125,7 +200,7 @@ unsigned backend_client_pending(const struct backend *be);
 /* Send bytes of our own (a replay) to the server. 0 or an error. */
 int backend_send(struct backend *be, const void *data, size_t n);
 
-/* Close; pool_server_closed fires when done. Idempotent. */
+/* Close (CLOSING); pool_ops->closed fires when done (CLOSED). Idempotent. */
 void backend_close(struct backend *be);
 
 #endif

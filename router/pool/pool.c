@@ -202,6 +202,12 @@ static int pool_make_room(struct pool *p, uint64_t now_ms)
     return 1;
 }
 
+static const struct backend_pool_ops pool_backend_ops = {
+    .ready = pool_server_ready,
+    .lost = pool_server_lost,
+    .closed = pool_server_closed,
+};
+
 /*
  * Start one more connection. 0; 1 when another worker took the last unit of the budget
  * meanwhile (nothing was started, no error); or -errno with p->start_error set.
@@ -211,6 +217,11 @@ static int pool_open(struct pool *p)
     const struct cfg *cfg = p->w->cfg;
     const char *keys[6 + SRVTLS_MAX_PARAMS], *vals[6 + SRVTLS_MAX_PARAMS];
     struct backend *be;
+    struct backend_dial d = {
+        .name = p->node, .host = p->host, .port = p->port, .keys = keys, .vals = vals,
+        .timeout_ms = cfg->server_connect_timeout_ms, .cfg = cfg, .tls = p->w->server_tls,
+        .stats = &p->stats, .errors = &p->w->stats,
+    };
     size_t n = 0;
     int rc;
 
@@ -238,8 +249,9 @@ static int pool_open(struct pool *p)
     n = srvtls_params(cfg, keys, vals, n);
     keys[n] = NULL;
     vals[n] = NULL;
-    rc = backend_connect(be, p->w->loop, p, p->host, p->port, p->node, keys, vals,
-                         cfg->server_connect_timeout_ms);
+    if (p->password == NULL && p->pt != NULL && !p->pt->refused)
+        d.pt = p->pt;   /* pass-through: pgrouter's own login */
+    rc = backend_connect(be, p->w->loop, &d, p, &pool_backend_ops);
     if (rc < 0) {
         log_warn("pool %s@%s/%s: cannot start a connection: %s", p->user, p->db, p->node,
                  strerror(-rc));
@@ -624,7 +636,8 @@ void pool_release(struct backend *be, int reset)
     uint64_t now = uv_now(p->w->loop);
     struct msgbuf b;
 
-    if (be->lost || be->status != 'I' || backend_client_pending(be) > 0 || be->gen != p->gen ||
+    if (backend_lost(be) || be->status != 'I' || backend_client_pending(be) > 0 ||
+        be->gen != p->gen ||
         (cfg->server_lifetime_ms > 0 && now - be->created_ms >= cfg->server_lifetime_ms) ||
         pool_surplus(p, now)) {
         pool_discard(be);

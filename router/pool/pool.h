@@ -122,9 +122,11 @@ void pool_release(struct backend *be, int reset);
 void pool_discard(struct backend *be);
 
 /*
- * The backend's connection finished (pool_server_*: called by backend.c). err == NULL:
- * connected. Otherwise every waiter gets err; only a node fault counts against the node's
- * breaker, and a login error is kept POOL_LOGIN_ERROR_MS for the next waiters.
+ * What a backend of p reports (struct backend_pool_ops; backend.c reaches them only through
+ * be->pool_ops, the unit tests call them directly). ready: the connection attempt finished;
+ * err == NULL: connected. Otherwise every waiter gets err; only a node fault counts against
+ * the node's breaker, and a login error is kept POOL_LOGIN_ERROR_MS for the next waiters.
+ * lost: an idle server went away. closed: every handle closed, be is freed.
  */
 void pool_server_ready(struct backend *be, const struct pqloop_error *err);
 void pool_server_lost(struct backend *be, const char *why);

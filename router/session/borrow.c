@@ -40,7 +40,7 @@ void borrow_give_back(struct session *s, unsigned slot, int reset)
     s->pinned &= ~(1ull << slot);
     if (s->unit.target == be)
         s->unit.target = NULL;
-    if (be->lost || be->status != 'I' || backend_pending(be) > 0) {
+    if (backend_lost(be) || be->status != 'I' || backend_pending(be) > 0) {
         /* Mid-transaction or mid-answer: nobody else can use it. */
         pool_discard(be);
         return;

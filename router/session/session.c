@@ -366,7 +366,7 @@ static int session_catalog_refresh(struct session *s, struct backend *be)
     int rc;
 
     s->catalog_refresh = 0;
-    if (s->cat == NULL || be->lost)
+    if (s->cat == NULL || backend_lost(be))
         return 0;
     if (s->cat->building_active) {
         s->cat->loaded_at_ms = 0;
@@ -740,7 +740,7 @@ void session_cancel_run(struct worker *w, uint32_t pid, uint32_t key,
     /* No line per request (a flood would fill the log): authlimit_tick sums them up. */
     if (t == NULL) {
         authlimit_cancel_note(w, AUTHLIMIT_CANCEL_UNKNOWN);
-    } else if (t->unit.target != NULL && t->unit.target->ready &&
+    } else if (t->unit.target != NULL && t->unit.target->state != BACKEND_CONNECTING &&
                t->unit.target->owner == t && (t->unit.pending || t->unit.sent)) {
         /* Only the server this client is using right now, never a shared one at rest. */
         struct backend *be = t->unit.target;

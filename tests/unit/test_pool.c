@@ -77,6 +77,7 @@ static void fake_closed(struct server *srv)
 
     c->n_closed++;
     srvstmt_free(&be->stmts);
+    backend_set_state(be, BACKEND_CLOSED);
     pool_server_closed(be);
 }
 
@@ -92,7 +93,8 @@ static struct backend *fake_borrowed(struct ctx *c, uint64_t created_ms)
     srvstmt_init(&be->stmts);
     be->pool = c->p;
     be->name = c->p->node;
-    be->ready = 1;
+    be->state = BACKEND_READY;
+    be->pool_state = POOL_ENTRY_LENT;
     be->status = 'I';
     be->created_ms = created_ms;
     be->owner = &c->owner;
@@ -404,11 +406,11 @@ static void test_pool_release_closes_a_server_past_server_lifetime(void **state)
     pool_release(old, 0);
     assert_int_equal(c->p->n_idle, 0);
     assert_int_equal(c->p->n_used, 1);
-    assert_true(old->closing);
+    assert_int_equal(old->state, BACKEND_CLOSING);
     pool_release(young, 0);
     assert_int_equal(c->p->n_idle, 1);
     assert_int_equal(c->p->n_used, 0);
-    assert_false(young->closing);
+    assert_int_equal(young->state, BACKEND_READY);
     assert_ptr_equal(pool_take(c->p, t), young);
     assert_null(pool_take(c->p, t));
     assert_int_equal(c->p->n_connecting, 0);
@@ -430,7 +432,7 @@ static void test_pool_release_closes_a_server_left_in_a_transaction_or_lost(void
     (void)state;
     in_tx->status = 'T';
     failed_tx->status = 'E';
-    lost->lost = 1;
+    backend_set_state(lost, BACKEND_LOST);
     pool_release(in_tx, 0);
     pool_release(failed_tx, 0);
     pool_release(lost, 0);
@@ -459,7 +461,7 @@ static void test_pool_maintain_closes_idle_servers_past_lifetime(void **state)
     pool_maintain(&c->w, t + 1000);     /* a is 5 s old now, b 2 s */
     assert_int_equal(c->p->n_idle, 1);
     assert_ptr_equal(c->p->idle, b);
-    assert_true(a->closing);
+    assert_int_equal(a->state, BACKEND_CLOSING);
     assert_int_equal(c->p->n_connecting, 0);
     assert_int_equal(uv_run(&c->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(c->n_closed, 1);
@@ -495,7 +497,7 @@ static void test_pool_maintain_closes_idle_servers_above_min_pool_size_only(void
     /* the one kept is still a working idle server */
     kept = pool_take(c->p, t + 60000);
     assert_non_null(kept);
-    assert_false(kept->closing);
+    assert_int_equal(kept->state, BACKEND_READY);
     assert_int_equal(c->p->n_used, 1);
     pool_discard(kept);
     ctx_finish(c, 3);

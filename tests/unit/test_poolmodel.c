@@ -121,14 +121,10 @@ static struct m_server *m_find(struct model *m, const struct backend *be)
 
 /* ---- link-time wrapped backend functions ---- */
 
-int __real_backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool,
-                           const char *host, uint16_t port, const char *name,
-                           const char *const *keys, const char *const *vals,
-                           unsigned timeout_ms);
-int __wrap_backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool,
-                           const char *host, uint16_t port, const char *name,
-                           const char *const *keys, const char *const *vals,
-                           unsigned timeout_ms);
+int __real_backend_connect(struct backend *be, uv_loop_t *loop, const struct backend_dial *d,
+                           struct pool *pool, const struct backend_pool_ops *pool_ops);
+int __wrap_backend_connect(struct backend *be, uv_loop_t *loop, const struct backend_dial *d,
+                           struct pool *pool, const struct backend_pool_ops *pool_ops);
 void __real_backend_close(struct backend *be);
 void __wrap_backend_close(struct backend *be);
 void __wrap_backend_start(struct backend *be);
@@ -142,18 +138,16 @@ static void m_closed(struct server *srv)
     ms->where = M_CLOSED;
     ms->be = NULL;
     srvstmt_free(&be->stmts);
+    backend_set_state(be, BACKEND_CLOSED);
     pool_server_closed(be);
 }
 
-int __wrap_backend_connect(struct backend *be, uv_loop_t *loop, struct pool *pool,
-                           const char *host, uint16_t port, const char *name,
-                           const char *const *keys, const char *const *vals,
-                           unsigned timeout_ms)
+int __wrap_backend_connect(struct backend *be, uv_loop_t *loop, const struct backend_dial *d,
+                           struct pool *pool, const struct backend_pool_ops *pool_ops)
 {
     struct model *m = cur;
     struct m_server *ms;
 
-    (void)host, (void)port, (void)keys, (void)vals, (void)timeout_ms;
     if (m->start_fails) {
         m->start_fails = 0;
         return -EMFILE;     /* as when pgrouter runs out of descriptors */
@@ -163,13 +157,16 @@ int __wrap_backend_connect(struct backend *be, uv_loop_t *loop, struct pool *poo
     memset(be, 0, sizeof(*be));
     srvstmt_init(&be->stmts);
     be->pool = pool;
-    be->name = pool->node;
+    be->pool_ops = pool_ops;
+    be->stats = d->stats;
+    be->errors = d->errors;
+    be->name = d->name;
     be->status = 'I';
     be->srv.state = SERVER_CONNECTING;
     be->srv.loop = loop;
     be->srv.owner = be;
     be->srv.on_closed = m_closed;
-    snprintf(be->srv.node, sizeof(be->srv.node), "%s", name);
+    snprintf(be->srv.node, sizeof(be->srv.node), "%s", d->name);
     assert_int_equal(uv_timer_init(loop, &be->srv.timer), 0);
     be->srv.timer.data = &be->srv;
     be->srv.handles = 1;
@@ -182,7 +179,7 @@ int __wrap_backend_connect(struct backend *be, uv_loop_t *loop, struct pool *poo
 
 void __wrap_backend_start(struct backend *be)
 {
-    be->ready = 1;
+    backend_set_state(be, BACKEND_READY);
     be->srv.state = SERVER_READY;
 }
 
@@ -391,7 +388,7 @@ static void m_give_back(struct model *m, int ci)
     if (how == 0)
         be->status = 'T';       /* left in a transaction: closed, not reused */
     else if (how == 1)
-        be->lost = 1;           /* died while borrowed */
+        backend_set_state(be, BACKEND_LOST);   /* died while borrowed */
     if (how == 2) {
         m->start_fails = m_rand(m, 4) == 0;
         pool_discard(be);       /* the session gave up on it */
