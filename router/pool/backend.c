@@ -209,48 +209,98 @@ static void backend_lose(struct backend *be, const char *why)
         be->pool_ops->lost(be, why);
 }
 
+/*
+ * An ErrorResponse for the head unit (head, -1 if none). A FATAL or PANIC is kept from the
+ * client (the session tells it what this means for it) and consumed: returns 1. Else 0.
+ */
+static int backend_error_msg(struct backend *be, const struct frame *f, int head)
+{
+    struct conn *c = &be->srv.conn;
+    const char *sev = msg_error_field(f->body, f->body_len, 'V');
+    const char *m = msg_error_field(f->body, f->body_len, 'M');
+    const char *code = msg_error_field(f->body, f->body_len, 'C');
+
+    if (sev == NULL)
+        sev = msg_error_field(f->body, f->body_len, 'S');
+    if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
+        if (head == BACKEND_SINK_CLIENT)
+            backend_flush(be);
+        conn_consume(c, f->len);
+        conn_discard(c);
+        snprintf(be->fatal, sizeof(be->fatal), "%s", m != NULL ? m : "FATAL");
+        snprintf(be->fatal_code, sizeof(be->fatal_code), "%.5s", code != NULL ? code : "");
+        be->unit_fatal = 1;
+        return 1;
+    }
+    if (head >= 0)
+        be->unit_error = 1;
+    if (head == BACKEND_SINK_CLIENT)
+        stats_error(be->errors, code, STATS_ERR_SERVER);
+    if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
+        log_warn("server %s: pgrouter's own query failed: %s", be->name, m != NULL ? m : "?");
+        snprintf(be->own_error, sizeof(be->own_error), "%s", m != NULL ? m : "?");
+        snprintf(be->own_sqlstate, sizeof(be->own_sqlstate), "%s",
+                 code != NULL && strlen(code) == 5 ? code : "XX000");
+    }
+    return 0;
+}
+
+/* ReadyForQuery ended the head unit (its bytes are consumed, not yet relayed). */
+static void backend_unit_end(struct backend *be, const struct frame *f, int head)
+{
+    char status = f->body_len >= 1 ? (char)f->body[0] : 'I';
+    int had_error = be->unit_error;
+
+    be->status = status;
+    be->sink_head = (be->sink_head + 1) % BACKEND_MAX_UNITS;
+    be->sink_n--;
+    be->unit_error = 0;
+    be->in_copy = 0;
+    if (head == BACKEND_SINK_CLIENT) {
+        /* Before unit_done: it may dispatch the client's next unit right here. */
+        be->pc_done = be->pc_seen;
+        be->pc_n = be->pc_next = be->pc_seen = 0;
+    }
+    if (head == BACKEND_SINK_CLIENT && be->ops != NULL) {
+        backend_flush(be);
+        be->unit_out = 0;
+        be->ops->unit_done(be, status, had_error);
+    } else if (head == BACKEND_SINK_CAPTURE && be->ops != NULL) {
+        be->ops->captured(be, had_error);
+    }
+}
+
+/*
+ * A ParseComplete or CloseComplete of a client unit: relayed, retyped, or (pgrouter's own
+ * Close or Parse) dropped after relaying what came before: returns 1 when consumed.
+ */
+static int backend_pc_msg(struct backend *be, const struct frame *f)
+{
+    struct conn *c = &be->srv.conn;
+
+    switch (backend_pc_next(be)) {
+    case BACKEND_PC_PASS:
+        break;
+    case BACKEND_PC_DROP:
+        backend_flush(be);
+        conn_consume(c, f->len);
+        conn_discard(c);
+        return 1;
+    case BACKEND_PC_AS_PARSE:
+        c->buf[c->parsed] = '1';    /* same length: retyped in place */
+        break;
+    }
+    return 0;
+}
+
 /* One whole message at c->parsed; returns 0 to go on, -1 when be is lost. */
 static int backend_message(struct backend *be, const struct frame *f)
 {
     struct conn *c = &be->srv.conn;
     int head = backend_head(be);
-    const char *sev;
 
-    if (f->type == 'E') {
-        sev = msg_error_field(f->body, f->body_len, 'V');
-        if (sev == NULL)
-            sev = msg_error_field(f->body, f->body_len, 'S');
-        if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
-            const char *m = msg_error_field(f->body, f->body_len, 'M');
-            const char *code = msg_error_field(f->body, f->body_len, 'C');
-
-            /* Keep it from the client: the session tells it what this means for it. */
-            if (head == BACKEND_SINK_CLIENT)
-                backend_flush(be);
-            conn_consume(c, f->len);
-            conn_discard(c);
-            snprintf(be->fatal, sizeof(be->fatal), "%s", m != NULL ? m : "FATAL");
-            snprintf(be->fatal_code, sizeof(be->fatal_code), "%.5s", code != NULL ? code : "");
-            be->unit_fatal = 1;
-            return 0;
-        }
-        if (head >= 0)
-            be->unit_error = 1;
-        if (head == BACKEND_SINK_CLIENT)
-            stats_error(be->errors, msg_error_field(f->body, f->body_len, 'C'),
-                        STATS_ERR_SERVER);
-        if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
-            const char *m = msg_error_field(f->body, f->body_len, 'M');
-
-            log_warn("server %s: pgrouter's own query failed: %s", be->name,
-                     m != NULL ? m : "?");
-            const char *code = msg_error_field(f->body, f->body_len, 'C');
-
-            snprintf(be->own_error, sizeof(be->own_error), "%s", m != NULL ? m : "?");
-            snprintf(be->own_sqlstate, sizeof(be->own_sqlstate), "%s",
-                     code != NULL && strlen(code) == 5 ? code : "XX000");
-        }
-    }
+    if (f->type == 'E' && backend_error_msg(be, f, head))
+        return 0;
     if (f->type == 'S')
         backend_param(be, f->body, f->body_len);
     switch (f->type) {
@@ -272,51 +322,16 @@ static int backend_message(struct backend *be, const struct frame *f)
             conn_discard(c);
         return 0;
     }
-    if (head == BACKEND_SINK_CLIENT && (f->type == '1' || f->type == '3')) {
-        switch (backend_pc_next(be)) {
-        case BACKEND_PC_PASS:
-            break;
-        case BACKEND_PC_DROP:
-            /* pgrouter's own Close or Parse: relay what came before, drop this. */
-            backend_flush(be);
-            conn_consume(c, f->len);
-            conn_discard(c);
-            return 0;
-        case BACKEND_PC_AS_PARSE:
-            c->buf[c->parsed] = '1';    /* same length: retyped in place */
-            break;
-        }
-    }
+    if (head == BACKEND_SINK_CLIENT && (f->type == '1' || f->type == '3') &&
+        backend_pc_msg(be, f))
+        return 0;
     if (head == BACKEND_SINK_CAPTURE && f->type == 'D' && be->ops != NULL)
         be->ops->row(be, f->body, f->body_len);
-    if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE) {
-        conn_consume(c, f->len);
+    conn_consume(c, f->len);
+    if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE)
         conn_discard(c);
-    } else {
-        conn_consume(c, f->len);
-    }
-    if (f->type == 'Z') {
-        char status = f->body_len >= 1 ? (char)f->body[0] : 'I';
-        int had_error = be->unit_error;
-
-        be->status = status;
-        be->sink_head = (be->sink_head + 1) % BACKEND_MAX_UNITS;
-        be->sink_n--;
-        be->unit_error = 0;
-        be->in_copy = 0;
-        if (head == BACKEND_SINK_CLIENT) {
-            /* Before unit_done: it may dispatch the client's next unit right here. */
-            be->pc_done = be->pc_seen;
-            be->pc_n = be->pc_next = be->pc_seen = 0;
-        }
-        if (head == BACKEND_SINK_CLIENT && be->ops != NULL) {
-            backend_flush(be);
-            be->unit_out = 0;
-            be->ops->unit_done(be, status, had_error);
-        } else if (head == BACKEND_SINK_CAPTURE && be->ops != NULL) {
-            be->ops->captured(be, had_error);
-        }
-    }
+    if (f->type == 'Z')
+        backend_unit_end(be, f, head);
     return 0;
 }
 

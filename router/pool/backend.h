@@ -54,12 +54,14 @@ enum backend_state {
 };
 
 /*
- * Where the pool that opened a backend keeps it (pool.c writes it, through pool_set_state;
- * backend.c never reads it). CONNECTING -> IDLE, LENT or CLOSING; IDLE -> LENT or CLOSING;
- * LENT -> IDLE, LENT (straight to the next waiter) or CLOSING.
+ * Where the pool that opened a backend keeps it, i.e. who owns the server (pool.c writes
+ * it, through pool_set_state; backend.c never reads it). NEW -> CONNECTING; CONNECTING ->
+ * IDLE, LENT or CLOSING; IDLE -> LENT or CLOSING; LENT -> IDLE, LENT (straight to the next
+ * waiter) or CLOSING.
  */
 enum pool_entry {
-    POOL_ENTRY_CONNECTING = 0,  /* counted in n_connecting */
+    POOL_ENTRY_NEW = 0,         /* backend_connect made it; not counted yet */
+    POOL_ENTRY_CONNECTING,      /* counted in n_connecting */
     POOL_ENTRY_IDLE,            /* on the pool's idle list, counted in n_idle */
     POOL_ENTRY_LENT,            /* a session borrowed it, counted in n_used */
     POOL_ENTRY_CLOSING,         /* the pool closed it and no longer counts it */

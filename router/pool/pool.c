@@ -6,6 +6,7 @@
  */
 #include "router/pool/pool.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "router/auth/passthru.h"
 #include "router/admin/pause.h"
 #include "router/session/replay.h"
+#include "router/pool/poollimit.h"
 #include "router/pool/srvtls.h"
 #include "router/core/workers.h"
 #include "router/worker.h"
@@ -69,38 +71,120 @@ int pool_passthru(struct pool *p, const struct passthru *pt)
     return passthru_learn(&p->pt, pt);
 }
 
-/* Servers of p's (node, db, user) that count against its size, over every worker. */
-static unsigned pool_size(const struct pool *p)
+static const char *pool_entry_name(enum pool_entry st)
 {
-    return budget_count(p->budget);
+    switch (st) {
+    case POOL_ENTRY_NEW:
+        return "new";
+    case POOL_ENTRY_CONNECTING:
+        return "connecting";
+    case POOL_ENTRY_IDLE:
+        return "idle";
+    case POOL_ENTRY_LENT:
+        return "lent";
+    case POOL_ENTRY_CLOSING:
+        return "closing";
+    }
+    return "?";
 }
 
-/* Servers of every pool on the same node and database, over every worker
- * (max_db_connections). */
-static unsigned pool_db_size(const struct pool *p)
+int pool_state_ok(enum pool_entry from, enum pool_entry to)
 {
-    return budget_count(p->budget_db);
+    switch (from) {
+    case POOL_ENTRY_NEW:
+        return to == POOL_ENTRY_CONNECTING;
+    case POOL_ENTRY_CONNECTING:
+        return to == POOL_ENTRY_IDLE || to == POOL_ENTRY_LENT || to == POOL_ENTRY_CLOSING;
+    case POOL_ENTRY_IDLE:
+        return to == POOL_ENTRY_LENT || to == POOL_ENTRY_CLOSING;
+    case POOL_ENTRY_LENT:
+        return to == POOL_ENTRY_IDLE || to == POOL_ENTRY_LENT || to == POOL_ENTRY_CLOSING;
+    case POOL_ENTRY_CLOSING:
+        return 0;
+    }
+    return 0;
 }
 
-/* Close one of p's servers and give its unit of the budget back. */
-static void pool_close_server(struct pool *p, struct backend *be)
+/* Take be off list (p's idle or connecting list). */
+static void pool_unlink(struct backend **list, struct backend *be)
 {
-    int wanted;
+    for (struct backend **pp = list; *pp != NULL; pp = &(*pp)->pool_next) {
+        if (*pp == be) {
+            *pp = be->pool_next;
+            break;
+        }
+    }
+    be->pool_next = NULL;
+}
 
-    budget_give(p->budget, p->budget_db);
-    backend_close(be);
-    /* Another worker waits for this unit: it tries again now (workers = N). */
-    wanted = __atomic_exchange_n(&p->budget->wanted, 0, __ATOMIC_ACQ_REL);
+/* Leave be's place in p's counters and idle list (the first half of pool_set_state). */
+static void pool_leave(struct pool *p, struct backend *be)
+{
+    switch (be->pool_state) {
+    case POOL_ENTRY_NEW:
+    case POOL_ENTRY_CLOSING:
+        break;
+    case POOL_ENTRY_CONNECTING:
+        pool_unlink(&p->connecting, be);
+        p->n_connecting--;
+        break;
+    case POOL_ENTRY_IDLE:
+        pool_unlink(&p->idle, be);
+        p->n_idle--;
+        break;
+    case POOL_ENTRY_LENT:
+        p->n_used--;
+        if (be->gen != p->gen)
+            p->n_old--;     /* borrowed before a RECONNECT: WAIT_CLOSE waits for these */
+        break;
+    }
+}
+
+void pool_set_state(struct pool *p, struct backend *be, enum pool_entry to)
+{
+    if (be->pool_state == to && to != POOL_ENTRY_LENT)
+        return;     /* LENT -> LENT: handed straight to the next waiter */
+    assert(pool_state_ok(be->pool_state, to));
+    if (be->pool_state != to)
+        log_debug("pool %s@%s/%s: server pid %u %s -> %s", p->user, p->db, p->node,
+                  (unsigned)be->srv.be_pid, pool_entry_name(be->pool_state),
+                  pool_entry_name(to));
+    if (to == POOL_ENTRY_CLOSING && be->pool_state != POOL_ENTRY_NEW)
+        budget_give(p->budget, p->budget_db);   /* pool_open took it */
+    pool_leave(p, be);
+    be->pool_state = to;
+    switch (to) {
+    case POOL_ENTRY_NEW:
+    case POOL_ENTRY_CLOSING:
+        break;
+    case POOL_ENTRY_CONNECTING:
+        be->pool_next = p->connecting;  /* pool_close_all closes these at exit */
+        p->connecting = be;
+        p->n_connecting++;
+        break;
+    case POOL_ENTRY_IDLE:
+        be->idle_since_ms = uv_now(p->w->loop);
+        be->pool_next = p->idle;    /* most recently used first */
+        p->idle = be;
+        p->n_idle++;
+        break;
+    case POOL_ENTRY_LENT:
+        p->n_used++;
+        if (be->gen != p->gen)
+            p->n_old++;
+        break;
+    }
+}
+
+/* Close a server p keeps no more (idle, connecting or lent). */
+/* A server of p gave its budget unit back: another worker waiting for it tries again now. */
+static void pool_budget_freed(struct pool *p)
+{
+    int wanted = __atomic_exchange_n(&p->budget->wanted, 0, __ATOMIC_ACQ_REL);
+
     wanted |= __atomic_exchange_n(&p->budget_db->wanted, 0, __ATOMIC_ACQ_REL);
     if (wanted)
         workers_budget_freed(p->w);
-}
-
-/* Does another worker wait for a unit of p's budget? */
-static int pool_wanted(const struct pool *p)
-{
-    return __atomic_load_n(&p->budget->wanted, __ATOMIC_RELAXED) ||
-           __atomic_load_n(&p->budget_db->wanted, __ATOMIC_RELAXED);
 }
 
 /*
@@ -116,46 +200,11 @@ static void pool_budget_short(struct pool *p, unsigned limit)
         workers_budget_wanted(p->w, slot);
 }
 
-/* default_pool_size, plus the reserve for a client that waited reserve_pool_timeout. */
-static unsigned pool_limit(const struct pool *p, uint64_t now_ms)
+static void pool_close_server(struct pool *p, struct backend *be)
 {
-    const struct cfg *cfg = p->w->cfg;
-    unsigned limit = (unsigned)cfg->default_pool_size;
-
-    /* The reserve opens only for a client that has waited reserve_pool_timeout. */
-    if (cfg->reserve_pool_size > 0 && p->wait_head != NULL &&
-        now_ms - p->wait_head->since_ms >= cfg->reserve_pool_timeout_ms)
-        limit += (unsigned)cfg->reserve_pool_size;
-    return limit;
-}
-
-/*
- * A server given back now closes instead of going idle: its node was removed by a reload,
- * or a reload lowered default_pool_size below what is open and nobody waits.
- */
-static int pool_surplus(const struct pool *p, uint64_t now_ms)
-{
-    if (p->w->nodes->n[p->node_id].removed)
-        return 1;
-    if (p->wait_head == NULL && pool_wanted(p))
-        return 1;       /* a client of another worker waits for this server's unit */
-    return p->wait_head == NULL && pool_size(p) > pool_limit(p, now_ms);
-}
-
-static int pool_same_db(const struct pool *p, const struct pool *q)
-{
-    return q->port == p->port && strcmp(q->host, p->host) == 0 && strcmp(q->db, p->db) == 0;
-}
-
-static int pool_may_open(const struct pool *p, uint64_t now_ms)
-{
-    const struct cfg *cfg = p->w->cfg;
-
-    if (pool_size(p) >= pool_limit(p, now_ms))
-        return 0;
-    if (cfg->max_db_connections > 0 && pool_db_size(p) >= (unsigned)cfg->max_db_connections)
-        return 0;
-    return 1;
+    pool_set_state(p, be, POOL_ENTRY_CLOSING);     /* gives the budget unit back */
+    backend_close(be);
+    pool_budget_freed(p);
 }
 
 /*
@@ -168,36 +217,16 @@ static int pool_make_room(struct pool *p, uint64_t now_ms)
     /* The server just refused this database/user: no new attempt until that expires. */
     if (now_ms < p->login_err_until_ms)
         return 0;
-    while (!pool_may_open(p, now_ms)) {
-        struct backend **victim = NULL;
-        struct pool *owner = NULL;
-        struct backend *be;
+    while (!poollimit_may_open(p, now_ms)) {
+        struct backend *be = poollimit_victim(p, now_ms);
 
-        if (pool_size(p) >= pool_limit(p, now_ms)) {
-            pool_budget_short(p, pool_limit(p, now_ms));
+        if (be == NULL) {
+            pool_budget_short(p, poollimit_limit(p, now_ms));
             return 0;
         }
-        /* A reload may have lowered the limit below what is open: close until there is room. */
-        for (struct pool *q = p->w->pools; q != NULL; q = q->next) {
-            if (q == p || !pool_same_db(p, q))
-                continue;
-            for (struct backend **pp = &q->idle; *pp != NULL; pp = &(*pp)->pool_next) {
-                if (victim == NULL || (*pp)->idle_since_ms <= (*victim)->idle_since_ms) {
-                    victim = pp;
-                    owner = q;
-                }
-            }
-        }
-        if (victim == NULL) {
-            pool_budget_short(p, pool_limit(p, now_ms));
-            return 0;
-        }
-        be = *victim;
-        *victim = be->pool_next;
-        owner->n_idle--;
         log_debug("pool %s@%s/%s: closing an idle server for pool %s@%s (max_db_connections)",
-                  owner->user, owner->db, owner->node, p->user, p->db);
-        pool_close_server(owner, be);
+                  be->pool->user, be->pool->db, be->pool->node, p->user, p->db);
+        pool_close_server(be->pool, be);
     }
     return 1;
 }
@@ -225,9 +254,9 @@ static int pool_open(struct pool *p)
     size_t n = 0;
     int rc;
 
-    if (!budget_take(p->budget, pool_limit(p, uv_now(p->w->loop)), p->budget_db,
+    if (!budget_take(p->budget, poollimit_limit(p, uv_now(p->w->loop)), p->budget_db,
                      cfg->max_db_connections > 0 ? (unsigned)cfg->max_db_connections : 0)) {
-        pool_budget_short(p, pool_limit(p, uv_now(p->w->loop)));
+        pool_budget_short(p, poollimit_limit(p, uv_now(p->w->loop)));
         return 1;
     }
     be = calloc(1, sizeof(*be));
@@ -262,23 +291,8 @@ static int pool_open(struct pool *p)
     }
     p->start_error = 0;
     be->created_ms = uv_now(p->w->loop);
-    be->pool_next = p->connecting;
-    p->connecting = be;
-    p->n_connecting++;
+    pool_set_state(p, be, POOL_ENTRY_CONNECTING);
     return 0;
-}
-
-/* be's connection finished (or is abandoned): it is no longer on p's connecting list. */
-static void pool_unlink_connecting(struct pool *p, struct backend *be)
-{
-    for (struct backend **pp = &p->connecting; *pp != NULL; pp = &(*pp)->pool_next) {
-        if (*pp == be) {
-            *pp = be->pool_next;
-            be->pool_next = NULL;
-            p->n_connecting--;
-            return;
-        }
-    }
 }
 
 static struct pool_waiter *pool_pop_waiter(struct pool *p);
@@ -308,11 +322,11 @@ static void pool_serve_db(struct pool *p, uint64_t now_ms)
     if (p->w->cfg->max_db_connections <= 0)
         return;
     for (struct pool *q = p->w->pools; q != NULL; q = q->next)
-        if (q != p && pool_same_db(p, q))
+        if (q != p && poollimit_same_db(p, q))
             pool_cover_waiters(q, now_ms);
 }
 
-static void pool_kick_cb(uv_timer_t *t);
+static void pool_login_error_cb(uv_timer_t *t);
 
 int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms)
 {
@@ -330,13 +344,13 @@ int pool_wait(struct pool *p, struct pool_waiter *wt, uint64_t now_ms)
     p->n_waiting++;
     if (now_ms < p->login_err_until_ms) {
         /* The server just refused this database/user: answer the same, from the loop. */
-        if (!p->kick_live) {
-            if (uv_timer_init(p->w->loop, &p->kick) < 0)
+        if (!p->login_error_live) {
+            if (uv_timer_init(p->w->loop, &p->login_error_timer) < 0)
                 return 0;   /* query_wait_timeout answers instead */
-            p->kick.data = p;
-            p->kick_live = 1;
+            p->login_error_timer.data = p;
+            p->login_error_live = 1;
         }
-        uv_timer_start(&p->kick, pool_kick_cb, 0, 0);
+        uv_timer_start(&p->login_error_timer, pool_login_error_cb, 0, 0);
         return 0;
     }
     /*
@@ -386,14 +400,6 @@ static struct pool_waiter *pool_pop_waiter(struct pool *p)
     return wt;
 }
 
-static void pool_push_idle(struct pool *p, struct backend *be, uint64_t now_ms)
-{
-    be->idle_since_ms = now_ms;
-    be->pool_next = p->idle;
-    p->idle = be;
-    p->n_idle++;
-}
-
 static void pool_count_wait(struct pool *p, uint64_t waited_ms)
 {
     unsigned b = 0;
@@ -412,11 +418,11 @@ static void pool_hand_over(struct pool *p, struct backend *be)
     struct pool_waiter *wt = pause_active(p->w, p->db) ? NULL : pool_pop_waiter(p);
 
     if (wt == NULL) {
-        pool_push_idle(p, be, uv_now(p->w->loop));
+        pool_set_state(p, be, POOL_ENTRY_IDLE);
         pool_serve_db(p, uv_now(p->w->loop));
         return;
     }
-    p->n_used++;
+    pool_set_state(p, be, POOL_ENTRY_LENT);
     p->n_served++;
     pool_count_wait(p, uv_now(p->w->loop) - wt->since_ms);
     stats_assign(&p->stats, stats_now_us() - wt->since_us);
@@ -487,68 +493,85 @@ static void pool_fail_removed(struct pool *p)
     pool_fail_waiters(p, &e);
 }
 
+/* A new server of p is connected: it goes to the first waiter, or idle. */
+static void pool_server_up(struct pool *p, struct backend *be, uint64_t now)
+{
+    log_debug("pool %s@%s/%s: new server (backend pid %u)", p->user, p->db, p->node,
+              be->srv.be_pid);
+    pool_remember_params(p, be);
+    be->gen = p->gen;   /* opened after a RECONNECT: as good as new */
+    nodes_success(p->w->nodes, p->node_id, now, 0);
+    p->login_err_until_ms = 0;
+    backend_start(be);
+    pool_hand_over(p, be);
+}
+
+/*
+ * Whose fault a failed connection is, told to the node's breaker and the log; a login error
+ * is kept in p->login_err (its message made clearer when pgrouter had no password).
+ */
+static void pool_blame(struct pool *p, struct pqloop_error *e, uint64_t now)
+{
+    switch (e->fault) {
+    case PQLOOP_FAULT_NODE:
+        log_warn("pool %s@%s/%s: cannot connect: %s (%s)", p->user, p->db, p->node,
+                 e->message, e->sqlstate);
+        nodes_failure(p->w->nodes, p->node_id, now, e->message);
+        break;
+    case PQLOOP_FAULT_LOGIN:
+        if (e->needs_password && p->password == NULL && p->pt != NULL && p->pt->refused)
+            snprintf(e->message, sizeof(e->message), "%s", p->pt->why);
+        else if (e->needs_password && p->password == NULL)
+            snprintf(e->message, sizeof(e->message), "pgrouter has no password to log in to "
+                     "the server as \"%s\": its auth_file entry is a SCRAM or md5 secret, "
+                     "not a plain password", p->user);
+        log_warn("pool %s@%s/%s: the server refused the login: %s (%s); not a node failure, "
+                 "new clients of this pool get the same error for %u ms", p->user, p->db,
+                 p->node, e->message, e->sqlstate, POOL_LOGIN_ERROR_MS);
+        /* The server answered: the node itself works. */
+        nodes_success(p->w->nodes, p->node_id, now, 0);
+        p->login_err = *e;
+        p->login_err_until_ms = now + POOL_LOGIN_ERROR_MS;
+        break;
+    case PQLOOP_FAULT_LOCAL:
+        log_error("pool %s@%s/%s: cannot open a server connection: %s (%s)", p->user, p->db,
+                  p->node, e->message, e->sqlstate);
+        break;
+    }
+}
+
 void pool_server_ready(struct backend *be, const struct pqloop_error *err)
 {
     struct pool *p = be->pool;
     uint64_t now = uv_now(p->w->loop);
     struct pqloop_error e;
 
-    pool_unlink_connecting(p, be);
     if (err == NULL) {
-        log_debug("pool %s@%s/%s: new server (backend pid %u)", p->user, p->db, p->node,
-                  be->srv.be_pid);
-        pool_remember_params(p, be);
-        be->gen = p->gen;   /* opened after a RECONNECT: as good as new */
-        nodes_success(p->w->nodes, p->node_id, now, 0);
-        p->login_err_until_ms = 0;
-        backend_start(be);
-        pool_hand_over(p, be);
+        pool_server_up(p, be, now);
         return;
     }
+    pool_set_state(p, be, POOL_ENTRY_CLOSING);
     if (err->needs_password && be->srv.native != NULL && p->pt != NULL && !p->pt->refused) {
         /* Pass-through cannot answer this server: libpq's path, as without credentials. */
         log_info("pool %s@%s/%s: %s; logging in through libpq instead", p->user, p->db,
                  p->node, err->message);
         p->pt->refused = 1;
         snprintf(p->pt->why, sizeof(p->pt->why), "%s", err->message);
-        pool_close_server(p, be);
+        backend_close(be);
+        pool_budget_freed(p);
         pool_cover_waiters(p, now);
         return;
     }
     e = *err;
-    switch (e.fault) {
-    case PQLOOP_FAULT_NODE:
-        log_warn("pool %s@%s/%s: cannot connect: %s (%s)", p->user, p->db, p->node,
-                 e.message, e.sqlstate);
-        nodes_failure(p->w->nodes, p->node_id, now, e.message);
-        break;
-    case PQLOOP_FAULT_LOGIN:
-        if (e.needs_password && p->password == NULL && p->pt != NULL && p->pt->refused)
-            snprintf(e.message, sizeof(e.message), "%s", p->pt->why);
-        else if (e.needs_password && p->password == NULL)
-            snprintf(e.message, sizeof(e.message), "pgrouter has no password to log in to "
-                     "the server as \"%s\": its auth_file entry is a SCRAM or md5 secret, "
-                     "not a plain password", p->user);
-        log_warn("pool %s@%s/%s: the server refused the login: %s (%s); not a node failure, "
-                 "new clients of this pool get the same error for %u ms", p->user, p->db,
-                 p->node, e.message, e.sqlstate, POOL_LOGIN_ERROR_MS);
-        /* The server answered: the node itself works. */
-        nodes_success(p->w->nodes, p->node_id, now, 0);
-        p->login_err = e;
-        p->login_err_until_ms = now + POOL_LOGIN_ERROR_MS;
-        break;
-    case PQLOOP_FAULT_LOCAL:
-        log_error("pool %s@%s/%s: cannot open a server connection: %s (%s)", p->user, p->db,
-                  p->node, e.message, e.sqlstate);
-        break;
-    }
-    pool_close_server(p, be);
+    pool_blame(p, &e, now);
+    backend_close(be);
+    pool_budget_freed(p);
     /* Every client waiting now gets the answer at once, not one by one. */
     pool_fail_waiters(p, &e);
     pool_serve_db(p, now);
 }
 
-static void pool_kick_cb(uv_timer_t *t)
+static void pool_login_error_cb(uv_timer_t *t)
 {
     struct pool *p = t->data;
     uint64_t now = uv_now(p->w->loop);
@@ -564,18 +587,13 @@ static void pool_kick_cb(uv_timer_t *t)
 void pool_server_lost(struct backend *be, const char *why)
 {
     struct pool *p = be->pool;
-    struct backend **pp;
 
-    /* Only idle servers come here: a borrowed one is the session's to give up. */
-    for (pp = &p->idle; *pp != NULL; pp = &(*pp)->pool_next) {
-        if (*pp == be) {
-            *pp = be->pool_next;
-            p->n_idle--;
-            break;
-        }
-    }
     log_info("pool %s@%s/%s: idle server closed: %s", p->user, p->db, p->node, why);
-    pool_close_server(p, be);
+    /* Only idle servers come here: a borrowed one is the session's to give up. */
+    if (be->pool_state == POOL_ENTRY_IDLE)
+        pool_close_server(p, be);
+    else
+        backend_close(be);
     pool_serve_db(p, uv_now(p->w->loop));
 }
 
@@ -592,10 +610,7 @@ struct backend *pool_take(struct pool *p, uint64_t now_ms)
 
     if (be == NULL || pause_active(p->w, p->db))
         return NULL;
-    p->idle = be->pool_next;
-    be->pool_next = NULL;
-    p->n_idle--;
-    p->n_used++;
+    pool_set_state(p, be, POOL_ENTRY_LENT);
     p->n_served++;
     p->waits[0]++;
     stats_assign(&p->stats, 0);
@@ -615,14 +630,9 @@ void pool_discard(struct backend *be)
 {
     struct pool *p = be->pool;
 
-    if (be->owner != NULL || be->ops != NULL) {
-        be->owner = NULL;
-        be->ops = NULL;
-        be->client = NULL;
-        p->n_used--;
-        if (be->gen != p->gen)
-            p->n_old--;
-    }
+    be->owner = NULL;
+    be->ops = NULL;
+    be->client = NULL;
     pool_close_server(p, be);
     /* Someone may be waiting for the room this one leaves. */
     pool_cover_waiters(p, uv_now(p->w->loop));
@@ -639,14 +649,14 @@ void pool_release(struct backend *be, int reset)
     if (backend_lost(be) || be->status != 'I' || backend_client_pending(be) > 0 ||
         be->gen != p->gen ||
         (cfg->server_lifetime_ms > 0 && now - be->created_ms >= cfg->server_lifetime_ms) ||
-        pool_surplus(p, now)) {
+        poollimit_surplus(p, now)) {
         pool_discard(be);
         return;
     }
+    /* Still LENT, to nobody, until pool_hand_over finds it a place. */
     be->owner = NULL;
     be->ops = NULL;
     be->client = NULL;
-    p->n_used--;
     if (reset) {
         /* The identity first: RESET ALL and a custom server_reset_query leave it alone. */
         static const char identity[] = "RESET SESSION AUTHORIZATION; RESET ROLE";
@@ -660,7 +670,7 @@ void pool_release(struct backend *be, int reset)
             backend_push_unit(be, BACKEND_SINK_DROP) < 0 ||
             (has_query && backend_push_unit(be, BACKEND_SINK_DROP) < 0)) {
             msgbuf_free(&b);
-            pool_discard(be);   /* no longer counted as used: owner and ops are NULL */
+            pool_discard(be);
             return;
         }
         msgbuf_free(&b);
@@ -674,68 +684,83 @@ void pool_release(struct backend *be, int reset)
     pool_hand_over(p, be);
 }
 
+/* Close p's idle servers past server_idle_timeout (above min_pool_size) or server_lifetime. */
+static void pool_close_expired(struct pool *p, uint64_t now_ms)
+{
+    const struct cfg *cfg = p->w->cfg;
+    struct backend *be, *next;
+
+    for (be = p->idle; be != NULL; be = next) {
+        int too_idle = cfg->server_idle_timeout_ms > 0 &&
+                       now_ms - be->idle_since_ms >= cfg->server_idle_timeout_ms &&
+                       poollimit_size(p) > (unsigned)cfg->min_pool_size;
+        int too_old = cfg->server_lifetime_ms > 0 &&
+                      now_ms - be->created_ms >= cfg->server_lifetime_ms;
+
+        next = be->pool_next;
+        if (poollimit_surplus(p, now_ms))
+            too_old = 1;    /* a reload removed its node or shrank the pool */
+        if (!too_idle && !too_old)
+            continue;
+        log_debug("pool %s@%s/%s: closing a server (%s)", p->user, p->db, p->node,
+                  too_old ? "server_lifetime" : "server_idle_timeout");
+        pool_close_server(p, be);
+    }
+}
+
+/*
+ * Waiters past query_wait_timeout get an error. A PAUSE is the operator's hold, not a
+ * shortage: its waiters wait for RESUME, and their query_wait_timeout starts again there.
+ */
+static void pool_time_out_waiters(struct pool *p, uint64_t now_ms)
+{
+    const struct cfg *cfg = p->w->cfg;
+
+    while (cfg->query_wait_timeout_ms > 0 && p->wait_head != NULL &&
+           now_ms - (p->wait_head->since_ms > p->resumed_ms ? p->wait_head->since_ms :
+                     p->resumed_ms) >= cfg->query_wait_timeout_ms) {
+        struct pool_waiter *wt = pool_pop_waiter(p);
+
+        p->n_wait_timeouts++;
+        wt->done(wt, NULL, NULL);
+    }
+}
+
+/* A connection could not start a second time: the waiters no connection covers hear why. */
+static void pool_fail_uncovered(struct pool *p)
+{
+    snprintf(p->err, sizeof(p->err), "pgrouter cannot open a server connection: %s",
+             strerror(-p->start_error));
+    while (p->n_waiting > p->n_connecting) {
+        struct pool_waiter *wt = pool_pop_waiter(p);
+
+        if (wt == NULL)
+            break;
+        snprintf(wt->sqlstate, sizeof(wt->sqlstate), "53000");
+        wt->node_down = 0;
+        wt->done(wt, NULL, p->err);
+    }
+}
+
 void pool_maintain(struct worker *w, uint64_t now_ms)
 {
     const struct cfg *cfg = w->cfg;
 
     for (struct pool *p = w->pools; p != NULL; p = p->next) {
-        struct backend **pp = &p->idle;
         int paused = pause_active(w, p->db);
 
-        /* Idle servers past server_idle_timeout or server_lifetime, above min_pool_size. */
-        while (*pp != NULL) {
-            struct backend *be = *pp;
-            int too_idle = cfg->server_idle_timeout_ms > 0 &&
-                           now_ms - be->idle_since_ms >= cfg->server_idle_timeout_ms &&
-                           pool_size(p) > (unsigned)cfg->min_pool_size;
-            int too_old = cfg->server_lifetime_ms > 0 &&
-                          now_ms - be->created_ms >= cfg->server_lifetime_ms;
-
-            if (pool_surplus(p, now_ms))
-                too_old = 1;    /* a reload removed its node or shrank the pool */
-            if (!too_idle && !too_old) {
-                pp = &be->pool_next;
-                continue;
-            }
-            *pp = be->pool_next;
-            p->n_idle--;
-            log_debug("pool %s@%s/%s: closing a server (%s)", p->user, p->db, p->node,
-                      too_old ? "server_lifetime" : "server_idle_timeout");
-            pool_close_server(p, be);
-        }
-        while (!paused && pool_size(p) < (unsigned)cfg->min_pool_size &&
-               now_ms >= p->login_err_until_ms && pool_may_open(p, now_ms))
+        pool_close_expired(p, now_ms);
+        while (!paused && poollimit_size(p) < (unsigned)cfg->min_pool_size &&
+               now_ms >= p->login_err_until_ms && poollimit_may_open(p, now_ms))
             if (pool_open(p) != 0)
                 break;
         if (w->nodes->n[p->node_id].removed)
             pool_fail_removed(p);
-        /*
-         * Waiters past query_wait_timeout get an error; waiters may also use the reserve.
-         * A PAUSE is the operator's hold, not a shortage: its waiters wait for RESUME,
-         * and their query_wait_timeout starts again from there.
-         */
-        while (!paused && cfg->query_wait_timeout_ms > 0 && p->wait_head != NULL &&
-               now_ms - (p->wait_head->since_ms > p->resumed_ms ? p->wait_head->since_ms :
-                         p->resumed_ms) >= cfg->query_wait_timeout_ms) {
-            struct pool_waiter *wt = pool_pop_waiter(p);
-
-            p->n_wait_timeouts++;
-            wt->done(wt, NULL, NULL);
-        }
-        if (pool_cover_waiters(p, now_ms) < 0) {
-            /* Tried a second time: the waiters no connection covers hear why. */
-            snprintf(p->err, sizeof(p->err), "pgrouter cannot open a server connection: %s",
-                     strerror(-p->start_error));
-            while (p->n_waiting > p->n_connecting) {
-                struct pool_waiter *wt = pool_pop_waiter(p);
-
-                if (wt == NULL)
-                    break;
-                snprintf(wt->sqlstate, sizeof(wt->sqlstate), "53000");
-                wt->node_down = 0;
-                wt->done(wt, NULL, p->err);
-            }
-        }
+        if (!paused)
+            pool_time_out_waiters(p, now_ms);
+        /* Waiters may also use the reserve by now. */
+        if (pool_cover_waiters(p, now_ms) < 0)
+            pool_fail_uncovered(p);
     }
     for (struct pool *p = w->pools; p != NULL; p = p->next)
         pool_serve_db(p, now_ms);
@@ -779,13 +804,8 @@ void pool_log_waits(struct worker *w)
 
 void pool_close_idle(struct pool *p)
 {
-    while (p->idle != NULL) {
-        struct backend *be = p->idle;
-
-        p->idle = be->pool_next;
-        p->n_idle--;
-        pool_close_server(p, be);
-    }
+    while (p->idle != NULL)
+        pool_close_server(p, p->idle);
 }
 
 void pool_close_all(struct worker *w)
@@ -794,21 +814,17 @@ void pool_close_all(struct worker *w)
 
     for (p = w->pools; p != NULL; p = next) {
         next = p->next;
-        if (p->kick_live) {
-            uv_close((uv_handle_t *)&p->kick, NULL);
-            p->kick_live = 0;
+        if (p->login_error_live) {
+            uv_close((uv_handle_t *)&p->login_error_timer, NULL);
+            p->login_error_live = 0;
         }
         pool_close_idle(p);
         /*
          * A connection opened for a client who has left since would otherwise finish
          * after this, go idle, and keep the loop (and the process) running for good.
          */
-        while (p->connecting != NULL) {
-            struct backend *be = p->connecting;
-
-            pool_unlink_connecting(p, be);
-            pool_close_server(p, be);
-        }
+        while (p->connecting != NULL)
+            pool_close_server(p, p->connecting);
         if (p->n_used > 0)
             log_warn("pool %s@%s/%s: %u servers still borrowed at exit", p->user, p->db,
                      p->node, p->n_used);
@@ -832,14 +848,8 @@ void pool_resume(struct pool *p, uint64_t now_ms)
 {
     p->resumed_ms = now_ms;
     /* Idle servers exist when RESUME came before PAUSE had closed them. */
-    while (p->idle != NULL && p->wait_head != NULL && !pause_active(p->w, p->db)) {
-        struct backend *be = p->idle;
-
-        p->idle = be->pool_next;
-        be->pool_next = NULL;
-        p->n_idle--;
-        pool_hand_over(p, be);
-    }
+    while (p->idle != NULL && p->wait_head != NULL && !pause_active(p->w, p->db))
+        pool_hand_over(p, p->idle);     /* IDLE -> LENT to the first waiter */
     pool_cover_waiters(p, now_ms);
 }
 
@@ -864,21 +874,17 @@ void pool_free_all(struct worker *w)
 void pool_shed(struct worker *w, const struct budget_slot *slot)
 {
     for (struct pool *p = w->pools; p != NULL; p = p->next) {
-        struct backend **pp, **oldest = NULL;
+        struct backend *oldest = NULL;
 
         if (p->budget != slot && p->budget_db != slot)
             continue;
-        for (pp = &p->idle; *pp != NULL; pp = &(*pp)->pool_next)
-            if (oldest == NULL || (*pp)->idle_since_ms <= (*oldest)->idle_since_ms)
-                oldest = pp;
+        for (struct backend *be = p->idle; be != NULL; be = be->pool_next)
+            if (oldest == NULL || be->idle_since_ms <= oldest->idle_since_ms)
+                oldest = be;
         if (oldest != NULL) {
-            struct backend *be = *oldest;
-
-            *oldest = be->pool_next;
-            p->n_idle--;
             log_debug("pool %s@%s/%s: closing an idle server another worker waits for",
                       p->user, p->db, p->node);
-            pool_close_server(p, be);
+            pool_close_server(p, oldest);
             return;
         }
     }

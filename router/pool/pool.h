@@ -78,8 +78,8 @@ struct pool {
     char err[160];              /* text handed to waiters failed by this pool */
     struct pqloop_error login_err;  /* the server refused this database/user... */
     uint64_t login_err_until_ms;    /* ...and new waiters get that answer until then */
-    uv_timer_t kick;            /* fails such waiters from the loop (initialised on use) */
-    int kick_live;
+    uv_timer_t login_error_timer;   /* fails such waiters from the loop (set up on use) */
+    int login_error_live;
     uint32_t gen;               /* RECONNECT count: a server of an older one is closed
                                  * when given back (backend.gen) */
     unsigned n_old;             /* borrowed servers of an older generation */
@@ -173,6 +173,16 @@ int pool_close_needed(const struct backend *be);
 /* p's database was resumed: idle servers go to its waiters, connections are opened for
  * the others, and their query_wait_timeout counts from now. */
 void pool_resume(struct pool *p, uint64_t now_ms);
+
+/*
+ * Move be (a server of p) to p's place to: updates n_connecting, n_idle, n_used, n_old and
+ * the idle list, and logs at debug. Legal moves: pool_state_ok. LENT -> LENT hands a server
+ * straight from one borrower to the next.
+ */
+void pool_set_state(struct pool *p, struct backend *be, enum pool_entry to);
+
+/* May a server go from one place in its pool to another? 1 or 0. */
+int pool_state_ok(enum pool_entry from, enum pool_entry to);
 
 /* Free the pools themselves (after the loop finished closing their servers). */
 void pool_free_all(struct worker *w);

@@ -9,6 +9,7 @@
  */
 #include "router/pool/server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #include <openssl/ssl.h>
 
 #include "router/core/log.h"
-#include "router/pool/srvlogin.h"
 #include "router/net/tls.h"
 
 #define SERVER_MAX_KEYS 24
@@ -41,7 +41,8 @@ static void server_release(struct server *srv)
             SSL_set_fd(ssl, PQsocket(srv->pq.pg));
     }
     pqloop_drop(&srv->pq);
-    srvlogin_free(srv);
+    if (srv->login_ops != NULL)
+        srv->login_ops->free(srv);
     conn_free_buf(&srv->conn);
     srv->on_closed(srv);
 }
@@ -61,7 +62,7 @@ static void server_fail(struct server *srv, const struct pqloop_error *err)
     server_ready_fn cb = srv->on_ready;
 
     srv->on_ready = NULL;
-    uv_timer_stop(&srv->timer);
+    uv_timer_stop(&srv->connect_timer);
     if (cb != NULL)
         cb(srv, err);
 }
@@ -86,7 +87,7 @@ static void server_adopt(struct server *srv)
     int fd, rc;
     server_ready_fn cb = srv->on_ready;
 
-    uv_timer_stop(&srv->timer);
+    uv_timer_stop(&srv->connect_timer);
     fd = dup(PQsocket(srv->pq.pg));
     if (fd < 0) {
         server_fail_local(srv, "dup", uv_translate_sys_error(errno));
@@ -114,7 +115,7 @@ static void server_adopt(struct server *srv)
         srv->tls_adopted = 1;
     }
     srv->be_pid = (uint32_t)PQbackendPID(srv->pq.pg);
-    srv->state = SERVER_READY;
+    server_set_state(srv, SERVER_READY);
     srv->on_ready = NULL;
     cb(srv, NULL);
 }
@@ -168,8 +169,7 @@ void server_begin(struct server *srv, uv_loop_t *loop, const char *host, uint16_
     srv->loop = loop;
     srv->owner = owner;
     srv->on_ready = on_ready;
-    srv->on_closed = on_closed;
-    srv->state = SERVER_CONNECTING;
+    srv->on_closed = on_closed;     /* state: SERVER_CONNECTING (zero) */
     srv->timeout_ms = timeout_ms;
     snprintf(srv->node, sizeof(srv->node), "%s:%u", host, port);
     pqloop_init(&srv->pq, loop, srv);
@@ -193,34 +193,67 @@ int server_connect(struct server *srv, uv_loop_t *loop, const char *host, uint16
     }
     k[n] = NULL;
     v[n] = NULL;
-    rc = uv_timer_init(loop, &srv->timer);
+    rc = uv_timer_init(loop, &srv->connect_timer);
     if (rc < 0)
         return rc;
-    srv->timer.data = srv;
+    srv->connect_timer.data = srv;
     srv->handles = 1;
     if (pqloop_connect(&srv->pq, host, port, k, v, server_connected_cb, &srv->early) < 0) {
         /* Report from the loop, never from inside the caller's own call. */
         log_debug("server %s: connect start failed: %s", srv->node, srv->early.message);
         srv->have_early = 1;
-        uv_timer_start(&srv->timer, server_timeout_cb, 0, 0);
+        uv_timer_start(&srv->connect_timer, server_timeout_cb, 0, 0);
         return 0;
     }
     if (timeout_ms > 0)
-        uv_timer_start(&srv->timer, server_timeout_cb, timeout_ms, 0);
+        uv_timer_start(&srv->connect_timer, server_timeout_cb, timeout_ms, 0);
     return 0;
+}
+
+static const char *server_state_name(enum server_state st)
+{
+    switch (st) {
+    case SERVER_CONNECTING:
+        return "connecting";
+    case SERVER_READY:
+        return "ready";
+    case SERVER_CLOSING:
+        return "closing";
+    }
+    return "?";
+}
+
+void server_set_state(struct server *srv, enum server_state to)
+{
+    int ok = 0;
+
+    switch (srv->state) {
+    case SERVER_CONNECTING:
+        ok = to == SERVER_READY || to == SERVER_CLOSING;
+        break;
+    case SERVER_READY:
+        ok = to == SERVER_CLOSING;
+        break;
+    case SERVER_CLOSING:
+        break;
+    }
+    assert(ok);
+    log_debug("server %s: %s -> %s", srv->node, server_state_name(srv->state),
+              server_state_name(to));
+    srv->state = to;
 }
 
 void server_close(struct server *srv)
 {
     if (srv->state == SERVER_CLOSING)
         return;
-    srv->state = SERVER_CLOSING;
+    server_set_state(srv, SERVER_CLOSING);
     srv->on_ready = NULL;
     /* Abandon an attempt in progress; a connected PGconn stays until the stream closed. */
     if (pqloop_connecting(&srv->pq))
         pqloop_drop(&srv->pq);
     conn_close(&srv->conn);
-    uv_close((uv_handle_t *)&srv->timer, server_timer_closed);
+    uv_close((uv_handle_t *)&srv->connect_timer, server_timer_closed);
 }
 
 PGconn *server_pg(const struct server *srv)
@@ -235,7 +268,7 @@ const char *server_tls(const struct server *srv)
 
 const char *server_param(const struct server *srv, const char *name)
 {
-    if (srv->native != NULL)
-        return srvlogin_param(srv, name);
+    if (srv->login_ops != NULL)
+        return srv->login_ops->param(srv, name);
     return srv->pq.pg != NULL ? PQparameterStatus(srv->pq.pg, name) : NULL;
 }

@@ -14,14 +14,25 @@
 #include "router/net/conn.h"
 #include "router/pool/pqloop.h"
 
+/* CONNECTING -> READY or CLOSING; READY -> CLOSING. Only server_set_state writes it. */
 enum server_state {
-    SERVER_CONNECTING = 0,
-    SERVER_READY,
-    SERVER_CLOSING,
+    SERVER_CONNECTING = 0,      /* libpq (pqloop) or srvlogin.c is logging in */
+    SERVER_READY,               /* the stream is ours (conn), relaying */
+    SERVER_CLOSING,             /* server_close: handles closing, then on_closed */
 };
 
 struct server;
 struct srvlogin;
+/*
+ * What server.c needs from pgrouter's own login (srvlogin.c), which sets it with
+ * srv->native: server.c never calls srvlogin.c by name.
+ */
+struct server_login_ops {
+    /* A ParameterStatus value the server sent at login, or NULL. */
+    const char *(*param)(const struct server *srv, const char *name);
+    /* Free srv->native (every handle of srv is closed). */
+    void (*free)(struct server *srv);
+};
 /* Connection attempt finished: err == NULL and srv is ready, or err says why and whose
  * fault it is (see struct pqloop_error). */
 typedef void (*server_ready_fn)(struct server *srv, const struct pqloop_error *err);
@@ -33,11 +44,13 @@ struct server {
     enum server_state state;
     struct pqloop pq;           /* pq.pg: libpq's connection, kept until closed */
     uv_loop_t *loop;
-    uv_timer_t timer;           /* connect timeout; reports an early failure from the loop */
+    uv_timer_t connect_timer;   /* server_connect_timeout; at 0 ms, reports a failure to
+                                 * start from the loop */
     unsigned timeout_ms;
     int handles;                /* libuv handles not yet closed */
     char node[280];             /* "host:port", for messages */
     struct srvlogin *native;    /* pgrouter's own login (srvlogin.c), NULL on libpq's path */
+    const struct server_login_ops *login_ops;   /* with native */
     struct pqloop_error early;  /* a failure to report from the loop */
     int have_early;
     uint32_t be_pid;
@@ -71,6 +84,9 @@ void server_conn_closed(struct conn *c);
 void server_begin(struct server *srv, uv_loop_t *loop, const char *host, uint16_t port,
                   unsigned timeout_ms, void *owner, server_ready_fn on_ready,
                   server_closed_fn on_closed);
+
+/* Move srv to state to (CONNECTING -> READY or CLOSING, READY -> CLOSING); logs at debug. */
+void server_set_state(struct server *srv, enum server_state to);
 
 /* Begin closing; on_closed fires when done. Idempotent. */
 void server_close(struct server *srv);

@@ -77,11 +77,11 @@ static void sl_report(struct srvlogin *sl, const struct pqloop_error *err)
         /* Report from the loop, never from inside the caller's own call. */
         srv->early = *err;
         srv->have_early = 1;
-        uv_timer_start(&srv->timer, sl_timeout_cb, 0, 0);
+        uv_timer_start(&srv->connect_timer, sl_timeout_cb, 0, 0);
         return;
     }
     srv->on_ready = NULL;
-    uv_timer_stop(&srv->timer);
+    uv_timer_stop(&srv->connect_timer);
     srvauth_close(&sl->auth);
     if (sl->cfg != NULL) {
         cfg_unref(sl->cfg);
@@ -91,7 +91,7 @@ static void sl_report(struct srvlogin *sl, const struct pqloop_error *err)
     sl->tls_ctx = NULL;
     if (err == NULL) {
         sl->step = SL_READY;
-        srv->state = SERVER_READY;
+        server_set_state(srv, SERVER_READY);
     } else {
         log_debug("server %s: login failed: %s (%s)", srv->node, err->message, err->sqlstate);
     }
@@ -540,6 +540,14 @@ static int sl_begin(struct srvlogin *sl)
     return rc;
 }
 
+static const char *sl_login_param(const struct server *srv, const char *name);
+static void sl_login_free(struct server *srv);
+
+static const struct server_login_ops sl_login_ops = {
+    .param = sl_login_param,
+    .free = sl_login_free,
+};
+
 int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
                      struct tls_ctx *tls, const char *host, uint16_t port, const char *const *keys,
                      const char *const *vals, const struct passthru *cred,
@@ -557,6 +565,7 @@ int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
         return -ENOMEM;
     server_begin(srv, loop, host, port, timeout_ms, owner, on_ready, on_closed);
     srv->native = sl;
+    srv->login_ops = &sl_login_ops;
     sl->srv = srv;
     sl->cfg = cfg_ref((struct cfg *)cfg);
     sl->tls_ctx = tls != NULL ? tls_ctx_ref(tls) : NULL;
@@ -565,10 +574,10 @@ int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
     sl_copy_keys(sl, keys, vals);
     srvauth_init(&sl->auth, sl->user, cred->secret, cred->have_key ? cred->client_key : NULL,
                  0);
-    rc = uv_timer_init(loop, &srv->timer);
+    rc = uv_timer_init(loop, &srv->connect_timer);
     if (rc < 0)
         goto fail;
-    srv->timer.data = srv;
+    srv->connect_timer.data = srv;
     srv->handles = 1;
     sl->starting = 1;
     rc = conn_init(loop, &srv->conn, srv, sl_read, sl_conn_error, server_conn_closed);
@@ -581,7 +590,7 @@ int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
     }
     srv->handles++;
     if (timeout_ms > 0)
-        uv_timer_start(&srv->timer, sl_timeout_cb, timeout_ms, 0);
+        uv_timer_start(&srv->connect_timer, sl_timeout_cb, timeout_ms, 0);
     rc = sl_begin(sl);
     if (rc < 0)
         sl_fail(sl, PQLOOP_FAULT_LOCAL, rc == -ENOMEM ? "53200" : "53000", 0,
@@ -597,7 +606,7 @@ fail:
     return rc;
 }
 
-const char *srvlogin_param(const struct server *srv, const char *name)
+static const char *sl_login_param(const struct server *srv, const char *name)
 {
     const struct srvlogin *sl = srv->native;
 
@@ -620,7 +629,7 @@ int srvlogin_cancel_target(const struct server *srv, struct sockaddr_storage *ad
     return 0;
 }
 
-void srvlogin_free(struct server *srv)
+static void sl_login_free(struct server *srv)
 {
     struct srvlogin *sl = srv->native;
 

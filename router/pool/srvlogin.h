@@ -44,17 +44,11 @@ int srvlogin_connect(struct server *srv, uv_loop_t *loop, const struct cfg *cfg,
                      unsigned timeout_ms, void *owner, server_ready_fn on_ready,
                      server_closed_fn on_closed);
 
-/* ParameterStatus value the server reported at login, or NULL. */
-const char *srvlogin_param(const struct server *srv, const char *name);
-
 /*
  * Where a CancelRequest for a server srvlogin opened goes: the address it connected to,
  * its backend pid and secret key. 0, or -ENOENT if srv is not such a ready server.
  */
 int srvlogin_cancel_target(const struct server *srv, struct sockaddr_storage *addr,
                            uint32_t *pid, uint32_t *key);
-
-/* Free what srv->native holds (server.c, once every handle is closed). */
-void srvlogin_free(struct server *srv);
 
 #endif

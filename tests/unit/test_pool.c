@@ -103,8 +103,8 @@ static struct backend *fake_borrowed(struct ctx *c, uint64_t created_ms)
     be->srv.owner = be;
     be->srv.on_closed = fake_closed;
     snprintf(be->srv.node, sizeof(be->srv.node), "%s", c->p->node);
-    assert_int_equal(uv_timer_init(&c->loop, &be->srv.timer), 0);
-    be->srv.timer.data = &be->srv;
+    assert_int_equal(uv_timer_init(&c->loop, &be->srv.connect_timer), 0);
+    be->srv.connect_timer.data = &be->srv;
     be->srv.handles = 1;
     c->p->n_used++;
     /* as pool_open would have: the server holds a unit of the process's budget */

@@ -167,8 +167,8 @@ int __wrap_backend_connect(struct backend *be, uv_loop_t *loop, const struct bac
     be->srv.owner = be;
     be->srv.on_closed = m_closed;
     snprintf(be->srv.node, sizeof(be->srv.node), "%s", d->name);
-    assert_int_equal(uv_timer_init(loop, &be->srv.timer), 0);
-    be->srv.timer.data = &be->srv;
+    assert_int_equal(uv_timer_init(loop, &be->srv.connect_timer), 0);
+    be->srv.connect_timer.data = &be->srv;
     be->srv.handles = 1;
     ms = &m->srv[m->n_srv++];
     ms->be = be;
