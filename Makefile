@@ -66,6 +66,9 @@ $(BUILD)/tests/test_session: LDFLAGS += -Wl,--wrap=dispatch_unit -Wl,--wrap=sess
 $(BUILD)/tests/test_poolmodel: LDFLAGS += -Wl,--wrap=backend_connect -Wl,--wrap=backend_start \
     -Wl,--wrap=backend_close
 
+# The backend test plays the server over a loopback socket: nothing is dialled.
+$(BUILD)/tests/test_backend: LDFLAGS += -Wl,--wrap=server_connect
+
 # The console's commands are tested without a socket: the reply builder records cells.
 $(BUILD)/tests/test_adminnode: LDFLAGS += -Wl,--wrap=admin_columns -Wl,--wrap=admin_cell_text \
     -Wl,--wrap=admin_cell_int -Wl,--wrap=admin_cell_fmt -Wl,--wrap=admin_row_end \

@@ -54,14 +54,14 @@ enum backend_state {
 };
 
 /*
- * Where the pool that opened a backend keeps it, i.e. who owns the server (pool.c writes
- * it, through pool_set_state; backend.c never reads it). NEW -> CONNECTING; CONNECTING ->
+ * Where the pool that opened a backend keeps it, i.e. who owns the server (poolentry.c
+ * writes it; backend.c never reads it). NEW -> CONNECTING; CONNECTING ->
  * IDLE, LENT or CLOSING; IDLE -> LENT or CLOSING; LENT -> IDLE, LENT (straight to the next
  * waiter) or CLOSING.
  */
 enum pool_entry {
     POOL_ENTRY_NEW = 0,         /* backend_connect made it; not counted yet */
-    POOL_ENTRY_CONNECTING,      /* counted in n_connecting */
+    POOL_ENTRY_CONNECTING,      /* on the pool's connecting list, counted in n_connecting */
     POOL_ENTRY_IDLE,            /* on the pool's idle list, counted in n_idle */
     POOL_ENTRY_LENT,            /* a session borrowed it, counted in n_used */
     POOL_ENTRY_CLOSING,         /* the pool closed it and no longer counts it */
@@ -117,7 +117,7 @@ struct backend_ops {
 struct backend {
     struct server srv;              /* srv.owner is this backend */
     enum backend_state state;       /* backend_set_state */
-    enum pool_entry pool_state;     /* pool.c's, through pool_set_state */
+    enum pool_entry pool_state;     /* its pool's, through poolentry_set_state */
     const struct backend_pool_ops *pool_ops;    /* the pool that opened it */
     const struct backend_ops *ops;  /* the borrowing session's, NULL while idle */
     void *owner;                    /* the borrowing session, NULL while idle */

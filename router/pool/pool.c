@@ -6,7 +6,6 @@
  */
 #include "router/pool/pool.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "router/auth/passthru.h"
 #include "router/admin/pause.h"
 #include "router/session/replay.h"
+#include "router/pool/poolentry.h"
 #include "router/pool/poollimit.h"
 #include "router/pool/srvtls.h"
 #include "router/core/workers.h"
@@ -71,111 +71,6 @@ int pool_passthru(struct pool *p, const struct passthru *pt)
     return passthru_learn(&p->pt, pt);
 }
 
-static const char *pool_entry_name(enum pool_entry st)
-{
-    switch (st) {
-    case POOL_ENTRY_NEW:
-        return "new";
-    case POOL_ENTRY_CONNECTING:
-        return "connecting";
-    case POOL_ENTRY_IDLE:
-        return "idle";
-    case POOL_ENTRY_LENT:
-        return "lent";
-    case POOL_ENTRY_CLOSING:
-        return "closing";
-    }
-    return "?";
-}
-
-int pool_state_ok(enum pool_entry from, enum pool_entry to)
-{
-    switch (from) {
-    case POOL_ENTRY_NEW:
-        return to == POOL_ENTRY_CONNECTING;
-    case POOL_ENTRY_CONNECTING:
-        return to == POOL_ENTRY_IDLE || to == POOL_ENTRY_LENT || to == POOL_ENTRY_CLOSING;
-    case POOL_ENTRY_IDLE:
-        return to == POOL_ENTRY_LENT || to == POOL_ENTRY_CLOSING;
-    case POOL_ENTRY_LENT:
-        return to == POOL_ENTRY_IDLE || to == POOL_ENTRY_LENT || to == POOL_ENTRY_CLOSING;
-    case POOL_ENTRY_CLOSING:
-        return 0;
-    }
-    return 0;
-}
-
-/* Take be off list (p's idle or connecting list). */
-static void pool_unlink(struct backend **list, struct backend *be)
-{
-    for (struct backend **pp = list; *pp != NULL; pp = &(*pp)->pool_next) {
-        if (*pp == be) {
-            *pp = be->pool_next;
-            break;
-        }
-    }
-    be->pool_next = NULL;
-}
-
-/* Leave be's place in p's counters and idle list (the first half of pool_set_state). */
-static void pool_leave(struct pool *p, struct backend *be)
-{
-    switch (be->pool_state) {
-    case POOL_ENTRY_NEW:
-    case POOL_ENTRY_CLOSING:
-        break;
-    case POOL_ENTRY_CONNECTING:
-        pool_unlink(&p->connecting, be);
-        p->n_connecting--;
-        break;
-    case POOL_ENTRY_IDLE:
-        pool_unlink(&p->idle, be);
-        p->n_idle--;
-        break;
-    case POOL_ENTRY_LENT:
-        p->n_used--;
-        if (be->gen != p->gen)
-            p->n_old--;     /* borrowed before a RECONNECT: WAIT_CLOSE waits for these */
-        break;
-    }
-}
-
-void pool_set_state(struct pool *p, struct backend *be, enum pool_entry to)
-{
-    if (be->pool_state == to && to != POOL_ENTRY_LENT)
-        return;     /* LENT -> LENT: handed straight to the next waiter */
-    assert(pool_state_ok(be->pool_state, to));
-    if (be->pool_state != to)
-        log_debug("pool %s@%s/%s: server pid %u %s -> %s", p->user, p->db, p->node,
-                  (unsigned)be->srv.be_pid, pool_entry_name(be->pool_state),
-                  pool_entry_name(to));
-    if (to == POOL_ENTRY_CLOSING && be->pool_state != POOL_ENTRY_NEW)
-        budget_give(p->budget, p->budget_db);   /* pool_open took it */
-    pool_leave(p, be);
-    be->pool_state = to;
-    switch (to) {
-    case POOL_ENTRY_NEW:
-    case POOL_ENTRY_CLOSING:
-        break;
-    case POOL_ENTRY_CONNECTING:
-        be->pool_next = p->connecting;  /* pool_close_all closes these at exit */
-        p->connecting = be;
-        p->n_connecting++;
-        break;
-    case POOL_ENTRY_IDLE:
-        be->idle_since_ms = uv_now(p->w->loop);
-        be->pool_next = p->idle;    /* most recently used first */
-        p->idle = be;
-        p->n_idle++;
-        break;
-    case POOL_ENTRY_LENT:
-        p->n_used++;
-        if (be->gen != p->gen)
-            p->n_old++;
-        break;
-    }
-}
-
 /* Close a server p keeps no more (idle, connecting or lent). */
 /* A server of p gave its budget unit back: another worker waiting for it tries again now. */
 static void pool_budget_freed(struct pool *p)
@@ -202,7 +97,7 @@ static void pool_budget_short(struct pool *p, unsigned limit)
 
 static void pool_close_server(struct pool *p, struct backend *be)
 {
-    pool_set_state(p, be, POOL_ENTRY_CLOSING);     /* gives the budget unit back */
+    poolentry_set_state(p, be, POOL_ENTRY_CLOSING);    /* gives the budget unit back */
     backend_close(be);
     pool_budget_freed(p);
 }
@@ -291,7 +186,7 @@ static int pool_open(struct pool *p)
     }
     p->start_error = 0;
     be->created_ms = uv_now(p->w->loop);
-    pool_set_state(p, be, POOL_ENTRY_CONNECTING);
+    poolentry_set_state(p, be, POOL_ENTRY_CONNECTING);
     return 0;
 }
 
@@ -418,11 +313,11 @@ static void pool_hand_over(struct pool *p, struct backend *be)
     struct pool_waiter *wt = pause_active(p->w, p->db) ? NULL : pool_pop_waiter(p);
 
     if (wt == NULL) {
-        pool_set_state(p, be, POOL_ENTRY_IDLE);
+        poolentry_set_state(p, be, POOL_ENTRY_IDLE);
         pool_serve_db(p, uv_now(p->w->loop));
         return;
     }
-    pool_set_state(p, be, POOL_ENTRY_LENT);
+    poolentry_set_state(p, be, POOL_ENTRY_LENT);
     p->n_served++;
     pool_count_wait(p, uv_now(p->w->loop) - wt->since_ms);
     stats_assign(&p->stats, stats_now_us() - wt->since_us);
@@ -550,7 +445,7 @@ void pool_server_ready(struct backend *be, const struct pqloop_error *err)
         pool_server_up(p, be, now);
         return;
     }
-    pool_set_state(p, be, POOL_ENTRY_CLOSING);
+    poolentry_set_state(p, be, POOL_ENTRY_CLOSING);
     if (err->needs_password && be->srv.native != NULL && p->pt != NULL && !p->pt->refused) {
         /* Pass-through cannot answer this server: libpq's path, as without credentials. */
         log_info("pool %s@%s/%s: %s; logging in through libpq instead", p->user, p->db,
@@ -610,7 +505,7 @@ struct backend *pool_take(struct pool *p, uint64_t now_ms)
 
     if (be == NULL || pause_active(p->w, p->db))
         return NULL;
-    pool_set_state(p, be, POOL_ENTRY_LENT);
+    poolentry_set_state(p, be, POOL_ENTRY_LENT);
     p->n_served++;
     p->waits[0]++;
     stats_assign(&p->stats, 0);

@@ -174,16 +174,6 @@ int pool_close_needed(const struct backend *be);
  * the others, and their query_wait_timeout counts from now. */
 void pool_resume(struct pool *p, uint64_t now_ms);
 
-/*
- * Move be (a server of p) to p's place to: updates n_connecting, n_idle, n_used, n_old and
- * the idle list, and logs at debug. Legal moves: pool_state_ok. LENT -> LENT hands a server
- * straight from one borrower to the next.
- */
-void pool_set_state(struct pool *p, struct backend *be, enum pool_entry to);
-
-/* May a server go from one place in its pool to another? 1 or 0. */
-int pool_state_ok(enum pool_entry from, enum pool_entry to);
-
 /* Free the pools themselves (after the loop finished closing their servers). */
 void pool_free_all(struct worker *w);
 

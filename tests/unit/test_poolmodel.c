@@ -20,7 +20,9 @@
  *     opened for waiters and nobody times out; once PAUSE saw every server back, none
  *     is left idle;
  *   - a server borrowed before a RECONNECT is closed when given back, never idle again,
- *     and the pool counts exactly those still out (what WAIT_CLOSE waits for).
+ *     and the pool counts exactly those still out (what WAIT_CLOSE waits for);
+ *   - each server's enum pool_entry (poolentry_set_state) and enum backend_state name the
+ *     same place as the model.
  * Connections are fake: backend_connect, backend_start and backend_close are wrapped at
  * link time (-Wl,--wrap, see the Makefile), so the model decides when a connect finishes.
  * Every sequence ends with everything given back and closed, and uv_loop_close() == 0.
@@ -294,6 +296,8 @@ static void m_check(struct model *m)
         assert_int_equal(p->n_used, used);
         assert_int_equal(p->n_connecting, connecting);
         assert_int_equal(listed, connecting);
+        /* The shared budget counts what poolentry_set_state counted (one worker here). */
+        assert_int_equal(budget_count(p->budget), m_pool_size(p));
         assert_true(m_pool_size(p) <= m->max_limit);
         if (m->paused)
             continue;   /* waiters wait for RESUME, idle servers or not */
@@ -330,8 +334,35 @@ static void m_check(struct model *m)
             assert_ptr_equal(c->wt.pool, c->pool);
         }
     }
-    for (int i = 0; i < m->n_srv; i++)
-        assert_true(m->srv[i].where != M_LIMBO && m->srv[i].where != M_NONE);
+    for (int i = 0; i < m->n_srv; i++) {
+        const struct m_server *ms = &m->srv[i];
+
+        assert_true(ms->where != M_LIMBO && ms->where != M_NONE);
+        if (ms->be == NULL)
+            continue;
+        /* The pool's own enum says the same place as the model, and the backend's agrees. */
+        switch (ms->where) {
+        case M_CONNECTING:
+            assert_int_equal(ms->be->pool_state, POOL_ENTRY_CONNECTING);
+            assert_int_equal(ms->be->state, BACKEND_CONNECTING);
+            break;
+        case M_IDLE:
+            assert_int_equal(ms->be->pool_state, POOL_ENTRY_IDLE);
+            assert_int_equal(ms->be->state, BACKEND_READY);
+            break;
+        case M_HELD:
+            assert_int_equal(ms->be->pool_state, POOL_ENTRY_LENT);
+            break;
+        case M_CLOSING:
+            assert_int_equal(ms->be->pool_state, POOL_ENTRY_CLOSING);
+            assert_int_equal(ms->be->state, BACKEND_CLOSING);
+            break;
+        case M_NONE:
+        case M_CLOSED:
+        case M_LIMBO:
+            break;
+        }
+    }
 }
 
 /* After the pool had the server: handed over (M_HELD), closed, or else idle. */
