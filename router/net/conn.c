@@ -231,23 +231,43 @@ void conn_discard(struct conn *c)
     c->sent = c->parsed;
 }
 
+/* Every handle of c is closed and nothing of its buffer is queued anywhere: report. */
+static void conn_finish(struct conn *c)
+{
+    conntls_free(c);
+    c->on_closed(c);
+}
+
+/* A slice of src's buffer is written (or dropped); 1 when src must finish closing now. */
+static int conn_slice_release(struct conn *src)
+{
+    src->inflight--;
+    if (src->inflight == 0 && src->buf != NULL && src->sent == src->recvd &&
+        src->skip == 0 && src->sent == src->parsed) {
+        free(src->buf);
+        src->buf = NULL;
+        src->cap = src->sent = src->parsed = src->recvd = 0;
+    }
+    conn_update_read(src);
+    return src->inflight == 0 && src->close_waits;
+}
+
+void conn_slice_done(struct conn *src)
+{
+    if (conn_slice_release(src))
+        conn_finish(src);
+}
+
 static void conn_write_cb(uv_write_t *req, int status)
 {
     struct conn_wreq *w = (struct conn_wreq *)req;
     struct conn *dst = req->handle->data;
+    struct conn *done = NULL;
 
     (void)status;   /* a failed write surfaces as a read error on the same stream */
     if (w->src != NULL) {
-        struct conn *src = w->src;
-
-        src->inflight--;
-        if (src->inflight == 0 && src->buf != NULL && src->sent == src->recvd &&
-            src->skip == 0 && src->sent == src->parsed) {
-            free(src->buf);
-            src->buf = NULL;
-            src->cap = src->sent = src->parsed = src->recvd = 0;
-        }
-        conn_update_read(src);
+        if (conn_slice_release(w->src))
+            done = w->src;
     } else {
         dst->queued -= w->n;
     }
@@ -255,6 +275,8 @@ static void conn_write_cb(uv_write_t *req, int status)
     free(w);
     if (dst->tls != NULL)
         conntls_on_written(dst);
+    if (done != NULL)
+        conn_finish(done);
 }
 
 int conn_forward(struct conn *src, struct conn *dst)
@@ -396,8 +418,15 @@ void conn_handle_closed(uv_handle_t *h)
 
     if (--c->handles > 0)
         return;
-    conntls_free(c);
-    c->on_closed(c);
+    /*
+     * A slice of c's buffer may still be queued on a peer (a forward to a slow client, say):
+     * the owner must not free the buffer, nor c, under that write. Its callback finishes.
+     */
+    if (c->inflight > 0) {
+        c->close_waits = 1;
+        return;
+    }
+    conn_finish(c);
 }
 
 void conn_close(struct conn *c)

@@ -53,6 +53,7 @@ struct conn {
     size_t turn;        /* bytes read in a row without the socket running dry */
     uv_idle_t turn_idle;    /* resumes reading after a yield */
     unsigned handles;   /* libuv handles still to close: stream, turn_idle, TLS's drain */
+    int close_waits;    /* closed, but on_closed waits for inflight to reach 0 */
     struct conn_tls *tls;   /* TLS state (router/net/conntls.c), NULL for plain TCP */
     void *owner;
     conn_read_fn on_read;
@@ -94,7 +95,8 @@ int conn_send_owned(struct conn *dst, uint8_t *data, size_t n);
 /* Flush what is queued, send FIN, then close (on_closed fires). Reading goes on, so the
  * owner can discard late input and see the peer's EOF. */
 void conn_shutdown(struct conn *c);
-/* Close the handle (idempotent); on_closed fires from the loop. */
+/* Close the handle (idempotent); on_closed fires from the loop, once no forwarded slice of
+ * the buffer is queued on a peer any more. */
 void conn_close(struct conn *c);
 /* Free the buffer (after on_closed). */
 void conn_free_buf(struct conn *c);
@@ -113,6 +115,9 @@ void conn_update_read(struct conn *c);
  * control of a forward); without, it counts in c->queued. 0 or a libuv error.
  */
 int conn_write_raw(struct conn *c, const uint8_t *p, size_t n, struct conn *src);
+/* A forwarded slice of src's buffer was encrypted or dropped (inflight--); a src closed
+ * meanwhile finishes here. */
+void conn_slice_done(struct conn *src);
 /* The close callback of the conn's handles; on_closed fires after the last. */
 void conn_handle_closed(uv_handle_t *h);
 

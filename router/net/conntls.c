@@ -311,10 +311,8 @@ static int conntls_put(struct conn *c, const uint8_t *p, size_t k)
 /* The segment is encrypted (or dropped): its source may read again. */
 static void conntls_seg_free(struct conntls_seg *g)
 {
-    if (g->src != NULL) {
-        g->src->inflight--;
-        conn_update_read(g->src);
-    }
+    if (g->src != NULL)
+        conn_slice_done(g->src);
     free(g->data);
     free(g);
 }

@@ -17,7 +17,10 @@ direct connection.  What the client must see (README, "Failure handling" and
   - in the middle of a row pgrouter already relayed in part (a client that reads
     slowly, so the server blocked mid-send): the connection closes without a FATAL,
     which the client would take for the rest of that row; every whole message it
-    got is intact.
+    got is intact;
+  - a client that hangs up (Terminate) while megabytes of its answer are still queued
+    toward it: pgrouter closes the server without freeing what is still being written
+    (under ASan this was a heap-use-after-free), and serves the next client.
 
 Prints one `ok - loss: NAME` or `not ok - loss: NAME: reason` line per case and
 exits 1 if any failed.  Arguments, if given, are substrings of case names.
@@ -298,6 +301,32 @@ def primary_lost_in_the_middle_of_a_row_corrupts_nothing():
           (rows, len(tail), "then FATAL" if fatal else "then the connection closed"),
           flush=True)
     check(rows < 20000, "every row arrived: the server was not lost mid-answer")
+
+
+@case
+def client_hangs_up_with_an_answer_still_queued():
+    for _ in range(3):
+        sock = raw_login()
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+            sock.sendall(rawpg.msg(b"Q", b"SELECT repeat('x', 1000) FROM "
+                                   b"generate_series(1, 20000)\0"))
+            time.sleep(0.5)     # pgrouter has a forwarded slice queued toward us now
+            sock.sendall(rawpg.msg(b"X", b""))
+            time.sleep(0.5)
+            got = 0
+            sock.settimeout(20)
+            while True:
+                d = sock.recv(1 << 16)
+                if not d:
+                    break
+                got += len(d)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+    with connect() as c:
+        check(c.execute("SELECT 1").fetchone()[0] == 1, "no answer after the hang-ups")
 
 
 def drop_table():
