@@ -126,12 +126,41 @@ static int pqloop_tls_fault(const char *msg)
     return PQLOOP_FAULT_NODE;
 }
 
+/*
+ * libpq's socket() failed ("could not create socket: Too many open files"), or one would
+ * fail now: pgrouter's own limit, never the node's. Fills err and returns 1, else 0.
+ */
+static int pqloop_describe_shortage(const char *msg, struct pqloop_error *err)
+{
+    int shortage = pqloop_local_shortage();
+
+    if (shortage == 0 && strstr(msg, "could not create socket") != NULL)
+        shortage = strstr(msg, "Too many open files") != NULL ? EMFILE : ENFILE;
+    if (shortage == EMFILE || shortage == ENFILE) {
+        struct rlimit rl;
+
+        pqloop_set(err, PQLOOP_FAULT_LOCAL, "53000", "");
+        getrlimit(RLIMIT_NOFILE, &rl);
+        snprintf(err->message, sizeof(err->message), "pgrouter is out of file descriptors "
+                 "(%s; its open-file limit RLIMIT_NOFILE is %llu) and cannot open a server "
+                 "connection: raise the limit (ulimit -n, LimitNOFILE) or lower "
+                 "max_client_conn", strerror(shortage), (unsigned long long)rl.rlim_cur);
+        return 1;
+    }
+    if (shortage != 0) {
+        pqloop_set(err, PQLOOP_FAULT_LOCAL, "53000", "");
+        snprintf(err->message, sizeof(err->message), "pgrouter cannot open a socket: %s (%.160s)",
+                 strerror(shortage), msg);
+        return 1;
+    }
+    return 0;
+}
+
 static void pqloop_describe(const struct pqloop *c, struct pqloop_error *err)
 {
     int tls;
 
     char code[6], msg[PQLOOP_MESSAGE_MAX];
-    int shortage;
 
     if (c->pg == NULL) {
         pqloop_set(err, PQLOOP_FAULT_LOCAL, "53200", "out of memory");
@@ -157,30 +186,8 @@ static void pqloop_describe(const struct pqloop *c, struct pqloop_error *err)
         err->needs_password = 1;
         return;
     }
-    /*
-     * libpq's socket() failed ("could not create socket: Too many open files"), or one
-     * would fail now: pgrouter's own limit, never the node's.
-     */
-    shortage = pqloop_local_shortage();
-    if (shortage == 0 && strstr(msg, "could not create socket") != NULL)
-        shortage = strstr(msg, "Too many open files") != NULL ? EMFILE : ENFILE;
-    if (shortage == EMFILE || shortage == ENFILE) {
-        struct rlimit rl;
-
-        pqloop_set(err, PQLOOP_FAULT_LOCAL, "53000", "");
-        getrlimit(RLIMIT_NOFILE, &rl);
-        snprintf(err->message, sizeof(err->message), "pgrouter is out of file descriptors "
-                 "(%s; its open-file limit RLIMIT_NOFILE is %llu) and cannot open a server "
-                 "connection: raise the limit (ulimit -n, LimitNOFILE) or lower "
-                 "max_client_conn", strerror(shortage), (unsigned long long)rl.rlim_cur);
+    if (pqloop_describe_shortage(msg, err))
         return;
-    }
-    if (shortage != 0) {
-        pqloop_set(err, PQLOOP_FAULT_LOCAL, "53000", "");
-        snprintf(err->message, sizeof(err->message), "pgrouter cannot open a socket: %s (%.160s)",
-                 strerror(shortage), msg);
-        return;
-    }
     /*
      * No word from the server (refused, reset, closed): 08006 connection_failure, the
      * code pgrouter has always given for an unreachable node, whether or not a TCP
@@ -485,21 +492,10 @@ void pqloop_init(struct pqloop *c, uv_loop_t *loop, void *arg)
     c->poll_fd = -1;
 }
 
-int pqloop_connect(struct pqloop *c, const char *host, uint16_t port,
-                   const char *const *keys, const char *const *vals, pqloop_connected_fn cb,
-                   struct pqloop_error *err)
+/* Copy the keyword/value pairs libpq gets (host, hostaddr and port are pqloop's). */
+static int pqloop_copy_params(struct pqloop *c, const char *const *keys,
+                              const char *const *vals, struct pqloop_error *err)
 {
-    struct addrinfo hints;
-    struct pqloop_lookup *lk;
-    int rc;
-
-    pqloop_drop(c);
-    if (host == NULL || host[0] == '\0' || strlen(host) >= sizeof(c->host)) {
-        pqloop_set(err, PQLOOP_FAULT_NODE, "08006", "invalid host name");
-        return -EINVAL;
-    }
-    snprintf(c->host, sizeof(c->host), "%s", host);
-    snprintf(c->port, sizeof(c->port), "%u", (unsigned)port);
     for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
         if (vals[i] == NULL || pqloop_ignored_key(keys[i]))
             continue;
@@ -517,14 +513,16 @@ int pqloop_connect(struct pqloop *c, const char *host, uint16_t port,
             return -ENOMEM;
         }
     }
-    c->connected = cb;
-    if (pqloop_is_addr(host)) {
-        rc = pqloop_start(c, 0, err);
-        if (rc < 0)
-            pqloop_drop(c);
-        return rc;
-    }
-    lk = calloc(1, sizeof(*lk));
+    return 0;
+}
+
+/* Resolve c->host on the loop; pqloop_resolved_cb goes on from there. */
+static int pqloop_resolve(struct pqloop *c, struct pqloop_error *err)
+{
+    struct addrinfo hints;
+    struct pqloop_lookup *lk = calloc(1, sizeof(*lk));
+    int rc;
+
     if (lk == NULL) {
         pqloop_drop(c);
         pqloop_set(err, PQLOOP_FAULT_LOCAL, "53200", "out of memory");
@@ -539,15 +537,41 @@ int pqloop_connect(struct pqloop *c, const char *host, uint16_t port,
     if (rc < 0) {
         char msg[PQLOOP_MESSAGE_MAX];
 
+        snprintf(msg, sizeof(msg), "could not resolve host name \"%.160s\": %s", c->host,
+                 uv_strerror(rc));
         free(lk);
         pqloop_drop(c);
-        snprintf(msg, sizeof(msg), "could not resolve host name \"%.160s\": %s", host,
-                 uv_strerror(rc));
         pqloop_set(err, PQLOOP_FAULT_LOCAL, "53000", msg);
         return rc;
     }
     c->lookup = lk;
     return 0;
+}
+
+int pqloop_connect(struct pqloop *c, const char *host, uint16_t port,
+                   const char *const *keys, const char *const *vals, pqloop_connected_fn cb,
+                   struct pqloop_error *err)
+{
+    int rc;
+
+    pqloop_drop(c);
+    if (host == NULL || host[0] == '\0' || strlen(host) >= sizeof(c->host)) {
+        pqloop_set(err, PQLOOP_FAULT_NODE, "08006", "invalid host name");
+        return -EINVAL;
+    }
+    snprintf(c->host, sizeof(c->host), "%s", host);
+    snprintf(c->port, sizeof(c->port), "%u", (unsigned)port);
+    rc = pqloop_copy_params(c, keys, vals, err);
+    if (rc < 0)
+        return rc;
+    c->connected = cb;
+    if (pqloop_is_addr(host)) {
+        rc = pqloop_start(c, 0, err);
+        if (rc < 0)
+            pqloop_drop(c);
+        return rc;
+    }
+    return pqloop_resolve(c, err);
 }
 
 int pqloop_resolving(const struct pqloop *c)
