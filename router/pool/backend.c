@@ -263,7 +263,7 @@ static void backend_unit_end(struct backend *be, const struct frame *f, int head
     }
     if (head == BACKEND_SINK_CLIENT && be->ops != NULL) {
         backend_flush(be);
-        be->unit_out = 0;
+        be->unit_out = be->unit_notices = 0;
         be->ops->unit_done(be, status, had_error);
     } else if (head == BACKEND_SINK_CAPTURE && be->ops != NULL) {
         be->ops->captured(be, had_error);
@@ -327,6 +327,10 @@ static int backend_message(struct backend *be, const struct frame *f)
         return 0;
     if (head == BACKEND_SINK_CAPTURE && f->type == 'D' && be->ops != NULL)
         be->ops->row(be, f->body, f->body_len);
+    /* A server shut down at once (pg_ctl -m immediate) sends a WARNING before it goes:
+     * the client seeing it does not mean the unit's answer began. */
+    if (head == BACKEND_SINK_CLIENT && f->type == 'N')
+        be->unit_notices += f->len;
     conn_consume(c, f->len);
     if (head == BACKEND_SINK_DROP || head == BACKEND_SINK_CAPTURE)
         conn_discard(c);

@@ -142,6 +142,7 @@ struct backend {
     int unit_error;                 /* the head unit saw an ErrorResponse */
     int unit_fatal;                 /* the server sent FATAL: not relayed, it will close */
     size_t unit_out;                /* bytes of the head unit relayed to the client */
+    size_t unit_notices;            /* ...of which NoticeResponses (a dying server's WARNING) */
     int in_copy;                    /* the head unit is in COPY */
     int escape_strings;             /* the server reported standard_conforming_strings = off */
     char fatal[200];                /* text of a FATAL we kept from the client */

@@ -132,7 +132,7 @@ static void srvevent_unit_counted(struct session *s, struct backend *be, char st
 
     stats_unit_end(&be->pool->stats, &s->stats, status, stats_now_us(), s->client.bytes_in,
                    (unsigned)unit_server_parses(u));
-    be->unit_out = 0;
+    be->unit_out = be->unit_notices = 0;
     /* The server ran the unit in the client's state: its standard_conforming_strings
      * (reported by ParameterStatus after SET, RESET, set_config or a rollback) is the
      * client's from now on. */
@@ -362,7 +362,7 @@ void srvevent_lost(struct backend *be, const char *why)
     int copy = be->in_copy;
     unsigned slot = be->slot;
     const struct node *node = session_node(s, slot);
-    int answered = be->unit_out > 0;
+    int answered = be->unit_out > be->unit_notices;    /* more than notices reached it */
 
     log_info("%s: lost %s %s: %s", s->tag, session_slot_role(s, slot), node->name, why);
     if (had_unit)
