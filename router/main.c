@@ -308,21 +308,8 @@ int main(int argc, char **argv)
     uv_run(w->loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&exit_watch, NULL);
     uv_run(w->loop, UV_RUN_NOWAIT);
-    pool_free_all(w);
-    while (w->secrets != NULL) {
-        struct login_secret *e = w->secrets;
-
-        w->secrets = e->next;
-        free(e->user);
-        free(e->password);
-        free(e);
-    }
     restart_unlink_pidfile(w->cfg->pidfile);
-    catalog_close(&w->catalog);
-    routing_close(&w->routing);
-    tls_ctx_unref(w->client_tls);
-    tls_ctx_unref(w->server_tls);
-    cfg_unref(w->cfg);
+    workers_free_state(w);
     shared_close(&main_shared);
     return 0;
 }

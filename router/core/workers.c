@@ -178,6 +178,25 @@ static int workers_inbox_open(struct worker *w)
     return rc;
 }
 
+void workers_free_state(struct worker *w)
+{
+    pool_free_all(w);
+    while (w->secrets != NULL) {
+        struct login_secret *e = w->secrets;
+
+        w->secrets = e->next;
+        free(e->user);
+        free(e->password);
+        free(e);
+    }
+    catalog_close(&w->catalog);
+    routing_close(&w->routing);
+    tls_ctx_unref(w->client_tls);
+    tls_ctx_unref(w->server_tls);
+    cfg_unref(w->cfg);
+    w->cfg = NULL;
+}
+
 /* No message is accepted from here on; those waiting are dropped. */
 static void workers_inbox_close(struct worker *w)
 {
@@ -209,21 +228,7 @@ static void *workers_main(void *arg)
     authq_close(w);
     workers_inbox_close(w);
     uv_run(w->loop, UV_RUN_DEFAULT);
-    pool_free_all(w);
-    while (w->secrets != NULL) {
-        struct login_secret *e = w->secrets;
-
-        w->secrets = e->next;
-        free(e->user);
-        free(e->password);
-        free(e);
-    }
-    catalog_close(&w->catalog);
-    routing_close(&w->routing);
-    tls_ctx_unref(w->client_tls);
-    tls_ctx_unref(w->server_tls);
-    cfg_unref(w->cfg);
-    w->cfg = NULL;
+    workers_free_state(w);
     if (uv_loop_close(w->loop) < 0)
         log_warn("worker %u: its loop still had handles at exit", w->index);
     log_debug("worker %u: finished", w->index);

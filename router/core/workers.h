@@ -53,4 +53,10 @@ void workers_stop(struct worker *w, enum lifecycle_stop how);
  */
 void workers_join(struct worker *w0);
 
+/*
+ * Free what a worker holds once its loop has stopped: its pools, cached secrets, catalog,
+ * routing tables, TLS contexts and config reference. Every worker's last step, worker 0's too.
+ */
+void workers_free_state(struct worker *w);
+
 #endif
